@@ -1,0 +1,30 @@
+"""One exception base for stresstrack; subclasses carry structured fields and advice."""
+
+from __future__ import annotations
+
+__all__ = ["DecodeError", "ImportFormatError", "StressTrackError"]
+
+
+class StressTrackError(Exception):
+    """Base of every error stresstrack raises on purpose; the CLI prints these without a traceback."""
+
+
+class DecodeError(StressTrackError, ValueError):
+    """Bytes from a device do not follow the characteristic's layout."""
+
+    def __init__(self, what: str, data: bytes, problem: str) -> None:
+        self.what = what
+        self.data = bytes(data)
+        self.problem = problem
+        super().__init__(f"{what}: {problem} (bytes: {self.data.hex() or 'none'})")
+
+
+class ImportFormatError(StressTrackError, ValueError):
+    """A recording file is malformed; names the file, the line and the problem."""
+
+    def __init__(self, path: str, line: int | None, problem: str) -> None:
+        self.path = path
+        self.line = line
+        self.problem = problem
+        where = f"{path}, line {line}" if line is not None else path
+        super().__init__(f"{where}: {problem}")

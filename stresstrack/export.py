@@ -1,0 +1,86 @@
+"""Tables out of a store, as CSV: one row per participant and window (or session)."""
+
+from __future__ import annotations
+
+import csv
+import os
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Final
+
+from stresstrack.pipeline.eda import EDA_FEATURES
+from stresstrack.pipeline.hrv import HRV_TIME_FEATURES
+from stresstrack.pipeline.stress import COMPONENTS
+from stresstrack.store.sqlite import Store
+
+__all__ = ["TABLES", "export_table", "iso_utc", "table_rows"]
+
+TABLES: Final = ("features", "stress", "sessions")
+_QUALITY: Final = ("hrv_coverage", "hrv_corrected_share", "contact_lost_share", "beats", "eda_coverage")
+
+
+def iso_utc(time_ns: int | None) -> str:
+    """ISO 8601 UTC with microseconds, e.g. ``2026-01-05T09:05:00.000000Z``."""
+    if time_ns is None:
+        return ""
+    seconds, ns = divmod(time_ns, 1_000_000_000)
+    dt = datetime.fromtimestamp(seconds, tz=UTC)
+    return dt.strftime("%Y-%m-%dT%H:%M:%S") + f".{ns // 1000:06d}Z"
+
+
+def _fmt(v: float | int | str | None) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, float):
+        return repr(v)
+    return str(v)
+
+
+def table_rows(store: Store, table: str, participant: str | None = None) -> Iterator[list[str]]:
+    """Header then rows of ``table`` as strings."""
+    if table == "features":
+        names = [*HRV_TIME_FEATURES, *EDA_FEATURES]
+        yield ["time", "participant", "study", *names, *_QUALITY, "reasons"]
+        for f in store.features(participant):
+            yield [
+                iso_utc(f.time_ns), f.participant, f.study,
+                *(_fmt(f.values.get(n)) for n in names),
+                *(_fmt(f.quality.get(q)) for q in _QUALITY),
+                "; ".join(f"{k}: {v}" for k, v in sorted(f.reasons.items())),
+            ]  # fmt: skip
+    elif table == "stress":
+        comps = [c.name for c in COMPONENTS]
+        yield ["time", "participant", "study", "stress_index", "stress_confidence",
+               *(f"z_{c}" for c in comps), "version", "reason"]  # fmt: skip
+        for s in store.stress(participant):
+            yield [
+                iso_utc(s.time_ns), s.participant, s.study, _fmt(s.index), _fmt(s.confidence),
+                *(_fmt(s.components.get(c)) for c in comps), s.version, s.reason,
+            ]  # fmt: skip
+    elif table == "sessions":
+        yield ["time", "participant", "study", "kind", "mode", "label", "end", "duration_s", "note"]
+        for x in store.sessions(participant):
+            duration = "" if x.end_ns is None else _fmt((x.end_ns - x.start_ns) / 1e9)
+            yield [
+                iso_utc(x.start_ns), x.participant, x.study, x.kind, x.mode, x.label,
+                iso_utc(x.end_ns), duration, x.note,
+            ]  # fmt: skip
+    else:
+        raise ValueError(f"unknown table {table!r}: choose one of {', '.join(TABLES)}")
+
+
+def export_table(store: Store, table: str, out: Path, participant: str | None = None) -> int:
+    """Write ``table`` to ``out`` as CSV; return the number of data rows."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".tmp")
+    n = -1
+    with tmp.open("w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f, lineterminator="\n")
+        for row in table_rows(store, table, participant):
+            w.writerow(row)
+            n += 1
+    os.replace(tmp, out)
+    return n
+
+
