@@ -25,22 +25,43 @@ __all__ = ["main"]
 def _pipeline_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("pipeline")
     d = PipelineConfig()
-    g.add_argument("--hrv-window", type=float, default=d.hrv_window_s, metavar="S",
-                   help=f"window of the time-domain HRV features, s (default {d.hrv_window_s:g})")
-    g.add_argument("--eda-window", type=float, default=d.eda_window_s, metavar="S",
-                   help=f"window of the EDA features, s (default {d.eda_window_s:g})")
-    g.add_argument("--hop", type=float, default=d.hop_s, metavar="S",
-                   help=f"time between window ends, s (default {d.hop_s:g})")
-    g.add_argument("--baseline", type=float, default=d.baseline_s, metavar="S",
-                   help="baseline length when no baseline session is marked, s "
-                   f"(default {d.baseline_s:g})")  # fmt: skip
+    g.add_argument(
+        "--hrv-window",
+        type=float,
+        default=d.hrv_window_s,
+        metavar="S",
+        help=f"window of the time-domain HRV features, s (default {d.hrv_window_s:g})",
+    )
+    g.add_argument(
+        "--eda-window",
+        type=float,
+        default=d.eda_window_s,
+        metavar="S",
+        help=f"window of the EDA features, s (default {d.eda_window_s:g})",
+    )
+    g.add_argument(
+        "--hop",
+        type=float,
+        default=d.hop_s,
+        metavar="S",
+        help=f"time between window ends, s (default {d.hop_s:g})",
+    )
+    g.add_argument(
+        "--baseline",
+        type=float,
+        default=d.baseline_s,
+        metavar="S",
+        help=f"baseline length when no baseline session is marked, s (default {d.baseline_s:g})",
+    )
 
 
 def _config(args: argparse.Namespace) -> PipelineConfig:
     return PipelineConfig(
-        hrv_window_s=args.hrv_window, eda_window_s=args.eda_window, hop_s=args.hop,
+        hrv_window_s=args.hrv_window,
+        eda_window_s=args.eda_window,
+        hop_s=args.hop,
         baseline_s=args.baseline,
-    )  # fmt: skip
+    )
 
 
 def _participant(text: str) -> str:
@@ -53,34 +74,59 @@ def _participant(text: str) -> str:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="stresstrack",
-        description="Objective stress measurement (HRV, EDA) from wearables, for self-care studies.",
+        description="Objective stress measurement (HRV, EDA) from wearables.",
     )
     parser.add_argument("--version", action="version", version=f"stresstrack {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    demo = sub.add_parser("demo", help="simulate a short study and write a store and an HTML report",
-                          description="Simulate participants wearing a heart-rate strap and an EDA "
-                          "band through the real collector and pipeline, as fast as the CPU allows.")  # fmt: skip
-    demo.add_argument("--out", type=Path, default=Path("stresstrack-demo"), metavar="DIR",
-                      help="output folder (default: stresstrack-demo)")
-    demo.add_argument("--participants", type=int, default=3, metavar="N", help="how many (default 3)")
+    demo = sub.add_parser(
+        "demo",
+        help="simulate a short study and write a store and an HTML report",
+        description="Simulate participants wearing a heart-rate strap and an EDA "
+        "band through the real collector and pipeline, as fast as the CPU allows.",
+    )
+    demo.add_argument(
+        "--out",
+        type=Path,
+        default=Path("stresstrack-demo"),
+        metavar="DIR",
+        help="output folder (default: stresstrack-demo)",
+    )
+    demo.add_argument(
+        "--participants", type=int, default=3, metavar="N", help="how many (default 3)"
+    )
     demo.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    demo.add_argument("--protocol", default=None, metavar="FILE_OR_NAME",
-                      help="study protocol TOML, or a shipped one: stress-selfcare-recovery "
-                      "(default), baseline-selfcare, partner-session")  # fmt: skip
+    demo.add_argument(
+        "--protocol",
+        default=None,
+        metavar="FILE_OR_NAME",
+        help="study protocol TOML, or a shipped one: stress-selfcare-recovery "
+        "(default), baseline-selfcare, partner-session",
+    )
     _pipeline_options(demo)
 
-    replay = sub.add_parser("replay", help="run the pipeline over recorded data",
-                            description="Replay stresstrack stores or generic CSV files (see "
-                            "docs/formats.md) through the pipeline into a new store.")  # fmt: skip
+    replay = sub.add_parser(
+        "replay",
+        help="run the pipeline over recorded data",
+        description="Replay stresstrack stores or generic CSV files (see "
+        "docs/formats.md) through the pipeline into a new store.",
+    )
     replay.add_argument("sources", nargs="+", type=Path, metavar="SOURCE")
     replay.add_argument("--store", type=Path, required=True, metavar="OUT.db", help="output store")
-    replay.add_argument("--participant", type=_participant, default=None, metavar="ID",
-                        help="only this participant (stores) / the participant of CSV files")
+    replay.add_argument(
+        "--participant",
+        type=_participant,
+        default=None,
+        metavar="ID",
+        help="only this participant (stores) / the participant of CSV files",
+    )
     replay.add_argument("--study", default="default", help="study name for CSV files")
-    replay.add_argument("--skip-bad-rows", action="store_true",
-                        help="skip and count malformed CSV rows instead of stopping")
+    replay.add_argument(
+        "--skip-bad-rows",
+        action="store_true",
+        help="skip and count malformed CSV rows instead of stopping",
+    )
     _pipeline_options(replay)
 
     export = sub.add_parser("export", help="write a table of a store as CSV")
@@ -120,8 +166,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
         progress.close()
         report = render_report(store, out / "report.html", title=f"stresstrack demo ({plan.study})")
         _print_summary(store)
-    print(f"\n{recorder.events} events, {protocol.duration_s / 60:.0f} min per participant, "
-          f"simulated in {time.monotonic() - t0:.1f} s")  # fmt: skip
+    print(
+        f"\n{recorder.events} events, {protocol.duration_s / 60:.0f} min per participant, "
+        f"simulated in {time.monotonic() - t0:.1f} s"
+    )
     print(f"store:  {db}\nreport: {report}")
     return 0
 
@@ -134,7 +182,9 @@ def _print_summary(store: Store) -> None:
         parts = []
         for s in store.sessions(pid):
             end = s.end_ns if s.end_ns is not None else float("inf")
-            vals = [r.index for r in stress if s.start_ns < r.time_ns <= end and r.index is not None]
+            vals = [
+                r.index for r in stress if s.start_ns < r.time_ns <= end and r.index is not None
+            ]
             if vals:
                 parts.append(f"{s.kind} {sum(vals) / len(vals):5.1f}")
         print(f"  {pid}: " + " | ".join(parts))
@@ -153,9 +203,12 @@ def cmd_replay(args: argparse.Namespace) -> int:
     with Store(out) as store:
         recorder = Recorder(store, Pipeline(_config(args)), batch=2000)
         events = iter_source_events(
-            args.sources, participant=args.participant, study=args.study,
-            skip_bad_rows=args.skip_bad_rows, stats=stats,
-        )  # fmt: skip
+            args.sources,
+            participant=args.participant,
+            study=args.study,
+            skip_bad_rows=args.skip_bad_rows,
+            stats=stats,
+        )
         try:
             for e in events:
                 recorder.emit([e])
@@ -206,7 +259,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"stresstrack {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"stresstrack {args.command}: interrupted; data written so far is kept", file=sys.stderr)
+        print(
+            f"stresstrack {args.command}: interrupted; data written so far is kept", file=sys.stderr
+        )
         return 130
 
 

@@ -6,7 +6,7 @@ __all__ = ["DecodeError", "ImportFormatError", "StressTrackError"]
 
 
 class StressTrackError(Exception):
-    """Base of every error stresstrack raises on purpose; the CLI prints these without a traceback."""
+    """Base of every error stresstrack raises on purpose; the CLI prints it, no traceback."""
 
 
 class DecodeError(StressTrackError, ValueError):

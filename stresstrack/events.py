@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Final
+from typing import Final, TypedDict
 
 __all__ = [
     "Beat",
@@ -21,6 +21,7 @@ __all__ = [
     "DeviceStatus",
     "EdaSamples",
     "Event",
+    "EventIds",
     "HeartRate",
     "Marker",
     "MarkerAction",
@@ -47,6 +48,14 @@ def validate_participant_id(participant: str) -> str:
             "'-', '_' or '.', starting with a letter or digit (no names, no e-mail addresses)"
         )
     return participant
+
+
+class EventIds(TypedDict):
+    """The identifying fields every event carries, to pass as ``**ids``."""
+
+    participant: str
+    study: str
+    device: str
 
 
 class Contact(StrEnum):
@@ -165,4 +174,3 @@ EVENT_TYPES: Final[dict[str, type[Event]]] = {
     "status": DeviceStatus,
 }
 EVENT_TYPE_NAMES: Final[dict[type[Event], str]] = {v: k for k, v in EVENT_TYPES.items()}
-

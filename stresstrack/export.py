@@ -17,7 +17,13 @@ from stresstrack.store.sqlite import Store
 __all__ = ["TABLES", "export_table", "iso_utc", "table_rows"]
 
 TABLES: Final = ("features", "stress", "sessions")
-_QUALITY: Final = ("hrv_coverage", "hrv_corrected_share", "contact_lost_share", "beats", "eda_coverage")
+_QUALITY: Final = (
+    "hrv_coverage",
+    "hrv_corrected_share",
+    "contact_lost_share",
+    "beats",
+    "eda_coverage",
+)
 
 
 def iso_utc(time_ns: int | None) -> str:
@@ -44,28 +50,51 @@ def table_rows(store: Store, table: str, participant: str | None = None) -> Iter
         yield ["time", "participant", "study", *names, *_QUALITY, "reasons"]
         for f in store.features(participant):
             yield [
-                iso_utc(f.time_ns), f.participant, f.study,
+                iso_utc(f.time_ns),
+                f.participant,
+                f.study,
                 *(_fmt(f.values.get(n)) for n in names),
                 *(_fmt(f.quality.get(q)) for q in _QUALITY),
                 "; ".join(f"{k}: {v}" for k, v in sorted(f.reasons.items())),
-            ]  # fmt: skip
+            ]
     elif table == "stress":
         comps = [c.name for c in COMPONENTS]
-        yield ["time", "participant", "study", "stress_index", "stress_confidence",
-               *(f"z_{c}" for c in comps), "version", "reason"]  # fmt: skip
+        yield [
+            "time",
+            "participant",
+            "study",
+            "stress_index",
+            "stress_confidence",
+            *(f"z_{c}" for c in comps),
+            "version",
+            "reason",
+        ]
         for s in store.stress(participant):
             yield [
-                iso_utc(s.time_ns), s.participant, s.study, _fmt(s.index), _fmt(s.confidence),
-                *(_fmt(s.components.get(c)) for c in comps), s.version, s.reason,
-            ]  # fmt: skip
+                iso_utc(s.time_ns),
+                s.participant,
+                s.study,
+                _fmt(s.index),
+                _fmt(s.confidence),
+                *(_fmt(s.components.get(c)) for c in comps),
+                s.version,
+                s.reason,
+            ]
     elif table == "sessions":
         yield ["time", "participant", "study", "kind", "mode", "label", "end", "duration_s", "note"]
         for x in store.sessions(participant):
             duration = "" if x.end_ns is None else _fmt((x.end_ns - x.start_ns) / 1e9)
             yield [
-                iso_utc(x.start_ns), x.participant, x.study, x.kind, x.mode, x.label,
-                iso_utc(x.end_ns), duration, x.note,
-            ]  # fmt: skip
+                iso_utc(x.start_ns),
+                x.participant,
+                x.study,
+                x.kind,
+                x.mode,
+                x.label,
+                iso_utc(x.end_ns),
+                duration,
+                x.note,
+            ]
     else:
         raise ValueError(f"unknown table {table!r}: choose one of {', '.join(TABLES)}")
 
@@ -82,5 +111,3 @@ def export_table(store: Store, table: str, out: Path, participant: str | None = 
             n += 1
     os.replace(tmp, out)
     return n
-
-

@@ -12,7 +12,9 @@ __all__ = ["Progress"]
 class Progress:
     """``update(done)`` with ``done`` in [0, total]; redraws at most every 0.2 s."""
 
-    def __init__(self, label: str, total: float, unit: str = "", stream: TextIO | None = None) -> None:
+    def __init__(
+        self, label: str, total: float, unit: str = "", stream: TextIO | None = None
+    ) -> None:
         self.label = label
         self.total = max(total, 1e-9)
         self.unit = unit

@@ -98,11 +98,16 @@ DEFAULT_PROTOCOL: Final = Protocol(
     phases=(
         Phase("baseline", 300.0, prompt="Sit quietly and breathe normally."),
         Phase("stressor", 240.0, prompt="Mental arithmetic: count down from 1022 in steps of 13."),
-        Phase("self-care", 300.0, mode="solo", label="serum-massage",
-              prompt="Apply the serum with the massage technique you were shown."),
+        Phase(
+            "self-care",
+            300.0,
+            mode="solo",
+            label="serum-massage",
+            prompt="Apply the serum with the massage technique you were shown.",
+        ),
         Phase("recovery", 240.0, prompt="Sit quietly."),
     ),
-)  # fmt: skip
+)
 
 
 async def run_protocol(
@@ -118,9 +123,13 @@ async def run_protocol(
     virtual) time, calling ``on_phase`` as each begins so the participant can be prompted."""
     for phase in protocol.phases:
         common = {
-            "participant": participant, "study": study, "device": "protocol",
-            "kind": phase.kind, "mode": phase.mode, "label": phase.label,
-        }  # fmt: skip
+            "participant": participant,
+            "study": study,
+            "device": "protocol",
+            "kind": phase.kind,
+            "mode": phase.mode,
+            "label": phase.label,
+        }
         sink.emit([Marker(time_ns=clock.now_ns(), action=MarkerAction.START, **common)])
         if on_phase is not None:
             on_phase(phase)

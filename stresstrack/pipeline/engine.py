@@ -105,9 +105,11 @@ class Pipeline:
             st.first_ns = t
             first_end = t + self._span_ns
             st.next_end_ns = -(-first_end // self._hop_ns) * self._hop_ns
-        if st.next_end_ns is not None and t <= st.next_end_ns - self._hop_ns - int(
-            self.config.lateness_s * NS
-        ) and not isinstance(event, Marker | DeviceStatus):
+        if (
+            st.next_end_ns is not None
+            and t <= st.next_end_ns - self._hop_ns - int(self.config.lateness_s * NS)
+            and not isinstance(event, Marker | DeviceStatus)
+        ):
             self.late_events += 1  # its window is already computed
         if isinstance(event, Beat):
             st.beats_t.append(t)
@@ -155,9 +157,15 @@ class Pipeline:
             return []
         if m.action is MarkerAction.START:
             s = Session(
-                participant=m.participant, study=m.study, kind=m.kind, start_ns=m.time_ns,
-                end_ns=None, mode=m.mode, label=m.label, note=m.note,
-            )  # fmt: skip
+                participant=m.participant,
+                study=m.study,
+                kind=m.kind,
+                start_ns=m.time_ns,
+                end_ns=None,
+                mode=m.mode,
+                label=m.label,
+                note=m.note,
+            )
             st.open_sessions[m.kind] = s
             if m.kind == "baseline" and st.baseline_session is None and not st.baseline.frozen:
                 st.baseline_session = (m.time_ns, None)
@@ -166,10 +174,15 @@ class Pipeline:
         if opened is None:
             return []
         closed = Session(
-            participant=opened.participant, study=opened.study, kind=opened.kind,
-            start_ns=opened.start_ns, end_ns=m.time_ns, mode=opened.mode, label=opened.label,
+            participant=opened.participant,
+            study=opened.study,
+            kind=opened.kind,
+            start_ns=opened.start_ns,
+            end_ns=m.time_ns,
+            mode=opened.mode,
+            label=opened.label,
             note=opened.note or m.note,
-        )  # fmt: skip
+        )
         if m.kind == "baseline" and st.baseline_session is not None:
             st.baseline_session = (st.baseline_session[0], m.time_ns)
         return [closed]
@@ -177,7 +190,9 @@ class Pipeline:
     def _in_baseline(self, st: _Participant, end_ns: int) -> bool:
         if st.baseline_session is not None:
             start, stop = st.baseline_session
-            return end_ns - self._span_ns >= start - self._hop_ns and (stop is None or end_ns <= stop)
+            return end_ns - self._span_ns >= start - self._hop_ns and (
+                stop is None or end_ns <= stop
+            )
         assert st.first_ns is not None
         return end_ns <= st.first_ns + int(self.config.baseline_s * NS)
 
@@ -217,11 +232,15 @@ class Pipeline:
     def _stress(row: FeatureRow, baseline: Baseline) -> StressRow:
         index, confidence, components, reason = stress_index(row.values, row.quality, baseline)
         return StressRow(
-            time_ns=row.time_ns, participant=row.participant, study=row.study,
-            index=None if index is None else round(index, 6), confidence=confidence,
+            time_ns=row.time_ns,
+            participant=row.participant,
+            study=row.study,
+            index=None if index is None else round(index, 6),
+            confidence=confidence,
             components={k: None if v is None else round(v, 6) for k, v in components.items()},
-            version=STRESS_INDEX_VERSION, reason=reason,
-        )  # fmt: skip
+            version=STRESS_INDEX_VERSION,
+            reason=reason,
+        )
 
     def _trim(self, st: _Participant, watermark: int) -> None:
         keep_from = min(watermark, st.next_end_ns or watermark) - self._span_ns - self._hop_ns
@@ -241,9 +260,13 @@ class Pipeline:
         self._hrv(st, end, values, quality, reasons)
         self._eda(st, end, values, quality, reasons)
         return FeatureRow(
-            time_ns=end, participant=pid, study=st.study, values=values, quality=quality,
+            time_ns=end,
+            participant=pid,
+            study=st.study,
+            values=values,
+            quality=quality,
             reasons=reasons,
-        )  # fmt: skip
+        )
 
     def _contact_lost_ns(self, st: _Participant, start: int, end: int) -> int:
         total = 0
@@ -253,9 +276,13 @@ class Pipeline:
         return total
 
     def _hrv(
-        self, st: _Participant, end: int, values: dict[str, float | None],
-        quality: dict[str, float], reasons: dict[str, str],
-    ) -> None:  # fmt: skip
+        self,
+        st: _Participant,
+        end: int,
+        values: dict[str, float | None],
+        quality: dict[str, float],
+        reasons: dict[str, str],
+    ) -> None:
         start = end - self._hrv_ns
         t = np.fromiter(st.beats_t, dtype=np.int64, count=len(st.beats_t))
         lo, hi = np.searchsorted(t, start, side="right"), np.searchsorted(t, end, side="right")
@@ -269,7 +296,9 @@ class Pipeline:
         quality["beats"] = float(rr_all.size)
         reason = ""
         if coverage < self.config.min_coverage:
-            reason = f"beats cover {coverage:.0%} of the window (need {self.config.min_coverage:.0%})"
+            reason = (
+                f"beats cover {coverage:.0%} of the window (need {self.config.min_coverage:.0%})"
+            )
         elif rr.size < self.config.min_beats:
             reason = f"{rr.size} clean beats (need {self.config.min_beats})"
         elif dropped / rr_all.size > 0.2:
@@ -281,9 +310,13 @@ class Pipeline:
         values.update(hrv_time(rr))
 
     def _eda(
-        self, st: _Participant, end: int, values: dict[str, float | None],
-        quality: dict[str, float], reasons: dict[str, str],
-    ) -> None:  # fmt: skip
+        self,
+        st: _Participant,
+        end: int,
+        values: dict[str, float | None],
+        quality: dict[str, float],
+        reasons: dict[str, str],
+    ) -> None:
         start = end - self._eda_ns
         t = np.fromiter(st.eda_t, dtype=np.int64, count=len(st.eda_t))
         lo, hi = np.searchsorted(t, start, side="right"), np.searchsorted(t, end, side="right")
@@ -312,5 +345,3 @@ class Pipeline:
             pid: {"max_time_s": st.max_ns / NS, "buffered_beats": float(len(st.beats_t))}
             for pid, st in self._p.items()
         }
-
-

@@ -1,10 +1,12 @@
 """Time-domain HRV of one window of RR intervals, equal to NeuroKit2's ``hrv_time``.
 
 The formulas are NeuroKit2's (``neurokit2/hrv/hrv_time.py``): MeanNN, SDNN with ``ddof=1``,
-RMSSD as the root mean square of successive differences, pNN50 as the percentage of
-successive differences larger than 50 ms. ``tests/pipeline/test_hrv.py`` checks each value
-against ``nk.hrv_time`` on the same intervals. Computing them with numpy directly avoids
-NeuroKit2's per-call overhead (peak reconstruction, a DataFrame) on every hop.
+RMSSD as the root mean square of successive differences, pNN50 as the number of successive
+differences larger than 50 ms over the number of intervals (NeuroKit2 divides by the interval
+count, as the Task Force 1996 definition does, not by the count of differences).
+``tests/pipeline/test_hrv.py`` checks each value against ``nk.hrv_time`` on the same
+intervals. Computing them with numpy directly avoids NeuroKit2's per-call overhead (peak
+reconstruction, a DataFrame) on every hop.
 """
 
 from __future__ import annotations
@@ -47,5 +49,5 @@ def hrv_time(rr_ms: npt.NDArray[np.float64]) -> dict[str, float]:
         "mean_hr_bpm": 60000.0 / mean_nn,
         "rmssd_ms": float(np.sqrt(np.mean(diff**2))),
         "sdnn_ms": float(np.std(rr_ms, ddof=1)),
-        "pnn50_pct": float(np.sum(np.abs(diff) > 50) / diff.size * 100),
+        "pnn50_pct": float(np.sum(np.abs(diff) > 50) / rr_ms.size * 100),
     }

@@ -63,7 +63,9 @@ def _value(c: Component, values: dict[str, float | None]) -> float | None:
 class Baseline:
     """Per-component baseline statistics, accumulated from baseline windows."""
 
-    samples: dict[str, list[float]] = field(default_factory=lambda: {c.name: [] for c in COMPONENTS})
+    samples: dict[str, list[float]] = field(
+        default_factory=lambda: {c.name: [] for c in COMPONENTS}
+    )
     frozen: bool = False
     eda_non_responder: bool = False
     mean: dict[str, float] = field(default_factory=dict)
@@ -103,9 +105,11 @@ def stress_index(
     z: dict[str, float | None] = {}
     for c in COMPONENTS:
         x = _value(c, values)
-        if c.name not in baseline.mean or x is None:
-            z[c.name] = None
-        elif c.family == "eda" and baseline.eda_non_responder:
+        if (
+            c.name not in baseline.mean
+            or x is None
+            or (c.family == "eda" and baseline.eda_non_responder)
+        ):
             z[c.name] = None
         else:
             z[c.name] = c.sign * (x - baseline.mean[c.name]) / baseline.sd[c.name]
@@ -116,7 +120,10 @@ def stress_index(
     index = 100.0 * 0.5 * (1.0 + math.erf(zbar / 2.0 / math.sqrt(2.0)))
     usable = [c for c in COMPONENTS if not (c.family == "eda" and baseline.eda_non_responder)]
     share = len(available) / len(usable)
-    q = [quality.get(f"{fam}_coverage", 0.0) for fam in sorted({c.family for c in COMPONENTS if z[c.name] is not None})]
+    q = [
+        quality.get(f"{fam}_coverage", 0.0)
+        for fam in sorted({c.family for c in COMPONENTS if z[c.name] is not None})
+    ]
     clean = 1.0 - quality.get("hrv_corrected_share", 0.0)
     base = min(1.0, baseline.n_windows / (2 * MIN_BASELINE_WINDOWS))
     confidence = share * float(np.mean(q)) * clean * base

@@ -25,6 +25,7 @@ import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from pathlib import Path
 from typing import Final
 
@@ -36,6 +37,7 @@ from stresstrack.events import (
     BeatSource,
     EdaSamples,
     Event,
+    EventIds,
     HeartRate,
     Marker,
     MarkerAction,
@@ -76,16 +78,17 @@ def parse_time(text: str) -> int:
     """Unix seconds (float) or ISO 8601 → ns since the epoch (UTC)."""
     text = text.strip()
     try:
-        seconds = float(text)
-    except ValueError:
+        # Decimal, not float: 1767603601.3125 must give ...601312500000 ns exactly.
+        seconds = Decimal(text)
+    except InvalidOperation:
         dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
         if dt.tzinfo is None:
             dt = dt.replace(tzinfo=UTC)
         delta = dt - datetime(1970, 1, 1, tzinfo=UTC)
         return (delta.days * 86_400 + delta.seconds) * NS + delta.microseconds * 1000
-    if not math.isfinite(seconds):
+    if not seconds.is_finite():
         raise ValueError(f"time {text!r} is not finite")
-    return round(seconds * NS)
+    return int((seconds * NS).to_integral_value(ROUND_HALF_EVEN))
 
 
 def read_csv_file(path: Path, options: CsvOptions, stats: CsvStats | None = None) -> list[Event]:
@@ -99,25 +102,28 @@ def read_csv_file(path: Path, options: CsvOptions, stats: CsvStats | None = None
         return [r[3] for r in rows]  # type: ignore[misc]
     times = np.array([r[1] for r in rows], dtype=np.int64)
     values = np.array([r[3] for r in rows], dtype=float)
-    base = {"participant": options.participant, "study": options.study, "device": path.name}
+    base = EventIds(participant=options.participant, study=options.study, device=path.name)
     if column == "rr_ms":
         return [
             Beat(time_ns=int(t), rr_ms=float(v), source=BeatSource.FILE, **base)
             for t, v in zip(times, values, strict=True)
         ]
     if column == "hr_bpm":
-        return [HeartRate(time_ns=int(t), bpm=float(v), **base) for t, v in zip(times, values, strict=True)]
+        return [
+            HeartRate(time_ns=int(t), bpm=float(v), **base)
+            for t, v in zip(times, values, strict=True)
+        ]
     return list(_chunks(path, column, times, values, base))
 
 
 def _chunks(
-    path: Path, column: str, times: np.ndarray, values: np.ndarray, base: dict[str, str]
+    path: Path, column: str, times: np.ndarray, values: np.ndarray, base: EventIds
 ) -> Iterator[Event]:
     if times.size < 2:
         raise ImportFormatError(str(path), None, "a sampled signal needs at least 2 rows")
     step = float(np.median(np.diff(times)))
     rate = round(NS / step, 3)
-    per_chunk = max(1, int(round(rate * CHUNK_S)))
+    per_chunk = max(1, round(rate * CHUNK_S))
     # Cut at gaps longer than 1.5 sample spacings, then into ~1 s chunks.
     breaks = np.flatnonzero(np.diff(times) > 1.5 * step) + 1
     for seg_t, seg_v in zip(np.split(times, breaks), np.split(values, breaks), strict=True):
@@ -127,10 +133,14 @@ def _chunks(
                 yield EdaSamples(time_ns=int(seg_t[i]), sampling_rate=rate, values_us=vals, **base)
             else:
                 kind = WaveformKind.ECG if column == "ecg_uv" else WaveformKind.PPG
-                yield Waveform(time_ns=int(seg_t[i]), kind=kind, sampling_rate=rate, values=vals, **base)
+                yield Waveform(
+                    time_ns=int(seg_t[i]), kind=kind, sampling_rate=rate, values=vals, **base
+                )
 
 
-def _rows(path: Path, options: CsvOptions, stats: CsvStats) -> Iterator[tuple[int, int, str, object]]:
+def _rows(
+    path: Path, options: CsvOptions, stats: CsvStats
+) -> Iterator[tuple[int, int, str, object]]:
     try:
         handle = path.open(newline="", encoding="utf-8")
     except OSError as exc:
@@ -153,10 +163,11 @@ def _rows(path: Path, options: CsvOptions, stats: CsvStats) -> Iterator[tuple[in
             column = value_cols[0]
         else:
             raise ImportFormatError(
-                str(path), 1,
+                str(path),
+                1,
                 f"header {header} needs 'time' and exactly one of {list(VALUE_COLUMNS)}, "
                 "or 'time', 'action' and 'kind' for markers",
-            )  # fmt: skip
+            )
         idx = {c: header.index(c) for c in header}
         last_t: int | None = None
         line = 1
@@ -172,7 +183,9 @@ def _rows(path: Path, options: CsvOptions, stats: CsvStats) -> Iterator[tuple[in
                 continue
             try:
                 if len(row) < len(header):
-                    raise ValueError(f"{len(row)} fields, header has {len(header)} (truncated row?)")
+                    raise ValueError(
+                        f"{len(row)} fields, header has {len(header)} (truncated row?)"
+                    )
                 t = _time(row[idx["time"]])
                 if last_t is not None and t < last_t:
                     raise ValueError("time goes backwards (rows must be in time order)")
@@ -223,6 +236,13 @@ def _marker(row: list[str], idx: dict[str, int], t: int, options: CsvOptions, pa
         return row[idx[name]].strip() if name in idx and idx[name] < len(row) else ""
 
     return Marker(
-        time_ns=t, participant=options.participant, study=options.study, device=path.name,
-        action=action, kind=kind, mode=opt("mode"), label=opt("label"), note=opt("note"),
-    )  # fmt: skip
+        time_ns=t,
+        participant=options.participant,
+        study=options.study,
+        device=path.name,
+        action=action,
+        kind=kind,
+        mode=opt("mode"),
+        label=opt("label"),
+        note=opt("note"),
+    )

@@ -30,6 +30,7 @@ from stresstrack.events import (
     DeviceStatus,
     EdaSamples,
     Event,
+    EventIds,
     HeartRate,
 )
 from stresstrack.recorder import EventSink
@@ -80,8 +81,11 @@ def describe_ble_error(exc: BaseException, device: str) -> str:
     text = str(exc)
     low = text.lower()
     if isinstance(exc, BleakDeviceNotFoundError):
-        return f"{device}: device not found (is it on, charged, in range, and not connected to a phone?)"
-    if "no bluetooth adapters" in low or "adapter" in low and "not found" in low:
+        return (
+            f"{device}: device not found "
+            "(is it on, charged, in range, and not connected to a phone?)"
+        )
+    if "no bluetooth adapters" in low or ("adapter" in low and "not found" in low):
         return f"{device}: no Bluetooth adapter found (is Bluetooth enabled on this machine?)"
     if "permission" in low or "not authorized" in low or "notpermitted" in low:
         return f"{device}: permission denied by the OS Bluetooth service (see docs/devices.md)"
@@ -90,6 +94,11 @@ def describe_ble_error(exc: BaseException, device: str) -> str:
     if isinstance(exc, TimeoutError | asyncio.TimeoutError):
         return f"{device}: connection timed out"
     return f"{device}: {type(exc).__name__}: {text or 'no detail'}"
+
+
+def _setter(event: asyncio.Event) -> Callable[[BleakClient], None]:
+    """A disconnect callback that sets ``event`` (bound now, not at call time)."""
+    return lambda _client: event.set()
 
 
 class DeviceCollector:
@@ -131,11 +140,15 @@ class DeviceCollector:
         self._emit(
             [
                 DeviceStatus(
-                    time_ns=self.clock.now_ns(), participant=self.participant, study=self.study,
-                    device=self.address, state=state, **kw,  # type: ignore[arg-type]
+                    time_ns=self.clock.now_ns(),
+                    participant=self.participant,
+                    study=self.study,
+                    device=self.address,
+                    state=state,
+                    **kw,  # type: ignore[arg-type]
                 )
             ]
-        )  # fmt: skip
+        )
 
     def _bad_packet(self, what: str, exc: DecodeError) -> None:
         self.stats.bad_packets += 1
@@ -150,14 +163,18 @@ class DeviceCollector:
         except DecodeError as exc:
             self._bad_packet("heart rate", exc)
             return
-        base = {"participant": self.participant, "study": self.study, "device": self.address}
+        base = EventIds(participant=self.participant, study=self.study, device=self.address)
         events: list[Event] = []
         if m.contact is not self.stats.contact:
             self.stats.contact = m.contact
             events.append(
                 DeviceStatus(time_ns=now, state=DeviceState.CONNECTED, contact=m.contact, **base)
             )
-        events.append(HeartRate(time_ns=now, bpm=float(m.bpm), contact=m.contact, energy_kj=m.energy_kj, **base))
+        events.append(
+            HeartRate(
+                time_ns=now, bpm=float(m.bpm), contact=m.contact, energy_kj=m.energy_kj, **base
+            )
+        )
         rr_ms = m.rr_ms
         for t, ticks, ms in zip(self._beats.times(now, rr_ms), m.rr_ticks, rr_ms, strict=True):
             events.append(Beat(time_ns=t, rr_ms=ms, rr_ticks=ticks, source=BeatSource.HRS, **base))
@@ -179,16 +196,21 @@ class DeviceCollector:
         self._emit(
             [
                 EdaSamples(
-                    time_ns=first, participant=self.participant, study=self.study,
-                    device=self.address, sampling_rate=profile.sampling_rate,
+                    time_ns=first,
+                    participant=self.participant,
+                    study=self.study,
+                    device=self.address,
+                    sampling_rate=profile.sampling_rate,
                     values_us=packet.values_us,
                 )
             ]
-        )  # fmt: skip
+        )
 
     def on_battery(self, _char: BleakGATTCharacteristic, data: bytearray) -> None:
         if len(data) != 1 or data[0] > 100:
-            self._bad_packet("battery", DecodeError("Battery Level (0x2A19)", data, "not a uint8 0-100"))
+            self._bad_packet(
+                "battery", DecodeError("Battery Level (0x2A19)", bytes(data), "not a uint8 0-100")
+            )
             return
         self.stats.battery_pct = data[0]
         self._status(DeviceState.CONNECTED, battery_pct=data[0])
@@ -200,7 +222,7 @@ class DeviceCollector:
         while not stop.is_set():
             lost = asyncio.Event()
             self._status(DeviceState.CONNECTING)
-            client = self.client_factory(self.address, lambda _c: lost.set())
+            client = self.client_factory(self.address, _setter(lost))
             try:
                 await client.connect()
                 await self._subscribe(client)

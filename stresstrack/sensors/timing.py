@@ -75,7 +75,9 @@ class BeatTimer:
                 lag = min(self._offsets)
                 if len(self._offsets) == self._offsets.maxlen and lag > 0:
                     first = chained + lag  # chain lags by more than delay explains
-                    self._offsets = deque((o - lag for o in self._offsets), maxlen=self._offsets.maxlen)
+                    self._offsets = deque(
+                        (o - lag for o in self._offsets), maxlen=self._offsets.maxlen
+                    )
                 else:
                     first = chained
         if self._last_ns is not None:

@@ -10,9 +10,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from bleak.args import SizedBuffer
+from bleak.assigned_numbers import CharacteristicPropertyName
 from bleak.backends.characteristic import BleakGATTCharacteristic
 from bleak.backends.client import BaseBleakClient, NotifyCallback
 from bleak.backends.descriptor import BleakGATTDescriptor
@@ -64,7 +65,9 @@ class SimulatedBleakClient(BaseBleakClient):
         peripheral = self._air.find(self.address)
         if peripheral is None or not peripheral.reachable():
             await asyncio.sleep(min(self._timeout, 2.0))  # a scan that finds nothing takes time
-            raise BleakDeviceNotFoundError(self.address, f"Device with address {self.address} was not found.")
+            raise BleakDeviceNotFoundError(
+                self.address, f"Device with address {self.address} was not found."
+            )
         await asyncio.sleep(0.3)  # connection set-up and service discovery
         self._peripheral = peripheral
         self.address = peripheral.address
@@ -83,7 +86,12 @@ class SimulatedBleakClient(BaseBleakClient):
             handle += 1
             for char_uuid, props in chars.items():
                 char = BleakGATTCharacteristic(
-                    None, handle, char_uuid, props, lambda: 20, service  # type: ignore[arg-type]
+                    None,
+                    handle,
+                    char_uuid,
+                    cast(list[CharacteristicPropertyName], props),
+                    lambda: 20,
+                    service,
                 )
                 collection.add_characteristic(char)
                 handle += 2
@@ -140,7 +148,9 @@ class SimulatedBleakClient(BaseBleakClient):
         self._require()
         raise BleakError(f"characteristic {characteristic.uuid} is not writable")
 
-    async def write_gatt_descriptor(self, descriptor: BleakGATTDescriptor, data: SizedBuffer) -> None:
+    async def write_gatt_descriptor(
+        self, descriptor: BleakGATTDescriptor, data: SizedBuffer
+    ) -> None:
         raise BleakError("simulated peripherals have no writable descriptors")
 
     async def start_notify(

@@ -97,7 +97,9 @@ class SimulatedPeripheral:
     def reachable(self) -> bool:
         return self.clock.now_ns() >= self._unreachable_until_ns
 
-    async def serve(self, notify: Notify, subscribed: set[str], link_lost: Callable[[], None]) -> None:
+    async def serve(
+        self, notify: Notify, subscribed: set[str], link_lost: Callable[[], None]
+    ) -> None:
         """Send notifications while connected; returns when the link is lost (fault)."""
         next_loss = self._next_interval(self.faults.disconnect_every_s)
         ticker = self.ticks()
@@ -182,7 +184,7 @@ class SimulatedHeartRateStrap(SimulatedPeripheral):
         if contact is Contact.NOT_DETECTED:
             ticks = ()  # no skin contact: straps send no RR intervals
         recent = self._rr_ticks[max(0, hi - 4) : hi] if hi else self._rr_ticks[:1]
-        bpm = int(round(60.0 * RR_TICKS_PER_S / float(np.mean(recent))))
+        bpm = round(60.0 * RR_TICKS_PER_S / float(np.mean(recent)))
         self._count += 1
         energy = None
         if self.energy_every and self._count % self.energy_every == 0:

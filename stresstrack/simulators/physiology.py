@@ -25,7 +25,13 @@ import numpy.typing as npt
 
 from stresstrack.protocol import Protocol
 
-__all__ = ["PHASE_STRESS", "ParticipantModel", "ParticipantParams", "simulate_beats", "simulate_eda"]
+__all__ = [
+    "PHASE_STRESS",
+    "ParticipantModel",
+    "ParticipantParams",
+    "simulate_beats",
+    "simulate_eda",
+]
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -56,7 +62,9 @@ class ParticipantParams:
     tau_skin_s: float = 45.0
 
     @classmethod
-    def draw(cls, rng: np.random.Generator, *, non_responder_share: float = 0.1) -> ParticipantParams:
+    def draw(
+        cls, rng: np.random.Generator, *, non_responder_share: float = 0.1
+    ) -> ParticipantParams:
         """Draw a plausible participant (between-person differences)."""
         return cls(
             hr_rest=float(rng.normal(68, 7)),
@@ -91,7 +99,7 @@ class ParticipantModel:
 
     def stress_at(self, t_s: float | FloatArray, *, which: str = "heart") -> FloatArray:
         trace = self.heart if which == "heart" else self.skin if which == "skin" else self.target
-        return np.interp(t_s, self.t, trace)
+        return np.asarray(np.interp(t_s, self.t, trace), dtype=np.float64)
 
 
 def _lag(target: FloatArray, tau_s: float) -> FloatArray:
@@ -153,7 +161,7 @@ def simulate_eda(model: ParticipantModel, sampling_rate: float) -> tuple[FloatAr
         kernel /= kernel.max()
         for i in onsets:
             amp = p.scr_amplitude_us * float(rng.lognormal(0.0, 0.35)) * (0.6 + 0.8 * s[i])
-            end = min(n, i + kernel.size)
+            end = min(n, int(i) + kernel.size)
             signal[i:end] += amp * kernel[: end - i]
     signal += rng.normal(0.0, 0.003, n)
     return t, np.clip(signal, 0.0, None)

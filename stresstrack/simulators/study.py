@@ -26,7 +26,13 @@ from stresstrack.simulators.peripherals import (
 )
 from stresstrack.simulators.physiology import ParticipantModel, ParticipantParams
 
-__all__ = ["DEFAULT_START", "SimulatedParticipant", "StudyPlan", "run_simulated_study", "simulate_study"]
+__all__ = [
+    "DEFAULT_START",
+    "SimulatedParticipant",
+    "StudyPlan",
+    "run_simulated_study",
+    "simulate_study",
+]
 
 # A fixed start so a seed gives the same study, timestamps included.
 DEFAULT_START: Final = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
@@ -67,21 +73,33 @@ def build_air(plan: StudyPlan, clock: Clock) -> tuple[SimulatedAir, list[Simulat
         mac = f"F0:00:00:{plan.seed % 256:02X}:{i // 256:02X}:{i % 256:02X}"
         faults = replace(plan.faults, seed=plan.seed * 10_000 + 2 * i)
         strap = SimulatedHeartRateStrap(
-            address=mac, name=f"Sim HR {pid}", clock=clock, start_ns=start_ns, model=model,
-            faults=faults, energy_every=10 if i % 2 else 0, uint16=i % 3 == 2,
-        )  # fmt: skip
+            address=mac,
+            name=f"Sim HR {pid}",
+            clock=clock,
+            start_ns=start_ns,
+            model=model,
+            faults=faults,
+            energy_every=10 if i % 2 else 0,
+            uint16=i % 3 == 2,
+        )
         band_faults = replace(plan.faults, seed=plan.seed * 10_000 + 2 * i + 1)
         band = SimulatedEdaBand(
-            address=mac.replace("F0:", "E0:", 1), name=f"Sim EDA {pid}", clock=clock,
-            start_ns=start_ns, model=model, faults=band_faults,
-        )  # fmt: skip
+            address=mac.replace("F0:", "E0:", 1),
+            name=f"Sim EDA {pid}",
+            clock=clock,
+            start_ns=start_ns,
+            model=model,
+            faults=band_faults,
+        )
         air.add(strap)
         air.add(band)
         out.append(SimulatedParticipant(pid, model, strap, band))
     return air, out
 
 
-def simulated_client_factory(air: SimulatedAir) -> Callable[[str, Callable[[BleakClient], None]], BleakClient]:
+def simulated_client_factory(
+    air: SimulatedAir,
+) -> Callable[[str, Callable[[BleakClient], None]], BleakClient]:
     def factory(address: str, on_disconnect: Callable[[BleakClient], None]) -> BleakClient:
         return BleakClient(address, on_disconnect, backend=SimulatedBleakClient, air=air)
 
@@ -104,13 +122,20 @@ async def run_simulated_study(
         for device in (person.strap, person.band):
             collectors.append(
                 DeviceCollector(
-                    device.address, participant=person.participant, study=plan.study, sink=sink,
-                    clock=clock, client_factory=factory, rng=random.Random(plan.seed * 1000 + k),
+                    device.address,
+                    participant=person.participant,
+                    study=plan.study,
+                    sink=sink,
+                    clock=clock,
+                    client_factory=factory,
+                    rng=random.Random(plan.seed * 1000 + k),
                 )
-            )  # fmt: skip
+            )
     tasks = [asyncio.create_task(c.run(stop)) for c in collectors]
     protocols = [
-        run_protocol(plan.protocol, participant=p.participant, study=plan.study, clock=clock, sink=sink)
+        run_protocol(
+            plan.protocol, participant=p.participant, study=plan.study, clock=clock, sink=sink
+        )
         for p in people
     ]
     progress = asyncio.create_task(_progress(plan.protocol.duration_s, on_progress))

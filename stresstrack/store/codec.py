@@ -55,7 +55,5 @@ def event_from_payload(
             body[key] = _ENUM_FIELDS[key](value)
     if type_name == "waveform":
         body["kind"] = WaveformKind(body["kind"])
-    event: Event = cls(
-        time_ns=time_ns, participant=participant, study=study, device=device, **body
-    )
+    event: Event = cls(time_ns=time_ns, participant=participant, study=study, device=device, **body)
     return event

@@ -17,7 +17,7 @@ import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Final, Self
+from typing import Any, Final, Self
 
 from stresstrack.events import Event
 from stresstrack.pipeline.results import FeatureRow, Session, StressRow
@@ -215,7 +215,9 @@ class Store:
 
     def iter_events(self, participant: str | None = None, *, batch: int = 5000) -> Iterator[Event]:
         """Raw events in the order they were stored (arrival order), optionally one participant."""
-        sql = "SELECT id, type, time_ns, participant, study, device, payload FROM events WHERE id > ?"
+        sql = (
+            "SELECT id, type, time_ns, participant, study, device, payload FROM events WHERE id > ?"
+        )
         params: list[object] = []
         if participant is not None:
             sql += " AND participant = ?"
@@ -226,7 +228,7 @@ class Store:
             rows = self._db.execute(sql, (last, *params, batch)).fetchall()
             if not rows:
                 return
-            for rid, type_name, time_ns, part, study, device, payload in rows:
+            for _rid, type_name, time_ns, part, study, device, payload in rows:
                 yield event_from_payload(type_name, time_ns, part, study, device, payload)
             last = rows[-1][0]
 
@@ -281,7 +283,7 @@ class Store:
             for r in rows
         ]
 
-    def _select(self, table: str, participant: str | None, order: str) -> list[tuple[object, ...]]:
+    def _select(self, table: str, participant: str | None, order: str) -> list[Any]:
         sql = f"SELECT * FROM {table}"
         params: tuple[str, ...] = ()
         if participant is not None:

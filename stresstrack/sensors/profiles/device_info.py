@@ -104,7 +104,7 @@ def decode_device_info(reads: Mapping[str, bytes | bytearray]) -> DeviceInfo:
 
 
 def encode_device_info(info: DeviceInfo) -> dict[str, bytes]:
-    """The characteristic values a simulated device serves; inverse of :func:`decode_device_info`."""
+    """Characteristic values a simulated device serves; inverse of :func:`decode_device_info`."""
     out: dict[str, bytes] = {}
     for f in fields(info):
         value = getattr(info, f.name)

@@ -69,9 +69,16 @@ class EdaProfile:
     def from_mapping(cls, m: Mapping[str, object]) -> EdaProfile:
         """Build from a study-config table, e.g. ``[devices.eda]`` in TOML."""
         known = {
-            "name", "service_uuid", "characteristic_uuid", "sampling_rate", "sample_format",
-            "byte_order", "counter_format", "scale", "offset",
-        }  # fmt: skip
+            "name",
+            "service_uuid",
+            "characteristic_uuid",
+            "sampling_rate",
+            "sample_format",
+            "byte_order",
+            "counter_format",
+            "scale",
+            "offset",
+        }
         unknown = set(m) - known
         if unknown:
             raise ValueError(f"EDA profile: unknown keys {sorted(unknown)}")
@@ -141,7 +148,5 @@ def encode_eda_packet(profile: EdaProfile, counter: int, values_us: tuple[float,
     else:
         hi = (1 << (8 * profile.sample_size - (profile.sample_format.islower()))) - 1
         lo = -hi - 1 if profile.sample_format.islower() else 0
-        raw = [
-            max(lo, min(hi, round((v - profile.offset) / profile.scale))) for v in values_us
-        ]
+        raw = [max(lo, min(hi, round((v - profile.offset) / profile.scale))) for v in values_us]
     return out + struct.pack(f"{profile.byte_order}{len(raw)}{profile.sample_format}", *raw)

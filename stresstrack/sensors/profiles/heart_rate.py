@@ -60,8 +60,9 @@ class HeartRateMeasurement:
 def decode_heart_rate_measurement(data: bytes | bytearray) -> HeartRateMeasurement:
     """Decode a Heart Rate Measurement notification.
 
-    >>> decode_heart_rate_measurement(bytes.fromhex("1648f003"))
-    HeartRateMeasurement(bpm=72, contact=<Contact.DETECTED: 'detected'>, energy_kj=None, rr_ticks=(1008,))
+    >>> m = decode_heart_rate_measurement(bytes.fromhex("1648f003"))
+    >>> m.bpm, m.contact.value, m.energy_kj, m.rr_ticks
+    (72, 'detected', None, (1008,))
     """
     data = bytes(data)
     if len(data) < 2:
@@ -101,9 +102,7 @@ def decode_heart_rate_measurement(data: bytes | bytearray) -> HeartRateMeasureme
     return HeartRateMeasurement(bpm=bpm, contact=contact, energy_kj=energy, rr_ticks=rr)
 
 
-def encode_heart_rate_measurement(
-    m: HeartRateMeasurement, *, uint16: bool | None = None
-) -> bytes:
+def encode_heart_rate_measurement(m: HeartRateMeasurement, *, uint16: bool | None = None) -> bytes:
     """Encode as a device would (used by the simulated peripherals); inverse of decode."""
     wide = m.bpm > 255 if uint16 is None else uint16
     flags = _FLAG_HR_UINT16 if wide else 0

@@ -14,8 +14,8 @@ Control point FB005C81 (write requests, indications back)::
     settings    repeated: setting type, count, count values; value size by type:
                 sample rate/resolution/range uint16, range in milli-units int32,
                 channels uint8, factor float32 (IEEE 754)           (PmdSetting.kt)
-    feature     a plain read: byte 0 (0x0F), then a little-endian bitmap where bit n means
-                measurement type n is supported                      (PmdMeasurementType.kt)
+    feature     a plain read: byte 0 (0x0F in third-party clients; the SDK ignores it), then
+                a LE bitmap, bit n set = measurement type n supported (PmdMeasurementType.kt)
 
 Data FB005C82 (notifications), one frame per notification::
 
@@ -44,19 +44,43 @@ import struct
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 from enum import IntEnum
-from typing import Any, Final, TypeVar
+from typing import Final, TypeVar
 
 from stresstrack.errors import DecodeError
 
 __all__ = [
-    "PMD_CONTROL_POINT_UUID", "PMD_DATA_UUID", "PMD_SERVICE_UUID", "POLAR_EPOCH_OFFSET_NS",
-    "AccSample", "EcgSample", "PmdControlPointResponse", "PmdError", "PmdFrame",
-    "PmdMeasurementType", "PmdOpCode", "PmdSample", "PmdSettings", "PpgSample", "PpiSample",
-    "decode_delta_frame", "decode_pmd_features", "decode_pmd_frame", "decode_pmd_response",
-    "decode_pmd_settings", "encode_acc_frame", "encode_delta_frame", "encode_ecg_frame",
-    "encode_get_settings", "encode_pmd_features", "encode_pmd_response", "encode_pmd_settings",
-    "encode_ppi_frame", "encode_start_stream", "encode_stop_stream", "polar_to_unix_ns",
-]  # fmt: skip
+    "PMD_CONTROL_POINT_UUID",
+    "PMD_DATA_UUID",
+    "PMD_SERVICE_UUID",
+    "POLAR_EPOCH_OFFSET_NS",
+    "AccSample",
+    "EcgSample",
+    "PmdControlPointResponse",
+    "PmdError",
+    "PmdFrame",
+    "PmdMeasurementType",
+    "PmdOpCode",
+    "PmdSample",
+    "PmdSettings",
+    "PpgSample",
+    "PpiSample",
+    "decode_delta_frame",
+    "decode_pmd_features",
+    "decode_pmd_frame",
+    "decode_pmd_response",
+    "decode_pmd_settings",
+    "encode_acc_frame",
+    "encode_delta_frame",
+    "encode_ecg_frame",
+    "encode_get_settings",
+    "encode_pmd_features",
+    "encode_pmd_response",
+    "encode_pmd_settings",
+    "encode_ppi_frame",
+    "encode_start_stream",
+    "encode_stop_stream",
+    "polar_to_unix_ns",
+]
 
 PMD_SERVICE_UUID: Final = "fb005c80-02e7-f387-1cad-8acd2d8df0c8"
 PMD_CONTROL_POINT_UUID: Final = "fb005c81-02e7-f387-1cad-8acd2d8df0c8"
@@ -440,7 +464,8 @@ def _fixed(body: bytes, size: int, count: int) -> list[tuple[int, ...]]:
 
 
 def _scaled(rows: list[tuple[int, ...]], factor: float) -> list[tuple[int, ...]]:
-    # AccData/PpgData: (sample * factor).toInt(), truncating toward zero.
+    # AccData/PpgData: (sample * factor).toInt(), truncating toward zero. The SDK multiplies in
+    # float32, so a product landing exactly on an integer boundary can differ by 1.
     return rows if factor == 1.0 else [tuple(int(v * factor) for v in r) for r in rows]
 
 
@@ -460,19 +485,21 @@ def _ppi(body: bytes) -> list[PpiSample]:
     ]
 
 
-_ECG, _PPG, _ACC, _PPI = (PmdMeasurementType(t) for t in (0, 1, 2, 3))
+_T = PmdMeasurementType
 # (measurement, frame type, compressed) -> body, factor -> samples. Compressed ACC type 0
 # arrives in G (AccData.dataFromCompressedType0): x 1000 to mG.
-_PARSERS: Final[dict[tuple[PmdMeasurementType, int, bool], Callable[[bytes, float], list[Any]]]] = {
-    (_ECG, 0, False): lambda b, f: [EcgSample(*r) for r in _fixed(b, 3, 1)],
-    (_ACC, 0, False): lambda b, f: [AccSample(*r) for r in _fixed(b, 1, 3)],
-    (_ACC, 1, False): lambda b, f: [AccSample(*r) for r in _fixed(b, 2, 3)],
-    (_ACC, 2, False): lambda b, f: [AccSample(*r) for r in _fixed(b, 3, 3)],
-    (_ACC, 0, True): lambda b, f: [AccSample(*r) for r in _scaled(_delta(b, 3, 16), f * 1000)],
-    (_ACC, 1, True): lambda b, f: [AccSample(*r) for r in _scaled(_delta(b, 3, 16), f)],
-    (_PPG, 0, False): lambda b, f: [PpgSample(*r) for r in _fixed(b, 3, 4)],
-    (_PPG, 0, True): lambda b, f: [PpgSample(*r) for r in _scaled(_delta(b, 4, 24), f)],
-    (_PPI, 0, False): lambda b, f: _ppi(b),
+_PARSERS: Final[
+    dict[tuple[PmdMeasurementType, int, bool], Callable[[bytes, float], Sequence[PmdSample]]]
+] = {
+    (_T.ECG, 0, False): lambda b, f: [EcgSample(*r) for r in _fixed(b, 3, 1)],
+    (_T.ACC, 0, False): lambda b, f: [AccSample(*r) for r in _fixed(b, 1, 3)],
+    (_T.ACC, 1, False): lambda b, f: [AccSample(*r) for r in _fixed(b, 2, 3)],
+    (_T.ACC, 2, False): lambda b, f: [AccSample(*r) for r in _fixed(b, 3, 3)],
+    (_T.ACC, 0, True): lambda b, f: [AccSample(*r) for r in _scaled(_delta(b, 3, 16), f * 1000)],
+    (_T.ACC, 1, True): lambda b, f: [AccSample(*r) for r in _scaled(_delta(b, 3, 16), f)],
+    (_T.PPG, 0, False): lambda b, f: [PpgSample(*r) for r in _fixed(b, 3, 4)],
+    (_T.PPG, 0, True): lambda b, f: [PpgSample(*r) for r in _scaled(_delta(b, 4, 24), f)],
+    (_T.PPI, 0, False): lambda b, f: _ppi(b),
 }
 
 
@@ -485,6 +512,8 @@ def decode_pmd_frame(data: bytes | bytearray, *, factor: float = 1.0) -> PmdFram
     >>> decode_pmd_frame(bytes.fromhex("00 0094357700000000 00 0280ff")).samples
     (EcgSample(microvolts=-32766),)
     """
+    if not math.isfinite(factor):
+        raise ValueError(f"factor {factor} is not a finite number")
     data = bytes(data)
     if len(data) < _HEADER.size:
         raise DecodeError(_WHAT_FRAME, data, f"{len(data)} bytes, the header alone is 10")

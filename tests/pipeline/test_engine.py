@@ -1,0 +1,160 @@
+"""The streaming pipeline: event time, quality reasons, baselines, sessions."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from stresstrack.events import Beat, EdaSamples, Event, Marker, MarkerAction
+from stresstrack.pipeline import FeatureRow, Pipeline, PipelineConfig, Session, StressRow
+from stresstrack.pipeline.engine import Output
+from stresstrack.simulators.physiology import (
+    ParticipantModel,
+    ParticipantParams,
+    simulate_beats,
+    simulate_eda,
+)
+
+T0 = 1_767_603_600_000_000_000
+NS = 1_000_000_000
+
+
+def _events(protocol, seed: int = 3, participant: str = "p1") -> list[Event]:  # type: ignore[no-untyped-def]
+    model = ParticipantModel(
+        protocol, ParticipantParams.draw(np.random.default_rng(seed), non_responder_share=0), seed
+    )
+    bt, rr = simulate_beats(model)
+    et, eda = simulate_eda(model, 8.0)
+    events: list[Event] = [
+        Beat(time_ns=T0 + int(t * NS), participant=participant, rr_ms=float(r))
+        for t, r in zip(bt, rr, strict=True)
+    ]
+    for i in range(0, eda.size, 8):
+        events.append(
+            EdaSamples(
+                time_ns=T0 + int(et[i] * NS),
+                participant=participant,
+                sampling_rate=8.0,
+                values_us=tuple(float(v) for v in eda[i : i + 8]),
+            )
+        )
+    for start, end, phase in protocol.phase_bounds():
+        for action, t in ((MarkerAction.START, start), (MarkerAction.STOP, end)):
+            events.append(
+                Marker(
+                    time_ns=T0 + int(t * NS),
+                    participant=participant,
+                    action=action,
+                    kind=phase.kind,
+                    mode=phase.mode,
+                    label=phase.label,
+                )
+            )
+    events.sort(key=lambda e: e.time_ns)
+    return events
+
+
+def _run(events: list[Event], config: PipelineConfig | None = None) -> list[Output]:
+    p = Pipeline(config)
+    out = p.process_many(events)
+    return out + p.finish()
+
+
+def test_results_do_not_depend_on_batching_or_interleaving(short_protocol) -> None:  # type: ignore[no-untyped-def]
+    a = _events(short_protocol, participant="a")
+    b = _events(short_protocol, seed=4, participant="b")
+    alone = _run(a) + _run(b)
+    # Interleave the two participants' streams: each participant's results must not change.
+    mixed = sorted(a + b, key=lambda e: e.time_ns)
+    together = _run(mixed)
+    for pid in ("a", "b"):
+        mine = [o for o in alone if o.participant == pid]
+        theirs = [o for o in together if o.participant == pid]
+        assert sorted(map(repr, mine)) == sorted(map(repr, theirs))
+
+
+def test_windows_on_a_shared_grid_with_features(short_protocol) -> None:  # type: ignore[no-untyped-def]
+    out = _run(_events(short_protocol))
+    rows = [o for o in out if isinstance(o, FeatureRow)]
+    assert rows and all(r.time_ns % (5 * NS) == 0 for r in rows)
+    assert [r.time_ns for r in rows] == sorted({r.time_ns for r in rows})
+    full = rows[5]
+    assert set(full.values) >= {
+        "mean_hr_bpm",
+        "rmssd_ms",
+        "sdnn_ms",
+        "pnn50_pct",
+        "scl_us",
+        "scr_per_min",
+    }
+    assert all(v is not None for v in full.values.values()), full.reasons
+    assert 40 < full.values["mean_hr_bpm"] < 120  # type: ignore[operator]
+
+
+def test_gap_gives_no_value_and_says_why(short_protocol) -> None:  # type: ignore[no-untyped-def]
+    events = [
+        e
+        for e in _events(short_protocol)
+        if not (isinstance(e, Beat) and T0 + 200 * NS < e.time_ns < T0 + 240 * NS)
+    ]
+    rows = {o.time_ns: o for o in _run(events) if isinstance(o, FeatureRow)}
+    hole = rows[T0 + 250 * NS]
+    assert hole.values["rmssd_ms"] is None
+    assert "cover" in hole.reasons["hrv"]
+    assert hole.values["scl_us"] is not None  # EDA was fine
+    stress = {o.time_ns: o for o in _run(events) if isinstance(o, StressRow)}
+    assert stress[T0 + 250 * NS].components["hr"] is None
+    assert stress[T0 + 250 * NS].confidence < stress[T0 + 100 * NS].confidence
+
+
+def test_marked_baseline_centres_the_index_and_stress_raises_it(short_protocol) -> None:  # type: ignore[no-untyped-def]
+    out = _run(_events(short_protocol))
+    stress = [o for o in out if isinstance(o, StressRow) and o.index is not None]
+    sessions = {o.kind: o for o in out if isinstance(o, Session) and o.end_ns is not None}
+    assert set(sessions) == {"baseline", "stressor", "self-care", "recovery"}
+
+    def mean_in(kind: str) -> float:
+        s = sessions[kind]
+        assert s.end_ns is not None
+        return float(
+            np.mean([r.index for r in stress if s.start_ns + 60 * NS < r.time_ns <= s.end_ns])
+        )
+
+    assert mean_in("baseline") == pytest.approx(50, abs=8)
+    assert mean_in("stressor") > 75
+    assert mean_in("self-care") < 45
+    assert all(r.version == "1.0" for r in stress)
+
+
+def test_sessions_open_then_closed() -> None:
+    p = Pipeline()
+    start = Marker(
+        time_ns=T0, participant="p", action=MarkerAction.START, kind="self-care", mode="partner"
+    )
+    stop = Marker(time_ns=T0 + 60 * NS, participant="p", action=MarkerAction.STOP, kind="self-care")
+    assert p.process(start) == [
+        Session(
+            participant="p",
+            study="default",
+            kind="self-care",
+            start_ns=T0,
+            end_ns=None,
+            mode="partner",
+        )
+    ]
+    closed = [o for o in p.process(stop) if isinstance(o, Session)]
+    assert closed == [
+        Session(
+            participant="p",
+            study="default",
+            kind="self-care",
+            start_ns=T0,
+            end_ns=T0 + 60 * NS,
+            mode="partner",
+        )
+    ]
+
+
+def test_config_is_validated() -> None:
+    with pytest.raises(ValueError, match="hop_s"):
+        PipelineConfig(hop_s=0)

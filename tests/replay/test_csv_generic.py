@@ -1,0 +1,191 @@
+"""The generic CSV layout: decoded values, timestamps, markers, and clear errors."""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from stresstrack.cli import main
+from stresstrack.errors import ImportFormatError
+from stresstrack.events import Beat, BeatSource, EdaSamples, HeartRate, Marker, MarkerAction
+from stresstrack.replay import iter_source_events
+from stresstrack.replay.csv_generic import CsvOptions, CsvStats, read_csv_file
+from stresstrack.store import Store
+
+T0 = 1_767_603_600  # 2026-01-05T09:00:00Z
+NS = 1_000_000_000
+OPTS = CsvOptions(participant="p-07", study="s1")
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text.lstrip(), encoding="utf-8")
+    return path
+
+
+def test_rr_hr_and_markers_decode(tmp_path: Path) -> None:
+    rr = _write(tmp_path / "rr.csv", f"time,rr_ms\n{T0}.5,812.5\n{T0 + 1}.3125,800\n")
+    hr = _write(tmp_path / "hr.csv", "time,hr_bpm\n2026-01-05T09:00:01Z,73\n")
+    mk = _write(
+        tmp_path / "m.csv",
+        "time,action,kind,mode,label,note\n"
+        '2026-01-05T09:00:00+00:00,start,self-care,partner,serum A,"with, comma"\n'
+        "2026-01-05T09:05:00,stop,self-care,,,\n",
+    )
+    assert read_csv_file(rr, OPTS) == [
+        Beat(
+            time_ns=(T0 * NS) + NS // 2,
+            participant="p-07",
+            study="s1",
+            device="rr.csv",
+            rr_ms=812.5,
+            source=BeatSource.FILE,
+        ),
+        Beat(
+            time_ns=(T0 + 1) * NS + 312_500_000,
+            participant="p-07",
+            study="s1",
+            device="rr.csv",
+            rr_ms=800.0,
+            source=BeatSource.FILE,
+        ),
+    ]
+    assert read_csv_file(hr, OPTS) == [
+        HeartRate(time_ns=(T0 + 1) * NS, participant="p-07", study="s1", device="hr.csv", bpm=73.0)
+    ]
+    assert read_csv_file(mk, OPTS) == [
+        Marker(
+            time_ns=T0 * NS,
+            participant="p-07",
+            study="s1",
+            device="m.csv",
+            action=MarkerAction.START,
+            kind="self-care",
+            mode="partner",
+            label="serum A",
+            note="with, comma",
+        ),
+        Marker(
+            time_ns=(T0 + 300) * NS,
+            participant="p-07",
+            study="s1",
+            device="m.csv",
+            action=MarkerAction.STOP,
+            kind="self-care",
+        ),
+    ]
+
+
+def test_eda_is_chunked_at_its_rate_and_at_gaps(tmp_path: Path) -> None:
+    rows = [f"{T0 + i / 4},{1.0 + i / 100}" for i in range(10)]
+    rows += [f"{T0 + 10 + i / 4},{2.0}" for i in range(3)]  # a 7.75 s gap, then 3 samples
+    path = _write(tmp_path / "eda.csv", "time,eda_us\n" + "\n".join(rows) + "\n")
+    events = read_csv_file(path, OPTS)
+    assert all(isinstance(e, EdaSamples) and e.sampling_rate == 4.0 for e in events)
+    assert [(e.time_ns, len(e.values_us)) for e in events if isinstance(e, EdaSamples)] == [
+        (T0 * NS, 4),
+        ((T0 + 1) * NS, 4),
+        ((T0 + 2) * NS, 2),
+        ((T0 + 10) * NS, 3),
+    ]
+    first = events[0]
+    assert isinstance(first, EdaSamples) and first.values_us == (1.0, 1.01, 1.02, 1.03)
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "message"),
+    [
+        ("", None, "empty file"),
+        ("t,rr_ms\n1,800\n", 1, "no 'time' column"),
+        ("time,rr_ms,hr_bpm\n1,800,70\n", 1, "exactly one of"),
+        ("time,rr_ms\n1,800\n0.5,810\n", 3, "time goes backwards"),
+        ("time,rr_ms\n1,800\n2,abc\n", 3, "'abc' is not a number"),
+        ("time,rr_ms\n1,800\n2\n", 3, "truncated"),
+        ("time,rr_ms\n1,800\n2,99999\n", 3, "plausible range"),
+        ("time,rr_ms\n1,800\nyesterday,800\n", 3, "neither Unix seconds nor ISO 8601"),
+        ("time,rr_ms\n", None, "no data rows"),
+        ("time,action,kind\n1,begin,self-care\n", 2, "not start, stop or event"),
+    ],
+)
+def test_malformed_files_name_file_line_and_problem(
+    tmp_path: Path, text: str, line: int | None, message: str
+) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_text(text)
+    with pytest.raises(ImportFormatError) as exc:
+        read_csv_file(path, OPTS)
+    assert exc.value.line == line
+    assert message in exc.value.problem
+    assert str(exc.value).startswith(f"{path}, line {line}: " if line else f"{path}: ")
+
+
+def test_skip_bad_rows_counts_them(tmp_path: Path) -> None:
+    path = _write(tmp_path / "rr.csv", "time,rr_ms\n1,800\n2,oops\n3,810\n2.5,800\n4,820\n")
+    stats = CsvStats()
+    events = read_csv_file(path, CsvOptions(participant="p", skip_bad_rows=True), stats)
+    assert [e.rr_ms for e in events if isinstance(e, Beat)] == [800.0, 810.0, 820.0]
+    assert (stats.rows, stats.skipped) == (3, 2)
+
+
+@settings(
+    max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(data=st.binary(max_size=400))
+def test_random_bytes_only_raise_the_import_error(tmp_path: Path, data: bytes) -> None:
+    path = tmp_path / "random.csv"
+    path.write_bytes(b"time,eda_us\n" + data)
+    with contextlib.suppress(ImportFormatError):
+        read_csv_file(path, OPTS)
+
+
+def test_replay_of_csv_files_through_the_cli(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "p-11"
+    folder.mkdir()
+    rr_rows = []
+    t = float(T0)
+    for i in range(900):  # 15 min at ~75 bpm with respiratory variation
+        rr = 800 + 40 * ((i % 4) - 1.5)
+        t += rr / 1000
+        rr_rows.append(f"{t:.4f},{rr}")
+    _write(folder / "rr.csv", "time,rr_ms\n" + "\n".join(rr_rows) + "\n")
+    _write(
+        folder / "markers.csv", f"time,action,kind\n{T0},start,baseline\n{T0 + 300},stop,baseline\n"
+    )
+    out = tmp_path / "out.db"
+    assert (
+        main(["replay", str(folder / "rr.csv"), str(folder / "markers.csv"), "--store", str(out)])
+        == 0
+    )
+    assert "replayed" in capsys.readouterr().out
+    with Store(out, readonly=True) as store:
+        assert store.participants() == ["p-11"]  # taken from the folder name
+        feats = store.features("p-11")
+        assert len(feats) > 100
+        assert feats[50].values["mean_hr_bpm"] == pytest.approx(75, abs=0.5)
+        assert feats[50].values["scl_us"] is None and "eda" in feats[50].reasons
+        assert [s.kind for s in store.sessions()] == ["baseline"]
+
+
+def test_replay_cli_error_keeps_what_was_read(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    good = _write(
+        tmp_path / "rr.csv", "time,rr_ms\n" + "".join(f"{T0 + i},800\n" for i in range(5))
+    )
+    bad = _write(tmp_path / "eda.csv", "time,eda_us\n1,2\n2,x\n")
+    out = tmp_path / "o.db"
+    assert main(["replay", str(good), str(bad), "--participant", "p1", "--store", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert f"{bad}, line 3: eda_us value 'x' is not a number" in err
+
+
+def test_unknown_source_is_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "thing.bin"
+    path.write_bytes(b"\x00\x01")
+    with pytest.raises(ImportFormatError, match="unknown format"):
+        list(iter_source_events([path]))
