@@ -1,0 +1,5 @@
+import sys
+
+from stresstrack.cli import main
+
+sys.exit(main())

@@ -1,0 +1,28 @@
+"""``stresstrack export``: a table of a store as CSV."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from stresstrack.cli.common import participant_arg
+from stresstrack.export import TABLES, export_table
+from stresstrack.store.sqlite import Store
+
+NAME = "export"
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(NAME, help="write a table of a store as CSV")
+    p.add_argument("store", type=Path, metavar="STORE")
+    p.add_argument("--table", choices=TABLES, required=True)
+    p.add_argument("--participant", type=participant_arg, default=None, metavar="ID")
+    p.add_argument("--out", type=Path, required=True, metavar="FILE.csv")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    with Store(args.store, readonly=True) as store:
+        n = export_table(store, args.table, args.out, args.participant)
+    print(f"wrote {n} rows to {args.out}")
+    return 0
