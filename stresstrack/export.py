@@ -9,9 +9,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final
 
-from stresstrack.pipeline.eda import EDA_FEATURES
-from stresstrack.pipeline.hrv import HRV_TIME_FEATURES
-from stresstrack.pipeline.stress import COMPONENTS
+from stresstrack.pipeline.engine import FEATURE_NAMES
+from stresstrack.pipeline.stress import COMPONENTS, contributions
 from stresstrack.store.sqlite import Store
 
 __all__ = ["TABLES", "export_table", "iso_utc", "table_rows"]
@@ -23,6 +22,9 @@ _QUALITY: Final = (
     "contact_lost_share",
     "beats",
     "eda_coverage",
+    "eda_jump_share",
+    "eda_low_share",
+    "eda_saturated_share",
 )
 
 
@@ -46,18 +48,33 @@ def _fmt(v: float | int | str | None) -> str:
 def table_rows(store: Store, table: str, participant: str | None = None) -> Iterator[list[str]]:
     """Header then rows of ``table`` as strings."""
     if table == "features":
-        names = [*HRV_TIME_FEATURES, *EDA_FEATURES]
-        yield ["time", "participant", "study", *names, *_QUALITY, "reasons"]
+        # One row per window end: every feature, the stress index and its confidence.
+        stress = {(r.participant, r.time_ns): r for r in store.stress(participant)}
+        yield [
+            "time",
+            "participant",
+            "study",
+            *FEATURE_NAMES,
+            "stress_index",
+            "stress_confidence",
+            *_QUALITY,
+            "reasons",
+        ]
         for f in store.features(participant):
+            s = stress.get((f.participant, f.time_ns))
             yield [
                 iso_utc(f.time_ns),
                 f.participant,
                 f.study,
-                *(_fmt(f.values.get(n)) for n in names),
+                *(_fmt(f.values.get(n)) for n in FEATURE_NAMES),
+                _fmt(None if s is None else s.index),
+                _fmt(None if s is None else s.confidence),
                 *(_fmt(f.quality.get(q)) for q in _QUALITY),
                 "; ".join(f"{k}: {v}" for k, v in sorted(f.reasons.items())),
             ]
     elif table == "stress":
+        # z: each component's z-score against the baseline; contrib: its weighted, clipped
+        # share of the mean z-score the index is computed from (they add up to that mean).
         comps = [c.name for c in COMPONENTS]
         yield [
             "time",
@@ -66,17 +83,21 @@ def table_rows(store: Store, table: str, participant: str | None = None) -> Iter
             "stress_index",
             "stress_confidence",
             *(f"z_{c}" for c in comps),
+            *(f"contrib_{c}" for c in comps),
             "version",
             "reason",
         ]
         for s in store.stress(participant):
+            zs = [s.components.get(c) for c in comps]
+            contrib = contributions(s.components)
             yield [
                 iso_utc(s.time_ns),
                 s.participant,
                 s.study,
                 _fmt(s.index),
                 _fmt(s.confidence),
-                *(_fmt(s.components.get(c)) for c in comps),
+                *(_fmt(z) for z in zs),
+                *(_fmt(contrib[c]) for c in comps),
                 s.version,
                 s.reason,
             ]

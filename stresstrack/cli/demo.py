@@ -6,7 +6,12 @@ import argparse
 import time
 from pathlib import Path
 
-from stresstrack.cli.common import add_pipeline_options, pipeline_config
+from stresstrack.cli.common import (
+    add_influx_options,
+    add_pipeline_options,
+    influx_replica,
+    pipeline_config,
+)
 from stresstrack.errors import StressTrackError
 from stresstrack.pipeline.engine import Pipeline
 from stresstrack.progress import Progress
@@ -41,6 +46,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "baseline-selfcare, partner-session",
     )
     add_pipeline_options(p)
+    add_influx_options(p)
     p.set_defaults(run=run)
 
 
@@ -64,9 +70,10 @@ def run(args: argparse.Namespace) -> int:
         store.set_meta("study", plan.study)
         store.set_meta("protocol", protocol.name)
         recorder = Recorder(store, Pipeline(pipeline_config(args)))
-        simulate_study(plan, recorder, on_progress=lambda f: progress.update(f * minutes))
-        recorder.close()
-        progress.close()
+        with influx_replica(args, db):
+            simulate_study(plan, recorder, on_progress=lambda f: progress.update(f * minutes))
+            recorder.close()
+            progress.close()
         report = render_report(store, out / "report.html", title=f"stresstrack demo ({plan.study})")
         print_summary(store)
     print(

@@ -7,7 +7,13 @@ import sys
 import time
 from pathlib import Path
 
-from stresstrack.cli.common import add_pipeline_options, participant_arg, pipeline_config
+from stresstrack.cli.common import (
+    add_influx_options,
+    add_pipeline_options,
+    influx_replica,
+    participant_arg,
+    pipeline_config,
+)
 from stresstrack.errors import StressTrackError
 from stresstrack.pipeline.engine import Pipeline
 from stresstrack.recorder import Recorder
@@ -39,6 +45,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="skip and count malformed CSV rows instead of stopping",
     )
     add_pipeline_options(p)
+    add_influx_options(p)
     p.set_defaults(run=run)
 
 
@@ -61,14 +68,15 @@ def run(args: argparse.Namespace) -> int:
             skip_bad_rows=args.skip_bad_rows,
             stats=stats,
         )
-        try:
-            for e in events:
-                recorder.emit([e])
-                n += 1
-                if n % 50_000 == 0:
-                    print(f"replay: {n} events", file=sys.stderr)
-        finally:
-            recorder.close()  # whatever was read is stored and processed
+        with influx_replica(args, out):
+            try:
+                for e in events:
+                    recorder.emit([e])
+                    n += 1
+                    if n % 50_000 == 0:
+                        print(f"replay: {n} events", file=sys.stderr)
+            finally:
+                recorder.close()  # whatever was read is stored and processed
         counts = {t: store.count(t) for t in ("features", "stress", "sessions")}
     msg = f"replayed {n} events in {time.monotonic() - t0:.1f} s into {out}: " + ", ".join(
         f"{v} {k}" for k, v in counts.items()

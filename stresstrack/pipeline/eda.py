@@ -21,9 +21,18 @@ import numpy as np
 import numpy.typing as npt
 import scipy.signal
 
-__all__ = ["EDA_FEATURES", "SCR_MIN_AMPLITUDE_US", "eda_features", "scr_onsets_peaks"]
+__all__ = [
+    "EDA_FEATURES",
+    "EDA_SYMP_FEATURES",
+    "SCR_MIN_AMPLITUDE_US",
+    "eda_features",
+    "eda_quality",
+    "eda_sympathetic",
+    "scr_onsets_peaks",
+]
 
 EDA_FEATURES: Final = ("scl_us", "scr_count", "scr_per_min", "scr_amplitude_us")
+EDA_SYMP_FEATURES: Final = ("eda_symp", "eda_symp_n")
 # Minimum SCR amplitude; 0.01-0.05 µS are customary (Boucsein et al. 2012, Psychophysiology
 # 49:1017, "Publication recommendations for electrodermal measurements"). 0.05 µS is the
 # conservative end, robust to the 0.001 µS quantisation and noise of wearable sensors.
@@ -74,4 +83,55 @@ def eda_features(signal_us: npt.NDArray[np.float64], sampling_rate: float) -> di
         "scr_count": float(amplitudes.size),
         "scr_per_min": amplitudes.size / minutes,
         "scr_amplitude_us": float(np.mean(amplitudes)) if amplitudes.size else 0.0,
+    }
+
+
+# Quality limits of a skin-conductance window.
+FLATLINE_RANGE_US: Final = 0.005  # less change than this over a whole window: sensor off skin
+LOW_US: Final = 0.05  # below: no skin contact (open circuit)
+SATURATION_US: Final = 60.0  # above: outside any physiological range; sensor saturated/shorted
+JUMP_US_PER_S: Final = 5.0  # faster change than an SCR can rise: electrode motion or contact
+
+
+def eda_quality(
+    signal_us: npt.NDArray[np.float64], sampling_rate: float
+) -> tuple[dict[str, float], str]:
+    """Flatline, saturation and implausible jumps; returns (quality values, reason if unusable)."""
+    jumps = np.abs(np.diff(signal_us)) * sampling_rate > JUMP_US_PER_S
+    jump_share = float(jumps.mean()) if jumps.size else 0.0
+    low = float(np.mean(signal_us < LOW_US))
+    high = float(np.mean(signal_us > SATURATION_US))
+    rng = float(np.ptp(signal_us)) if signal_us.size else 0.0
+    quality = {
+        "eda_jump_share": round(jump_share, 4),
+        "eda_low_share": round(low, 4),
+        "eda_saturated_share": round(high, 4),
+    }
+    if high > 0.05:
+        return quality, f"EDA saturated (> {SATURATION_US:g} µS) in {high:.0%} of the window"
+    if low > 0.5:
+        return quality, f"EDA below {LOW_US:g} µS in {low:.0%} of the window (no skin contact?)"
+    if rng < FLATLINE_RANGE_US and low == 0.0:
+        return quality, f"EDA flat (range {rng:.4f} µS): sensor off the skin or disconnected"
+    if jump_share > 0.02:
+        return (
+            quality,
+            f"EDA jumps faster than {JUMP_US_PER_S:g} µS/s in {jump_share:.1%} of samples",
+        )
+    return quality, ""
+
+
+def eda_sympathetic(signal_us: npt.NDArray[np.float64], sampling_rate: float) -> dict[str, float]:
+    """EDASymp (Posada-Quintero et al. 2016, Ann Biomed Eng 44:3124) with NeuroKit2's
+    ``eda_sympathetic(method="posada")``: power of the EDA in 0.045-0.25 Hz after resampling
+    (NeuroKit2 resamples any device rate to 400 Hz, then filters and decimates to 2 Hz, so
+    the sampling rate is handled for any device). Needs more than 64 s of signal."""
+    if signal_us.size <= 64 * sampling_rate:
+        raise ValueError("eda_sympathetic needs more than 64 s of signal")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        out = nk.eda_sympathetic(signal_us, sampling_rate=round(sampling_rate), method="posada")
+    return {
+        "eda_symp": float(out["EDA_Sympathetic"]),
+        "eda_symp_n": float(out["EDA_SympatheticN"]),
     }

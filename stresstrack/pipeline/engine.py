@@ -1,24 +1,38 @@
 """The streaming pipeline: events in, window features, stress index and sessions out.
 
 It runs on event time. Windows end on a grid of ``hop`` seconds (multiples of the hop since
-the Unix epoch, so every participant and every run shares the grid); the window ending at
-``T`` is computed once the participant's watermark (latest event time minus ``lateness``)
-passes ``T``. Results therefore depend only on the events and their order, never on how
-fast they arrive: live, simulated and replayed runs of the same events give the same rows.
+the Unix epoch, so every participant and every run shares the grid). The window ending at
+``T`` is computed once every stream of the participant has passed ``T`` (beats after artefact
+correction, skin conductance), or once the participant's newest data is ``max_wait`` past
+``T`` (a stream that stopped must not hold the others back). Results therefore depend only on
+the events and their order, never on how fast they arrive: live, simulated and replayed runs
+of the same events give the same rows.
+
+Feature families and their windows (docs/stress-index.md):
+
+* HRV time domain, Poincaré, Baevsky SI, PNS/SNS — ``hrv_window`` (60 s), every hop;
+* HRV frequency domain — ``freq_window`` (300 s), and DFA α1 — ``nonlinear_window`` (120 s);
+* EDA level and responses — ``eda_window`` (60 s), every hop; EDASymp — ``edasymp_window``
+  (120 s).
+
+The three long-window families change little in 5 s and cost most: they are recomputed every
+``slow_hop`` (30 s) and the rows in between carry their latest value.
 """
 
 from __future__ import annotations
 
+import bisect
 import math
-from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Final, Literal
 
 import numpy as np
+import numpy.typing as npt
 
 from stresstrack.events import (
     Beat,
+    BeatSource,
     Contact,
     DeviceStatus,
     EdaSamples,
@@ -26,36 +40,102 @@ from stresstrack.events import (
     HeartRate,
     Marker,
     MarkerAction,
+    Waveform,
+    WaveformKind,
 )
-from stresstrack.pipeline.eda import EDA_FEATURES, eda_features
-from stresstrack.pipeline.hrv import HRV_TIME_FEATURES, clean_rr, hrv_time
+from stresstrack.pipeline.beats import CleanBeat, KubiosCorrector, PeakDetector
+from stresstrack.pipeline.eda import (
+    EDA_FEATURES,
+    EDA_SYMP_FEATURES,
+    eda_features,
+    eda_quality,
+    eda_sympathetic,
+)
+from stresstrack.pipeline.hrv import (
+    HRV_FREQ_FEATURES,
+    HRV_NONLINEAR_FEATURES,
+    HRV_TIME_FEATURES,
+    hrv_dfa_alpha1,
+    hrv_frequency,
+    hrv_time,
+    reference_hrv,
+)
 from stresstrack.pipeline.results import FeatureRow, Session, StressRow
 from stresstrack.pipeline.stress import STRESS_INDEX_VERSION, Baseline, stress_index
 
-__all__ = ["Output", "Pipeline", "PipelineConfig"]
+__all__ = ["FEATURE_NAMES", "Output", "Pipeline", "PipelineConfig"]
 
 NS: Final = 1_000_000_000
 Output = FeatureRow | StressRow | Session
+FloatArray = npt.NDArray[np.float64]
+FEATURE_NAMES: Final = (
+    *HRV_TIME_FEATURES, *HRV_FREQ_FEATURES, *HRV_NONLINEAR_FEATURES, *EDA_FEATURES,
+    *EDA_SYMP_FEATURES,
+)  # fmt: skip
+# Which beat source a window prefers when several cover it: an ECG's R-peaks are the most
+# precise, then the strap's own RR intervals, then optical pulse intervals.
+SOURCE_PRIORITY: Final = ("ecg", "hrs", "file", "ppi", "ppg")
+MAX_BEAT_GAP_S: Final = 3.0
 
 
 @dataclass(frozen=True, slots=True)
 class PipelineConfig:
-    """Window lengths and hop in seconds; see docs/stress-index.md for the defaults' sources."""
+    """Windows and hops in seconds; docs/stress-index.md gives the defaults' sources."""
 
     hrv_window_s: float = 60.0  # ultra-short RMSSD/HR from 60 s agree with 5 min (Munoz 2015)
-    eda_window_s: float = 60.0  # SCR rate needs a minute to count a few responses
+    freq_window_s: float = 300.0  # Task Force 1996: 5 min for short-term spectral analysis
+    nonlinear_window_s: float = 120.0  # DFA α1 needs ~100+ beats (Gronwald & Hoos 2020)
+    eda_window_s: float = 60.0  # a minute holds enough SCRs to count a rate
+    edasymp_window_s: float = 120.0  # > 64 s needed by Posada-Quintero's Welch segments
     hop_s: float = 5.0
-    lateness_s: float = 10.0  # how late an event may arrive and still count
+    slow_hop_s: float = 30.0
+    max_wait_s: float = 90.0  # compute a window anyway once data is this far past its end
     baseline_s: float = 300.0  # baseline when none is marked: the first 5 minutes
     min_coverage: float = 0.8  # share of a window that must hold data
     min_beats: int = 20
+    backend: Literal["fast", "reference"] = "fast"  # "reference": NeuroKit2 itself, for checks
 
     def __post_init__(self) -> None:
-        for name in ("hrv_window_s", "eda_window_s", "hop_s", "baseline_s"):
+        for name in (
+            "hrv_window_s", "freq_window_s", "nonlinear_window_s", "eda_window_s",
+            "edasymp_window_s", "hop_s", "slow_hop_s", "baseline_s", "max_wait_s",
+        ):  # fmt: skip
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
-        if self.lateness_s < 0:
-            raise ValueError("lateness_s must be >= 0")
+        if round(self.slow_hop_s / self.hop_s, 9) % 1:
+            raise ValueError("slow_hop_s must be a multiple of hop_s")
+
+    @property
+    def span_s(self) -> float:
+        return max(
+            self.hrv_window_s, self.freq_window_s, self.nonlinear_window_s, self.eda_window_s,
+            self.edasymp_window_s,
+        )  # fmt: skip
+
+
+@dataclass
+class _Beats:
+    """One source's corrected beats: times, intervals, corrected flags, segment starts."""
+
+    corrector: KubiosCorrector = field(default_factory=KubiosCorrector)
+    t: list[int] = field(default_factory=list)
+    rr: list[float] = field(default_factory=list)
+    corrected: list[bool] = field(default_factory=list)
+    seg: list[bool] = field(default_factory=list)
+    progress_ns: int = 0  # beats are final up to here
+
+    def extend(self, beats: Iterable[CleanBeat]) -> None:
+        for b in beats:
+            self.t.append(b.time_ns)
+            self.rr.append(b.rr_ms)
+            self.corrected.append(b.corrected)
+            self.seg.append(b.segment_start)
+            self.progress_ns = b.time_ns
+
+    def trim(self, before_ns: int) -> None:
+        k = bisect.bisect_left(self.t, before_ns)
+        if k:
+            del self.t[:k], self.rr[:k], self.corrected[:k], self.seg[:k]
 
 
 @dataclass
@@ -64,29 +144,31 @@ class _Participant:
     first_ns: int | None = None
     max_ns: int = 0
     next_end_ns: int | None = None
-    beats_t: deque[int] = field(default_factory=deque)
-    beats_rr: deque[float] = field(default_factory=deque)
-    eda_t: deque[int] = field(default_factory=deque)
-    eda_v: deque[float] = field(default_factory=deque)
+    beats: dict[str, _Beats] = field(default_factory=dict)
+    detectors: dict[tuple[str, str], PeakDetector] = field(default_factory=dict)
+    raw_progress: dict[str, int] = field(default_factory=dict)  # source -> newest raw beat
+    eda_t: list[int] = field(default_factory=list)
+    eda_v: list[float] = field(default_factory=list)
     eda_rate: float = 0.0
     no_contact: list[tuple[int, int | None]] = field(default_factory=list)
     open_sessions: dict[str, Session] = field(default_factory=dict)
     baseline_session: tuple[int, int | None] | None = None
     baseline: Baseline = field(default_factory=Baseline)
     pending: list[FeatureRow] = field(default_factory=list)
+    slow: dict[str, float | None] = field(default_factory=dict)
+    slow_reasons: dict[str, str] = field(default_factory=dict)
 
 
 class Pipeline:
     """Feed events with :meth:`process`; call :meth:`finish` at the end of the data."""
 
     def __init__(self, config: PipelineConfig | None = None) -> None:
-        self.config = config or PipelineConfig()
+        self.config = c = config or PipelineConfig()
         self._p: dict[str, _Participant] = {}
-        self.late_events = 0
-        self._hop_ns = int(self.config.hop_s * NS)
-        self._hrv_ns = int(self.config.hrv_window_s * NS)
-        self._eda_ns = int(self.config.eda_window_s * NS)
-        self._span_ns = max(self._hrv_ns, self._eda_ns)
+        self._hop_ns = int(c.hop_s * NS)
+        self._slow_hop_ns = int(c.slow_hop_s * NS)
+        self._span_ns = int(c.span_s * NS)
+        self._wait_ns = int(c.max_wait_s * NS)
 
     # -- input -------------------------------------------------------------------------------
     def process_many(self, events: Iterable[Event]) -> list[Output]:
@@ -103,23 +185,22 @@ class Pipeline:
         t = event.time_ns
         if st.first_ns is None:
             st.first_ns = t
-            first_end = t + self._span_ns
+            first_end = t + int(self.config.hrv_window_s * NS)
             st.next_end_ns = -(-first_end // self._hop_ns) * self._hop_ns
-        if (
-            st.next_end_ns is not None
-            and t <= st.next_end_ns - self._hop_ns - int(self.config.lateness_s * NS)
-            and not isinstance(event, Marker | DeviceStatus)
-        ):
-            self.late_events += 1  # its window is already computed
         if isinstance(event, Beat):
-            st.beats_t.append(t)
-            st.beats_rr.append(event.rr_ms)
+            key = "hrs" if event.source is BeatSource.HRS else event.source.value
+            self._add_beat(st, key, t, event.rr_ms)
+        elif isinstance(event, Waveform):
+            key = "ecg" if event.kind is WaveformKind.ECG else "ppg"
+            det = st.detectors.setdefault((key, event.device), PeakDetector(kind=key))
+            for bt, rr in det.add(t, event.sampling_rate, event.values):
+                self._add_beat(st, key, bt, rr)
+            t = t + round((len(event.values) - 1) * NS / event.sampling_rate)
         elif isinstance(event, EdaSamples):
             st.eda_rate = event.sampling_rate
-            for i, v in enumerate(event.values_us):
-                st.eda_t.append(event.sample_time_ns(i))
-                st.eda_v.append(v)
-            t = event.sample_time_ns(len(event.values_us) - 1)
+            st.eda_t.extend(event.sample_time_ns(i) for i in range(len(event.values_us)))
+            st.eda_v.extend(event.values_us)
+            t = st.eda_t[-1]
         elif isinstance(event, HeartRate):
             self._contact(st, t, event.contact)
         elif isinstance(event, DeviceStatus):
@@ -128,19 +209,29 @@ class Pipeline:
         elif isinstance(event, Marker):
             out.extend(self._marker(st, event))
         st.max_ns = max(st.max_ns, t)
-        watermark = st.max_ns - int(self.config.lateness_s * NS)
-        out.extend(self._advance(event.participant, st, watermark))
+        out.extend(self._advance(event.participant, st, final=False))
         return out
 
     def finish(self) -> list[Output]:
-        """Compute every window the data covers, freeze baselines and emit open sessions."""
+        """Flush beat correction, compute every window the data covers, freeze baselines and
+        emit the sessions still open."""
         out: list[Output] = []
         for pid, st in self._p.items():
-            out.extend(self._advance(pid, st, st.max_ns))
+            for (key, _dev), det in st.detectors.items():
+                for bt, rr in det.flush():
+                    self._add_beat(st, key, bt, rr)
+            for b in st.beats.values():
+                b.extend(b.corrector.flush())
+            out.extend(self._advance(pid, st, final=True))
             if not st.baseline.frozen:
-                out.extend(self._freeze(pid, st))
+                out.extend(self._freeze(st))
             out.extend(st.open_sessions.values())
         return out
+
+    def _add_beat(self, st: _Participant, key: str, t: int, rr: float) -> None:
+        b = st.beats.setdefault(key, _Beats())
+        b.extend(b.corrector.add(t, rr))
+        st.raw_progress[key] = t
 
     # -- state -------------------------------------------------------------------------------
     @staticmethod
@@ -152,20 +243,15 @@ class Pipeline:
         elif not lost and open_loss:
             st.no_contact[-1] = (st.no_contact[-1][0], t)
 
-    def _marker(self, st: _Participant, m: Marker) -> list[Output]:
+    @staticmethod
+    def _marker(st: _Participant, m: Marker) -> list[Output]:
         if m.action is MarkerAction.EVENT:
             return []
         if m.action is MarkerAction.START:
             s = Session(
-                participant=m.participant,
-                study=m.study,
-                kind=m.kind,
-                start_ns=m.time_ns,
-                end_ns=None,
-                mode=m.mode,
-                label=m.label,
-                note=m.note,
-            )
+                participant=m.participant, study=m.study, kind=m.kind, start_ns=m.time_ns,
+                end_ns=None, mode=m.mode, label=m.label, note=m.note,
+            )  # fmt: skip
             st.open_sessions[m.kind] = s
             if m.kind == "baseline" and st.baseline_session is None and not st.baseline.frozen:
                 st.baseline_session = (m.time_ns, None)
@@ -174,15 +260,10 @@ class Pipeline:
         if opened is None:
             return []
         closed = Session(
-            participant=opened.participant,
-            study=opened.study,
-            kind=opened.kind,
-            start_ns=opened.start_ns,
-            end_ns=m.time_ns,
-            mode=opened.mode,
-            label=opened.label,
+            participant=opened.participant, study=opened.study, kind=opened.kind,
+            start_ns=opened.start_ns, end_ns=m.time_ns, mode=opened.mode, label=opened.label,
             note=opened.note or m.note,
-        )
+        )  # fmt: skip
         if m.kind == "baseline" and st.baseline_session is not None:
             st.baseline_session = (st.baseline_session[0], m.time_ns)
         return [closed]
@@ -190,9 +271,8 @@ class Pipeline:
     def _in_baseline(self, st: _Participant, end_ns: int) -> bool:
         if st.baseline_session is not None:
             start, stop = st.baseline_session
-            return end_ns - self._span_ns >= start - self._hop_ns and (
-                stop is None or end_ns <= stop
-            )
+            window_start = end_ns - int(self.config.hrv_window_s * NS)
+            return window_start >= start - self._hop_ns and (stop is None or end_ns <= stop)
         assert st.first_ns is not None
         return end_ns <= st.first_ns + int(self.config.baseline_s * NS)
 
@@ -203,26 +283,38 @@ class Pipeline:
             return stop is not None and end_ns > stop
         return end_ns > st.first_ns + int(self.config.baseline_s * NS)
 
-    def _advance(self, pid: str, st: _Participant, watermark: int) -> list[Output]:
+    def _ready(self, st: _Participant, end: int, final: bool) -> bool:
+        if end > st.max_ns:
+            return False
+        if final or st.max_ns - end >= self._wait_ns:
+            return True
+        beats_ready = all(b.progress_ns >= end for b in st.beats.values())
+        eda_ready = not st.eda_t or st.eda_t[-1] >= end
+        return beats_ready and eda_ready
+
+    def _advance(self, pid: str, st: _Participant, *, final: bool) -> list[Output]:
         out: list[Output] = []
-        while st.next_end_ns is not None and st.next_end_ns <= watermark:
+        computed = False
+        while st.next_end_ns is not None and self._ready(st, st.next_end_ns, final):
+            computed = True
             end = st.next_end_ns
             st.next_end_ns += self._hop_ns
             row = self._window(pid, st, end)
             out.append(row)
             if not st.baseline.frozen:
                 if self._baseline_over(st, end):
-                    out.extend(self._freeze(pid, st))
+                    out.extend(self._freeze(st))
                 else:
                     if self._in_baseline(st, end):
                         st.baseline.add(row.values)
                     st.pending.append(row)
                     continue
             out.append(self._stress(row, st.baseline))
-        self._trim(st, watermark)
+        if computed and st.next_end_ns is not None:
+            self._trim(st, st.next_end_ns - self._span_ns - self._hop_ns)
         return out
 
-    def _freeze(self, pid: str, st: _Participant) -> list[Output]:
+    def _freeze(self, st: _Participant) -> list[Output]:
         st.baseline.freeze()
         rows: list[Output] = [self._stress(r, st.baseline) for r in st.pending]
         st.pending.clear()
@@ -232,41 +324,33 @@ class Pipeline:
     def _stress(row: FeatureRow, baseline: Baseline) -> StressRow:
         index, confidence, components, reason = stress_index(row.values, row.quality, baseline)
         return StressRow(
-            time_ns=row.time_ns,
-            participant=row.participant,
-            study=row.study,
-            index=None if index is None else round(index, 6),
-            confidence=confidence,
+            time_ns=row.time_ns, participant=row.participant, study=row.study,
+            index=None if index is None else round(index, 6), confidence=confidence,
             components={k: None if v is None else round(v, 6) for k, v in components.items()},
-            version=STRESS_INDEX_VERSION,
-            reason=reason,
-        )
+            version=STRESS_INDEX_VERSION, reason=reason,
+        )  # fmt: skip
 
-    def _trim(self, st: _Participant, watermark: int) -> None:
-        keep_from = min(watermark, st.next_end_ns or watermark) - self._span_ns - self._hop_ns
-        while st.beats_t and st.beats_t[0] < keep_from:
-            st.beats_t.popleft()
-            st.beats_rr.popleft()
-        while st.eda_t and st.eda_t[0] < keep_from:
-            st.eda_t.popleft()
-            st.eda_v.popleft()
-        st.no_contact = [(a, b) for a, b in st.no_contact if b is None or b >= keep_from]
+    @staticmethod
+    def _trim(st: _Participant, before_ns: int) -> None:
+        for b in st.beats.values():
+            b.trim(before_ns)
+        k = bisect.bisect_left(st.eda_t, before_ns)
+        if k:
+            del st.eda_t[:k], st.eda_v[:k]
+        st.no_contact = [(a, b) for a, b in st.no_contact if b is None or b >= before_ns]
 
     # -- one window --------------------------------------------------------------------------
     def _window(self, pid: str, st: _Participant, end: int) -> FeatureRow:
         values: dict[str, float | None] = {}
         quality: dict[str, float] = {}
         reasons: dict[str, str] = {}
-        self._hrv(st, end, values, quality, reasons)
-        self._eda(st, end, values, quality, reasons)
+        slow = end % self._slow_hop_ns == 0
+        self._hrv(st, end, slow, values, quality, reasons)
+        self._eda(st, end, slow, values, quality, reasons)
         return FeatureRow(
-            time_ns=end,
-            participant=pid,
-            study=st.study,
-            values=values,
-            quality=quality,
+            time_ns=end, participant=pid, study=st.study, values=values, quality=quality,
             reasons=reasons,
-        )
+        )  # fmt: skip
 
     def _contact_lost_ns(self, st: _Participant, start: int, end: int) -> int:
         total = 0
@@ -275,73 +359,147 @@ class Pipeline:
             total += max(0, hi - lo)
         return total
 
+    def _beats_in(
+        self, st: _Participant, start: int, end: int
+    ) -> tuple[str, FloatArray, FloatArray, npt.NDArray[np.bool_], int]:
+        """The preferred source's beats in (start, end]: key, times (s), RR, corrected, gaps."""
+        best: tuple[float, str, int, int] | None = None
+        for key in SOURCE_PRIORITY:
+            b = st.beats.get(key)
+            if b is None or not b.t:
+                continue
+            lo, hi = bisect.bisect_right(b.t, start), bisect.bisect_right(b.t, end)
+            cov = sum(b.rr[lo:hi]) * 1e6 / (end - start)
+            if cov >= self.config.min_coverage:
+                best = (cov, key, lo, hi)
+                break
+            if best is None or cov > best[0]:
+                best = (cov, key, lo, hi)
+        if best is None:
+            empty = np.zeros(0)
+            return "", empty, empty, np.zeros(0, dtype=bool), 0
+        _, key, lo, hi = best
+        b = st.beats[key]
+        t_s = (np.asarray(b.t[lo:hi], dtype=np.int64) - start) / 1e9
+        rr = np.asarray(b.rr[lo:hi], dtype=float)
+        gaps = sum(b.seg[lo + 1 : hi])
+        if hi - lo > 1:
+            # A break in the chain: a beat's interval does not reach the previous beat.
+            prev = t_s[:-1]
+            reach = t_s[1:] - rr[1:] / 1000.0
+            gaps += int(np.sum(np.abs(reach - prev) > MAX_BEAT_GAP_S))
+        return key, t_s, rr, np.asarray(b.corrected[lo:hi], dtype=bool), gaps
+
+    def _beat_check(
+        self, rr: FloatArray, corrected: npt.NDArray[np.bool_], gaps: int, window_ns: int
+    ) -> tuple[float, str]:
+        coverage = min(1.0, float(rr.sum()) * 1e6 / window_ns) if rr.size else 0.0
+        c = self.config
+        if coverage < c.min_coverage:
+            return coverage, f"beats cover {coverage:.0%} of the window (need {c.min_coverage:.0%})"
+        if rr.size < c.min_beats:
+            return coverage, f"{rr.size} beats (need {c.min_beats})"
+        if gaps:
+            return coverage, f"the beats have {gaps} gap(s) in the window"
+        share = float(corrected.mean())
+        if share > 0.2:
+            return coverage, f"{share:.0%} of beats were corrected artefacts (max 20%)"
+        return coverage, ""
+
     def _hrv(
-        self,
-        st: _Participant,
-        end: int,
-        values: dict[str, float | None],
-        quality: dict[str, float],
-        reasons: dict[str, str],
-    ) -> None:
-        start = end - self._hrv_ns
-        t = np.fromiter(st.beats_t, dtype=np.int64, count=len(st.beats_t))
-        lo, hi = np.searchsorted(t, start, side="right"), np.searchsorted(t, end, side="right")
-        rr_all = np.fromiter(st.beats_rr, dtype=float, count=len(st.beats_rr))[lo:hi]
-        rr, dropped = clean_rr(rr_all)
-        coverage = min(1.0, float(rr_all.sum()) * 1e6 / self._hrv_ns) if rr_all.size else 0.0
-        no_contact = self._contact_lost_ns(st, start, end) / self._hrv_ns
+        self, st: _Participant, end: int, slow: bool, values: dict[str, float | None],
+        quality: dict[str, float], reasons: dict[str, str],
+    ) -> None:  # fmt: skip
+        c = self.config
+        window = int(c.hrv_window_s * NS)
+        key, t_s, rr, corrected, gaps = self._beats_in(st, end - window, end)
+        coverage, reason = self._beat_check(rr, corrected, gaps, window)
         quality["hrv_coverage"] = round(coverage, 4)
-        quality["hrv_corrected_share"] = round(dropped / rr_all.size, 4) if rr_all.size else 0.0
-        quality["contact_lost_share"] = round(no_contact, 4)
-        quality["beats"] = float(rr_all.size)
-        reason = ""
-        if coverage < self.config.min_coverage:
-            reason = (
-                f"beats cover {coverage:.0%} of the window (need {self.config.min_coverage:.0%})"
-            )
-        elif rr.size < self.config.min_beats:
-            reason = f"{rr.size} clean beats (need {self.config.min_beats})"
-        elif dropped / rr_all.size > 0.2:
-            reason = f"{dropped / rr_all.size:.0%} of beats are artefacts (max 20%)"
+        quality["hrv_corrected_share"] = round(float(corrected.mean()), 4) if rr.size else 0.0
+        quality["beats"] = float(rr.size)
+        quality["beat_source"] = float(SOURCE_PRIORITY.index(key)) if key else -1.0
+        quality["contact_lost_share"] = round(
+            self._contact_lost_ns(st, end - window, end) / window, 4
+        )
         if reason:
             reasons["hrv"] = reason
             values.update(dict.fromkeys(HRV_TIME_FEATURES))
-            return
-        values.update(hrv_time(rr))
+        elif c.backend == "reference":
+            values.update(reference_hrv(rr, t_s, {"time"}))
+        else:
+            values.update(hrv_time(rr))
+        if slow:
+            self._slow_hrv(st, end)
+        values.update({k: st.slow.get(k) for k in (*HRV_FREQ_FEATURES, *HRV_NONLINEAR_FEATURES)})
+        for fam in ("freq", "nonlinear"):
+            if fam in st.slow_reasons:
+                reasons[fam] = st.slow_reasons[fam]
+
+    def _slow_hrv(self, st: _Participant, end: int) -> None:
+        c = self.config
+        for fam, window_s, names in (
+            ("freq", c.freq_window_s, HRV_FREQ_FEATURES),
+            ("nonlinear", c.nonlinear_window_s, HRV_NONLINEAR_FEATURES),
+        ):
+            window = int(window_s * NS)
+            _, t_s, rr, corrected, gaps = self._beats_in(st, end - window, end)
+            _, reason = self._beat_check(rr, corrected, gaps, window)
+            st.slow_reasons.pop(fam, None)
+            if reason:
+                st.slow_reasons[fam] = reason
+                st.slow.update(dict.fromkeys(names))
+            elif c.backend == "reference":
+                st.slow.update(reference_hrv(rr, t_s, {fam}))
+            elif fam == "freq":
+                st.slow.update(hrv_frequency(rr, t_s))
+            else:
+                st.slow["dfa_alpha1"] = hrv_dfa_alpha1(rr)
+
+    def _eda_window(
+        self, st: _Participant, end: int, window_s: float
+    ) -> tuple[FloatArray, str, float]:
+        start = end - int(window_s * NS)
+        lo, hi = bisect.bisect_right(st.eda_t, start), bisect.bisect_right(st.eda_t, end)
+        expected = window_s * st.eda_rate
+        n = hi - lo
+        coverage = min(1.0, n / expected) if expected else 0.0
+        if coverage < self.config.min_coverage:
+            return np.zeros(0), f"EDA samples cover {coverage:.0%} of the window", coverage
+        times = np.asarray(st.eda_t[lo:hi], dtype=np.int64)
+        max_gap = float(np.max(np.diff(times))) / NS if n > 1 else math.inf
+        if max_gap > 2.0:
+            return np.zeros(0), f"EDA has a {max_gap:.1f} s gap in the window", coverage
+        return np.asarray(st.eda_v[lo:hi], dtype=float), "", coverage
 
     def _eda(
-        self,
-        st: _Participant,
-        end: int,
-        values: dict[str, float | None],
-        quality: dict[str, float],
-        reasons: dict[str, str],
-    ) -> None:
-        start = end - self._eda_ns
-        t = np.fromiter(st.eda_t, dtype=np.int64, count=len(st.eda_t))
-        lo, hi = np.searchsorted(t, start, side="right"), np.searchsorted(t, end, side="right")
-        expected = self.config.eda_window_s * st.eda_rate
-        n = int(hi - lo)
-        coverage = min(1.0, n / expected) if expected else 0.0
+        self, st: _Participant, end: int, slow: bool, values: dict[str, float | None],
+        quality: dict[str, float], reasons: dict[str, str],
+    ) -> None:  # fmt: skip
+        c = self.config
+        signal, reason, coverage = self._eda_window(st, end, c.eda_window_s)
         quality["eda_coverage"] = round(coverage, 4)
-        reason = ""
-        if coverage < self.config.min_coverage:
-            reason = f"EDA samples cover {coverage:.0%} of the window"
-        else:
-            times = t[lo:hi]
-            max_gap = float(np.max(np.diff(times))) / NS if n > 1 else math.inf
-            if max_gap > 2.0:
-                reason = f"EDA has a {max_gap:.1f} s gap in the window"
+        if not reason:
+            q, reason = eda_quality(signal, st.eda_rate)
+            quality.update(q)
         if reason:
             reasons["eda"] = reason
             values.update(dict.fromkeys(EDA_FEATURES))
-            return
-        signal = np.fromiter(st.eda_v, dtype=float, count=len(st.eda_v))[lo:hi]
-        values.update(eda_features(signal, st.eda_rate))
+        else:
+            values.update(eda_features(signal, st.eda_rate))
+        if slow:
+            long_signal, long_reason, _ = self._eda_window(st, end, c.edasymp_window_s)
+            if not long_reason:
+                _, long_reason = eda_quality(long_signal, st.eda_rate)
+            st.slow_reasons.pop("eda_symp", None)
+            if long_reason:
+                st.slow_reasons["eda_symp"] = long_reason
+                st.slow.update(dict.fromkeys(EDA_SYMP_FEATURES))
+            else:
+                st.slow.update(eda_sympathetic(long_signal, st.eda_rate))
+        values.update({k: st.slow.get(k) for k in EDA_SYMP_FEATURES})
+        if "eda_symp" in st.slow_reasons:
+            reasons["eda_symp"] = st.slow_reasons["eda_symp"]
 
     def status(self) -> dict[str, dict[str, float]]:
         """Per-participant progress, for live views."""
-        return {
-            pid: {"max_time_s": st.max_ns / NS, "buffered_beats": float(len(st.beats_t))}
-            for pid, st in self._p.items()
-        }
+        return {pid: {"max_time_s": st.max_ns / NS} for pid, st in self._p.items()}

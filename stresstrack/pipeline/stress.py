@@ -5,7 +5,8 @@ windows, signed so that a positive z means "more stressed than at baseline":
 
     z_c = sign_c · (x_c - mean_baseline_c) / max(sd_baseline_c, floor_c)
 
-The index is ``100 · Φ(mean(z_c) / 2)`` over the components available in the window, where
+The index is ``100 · Φ(z̄ / 2)``, z̄ the weighted mean of the components available in the
+window (each clipped to ±Z_CLIP), where
 Φ is the standard normal CDF: 50 at baseline, about 84 when the components sit on average
 two baseline SDs on the stressed side, about 16 two SDs on the calm side.
 """
@@ -18,9 +19,17 @@ from typing import Final
 
 import numpy as np
 
-__all__ = ["COMPONENTS", "STRESS_INDEX_VERSION", "Baseline", "Component", "stress_index"]
+__all__ = [
+    "COMPONENTS",
+    "STRESS_INDEX_VERSION",
+    "Z_CLIP",
+    "Baseline",
+    "Component",
+    "contributions",
+    "stress_index",
+]
 
-STRESS_INDEX_VERSION: Final = "1.0"
+STRESS_INDEX_VERSION: Final = "1.1"  # 1.1: weights, clipping, Kubios correction
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,17 +40,27 @@ class Component:
     floor: float  # smallest SD used: the least change that counts as one unit
     log: bool = False  # use ln(feature), for right-skewed features such as RMSSD
     family: str = "hrv"
+    weight: float = 1.0  # weight in the mean of z-scores
 
 
 # Floors are about the smallest physiologically meaningful change, so that a very stable
 # baseline (overlapping windows make baseline SDs small) does not blow up the z-scores:
-# 3 bpm, 15 % of RMSSD (ln 0.15), 0.5 µS of tonic level, 2 SCRs per minute.
+# 3 bpm, 15 % of RMSSD (ln 0.15), 1 unit of √SI (rest ≈ 10, stress ×1.5-2 in SI), 0.5 µS of
+# tonic level, 2 SCRs per minute.
 COMPONENTS: Final = (
     Component("hr", "mean_hr_bpm", +1.0, 3.0),
     Component("ln_rmssd", "rmssd_ms", -1.0, 0.15, log=True),
     Component("scl", "scl_us", +1.0, 0.5, family="eda"),
-    Component("scr_rate", "scr_per_min", +1.0, 2.0, family="eda"),
+    # SCRs are a Poisson count: a 60 s rate is noisy, so it counts half.
+    Component("scr_rate", "scr_per_min", +1.0, 2.0, family="eda", weight=0.5),
 )
+# A component's z-score is clipped to ±Z_CLIP before averaging, so one extreme feature
+# (an artefact the correction missed) cannot carry the index alone.
+Z_CLIP: Final = 4.0
+# Baevsky's SI and EDASymp are reported as features, not components: on simulated cohorts
+# (validation/stress_index.py) SI from 60 s histograms follows the true stress level with
+# Spearman ρ 0.35-0.7 where HR and ln RMSSD reach 0.92-0.98, and EDASymp's 120 s window
+# reads the slow return of the tonic level after a stressor as sympathetic activity.
 MIN_BASELINE_WINDOWS: Final = 6
 # An EDA non-responder shows (almost) no SCRs and a very low tonic level at baseline
 # (Dawson, Schell & Filion 2017, Handbook of Psychophysiology, ch. 10): their EDA
@@ -113,13 +132,13 @@ def stress_index(
             z[c.name] = None
         else:
             z[c.name] = c.sign * (x - baseline.mean[c.name]) / baseline.sd[c.name]
-    available = [v for v in z.values() if v is not None]
-    if not available:
+    used = [c for c in COMPONENTS if z[c.name] is not None]
+    if not used:
         return None, 0.0, z, "no component available in this window"
-    zbar = float(np.mean(available))
+    zbar = sum(v for v in contributions(z).values() if v is not None)
     index = 100.0 * 0.5 * (1.0 + math.erf(zbar / 2.0 / math.sqrt(2.0)))
     usable = [c for c in COMPONENTS if not (c.family == "eda" and baseline.eda_non_responder)]
-    share = len(available) / len(usable)
+    share = sum(c.weight for c in used) / sum(c.weight for c in usable)
     q = [
         quality.get(f"{fam}_coverage", 0.0)
         for fam in sorted({c.family for c in COMPONENTS if z[c.name] is not None})
@@ -128,3 +147,16 @@ def stress_index(
     base = min(1.0, baseline.n_windows / (2 * MIN_BASELINE_WINDOWS))
     confidence = share * float(np.mean(q)) * clean * base
     return index, round(max(0.0, min(1.0, confidence)), 4), z, ""
+
+
+def contributions(components: dict[str, float | None]) -> dict[str, float | None]:
+    """Each component's weighted, clipped share of the mean z-score the index is built from;
+    they add up to that mean."""
+    used = [c for c in COMPONENTS if components.get(c.name) is not None]
+    total = sum(c.weight for c in used)
+    out: dict[str, float | None] = {c.name: None for c in COMPONENTS}
+    for c in used:
+        z = components[c.name]
+        assert z is not None
+        out[c.name] = c.weight * max(-Z_CLIP, min(Z_CLIP, z)) / total
+    return out

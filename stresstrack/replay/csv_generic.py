@@ -15,19 +15,19 @@ column     meaning                                      becomes
 
 A markers file has ``time``, ``action`` (``start``/``stop``/``event``) and ``kind``, and
 optionally ``mode``, ``label`` and ``note``. Sampled signals are cut into chunks at gaps;
-their rate is the median sample spacing.
+their rate is the median sample spacing of the first rows (up to ``RATE_ROWS``).
 """
 
 from __future__ import annotations
 
 import csv
-import math
-from collections.abc import Iterator
+import itertools
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
 
@@ -35,43 +35,39 @@ from stresstrack.errors import ImportFormatError
 from stresstrack.events import (
     Beat,
     BeatSource,
-    EdaSamples,
     Event,
     EventIds,
     HeartRate,
     Marker,
     MarkerAction,
-    Waveform,
     WaveformKind,
 )
+from stresstrack.replay.base import (
+    NS,
+    DataFile,
+    Detection,
+    Format,
+    ImportOptions,
+    ImportStats,
+    SampleChunker,
+    bad_row,
+    check_value,
+    eda_maker,
+    iter_lines,
+    merge_by_time,
+    parse_number,
+    participant_from_name,
+    waveform_maker,
+)
 
-__all__ = ["VALUE_COLUMNS", "CsvOptions", "read_csv_file"]
+__all__ = ["FORMAT", "VALUE_COLUMNS", "iter_csv_file", "parse_time", "read_csv_file"]
 
-NS: Final = 1_000_000_000
 VALUE_COLUMNS: Final = ("rr_ms", "hr_bpm", "eda_us", "ecg_uv", "ppg")
 MARKER_COLUMNS: Final = ("action", "kind")
-# Plausible ranges: a value outside is an error in the file, not physiology.
-_RANGES: Final = {
-    "rr_ms": (200.0, 3000.0),
-    "hr_bpm": (20.0, 250.0),
-    "eda_us": (0.0, 100.0),
-    "ecg_uv": (-50_000.0, 50_000.0),
-    "ppg": (-math.inf, math.inf),
-}
+SAMPLED: Final = ("eda_us", "ecg_uv", "ppg")
+RATE_ROWS: Final = 1000  # rows looked at to estimate a sampled signal's rate
 CHUNK_S: Final = 1.0
-
-
-@dataclass(frozen=True, slots=True)
-class CsvOptions:
-    participant: str
-    study: str = "default"
-    skip_bad_rows: bool = False
-
-
-@dataclass
-class CsvStats:
-    rows: int = 0
-    skipped: int = 0
+SUFFIXES: Final = (".csv", ".txt")
 
 
 def parse_time(text: str) -> int:
@@ -91,138 +87,226 @@ def parse_time(text: str) -> int:
     return int((seconds * NS).to_integral_value(ROUND_HALF_EVEN))
 
 
-def read_csv_file(path: Path, options: CsvOptions, stats: CsvStats | None = None) -> list[Event]:
-    """Read one generic CSV file into events (sorted by time)."""
-    stats = stats or CsvStats()
-    rows = list(_rows(path, options, stats))
-    if not rows:
-        raise ImportFormatError(str(path), None, "no data rows")
-    column = rows[0][2]
-    if column == "markers":
-        return [r[3] for r in rows]  # type: ignore[misc]
-    times = np.array([r[1] for r in rows], dtype=np.int64)
-    values = np.array([r[3] for r in rows], dtype=float)
-    base = EventIds(participant=options.participant, study=options.study, device=path.name)
-    if column == "rr_ms":
-        return [
-            Beat(time_ns=int(t), rr_ms=float(v), source=BeatSource.FILE, **base)
-            for t, v in zip(times, values, strict=True)
-        ]
-    if column == "hr_bpm":
-        return [
-            HeartRate(time_ns=int(t), bpm=float(v), **base)
-            for t, v in zip(times, values, strict=True)
-        ]
-    return list(_chunks(path, column, times, values, base))
-
-
-def _chunks(
-    path: Path, column: str, times: np.ndarray, values: np.ndarray, base: EventIds
-) -> Iterator[Event]:
-    if times.size < 2:
-        raise ImportFormatError(str(path), None, "a sampled signal needs at least 2 rows")
-    step = float(np.median(np.diff(times)))
-    rate = round(NS / step, 3)
-    per_chunk = max(1, round(rate * CHUNK_S))
-    # Cut at gaps longer than 1.5 sample spacings, then into ~1 s chunks.
-    breaks = np.flatnonzero(np.diff(times) > 1.5 * step) + 1
-    for seg_t, seg_v in zip(np.split(times, breaks), np.split(values, breaks), strict=True):
-        for i in range(0, seg_t.size, per_chunk):
-            vals = tuple(float(x) for x in seg_v[i : i + per_chunk])
-            if column == "eda_us":
-                yield EdaSamples(time_ns=int(seg_t[i]), sampling_rate=rate, values_us=vals, **base)
-            else:
-                kind = WaveformKind.ECG if column == "ecg_uv" else WaveformKind.PPG
-                yield Waveform(
-                    time_ns=int(seg_t[i]), kind=kind, sampling_rate=rate, values=vals, **base
-                )
-
-
-def _rows(
-    path: Path, options: CsvOptions, stats: CsvStats
-) -> Iterator[tuple[int, int, str, object]]:
-    try:
-        handle = path.open(newline="", encoding="utf-8")
-    except OSError as exc:
-        raise ImportFormatError(str(path), None, f"cannot open ({exc.strerror})") from exc
-    with handle:
-        reader = csv.reader(handle)
-        try:
-            header = [h.strip() for h in next(reader)]
-        except StopIteration:
-            raise ImportFormatError(str(path), None, "empty file (no header)") from None
-        except (csv.Error, UnicodeDecodeError) as exc:
-            raise ImportFormatError(str(path), 1, f"not a CSV file ({exc})") from exc
-        if "time" not in header:
-            raise ImportFormatError(str(path), 1, f"no 'time' column in header {header}")
-        value_cols = [c for c in header if c in VALUE_COLUMNS]
-        is_markers = all(c in header for c in MARKER_COLUMNS)
-        if is_markers:
-            column = "markers"
-        elif len(value_cols) == 1:
-            column = value_cols[0]
-        else:
-            raise ImportFormatError(
-                str(path),
-                1,
-                f"header {header} needs 'time' and exactly one of {list(VALUE_COLUMNS)}, "
-                "or 'time', 'action' and 'kind' for markers",
-            )
-        idx = {c: header.index(c) for c in header}
-        last_t: int | None = None
-        line = 1
-        while True:
-            try:
-                row = next(reader)
-            except StopIteration:
-                break
-            except (csv.Error, UnicodeDecodeError) as exc:
-                raise ImportFormatError(str(path), line + 1, f"unreadable row ({exc})") from exc
-            line = reader.line_num
-            if not row or all(not c.strip() for c in row):
-                continue
-            try:
-                if len(row) < len(header):
-                    raise ValueError(
-                        f"{len(row)} fields, header has {len(header)} (truncated row?)"
-                    )
-                t = _time(row[idx["time"]])
-                if last_t is not None and t < last_t:
-                    raise ValueError("time goes backwards (rows must be in time order)")
-                item: object
-                if column == "markers":
-                    item = _marker(row, idx, t, options, path)
-                else:
-                    item = _value(row[idx[column]], column)
-            except ValueError as exc:
-                if options.skip_bad_rows:
-                    stats.skipped += 1
-                    continue
-                raise ImportFormatError(str(path), line, str(exc)) from None
-            last_t = t
-            stats.rows += 1
-            yield line, t, column, item
-
-
 def _time(text: str) -> int:
     try:
         return parse_time(text)
-    except ValueError:
-        raise ValueError(f"time {text!r} is neither Unix seconds nor ISO 8601") from None
+    except (ValueError, OverflowError):
+        raise ValueError(f"time {text.strip()!r} is neither Unix seconds nor ISO 8601") from None
 
 
-def _value(text: str, column: str) -> float:
+def _column(header: list[str]) -> str | None:
+    """The signal a header announces: a value column, ``markers``, or None."""
+    if "time" not in header:
+        return None
+    if all(c in header for c in MARKER_COLUMNS):
+        return "markers"
+    value_cols = [c for c in header if c in VALUE_COLUMNS]
+    return value_cols[0] if len(value_cols) == 1 else None
+
+
+def _header(path: Path) -> list[str] | None:
     try:
-        v = float(text)
-    except ValueError:
-        raise ValueError(f"{column} value {text!r} is not a number") from None
-    lo, hi = _RANGES[column]
-    if not (lo <= v <= hi) or math.isnan(v):
-        raise ValueError(f"{column} value {v} is outside the plausible range {lo}..{hi}")
-    return v
+        with path.open("rb") as f:
+            first = f.readline(4096).decode("utf-8").removeprefix("\ufeff")
+    except (OSError, UnicodeDecodeError):
+        return None
+    return [h.strip() for h in next(csv.reader([first]), [])]
 
 
-def _marker(row: list[str], idx: dict[str, int], t: int, options: CsvOptions, path: Path) -> Marker:
+def detect(path: Path) -> Detection | None:
+    if path.is_dir():
+        return "recording" if _files(path) else None
+    if path.suffix.lower() in SUFFIXES:
+        header = _header(path)
+        if header is not None and _column(header) is not None:
+            return "part"
+    return None
+
+
+def _files(folder: Path) -> list[Path]:
+    return [
+        p
+        for p in sorted(folder.iterdir())
+        if p.is_file() and p.suffix.lower() in SUFFIXES and detect(p) == "part"
+    ]
+
+
+def _expand(paths: Sequence[Path]) -> list[Path]:
+    out: list[Path] = []
+    for p in paths:
+        out.extend(_files(p) if p.is_dir() else [p])
+    return out
+
+
+def _participant_source(paths: Sequence[Path]) -> Path:
+    first = paths[0]
+    return first if first.is_dir() else first.resolve().parent
+
+
+def participants(paths: Sequence[Path], options: ImportOptions) -> list[str]:
+    return [participant_from_name(options, _participant_source(paths), use_stem=False)]
+
+
+def read(paths: Sequence[Path], options: ImportOptions, stats: ImportStats) -> Iterator[Event]:
+    """Every file's events, merged by time; ties keep the order of the files."""
+    pid = participants(paths, options)[0]
+    files = [DataFile(p) for p in _expand(paths)]
+    if not files:
+        raise ImportFormatError(str(paths[0]), None, "no generic CSV files (see docs/formats.md)")
+    stats.bytes_total += sum(f.size() for f in files)
+    return merge_by_time([iter_csv_file(f, pid, options, stats) for f in files])
+
+
+def read_csv_file(
+    path: Path, options: ImportOptions, stats: ImportStats | None = None
+) -> list[Event]:
+    """All events of one generic CSV file (``options.participant`` must be set)."""
+    if options.participant is None:
+        raise ValueError("read_csv_file needs options.participant")
+    return list(iter_csv_file(DataFile(path), options.participant, options, stats or ImportStats()))
+
+
+@dataclass(frozen=True, slots=True)
+class _MarkerFields:
+    action: MarkerAction
+    kind: str
+    mode: str
+    label: str
+    note: str
+
+
+def iter_csv_file(
+    file: DataFile, participant: str, options: ImportOptions, stats: ImportStats
+) -> Iterator[Event]:
+    """Events of one generic CSV file, in time order, as the rows are read."""
+    ids = EventIds(participant=participant, study=options.study, device=file.name)
+    lines = iter_lines(file, stats, keep_newline=True)
+    reader = csv.reader(text for _n, text in lines)
+    column, idx = _header_of(reader, file)
+    rows = _rows(reader, file, column, idx, options, stats)
+    first = next(rows, None)
+    if first is None:
+        raise ImportFormatError(file.label, None, "no data rows")
+    rows = itertools.chain([first], rows)
+    if column == "markers":
+        for t, m in rows:
+            assert isinstance(m, _MarkerFields)
+            yield Marker(
+                time_ns=t,
+                action=m.action,
+                kind=m.kind,
+                mode=m.mode,
+                label=m.label,
+                note=m.note,
+                **ids,
+            )
+    elif column == "rr_ms":
+        for t, v in rows:
+            assert isinstance(v, float)
+            yield Beat(time_ns=t, rr_ms=v, source=BeatSource.FILE, **ids)
+    elif column == "hr_bpm":
+        for t, v in rows:
+            assert isinstance(v, float)
+            yield HeartRate(time_ns=t, bpm=v, **ids)
+    else:
+        yield from _sampled(file, column, ids, rows)
+
+
+def _sampled(
+    file: DataFile,
+    column: str,
+    ids: EventIds,
+    rows: Iterator[tuple[int, float | _MarkerFields]],
+) -> Iterator[Event]:
+    head: list[tuple[int, float]] = []
+    for t, v in rows:
+        assert isinstance(v, float)
+        head.append((t, v))
+        if len(head) >= RATE_ROWS:
+            break
+    if len(head) < 2:
+        raise ImportFormatError(file.label, None, "a sampled signal needs at least 2 rows")
+    step = float(np.median(np.diff(np.array([t for t, _ in head], dtype=np.int64))))
+    if step <= 0:
+        raise ImportFormatError(
+            file.label, None, "sampled signal with repeated times: cannot tell its rate"
+        )
+    rate = round(NS / step, 3)
+    if column == "eda_us":
+        make = eda_maker(rate, ids)
+    else:
+        kind = WaveformKind.ECG if column == "ecg_uv" else WaveformKind.PPG
+        make = waveform_maker(kind, rate, ids)
+    chunker = SampleChunker(make, rate, chunk_s=CHUNK_S)
+    for t, v in head:
+        yield from chunker.add(t, v)
+    for t, v in rows:
+        assert isinstance(v, float)
+        yield from chunker.add(t, v)
+    yield from chunker.flush()
+
+
+def _header_of(reader: Iterator[list[str]], file: DataFile) -> tuple[str, dict[str, int]]:
+    try:
+        header = [h.strip() for h in next(reader)]
+    except StopIteration:
+        raise ImportFormatError(file.label, None, "empty file (no header)") from None
+    except csv.Error as exc:
+        raise ImportFormatError(file.label, 1, f"not a CSV file ({exc})") from exc
+    if "time" not in header:
+        raise ImportFormatError(file.label, 1, f"no 'time' column in header {header}")
+    column = _column(header)
+    if column is None:
+        raise ImportFormatError(
+            file.label,
+            1,
+            f"header {header} needs 'time' and exactly one of {list(VALUE_COLUMNS)}, "
+            "or 'time', 'action' and 'kind' for markers",
+        )
+    return column, {c: header.index(c) for c in header}
+
+
+def _rows(
+    reader: Any,
+    file: DataFile,
+    column: str,
+    idx: dict[str, int],
+    options: ImportOptions,
+    stats: ImportStats,
+) -> Iterator[tuple[int, float | _MarkerFields]]:
+    """``(time_ns, value or marker fields)`` of every good row."""
+    last_t: int | None = None
+    line = 1
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            raise ImportFormatError(file.label, line + 1, f"unreadable row ({exc})") from exc
+        line = reader.line_num
+        if not row or all(not c.strip() for c in row):
+            continue
+        try:
+            if len(row) < len(idx):
+                raise ValueError(f"{len(row)} fields, header has {len(idx)} (truncated row?)")
+            t = _time(row[idx["time"]])
+            if last_t is not None and t < last_t:
+                raise ValueError("time goes backwards (rows must be in time order)")
+            item: float | _MarkerFields
+            if column == "markers":
+                item = _marker(row, idx)
+            else:
+                item = check_value(parse_number(row[idx[column]], column), column)
+        except ValueError as exc:
+            bad_row(file.label, line, str(exc), options, stats)
+            continue
+        last_t = t
+        stats.rows += 1
+        yield t, item
+
+
+def _marker(row: list[str], idx: dict[str, int]) -> _MarkerFields:
     action_text = row[idx["action"]].strip().lower()
     try:
         action = MarkerAction(action_text)
@@ -235,14 +319,13 @@ def _marker(row: list[str], idx: dict[str, int], t: int, options: CsvOptions, pa
     def opt(name: str) -> str:
         return row[idx[name]].strip() if name in idx and idx[name] < len(row) else ""
 
-    return Marker(
-        time_ns=t,
-        participant=options.participant,
-        study=options.study,
-        device=path.name,
-        action=action,
-        kind=kind,
-        mode=opt("mode"),
-        label=opt("label"),
-        note=opt("note"),
-    )
+    return _MarkerFields(action, kind, opt("mode"), opt("label"), opt("note"))
+
+
+FORMAT: Final = Format(
+    name="csv",
+    description="generic CSV: one file per signal (time + rr_ms/hr_bpm/eda_us/ecg_uv/ppg), markers",
+    detect=detect,
+    participants=participants,
+    read=read,
+)

@@ -1,8 +1,11 @@
-"""A bleak client backend that talks to simulated peripherals.
+"""bleak backends (client and scanner) that talk to simulated peripherals.
 
 ``BleakClient(address, backend=SimulatedBleakClient, air=air)`` gives the real bleak facade
 (service resolution, callback wrapping, errors) over a :class:`SimulatedAir`, so the
-collector's code is the same for hardware and simulation.
+collector's code is the same for hardware and simulation. Writes reach the peripheral (the
+Polar PMD control point answers them with indications), and
+``BleakScanner(backend=SimulatedBleakScanner, air=air)`` discovers the peripherals that
+advertise (reachable and not connected), with their service UUIDs and RSSI.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable
-from typing import Any, cast
+from typing import Any, Final, cast
 
 from bleak.args import SizedBuffer
 from bleak.assigned_numbers import CharacteristicPropertyName
@@ -18,12 +21,16 @@ from bleak.backends.characteristic import BleakGATTCharacteristic
 from bleak.backends.client import BaseBleakClient, NotifyCallback
 from bleak.backends.descriptor import BleakGATTDescriptor
 from bleak.backends.device import BLEDevice
+from bleak.backends.scanner import AdvertisementData, AdvertisementDataCallback, BaseBleakScanner
 from bleak.backends.service import BleakGATTService, BleakGATTServiceCollection
 from bleak.exc import BleakDeviceNotFoundError, BleakError
 
 from stresstrack.simulators.peripherals import SimulatedAir, SimulatedPeripheral
 
-__all__ = ["SimulatedBleakClient"]
+__all__ = ["SimulatedBleakClient", "SimulatedBleakScanner"]
+
+# Polar sensors and most straps advertise a few times a second while not connected.
+ADVERTISING_INTERVAL_S: Final = 0.25
 
 
 class SimulatedBleakClient(BaseBleakClient):
@@ -55,7 +62,7 @@ class SimulatedBleakClient(BaseBleakClient):
 
     @property
     def mtu_size(self) -> int:
-        return 23
+        return self._peripheral.mtu if self._peripheral else 23
 
     @property
     def is_connected(self) -> bool:
@@ -69,10 +76,13 @@ class SimulatedBleakClient(BaseBleakClient):
                 self.address, f"Device with address {self.address} was not found."
             )
         await asyncio.sleep(0.3)  # connection set-up and service discovery
+        if peripheral.connected:
+            raise BleakError(f"{self.address}: the device is connected to another central")
         self._peripheral = peripheral
         self.address = peripheral.address
         self.services = self._build_services(peripheral)
         self._subscribed = set()
+        peripheral.link_up(self._notify, self._subscribed)  # writes may come before serving
         self._serving = asyncio.get_running_loop().create_task(
             peripheral.serve(self._notify, self._subscribed, self._link_lost)
         )
@@ -90,7 +100,7 @@ class SimulatedBleakClient(BaseBleakClient):
                     handle,
                     char_uuid,
                     cast(list[CharacteristicPropertyName], props),
-                    lambda: 20,
+                    lambda: peripheral.mtu - 3,
                     service,
                 )
                 collection.add_characteristic(char)
@@ -116,6 +126,8 @@ class SimulatedBleakClient(BaseBleakClient):
         self._serving = None
         self._callbacks.clear()
         self._subscribed.clear()
+        if self._peripheral is not None:
+            self._peripheral.link_down(self._notify)  # if serving never started
 
     async def pair(self, *args: Any, **kwargs: Any) -> None:
         return None
@@ -145,8 +157,15 @@ class SimulatedBleakClient(BaseBleakClient):
     async def write_gatt_char(
         self, characteristic: BleakGATTCharacteristic, data: SizedBuffer, response: bool
     ) -> None:
-        self._require()
-        raise BleakError(f"characteristic {characteristic.uuid} is not writable")
+        peripheral = self._require()
+        if "write" not in characteristic.properties and (
+            response or "write-without-response" not in characteristic.properties
+        ):
+            raise BleakError(f"characteristic {characteristic.uuid} is not writable")
+        try:
+            peripheral.write(characteristic.uuid, bytes(data))
+        except KeyError as exc:
+            raise BleakError(f"characteristic {characteristic.uuid} is not writable") from exc
 
     async def write_gatt_descriptor(
         self, descriptor: BleakGATTDescriptor, data: SizedBuffer
@@ -163,3 +182,56 @@ class SimulatedBleakClient(BaseBleakClient):
     async def stop_notify(self, characteristic: BleakGATTCharacteristic) -> None:
         self._callbacks.pop(characteristic.uuid, None)
         self._subscribed.discard(characteristic.uuid)
+
+
+class SimulatedBleakScanner(BaseBleakScanner):
+    """Backend for :class:`bleak.BleakScanner` over a :class:`SimulatedAir`."""
+
+    def __init__(
+        self,
+        detection_callback: AdvertisementDataCallback | None,
+        service_uuids: list[str] | None,
+        scanning_mode: str = "active",
+        *,
+        air: SimulatedAir | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(detection_callback, service_uuids)
+        if air is None:
+            raise BleakError("SimulatedBleakScanner needs air=SimulatedAir(...)")
+        self._air = air
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self.seen_devices = {}
+        self._task = asyncio.get_running_loop().create_task(self._listen())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _listen(self) -> None:
+        while True:
+            for p in list(self._air.peripherals.values()):
+                if p.reachable() and not p.connected:
+                    self._advertise(p)
+            await asyncio.sleep(ADVERTISING_INTERVAL_S)
+
+    def _advertise(self, p: SimulatedPeripheral) -> None:
+        uuids = p.advertised_services()
+        if not self.is_allowed_uuid(uuids):
+            return
+        adv = AdvertisementData(
+            local_name=p.name,
+            manufacturer_data={},
+            service_data={},
+            service_uuids=uuids,
+            tx_power=None,
+            rssi=p.rssi,
+            platform_data=(),
+        )
+        device = self.create_or_update_device(p.address, p.address, p.name, None, adv)
+        self.call_detection_callbacks(device, adv)

@@ -1,12 +1,27 @@
 """The local SQLite store: raw events, features, stress index and sessions in one file.
 
-It is the embedded default, the durable source of truth and the source for replay. WAL
-journal mode lets readers (export, report, ``mark`` from another terminal) work while a
-collector writes. ``synchronous=NORMAL`` in WAL mode keeps the database consistent after a
-crash or power loss and loses at most the transactions committed since the last checkpoint
-of the WAL to the OS; ``FULL`` would fsync every commit, which costs a disk flush per batch
-for little gain on a participant's laptop. Raw events are written in batches, one
-transaction each.
+It is the embedded default, the durable source of truth, the source for replay and the
+outbox of the sinks (``stresstrack.sinks``), which ship rows in store order and keep their
+cursors here.
+
+Crash safety. WAL journal mode lets readers (export, report, the InfluxDB sink, ``mark``
+from another terminal) work while a collector writes. Every ``add_*`` call is one
+transaction. ``synchronous=NORMAL`` in WAL mode: a commit is appended to the WAL without an
+fsync, and the WAL is fsynced at each checkpoint. So:
+
+- if the *process* dies (crash, ``kill -9``), every committed transaction is kept: it is in
+  the WAL, which the OS holds; the store opens cleanly and only the transaction in flight is
+  lost (tested in ``tests/store/test_crash.py``);
+- if the *machine* loses power, the database is still consistent, and at most the
+  transactions committed since the last checkpoint are rolled back.
+
+``FULL`` would fsync every commit, a disk flush per batch (several per second live) for a
+case, power loss on a participant's laptop, where the last seconds of data are lost anyway.
+
+Schema versions: 1 (first release); 2 adds the outbox: a store-wide sequence number ``seq``
+on features, stress and sessions, taken anew by every insert *and replacement*, the sinks'
+cursors and their dead letters. Older stores are migrated in one transaction when opened
+for writing; read-only opening works on every version.
 """
 
 from __future__ import annotations
@@ -14,20 +29,25 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Final, Self
+from urllib.parse import quote
 
 from stresstrack.events import Event
 from stresstrack.pipeline.results import FeatureRow, Session, StressRow
 from stresstrack.store.codec import event_from_payload, event_to_payload
 
-__all__ = ["SCHEMA_VERSION", "Store", "StoreError"]
+__all__ = ["RESULT_TABLES", "SCHEMA_VERSION", "DeadLetter", "EventRow", "Store", "StoreError"]
 
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2
+RESULT_TABLES: Final = ("features", "stress", "sessions")
 
-_SCHEMA: Final = """
+# Version 1, exactly as the first release created it. New stores are created with it and
+# then migrated, so every store goes through the same migration code.
+_SCHEMA_V1: Final = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS events (
     id INTEGER PRIMARY KEY,
@@ -70,7 +90,78 @@ CREATE TABLE IF NOT EXISTS sessions (
     note TEXT NOT NULL,
     PRIMARY KEY (participant, kind, start_ns)
 );
+INSERT OR IGNORE INTO meta VALUES ('schema_version', '1');
 """
+
+# 1 -> 2: the outbox. Existing result rows get sequence numbers in table order, so a sink
+# ships them once like new rows.
+_MIGRATE_V2: Final = """
+ALTER TABLE features ADD COLUMN seq INTEGER;
+ALTER TABLE stress ADD COLUMN seq INTEGER;
+ALTER TABLE sessions ADD COLUMN seq INTEGER;
+UPDATE features SET seq = rowid;
+UPDATE stress SET seq = rowid + (SELECT COALESCE(MAX(seq), 0) FROM features);
+UPDATE sessions SET seq = rowid + (
+    SELECT MAX(m) FROM (
+        SELECT COALESCE(MAX(seq), 0) AS m FROM features
+        UNION ALL SELECT COALESCE(MAX(seq), 0) FROM stress
+    )
+);
+INSERT OR REPLACE INTO meta VALUES ('result_seq', (
+    SELECT MAX(m) FROM (
+        SELECT COALESCE(MAX(seq), 0) AS m FROM features
+        UNION ALL SELECT COALESCE(MAX(seq), 0) FROM stress
+        UNION ALL SELECT COALESCE(MAX(seq), 0) FROM sessions
+    )
+));
+CREATE UNIQUE INDEX features_seq ON features (seq);
+CREATE UNIQUE INDEX stress_seq ON stress (seq);
+CREATE UNIQUE INDEX sessions_seq ON sessions (seq);
+CREATE TABLE sink_cursors (
+    target TEXT NOT NULL,
+    stream TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    PRIMARY KEY (target, stream)
+);
+CREATE TABLE dead_letters (
+    id INTEGER PRIMARY KEY,
+    target TEXT NOT NULL,
+    stream TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    rejected_ns INTEGER NOT NULL,
+    status INTEGER NOT NULL,
+    message TEXT NOT NULL,
+    line TEXT NOT NULL
+);
+"""
+
+_MIGRATIONS: Final = {2: _MIGRATE_V2}
+
+_RESULT_COLUMNS: Final = {
+    "features": "study, participant, time_ns, vals, quality, reasons",
+    "stress": "study, participant, time_ns, stress_index, confidence, components, version, reason",
+    "sessions": "study, participant, kind, start_ns, end_ns, mode, label, note",
+}
+
+EventRow = tuple[int, str, int, str, str, str, str]
+"""A raw event as stored: ``(id, type, time_ns, participant, study, device, payload)``."""
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """A line a sink's server rejected for good (400/422), kept with the server's message."""
+
+    target: str
+    stream: str
+    position: int  # event id or result seq it came from
+    rejected_ns: int
+    status: int
+    message: str
+    line: str
+
+
+def _statements(script: str) -> list[str]:
+    return [s.strip() for s in script.split(";") if s.strip()]
 
 
 class StoreError(Exception):
@@ -86,28 +177,62 @@ class Store:
             raise StoreError(f"{self.path}: no such store")
         if not readonly and not self.path.exists():
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            # Health data: the file is created readable by its owner only.
+            # Health data: the file is created readable by its owner only (SQLite gives its
+            # -wal and -shm files the same permissions).
             fd = os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600)
             os.close(fd)
-        uri = f"file:{self.path}?mode=ro" if readonly else f"file:{self.path}"
+        uri = f"file:{quote(str(self.path))}" + ("?mode=ro" if readonly else "")
         try:
             self._db = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=30.0)
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path}: cannot open ({exc})") from exc
+        try:
             self._db.execute("PRAGMA busy_timeout = 30000")
             if not readonly:
                 self._db.execute("PRAGMA journal_mode = WAL")
                 self._db.execute("PRAGMA synchronous = NORMAL")
-                self._db.executescript(_SCHEMA)
-                self._db.execute(
-                    "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)",
-                    (str(SCHEMA_VERSION),),
-                )
+                self._create_or_migrate()
             version = self._db.execute(
                 "SELECT value FROM meta WHERE key = 'schema_version'"
             ).fetchone()
         except sqlite3.DatabaseError as exc:
+            self._db.close()
             raise StoreError(f"{self.path}: not a stresstrack store ({exc})") from exc
+        except StoreError:
+            self._db.close()
+            raise
         if version is None:
+            self._db.close()
             raise StoreError(f"{self.path}: not a stresstrack store (no schema version)")
+        self.schema_version = int(version[0])
+        if self.schema_version > SCHEMA_VERSION:
+            self._db.close()
+            raise StoreError(
+                f"{self.path}: written by a newer stresstrack (schema version "
+                f"{self.schema_version}, this one reads up to {SCHEMA_VERSION}); upgrade"
+            )
+
+    def _create_or_migrate(self) -> None:
+        """Create the schema or bring it to :data:`SCHEMA_VERSION`, in one transaction."""
+        with self._transaction():
+            tables = {
+                str(r[0])
+                for r in self._db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+            }
+            if tables and "meta" not in tables:
+                raise StoreError(f"{self.path}: not a stresstrack store (an other SQLite file)")
+            for statement in _statements(_SCHEMA_V1):
+                self._db.execute(statement)
+            row = self._db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+            if row is None:
+                raise StoreError(f"{self.path}: not a stresstrack store (no schema version)")
+            version = int(row[0])
+            for target in range(version + 1, SCHEMA_VERSION + 1):
+                for statement in _statements(_MIGRATIONS[target]):
+                    self._db.execute(statement)
+                self._db.execute(
+                    "UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(target),)
+                )
 
     # -- lifecycle ---------------------------------------------------------------------------
     def close(self) -> None:
@@ -150,47 +275,58 @@ class Store:
         stress: Sequence[StressRow] = (),
         sessions: Sequence[Session] = (),
     ) -> None:
-        """Write pipeline results in one transaction; a row for the same key is replaced."""
+        """Write pipeline results in one transaction; a row for the same key is replaced.
+
+        Every row written takes the next number of the store-wide sequence ``seq``, so a
+        replaced row (a session that closes, a re-run) is newer than anything a sink shipped.
+        """
         if not (features or stress or sessions):
             return
+        tables: dict[str, list[tuple[object, ...]]] = {
+            "features": [
+                (
+                    f.study,
+                    f.participant,
+                    f.time_ns,
+                    json.dumps(f.values),
+                    json.dumps(f.quality),
+                    json.dumps(f.reasons),
+                )
+                for f in features
+            ],
+            "stress": [
+                (
+                    s.study,
+                    s.participant,
+                    s.time_ns,
+                    s.index,
+                    s.confidence,
+                    json.dumps(s.components),
+                    s.version,
+                    s.reason,
+                )
+                for s in stress
+            ],
+            "sessions": [
+                (x.study, x.participant, x.kind, x.start_ns, x.end_ns, x.mode, x.label, x.note)
+                for x in sessions
+            ],
+        }
         with self._transaction():
-            self._db.executemany(
-                "INSERT OR REPLACE INTO features VALUES (?, ?, ?, ?, ?, ?)",
-                [
-                    (
-                        f.study,
-                        f.participant,
-                        f.time_ns,
-                        json.dumps(f.values),
-                        json.dumps(f.quality),
-                        json.dumps(f.reasons),
-                    )
-                    for f in features
-                ],
-            )
-            self._db.executemany(
-                "INSERT OR REPLACE INTO stress VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (
-                        s.study,
-                        s.participant,
-                        s.time_ns,
-                        s.index,
-                        s.confidence,
-                        json.dumps(s.components),
-                        s.version,
-                        s.reason,
-                    )
-                    for s in stress
-                ],
-            )
-            self._db.executemany(
-                "INSERT OR REPLACE INTO sessions VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (s.study, s.participant, s.kind, s.start_ns, s.end_ns, s.mode, s.label, s.note)
-                    for s in sessions
-                ],
-            )
+            row = self._db.execute("SELECT value FROM meta WHERE key = 'result_seq'").fetchone()
+            seq = int(row[0])
+            for table, rows in tables.items():
+                if not rows:
+                    continue
+                numbered = [(*r, seq + i) for i, r in enumerate(rows, start=1)]
+                seq += len(rows)
+                marks = ", ".join("?" * len(numbered[0]))
+                self._db.executemany(
+                    f"INSERT OR REPLACE INTO {table} ({_RESULT_COLUMNS[table]}, seq) "
+                    f"VALUES ({marks})",
+                    numbered,
+                )
+            self._db.execute("UPDATE meta SET value = ? WHERE key = 'result_seq'", (str(seq),))
 
     def set_meta(self, key: str, value: str) -> None:
         with self._transaction():
@@ -238,53 +374,16 @@ class Store:
         return int(self._db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
 
     def features(self, participant: str | None = None) -> list[FeatureRow]:
-        rows = self._select("features", participant, "time_ns")
-        return [
-            FeatureRow(
-                study=r[0],
-                participant=r[1],
-                time_ns=r[2],
-                values=json.loads(r[3]),
-                quality=json.loads(r[4]),
-                reasons=json.loads(r[5]),
-            )
-            for r in rows
-        ]
+        return [_feature(r) for r in self._select("features", participant, "time_ns")]
 
     def stress(self, participant: str | None = None) -> list[StressRow]:
-        rows = self._select("stress", participant, "time_ns")
-        return [
-            StressRow(
-                study=r[0],
-                participant=r[1],
-                time_ns=r[2],
-                index=r[3],
-                confidence=r[4],
-                components=json.loads(r[5]),
-                version=r[6],
-                reason=r[7],
-            )
-            for r in rows
-        ]
+        return [_stress(r) for r in self._select("stress", participant, "time_ns")]
 
     def sessions(self, participant: str | None = None) -> list[Session]:
-        rows = self._select("sessions", participant, "start_ns")
-        return [
-            Session(
-                study=r[0],
-                participant=r[1],
-                kind=r[2],
-                start_ns=r[3],
-                end_ns=r[4],
-                mode=r[5],
-                label=r[6],
-                note=r[7],
-            )
-            for r in rows
-        ]
+        return [_session(r) for r in self._select("sessions", participant, "start_ns")]
 
     def _select(self, table: str, participant: str | None, order: str) -> list[Any]:
-        sql = f"SELECT * FROM {table}"
+        sql = f"SELECT {_RESULT_COLUMNS[table]} FROM {table}"
         params: tuple[str, ...] = ()
         if participant is not None:
             sql += " WHERE participant = ?"
@@ -298,6 +397,159 @@ class Store:
             for p in participants:
                 for table in ("features", "stress", "sessions"):
                     self._db.execute(f"DELETE FROM {table} WHERE participant = ?", (p,))
+
+    # -- outbox (sinks) ----------------------------------------------------------------------
+    def event_rows_after(self, after_id: int, limit: int) -> list[EventRow]:
+        """Stored events with ``id > after_id`` in id (arrival) order, at most ``limit``."""
+        rows = self._db.execute(
+            "SELECT id, type, time_ns, participant, study, device, payload FROM events "
+            "WHERE id > ? ORDER BY id LIMIT ?",
+            (after_id, limit),
+        ).fetchall()
+        return [tuple(r) for r in rows]
+
+    def result_rows_after(
+        self, table: str, after_seq: int, limit: int
+    ) -> list[tuple[int, FeatureRow | StressRow | Session]]:
+        """``(seq, row)`` of ``table`` with ``seq > after_seq`` in seq order, at most ``limit``."""
+        if table not in RESULT_TABLES:
+            raise ValueError(f"unknown result table {table!r}")
+        rows = self._db.execute(
+            f"SELECT seq, {_RESULT_COLUMNS[table]} FROM {table} WHERE seq > ? ORDER BY seq LIMIT ?",
+            (after_seq, limit),
+        ).fetchall()
+        build = _ROW_BUILDERS[table]
+        return [(int(r[0]), build(r[1:])) for r in rows]
+
+    def same_instant_rank(self, row: EventRow) -> int:
+        """How many earlier events of the same type, participant and device share its time."""
+        rid, type_name, time_ns, participant, _study, device, _payload = row
+        found = self._db.execute(
+            "SELECT COUNT(*) FROM events WHERE participant = ? AND time_ns = ? AND type = ? "
+            "AND device = ? AND id < ?",
+            (participant, time_ns, type_name, device, rid),
+        ).fetchone()
+        return int(found[0])
+
+    def pending_counts(self, positions: Mapping[str, int]) -> dict[str, tuple[int, int]]:
+        """Per stream, ``(rows, samples)`` after the given cursor positions.
+
+        ``samples`` counts the points raw events make: one per beat, reading, marker and
+        status, one per sample of EDA and waveform chunks.
+        """
+        out: dict[str, tuple[int, int]] = {}
+        rows, samples = self._db.execute(
+            "SELECT COUNT(*), COALESCE(SUM(CASE type "
+            "WHEN 'eda' THEN json_array_length(payload, '$.values_us') "
+            "WHEN 'waveform' THEN json_array_length(payload, '$.values') ELSE 1 END), 0) "
+            "FROM events WHERE id > ?",
+            (positions.get("events", 0),),
+        ).fetchone()
+        out["events"] = (int(rows), int(samples))
+        for table in RESULT_TABLES:
+            n = int(
+                self._db.execute(
+                    f"SELECT COUNT(*) FROM {table} WHERE seq > ?", (positions.get(table, 0),)
+                ).fetchone()[0]
+            )
+            out[table] = (n, n)
+        return out
+
+    def last_positions(self) -> dict[str, int]:
+        """The newest position of every stream: last event id, last seq of each result table."""
+        out = {
+            "events": int(self._db.execute("SELECT COALESCE(MAX(id), 0) FROM events").fetchone()[0])
+        }
+        for table in RESULT_TABLES:
+            out[table] = int(
+                self._db.execute(f"SELECT COALESCE(MAX(seq), 0) FROM {table}").fetchone()[0]
+            )
+        return out
+
+    def sink_positions(self, target: str) -> dict[str, int]:
+        """A sink's cursors: the last position it delivered, per stream (0 = nothing yet)."""
+        rows = self._db.execute(
+            "SELECT stream, position FROM sink_cursors WHERE target = ?", (target,)
+        ).fetchall()
+        return {str(r[0]): int(r[1]) for r in rows}
+
+    def advance_sink(
+        self,
+        target: str,
+        stream: str,
+        position: int,
+        dead: Sequence[tuple[int, int, str, str]] = (),
+        *,
+        rejected_ns: int = 0,
+    ) -> None:
+        """Move a sink's cursor to ``position`` and record its dead letters, atomically.
+
+        ``dead`` holds ``(position, status, message, line)`` of each rejected line.
+        """
+        with self._transaction():
+            self._db.execute(
+                "INSERT OR REPLACE INTO sink_cursors VALUES (?, ?, ?)", (target, stream, position)
+            )
+            self._db.executemany(
+                "INSERT INTO dead_letters "
+                "(target, stream, position, rejected_ns, status, message, line) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(target, stream, p, rejected_ns, st, msg, line) for p, st, msg, line in dead],
+            )
+
+    def dead_letters(self, target: str | None = None) -> list[DeadLetter]:
+        sql = (
+            "SELECT target, stream, position, rejected_ns, status, message, line FROM dead_letters"
+        )
+        params: tuple[str, ...] = ()
+        if target is not None:
+            sql += " WHERE target = ?"
+            params = (target,)
+        return [DeadLetter(*r) for r in self._db.execute(sql + " ORDER BY id", params)]
+
+
+def _feature(r: Sequence[Any]) -> FeatureRow:
+    return FeatureRow(
+        study=r[0],
+        participant=r[1],
+        time_ns=r[2],
+        values=json.loads(r[3]),
+        quality=json.loads(r[4]),
+        reasons=json.loads(r[5]),
+    )
+
+
+def _stress(r: Sequence[Any]) -> StressRow:
+    return StressRow(
+        study=r[0],
+        participant=r[1],
+        time_ns=r[2],
+        index=r[3],
+        confidence=r[4],
+        components=json.loads(r[5]),
+        version=r[6],
+        reason=r[7],
+    )
+
+
+def _session(r: Sequence[Any]) -> Session:
+    return Session(
+        study=r[0],
+        participant=r[1],
+        kind=r[2],
+        start_ns=r[3],
+        end_ns=r[4],
+        mode=r[5],
+        label=r[6],
+        note=r[7],
+    )
+
+
+_ROW_BUILDERS: Final[dict[str, Callable[[Sequence[Any]], FeatureRow | StressRow | Session]]] = {
+    "features": _feature,
+    "stress": _stress,
+    "sessions": _session,
+}
 
 
 class _Transaction:

@@ -1,58 +1,91 @@
-"""Time-domain HRV equals NeuroKit2's hrv_time on the same intervals."""
+"""Every HRV feature equals NeuroKit2's value on the same intervals."""
 
 from __future__ import annotations
 
-import warnings
+import math
 
-import neurokit2 as nk
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from stresstrack.pipeline.hrv import clean_rr, hrv_time
+from stresstrack.pipeline.hrv import (
+    baevsky_si,
+    hrv_dfa_alpha1,
+    hrv_frequency,
+    hrv_time,
+    pns_sns,
+    reference_hrv,
+)
 from stresstrack.protocol import DEFAULT_PROTOCOL
 from stresstrack.simulators.physiology import ParticipantModel, ParticipantParams, simulate_beats
 
 
-def _nk_reference(rr_ms: np.ndarray) -> dict[str, float]:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        ref = nk.hrv_time({"RRI": rr_ms, "RRI_Time": np.cumsum(rr_ms) / 1000.0})
-    return {
-        "mean_hr_bpm": 60000.0 / float(ref["HRV_MeanNN"].iloc[0]),
-        "rmssd_ms": float(ref["HRV_RMSSD"].iloc[0]),
-        "sdnn_ms": float(ref["HRV_SDNN"].iloc[0]),
-        "pnn50_pct": float(ref["HRV_pNN50"].iloc[0]),
-    }
+def _windows(seed: int, length: int, step: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    params = ParticipantParams.draw(np.random.default_rng(seed))
+    _, rr = simulate_beats(ParticipantModel(DEFAULT_PROTOCOL, params, seed))
+    out = []
+    for start in range(0, rr.size - length, step):
+        w = rr[start : start + length]
+        out.append((w, np.cumsum(w) / 1000.0))
+    return out
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_hrv_time_equals_neurokit_on_simulated_windows(seed: int) -> None:
-    model = ParticipantModel(
-        DEFAULT_PROTOCOL, ParticipantParams.draw(np.random.default_rng(seed)), seed
-    )
-    _, rr = simulate_beats(model)
-    for start in range(0, rr.size - 80, 97):
-        window = rr[start : start + 75]
-        ours = hrv_time(window)
-        ref = _nk_reference(window)
+@pytest.mark.parametrize("seed", [0, 1])
+def test_time_domain_and_poincare_equal_neurokit(seed: int) -> None:
+    for rr, t in _windows(seed, 75, 211):
+        ours = hrv_time(rr)
+        ref = reference_hrv(rr, t, {"time"})
         assert ours == pytest.approx(ref, rel=1e-9)
 
 
-@settings(max_examples=40, deadline=None)
-@given(arrays(np.float64, st.integers(5, 200), elements=st.floats(400, 1500)))
-def test_hrv_time_equals_neurokit_on_any_intervals(rr: np.ndarray) -> None:
-    assert hrv_time(rr) == pytest.approx(_nk_reference(rr), rel=1e-9, abs=1e-9)
+@pytest.mark.parametrize("seed", [2, 3])
+def test_frequency_domain_equals_neurokit(seed: int) -> None:
+    """LF, HF (ms², 4 Hz interpolation, unnormalised) and LF/HF, as nk.hrv_frequency."""
+    for rr, t in _windows(seed, 350, 400):
+        ours = hrv_frequency(rr, t)
+        ref = reference_hrv(rr, t, {"freq"})
+        assert ours == pytest.approx(ref, rel=1e-9)
+        assert ours["lf_ms2"] > 0 and ours["hf_ms2"] > 0
 
 
-def test_clean_rr_drops_implausible_and_ectopic_beats() -> None:
-    rr = np.array([800, 810, 790, 200, 805, 400, 1210, 795, 2500, 800], dtype=float)
-    kept, dropped = clean_rr(rr)
-    # 200 and 2500 are outside 300-2000 ms; 400 and 1210 are > 25 % from the median (~800).
-    assert kept.tolist() == [800, 810, 790, 805, 795, 800]
-    assert dropped == 4
+def test_dfa_alpha1_equals_neurokit() -> None:
+    for rr, t in _windows(4, 140, 300):
+        ref = reference_hrv(rr, t, {"nonlinear"})["dfa_alpha1"]
+        assert hrv_dfa_alpha1(rr) == pytest.approx(ref, rel=1e-6)
+
+
+@settings(max_examples=25, deadline=None)
+@given(arrays(np.float64, st.integers(20, 120), elements=st.floats(400, 1500)))
+def test_time_domain_equals_neurokit_on_any_intervals(rr: np.ndarray) -> None:
+    assume(np.ptp(rr) > 1.0)  # NeuroKit2's hrv_nonlinear divides by zero on constant intervals
+    t = np.cumsum(rr) / 1000.0
+    ours = hrv_time(rr)
+    ref = reference_hrv(rr, t, {"time"})
+    assert ours == pytest.approx(ref, rel=1e-9, abs=1e-9)
+
+
+def test_baevsky_si_by_hand() -> None:
+    """Intervals 800 ms ×6, 850 ×3, 700 ×1: histogram bins of 50 ms.
+
+    Mo = centre of the 800-849 bin = 0.825 s; AMo = 6/10 = 60 %; MxDMn = 0.850 - 0.700 =
+    0.150 s; SI = 60 / (2 · 0.825 · 0.150) = 242.42...
+    """
+    rr = np.array([800.0] * 6 + [850.0] * 3 + [700.0])
+    assert baevsky_si(rr) == pytest.approx(60 / (2 * 0.825 * 0.150))
+    f = hrv_time(rr)
+    assert f["baevsky_si_sqrt"] == pytest.approx(math.sqrt(f["baevsky_si"]))
+
+
+def test_pns_sns_at_population_norms_are_zero_and_move_the_right_way() -> None:
+    norm = {"mean_rr_ms": 926.0, "rmssd_ms": 42.0, "sd1_ms": 29.7, "mean_hr_bpm": 65.0,
+            "baevsky_si_sqrt": 10.0, "sd2_ms": 63.9}  # fmt: skip
+    assert pns_sns(norm) == pytest.approx({"pns_index": 0.0, "sns_index": 0.0})
+    stressed = {**norm, "mean_rr_ms": 700.0, "rmssd_ms": 15.0, "sd1_ms": 10.0, "mean_hr_bpm": 86.0,
+                "baevsky_si_sqrt": 20.0, "sd2_ms": 40.0}  # fmt: skip
+    out = pns_sns(stressed)
+    assert out["pns_index"] < -1.5 and out["sns_index"] > 1.5
 
 
 def test_hrv_time_needs_three_intervals() -> None:

@@ -1,0 +1,209 @@
+"""One clean beat stream per source: R-peaks from ECG/PPG chunks, and Kubios-style artefact
+correction of any beat stream, online with a bounded delay.
+
+Artefact correction is NeuroKit2's ``signal_fixpeaks(method="kubios")`` (Lipponen &
+Tarvainen 2019, J Med Eng Technol 43:173), run over a sliding buffer: each run sees
+``CONTEXT_BEATS`` already-final beats before the pending ones, and a beat becomes final once
+``LOOKAHEAD_BEATS`` beats follow it (or at the end of the data). The method's thresholds come
+from a 91-beat neighbourhood, so far from the buffer's edges the result equals a batch run;
+tests/pipeline/test_beats.py measures the agreement. The delay is about LOOKAHEAD_BEATS beats
+(~15 s) plus the run interval.
+
+Beats separated by a gap (the next beat's interval does not reach back to the previous beat,
+as after a disconnection or contact loss) start a new segment: correction never bridges a gap.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Final
+
+import neurokit2 as nk
+import numpy as np
+
+__all__ = ["CleanBeat", "KubiosCorrector", "PeakDetector"]
+
+NS: Final = 1_000_000_000
+US: Final = 1_000
+CONTEXT_BEATS: Final = 60
+LOOKAHEAD_BEATS: Final = 20
+RUN_EVERY_BEATS: Final = 30
+MIN_SEGMENT_BEATS: Final = 8  # fixpeaks needs a few beats; shorter segments pass unchanged
+GAP_TOLERANCE_NS: Final = 300_000_000  # a beat's interval must reach the previous beat ±0.3 s
+
+
+@dataclass(frozen=True, slots=True)
+class CleanBeat:
+    time_ns: int
+    rr_ms: float
+    corrected: bool  # this interval was changed (moved, inserted or merged) by the correction
+    segment_start: bool  # first beat after a gap: its interval does not follow the previous beat
+
+
+@dataclass
+class KubiosCorrector:
+    """Feed raw beats with :meth:`add`; collect final corrected beats from its return value."""
+
+    _raw: list[tuple[int, float]] = field(default_factory=list)  # pending (time_ns, rr_ms)
+    _context: list[int] = field(default_factory=list)  # final raw peak times of this segment
+    _last_final_ns: int | None = None
+    _segment_origin: int | None = None  # time of the peak before the segment's first beat
+    corrected_total: int = 0
+    beats_total: int = 0
+
+    def add(self, time_ns: int, rr_ms: float) -> list[CleanBeat]:
+        out: list[CleanBeat] = []
+        last = self._raw[-1][0] if self._raw else self._last_final_ns
+        if last is not None and abs((time_ns - round(rr_ms * 1e6)) - last) > GAP_TOLERANCE_NS:
+            out.extend(self.flush())  # a gap: close the segment
+            self._context.clear()
+            self._segment_origin = None
+            self._last_final_ns = None
+        if self._segment_origin is None and not self._raw:
+            self._segment_origin = time_ns - round(rr_ms * 1e6)
+        self._raw.append((time_ns, rr_ms))
+        if len(self._raw) >= RUN_EVERY_BEATS + LOOKAHEAD_BEATS:
+            out.extend(self._run(final=False))
+        return out
+
+    def flush(self) -> list[CleanBeat]:
+        """Finalise every pending beat (end of data, or before a gap)."""
+        return self._run(final=True) if self._raw else []
+
+    def _run(self, *, final: bool) -> list[CleanBeat]:
+        origin = self._segment_origin
+        assert origin is not None
+        raw_times = [t for t, _ in self._raw]
+        peaks_ns = np.array([origin, *self._context, *raw_times], dtype=np.int64)
+        # Drop the origin unless it is a real beat's time (then it is already in the context).
+        if self._context:
+            peaks_ns = peaks_ns[1:]
+        if peaks_ns.size >= MIN_SEGMENT_BEATS:
+            rel_us = (peaks_ns - peaks_ns[0]) // US
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                _, clean_us = nk.signal_fixpeaks(rel_us, sampling_rate=1_000_000, method="kubios")
+            p0 = int(peaks_ns[0])
+            # Unchanged peaks keep their exact time (the µs grid only serves the correction).
+            exact = {int(r): int(t) for r, t in zip(rel_us, peaks_ns, strict=True)}
+            clean = [exact.get(int(c), p0 + round(float(c)) * US) for c in clean_us]
+        else:
+            clean = [int(t) for t in peaks_ns]
+        raw_set = set(raw_times) | set(self._context) | {origin}
+        clean_set = set(clean)
+        boundary = self._last_final_ns if self._last_final_ns is not None else origin
+        cutoff = raw_times[-1] if final else raw_times[-1 - LOOKAHEAD_BEATS]
+        rr_of = dict(self._raw)
+        out: list[CleanBeat] = []
+        prev = boundary
+        for t in clean:
+            if t <= boundary or t > cutoff:
+                continue
+            span_ms = (t - prev) / 1e6
+            original = rr_of.get(t)
+            # Unchanged: both ends are original beats and the interval is the device's.
+            corrected = prev not in raw_set or original is None or abs(original - span_ms) > 1.0
+            rr = span_ms if corrected or original is None else original
+            first = self._last_final_ns is None and not out
+            out.append(CleanBeat(time_ns=t, rr_ms=rr, corrected=corrected, segment_start=first))
+            prev = t
+        # Extra beats the correction removed count as corrections too.
+        removed = sum(1 for t in raw_times if t <= cutoff and t not in clean_set)
+        n_corrected = sum(b.corrected for b in out) + removed
+        self.corrected_total += n_corrected
+        self.beats_total += len(out)
+        if out:
+            self._last_final_ns = out[-1].time_ns
+        done = [t for t in raw_times if t <= cutoff]
+        self._context = (self._context + done)[-CONTEXT_BEATS:]
+        self._raw = [(t, r) for t, r in self._raw if t > cutoff]
+        return out
+
+
+@dataclass
+class PeakDetector:
+    """R-peaks (ECG) or pulse peaks (PPG) from a stream of sample chunks, with NeuroKit2.
+
+    Samples are buffered; every ``block_s`` the buffer's unprocessed part plus ``overlap_s`` of
+    context is cleaned and searched (``ecg_clean`` + ``ecg_findpeaks``, or ``ppg_clean`` +
+    ``ppg_findpeaks``); peaks in the last ``margin_s`` wait for the next block, where they have
+    context on both sides. A jump in sample times (gap) restarts the buffer.
+    """
+
+    kind: str  # "ecg" or "ppg"
+    block_s: float = 10.0
+    overlap_s: float = 3.0
+    margin_s: float = 1.0
+    _t0: int | None = None
+    _rate: float = 0.0
+    _values: list[float] = field(default_factory=list)
+    _done_until_ns: int | None = None
+    _last_peak_ns: int | None = None
+
+    def add(
+        self, time_ns: int, sampling_rate: float, values: Sequence[float]
+    ) -> list[tuple[int, float]]:
+        """Add a chunk; return new ``(peak time, interval ms)`` pairs (none for the first peak)."""
+        out: list[tuple[int, float]] = []
+        if self._t0 is not None:
+            expected = self._t0 + round(len(self._values) * NS / self._rate)
+            if sampling_rate != self._rate or abs(time_ns - expected) > NS / self._rate * 2:
+                out.extend(self.flush())
+                self._reset()
+        if self._t0 is None:
+            self._t0, self._rate = time_ns, sampling_rate
+        self._values.extend(values)
+        span_s = len(self._values) / self._rate
+        done_s = 0.0 if self._done_until_ns is None else (self._done_until_ns - self._t0) / NS
+        if span_s - done_s >= self.block_s + self.margin_s:
+            out.extend(self._detect(final=False))
+        return out
+
+    def flush(self) -> list[tuple[int, float]]:
+        return self._detect(final=True) if self._values else []
+
+    def _reset(self) -> None:
+        self._t0 = None
+        self._values = []
+        self._done_until_ns = None
+        self._last_peak_ns = None
+
+    def _detect(self, *, final: bool) -> list[tuple[int, float]]:
+        assert self._t0 is not None
+        fs = self._rate
+        n = len(self._values)
+        done_idx = (
+            0 if self._done_until_ns is None else int((self._done_until_ns - self._t0) / NS * fs)
+        )
+        start = max(0, done_idx - int(self.overlap_s * fs))
+        seg = np.asarray(self._values[start:], dtype=float)
+        if seg.size < int(2 * fs):
+            return []
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if self.kind == "ecg":
+                cleaned = nk.ecg_clean(seg, sampling_rate=round(fs))
+                idx = nk.ecg_findpeaks(cleaned, sampling_rate=round(fs))["ECG_R_Peaks"]
+            else:
+                cleaned = nk.ppg_clean(seg, sampling_rate=round(fs))
+                idx = nk.ppg_findpeaks(cleaned, sampling_rate=round(fs))["PPG_Peaks"]
+        end_idx = n if final else n - int(self.margin_s * fs)
+        out = []
+        for i in np.asarray(idx, dtype=np.int64) + start:
+            if i < done_idx or i >= end_idx:
+                continue
+            t = self._t0 + round(int(i) * NS / fs)
+            if self._last_peak_ns is not None:
+                if t - self._last_peak_ns < 250_000_000:  # refractory: 240 bpm at most
+                    continue
+                out.append((t, (t - self._last_peak_ns) / 1e6))
+            self._last_peak_ns = t
+        self._done_until_ns = self._t0 + round(end_idx * NS / fs)
+        # Keep only what the next block needs as context.
+        keep_from = max(0, end_idx - int((self.overlap_s + 1) * fs))
+        if keep_from > 0:
+            self._t0 += round(keep_from * NS / fs)
+            self._values = self._values[keep_from:]
+        return out

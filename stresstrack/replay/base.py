@@ -1,0 +1,341 @@
+"""What every importer shares: options, statistics, line reading, value checks and chunking.
+
+An importer turns one recording (a folder, an archive or a few files) into the events of
+:mod:`stresstrack.events`, in time order per file. Errors name the file, the line and the
+problem (:class:`~stresstrack.errors.ImportFormatError`); with ``skip_bad_rows`` a bad row is
+counted and skipped instead. Files are read line by line and events are yielded as they are
+decoded, so whatever was read before an error has already been handed on.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+import zipfile
+import zlib
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, tzinfo
+from pathlib import Path
+from typing import IO, Final, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from stresstrack.errors import ImportFormatError
+from stresstrack.events import (
+    EdaSamples,
+    Event,
+    EventIds,
+    Waveform,
+    WaveformKind,
+    validate_participant_id,
+)
+
+__all__ = [
+    "NS",
+    "PLAUSIBLE",
+    "DataFile",
+    "Detection",
+    "Format",
+    "ImportOptions",
+    "ImportStats",
+    "SampleChunker",
+    "bad_row",
+    "check_value",
+    "eda_maker",
+    "grid_chunks",
+    "iter_lines",
+    "merge_by_time",
+    "parse_number",
+    "participant_from_name",
+    "resolve_timezone",
+    "unix_seconds_to_ns",
+    "waveform_maker",
+]
+
+NS: Final = 1_000_000_000
+# Plausible ranges: a value outside is an error in the file, not physiology.
+PLAUSIBLE: Final[dict[str, tuple[float, float]]] = {
+    "rr_ms": (200.0, 3000.0),
+    "hr_bpm": (20.0, 250.0),
+    "eda_us": (0.0, 100.0),
+    "ecg_uv": (-50_000.0, 50_000.0),
+    "ppg": (-math.inf, math.inf),
+}
+# Unix times outside these years are a misread column, not a recording.
+_EARLIEST_S: Final = datetime(1990, 1, 1, tzinfo=UTC).timestamp()
+_LATEST_S: Final = datetime(2100, 1, 1, tzinfo=UTC).timestamp()
+_MAX_SKIP_MESSAGES: Final = 5
+
+
+@dataclass(frozen=True, slots=True)
+class ImportOptions:
+    """How to read recordings; the command line fills it in."""
+
+    participant: str | None = None  # --participant; else derived from the file or folder name
+    study: str = "default"
+    skip_bad_rows: bool = False
+    start_ns: int | None = None  # calendar time of the first sample, for files that carry none
+    timezone: str = "UTC"  # zone of local times written without an offset
+    tag_sessions: str | None = None  # device tags pair up as start/stop of sessions of this kind
+
+
+@dataclass
+class ImportStats:
+    """What an importer read: rows, skipped rows, bytes (for progress) and notes."""
+
+    rows: int = 0
+    skipped: int = 0
+    bytes_read: int = 0
+    bytes_total: int = 0
+    notes: list[str] = field(default_factory=list)
+    skipped_examples: list[str] = field(default_factory=list)
+
+    @property
+    def fraction(self) -> float:
+        """Share of the input read so far, in [0, 1]."""
+        if self.bytes_total <= 0:
+            return 0.0
+        return min(1.0, self.bytes_read / self.bytes_total)
+
+    def note(self, text: str) -> None:
+        if text not in self.notes:
+            self.notes.append(text)
+
+
+Detection = Literal["recording", "part"]
+"""``recording``: the path alone is a whole recording (a folder, an archive, an XDF file);
+``part``: a file that forms a recording with the other files named alongside it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Format:
+    """One recording format: how to recognise it, who the participants are, how to read it."""
+
+    name: str
+    description: str
+    detect: Callable[[Path], Detection | None]
+    participants: Callable[[Sequence[Path], ImportOptions], list[str]]
+    read: Callable[[Sequence[Path], ImportOptions, ImportStats], Iterator[Event]]
+
+
+def bad_row(
+    where: str, line: int | None, problem: str, options: ImportOptions, stats: ImportStats
+) -> None:
+    """Count and skip a bad row with ``--skip-bad-rows``; otherwise raise the import error."""
+    if not options.skip_bad_rows:
+        raise ImportFormatError(where, line, problem)
+    stats.skipped += 1
+    if len(stats.skipped_examples) < _MAX_SKIP_MESSAGES:
+        stats.skipped_examples.append(str(ImportFormatError(where, line, problem)))
+
+
+@dataclass(frozen=True, slots=True)
+class DataFile:
+    """One file of a recording: on disk, or a member of a zip archive."""
+
+    path: Path  # the file, or the archive holding it
+    member: str | None = None  # name inside the archive
+
+    @property
+    def label(self) -> str:
+        """How errors name the file."""
+        return str(self.path) if self.member is None else f"{self.path}:{self.member}"
+
+    @property
+    def name(self) -> str:
+        return self.path.name if self.member is None else self.member.rsplit("/", 1)[-1]
+
+    def size(self) -> int:
+        try:
+            if self.member is None:
+                return self.path.stat().st_size
+            with zipfile.ZipFile(self.path) as archive:
+                return archive.getinfo(self.member).file_size
+        except (OSError, KeyError, zipfile.BadZipFile):
+            return 0
+
+    def open(self) -> IO[bytes]:
+        try:
+            if self.member is None:
+                return self.path.open("rb")
+            archive = zipfile.ZipFile(self.path)
+            return archive.open(self.member)
+        except (OSError, KeyError, zipfile.BadZipFile, RuntimeError) as exc:
+            raise ImportFormatError(self.label, None, f"cannot open ({exc})") from exc
+
+
+def iter_lines(
+    file: DataFile, stats: ImportStats, *, keep_newline: bool = False
+) -> Iterator[tuple[int, str]]:
+    """``(line number, text)`` of every line, decoded as UTF-8; counts the bytes read."""
+    handle = file.open()
+    with handle:
+        number = 0
+        while True:
+            try:
+                raw = handle.readline()
+            except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+                raise ImportFormatError(file.label, number + 1, f"cannot read ({exc})") from exc
+            if not raw:
+                return
+            number += 1
+            stats.bytes_read += len(raw)
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                raise ImportFormatError(file.label, number, "not UTF-8 text") from None
+            if number == 1:
+                text = text.removeprefix("\ufeff")  # byte-order mark written by spreadsheet tools
+            if "\x00" in text:
+                raise ImportFormatError(file.label, number, "binary data (NUL byte) in a text file")
+            yield number, text if keep_newline else text.rstrip("\r\n")
+
+
+def parse_number(text: str, what: str) -> float:
+    """A finite number, else ``ValueError`` naming ``what``."""
+    try:
+        value = float(text.strip())
+    except ValueError:
+        raise ValueError(f"{what} value {text.strip()!r} is not a number") from None
+    if not math.isfinite(value):
+        raise ValueError(f"{what} value {text.strip()!r} is not a finite number")
+    return value
+
+
+def check_value(value: float, quantity: str, what: str | None = None) -> float:
+    """``value`` if it lies in the plausible range of ``quantity`` (a key of ``PLAUSIBLE``)."""
+    lo, hi = PLAUSIBLE[quantity]
+    if not lo <= value <= hi:
+        raise ValueError(
+            f"{what or quantity} value {value:g} is outside the plausible range {lo:g}..{hi:g}"
+        )
+    return value
+
+
+def unix_seconds_to_ns(seconds: float, what: str = "time") -> int:
+    """Unix seconds → ns, refusing times that cannot belong to a recording."""
+    if not _EARLIEST_S <= seconds <= _LATEST_S:
+        raise ValueError(f"{what} {seconds:g} is not a Unix time between 1990 and 2100")
+    return round(seconds * NS)
+
+
+def resolve_timezone(name: str) -> tzinfo:
+    """An IANA zone (``Europe/Paris``) or ``UTC``; a clear error otherwise."""
+    if name.upper() == "UTC":
+        return UTC
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ImportFormatError(
+            "--timezone", None, f"unknown time zone {name!r} (use an IANA name, e.g. Europe/Paris)"
+        ) from exc
+
+
+def participant_from_name(options: ImportOptions, source: Path, *, use_stem: bool) -> str:
+    """``--participant``, else the file stem or folder name when it is a valid pseudonym."""
+    if options.participant is not None:
+        return options.participant
+    name = source.stem if use_stem else source.resolve().name
+    try:
+        return validate_participant_id(name)
+    except ValueError as exc:
+        raise ImportFormatError(
+            str(source), None, f"{exc}; name the participant with --participant"
+        ) from exc
+
+
+def merge_by_time(streams: Sequence[Iterable[Event]]) -> Iterator[Event]:
+    """Merge per-file event streams by time; ties keep the order of ``streams``."""
+    return heapq.merge(*streams, key=lambda e: e.time_ns)
+
+
+class SampleChunker:
+    """Cuts a regularly sampled signal into events of about ``chunk_s`` seconds.
+
+    A new event starts after ``round(rate * chunk_s)`` samples and wherever a sample comes more
+    than 1.5 sample periods after the previous one (a gap), like the live collector's
+    notifications: the event's time is its first sample's time and the rest follow at ``rate``.
+    """
+
+    def __init__(
+        self,
+        make: Callable[[int, tuple[float, ...]], Event],
+        rate: float,
+        *,
+        chunk_s: float = 1.0,
+    ) -> None:
+        if not rate > 0:
+            raise ValueError("sampling rate must be > 0")
+        self.make = make
+        self.rate = rate
+        self.per_chunk = max(1, round(rate * chunk_s))
+        self._gap_ns = 1.5 * NS / rate
+        self._first_ns: int | None = None
+        self._last_ns = 0
+        self._values: list[float] = []
+
+    def add(self, t_ns: int, value: float) -> list[Event]:
+        out: list[Event] = []
+        if self._first_ns is not None and (
+            t_ns - self._last_ns > self._gap_ns or len(self._values) >= self.per_chunk
+        ):
+            out.append(self._emit())
+        if self._first_ns is None:
+            self._first_ns = t_ns
+        self._values.append(value)
+        self._last_ns = t_ns
+        return out
+
+    def flush(self) -> list[Event]:
+        return [self._emit()] if self._first_ns is not None else []
+
+    def _emit(self) -> Event:
+        assert self._first_ns is not None
+        event = self.make(self._first_ns, tuple(self._values))
+        self._first_ns = None
+        self._values = []
+        return event
+
+
+def eda_maker(rate: float, ids: EventIds) -> Callable[[int, tuple[float, ...]], Event]:
+    def make(t: int, values: tuple[float, ...]) -> Event:
+        return EdaSamples(time_ns=t, sampling_rate=rate, values_us=values, **ids)
+
+    return make
+
+
+def waveform_maker(
+    kind: WaveformKind, rate: float, ids: EventIds
+) -> Callable[[int, tuple[float, ...]], Event]:
+    def make(t: int, values: tuple[float, ...]) -> Event:
+        return Waveform(time_ns=t, kind=kind, sampling_rate=rate, values=values, **ids)
+
+    return make
+
+
+def grid_chunks(
+    make: Callable[[int, tuple[float, ...]], Event],
+    start_ns: int,
+    rate: float,
+    values: Iterable[tuple[int, float]],
+    *,
+    chunk_s: float = 1.0,
+) -> Iterator[Event]:
+    """Events for ``(sample index, value)`` pairs on the grid ``start + index / rate``.
+
+    Indices must increase; a skipped index (a bad row left out) starts a new event.
+    """
+    per_chunk = max(1, round(rate * chunk_s))
+    first: int | None = None
+    last = -1
+    chunk: list[float] = []
+    for index, value in values:
+        if first is not None and (index != last + 1 or len(chunk) >= per_chunk):
+            yield make(start_ns + round(first * NS / rate), tuple(chunk))
+            first, chunk = None, []
+        if first is None:
+            first = index
+        chunk.append(value)
+        last = index
+    if first is not None:
+        yield make(start_ns + round(first * NS / rate), tuple(chunk))

@@ -1,0 +1,411 @@
+"""Polar Sensor Logger exports (Android app by Jukka Happonen): one ``.txt`` file per stream.
+
+Files are named ``<device>_<date>_<STREAM>.txt`` (``Polar_H10_12345678_20260620_031641_ECG.txt``)
+and are semicolon-separated with one header line. Headers, verified against public parsers and
+writers of real exports:
+
+* ECG: ``Phone timestamp;sensor timestamp [ns];timestamp [ms];ecg [uV]`` (the exact header
+  matched by the Rust parser found with the code search, and read by column name in
+  github.com/tsteven4/ecg-analysis ``src/ecg_analysis/analyze_ecg.py``);
+* RR: ``Phone timestamp;RR-interval [ms]``, one row per interval (same sources);
+* HR: ``Phone timestamp;HR [bpm];HRV [ms];Breathing interval [rpm];`` with rows holding only
+  the HR (``2026-03-31T19:43:21.715;64``) or HR and HRV; older versions wrote
+  ``Phone timestamp;HR [bpm]`` followed by the RR intervals of the notification as extra
+  columns ("the extra columns in HR data are RR-intervals in milliseconds", the app's FAQ);
+* PPI (Verity Sense, OH1): two column orders exist in the wild,
+  ``Phone timestamp;sensor timestamp [ns];HR [bpm];PP-interval [ms];error estimate [ms];blocker;
+  skin contact;skin contact supported`` and ``Phone Data RX timestamp;PP-interval [ms];error
+  estimate [ms];blocker;contact;contact;hr [bpm]``, so columns are found by name;
+* PPG: ``Phone timestamp;sensor timestamp [ns];channel 0;channel 1;channel 2;ambient``;
+* ACC/GYRO/MAG: ``Phone timestamp;sensor timestamp [ns];X [mg];Y [mg];Z [mg]`` (and ``[dps]``,
+  ``[G]``): no event type, skipped;
+* markers: ``MARKER_<date>.txt`` with ``Phone timestamp;Marker start/stop`` and rows
+  ``MARKER_START`` / ``MARKER_STOP`` (the layout public PSL-compatible tools read and write).
+
+Times: ``Phone timestamp`` is the phone's local civil time without a zone
+(``2026-07-26T21:56:26.765``): it is read in ``--timezone`` (default UTC). ``sensor timestamp
+[ns]`` counts from 2000-01-01 on the sensor's own clock (Polar BLE SDK,
+``documentation/TimeSystemExplained.md``), which the H10 resets when it powers down, so it
+only spaces samples: a sample's time is the phone time of the file's first row plus the sensor
+time elapsed since, re-anchored on the phone time when the two drift more than 5 s apart (a
+reconnection). HR/RR/PPI rows carry no sensor time: rows with the same phone timestamp are one
+notification, timed like live data by :class:`~stresstrack.sensors.timing.BeatTimer`.
+Decimal commas (``12,1``, written on some phone locales) are accepted.
+
+What becomes what: ECG → ECG :class:`~stresstrack.events.Waveform` (µV), PPG channel 0 → PPG
+waveform, RR → :class:`~stresstrack.events.Beat` (``FILE``), PPI → Beat (``PPI``), HR →
+:class:`~stresstrack.events.HeartRate`, markers → start/stop
+:class:`~stresstrack.events.Marker` of kind ``marked`` (or ``--tag-sessions KIND``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime, tzinfo
+from pathlib import Path
+from typing import Final
+
+import numpy as np
+
+from stresstrack.errors import ImportFormatError
+from stresstrack.events import (
+    Beat,
+    BeatSource,
+    Event,
+    EventIds,
+    HeartRate,
+    Marker,
+    MarkerAction,
+    WaveformKind,
+)
+from stresstrack.replay.base import (
+    NS,
+    DataFile,
+    Detection,
+    Format,
+    ImportOptions,
+    ImportStats,
+    SampleChunker,
+    bad_row,
+    check_value,
+    iter_lines,
+    merge_by_time,
+    parse_number,
+    participant_from_name,
+    resolve_timezone,
+    waveform_maker,
+)
+from stresstrack.sensors.timing import BeatTimer
+
+__all__ = ["FORMAT", "stream_kind"]
+
+TIME_COLUMNS: Final = ("Phone timestamp", "Phone Data RX timestamp")
+SENSOR_COLUMN: Final = "sensor timestamp [ns]"
+ECG_COLUMN: Final = "ecg [uV]"
+RR_COLUMN: Final = "RR-interval [ms]"
+PPI_COLUMN: Final = "PP-interval [ms]"
+HR_COLUMN: Final = "HR [bpm]"
+PPG_COLUMN: Final = "channel 0"
+MARKER_COLUMN: Final = "Marker start/stop"
+SKIPPED_COLUMNS: Final = {"X [mg]": "ACC", "X [dps]": "GYRO", "X [G]": "MAG"}
+REANCHOR_NS: Final = 5 * NS  # sensor and phone time further apart than this: re-anchor
+RATE_ROWS: Final = 1000  # rows looked at to estimate a waveform's sample rate
+MARKER_KIND: Final = "marked"
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _header_line(path: Path) -> str | None:
+    try:
+        with path.open("rb") as f:
+            return f.readline(4096).decode("utf-8").removeprefix("\ufeff").strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def _columns(header: str) -> list[str]:
+    return [c.strip() for c in header.split(";")]
+
+
+def stream_kind(columns: Sequence[str]) -> str | None:
+    """``ecg``, ``rr``, ``ppi``, ``hr``, ``ppg``, ``marker``, ``skip`` or None (not PSL)."""
+    if not columns or columns[0] not in TIME_COLUMNS:
+        return None
+    names = set(columns)
+    if ECG_COLUMN in names:
+        return "ecg"
+    if PPI_COLUMN in names:
+        return "ppi"
+    if RR_COLUMN in names:
+        return "rr"
+    if HR_COLUMN in names:
+        return "hr"
+    if PPG_COLUMN in names:
+        return "ppg"
+    if MARKER_COLUMN in names:
+        return "marker"
+    if names & SKIPPED_COLUMNS.keys():
+        return "skip"
+    return None
+
+
+def detect(path: Path) -> Detection | None:
+    if path.is_dir():
+        return "recording" if _files(path) else None
+    if path.suffix.lower() == ".txt":
+        header = _header_line(path)
+        if header is not None and stream_kind(_columns(header)) is not None:
+            return "part"
+    return None
+
+
+def _files(folder: Path) -> list[Path]:
+    return [p for p in sorted(folder.iterdir()) if p.is_file() and detect(p) == "part"]
+
+
+def _participant_source(paths: Sequence[Path]) -> Path:
+    return paths[0] if paths[0].is_dir() else paths[0].resolve().parent
+
+
+def participants(paths: Sequence[Path], options: ImportOptions) -> list[str]:
+    return [participant_from_name(options, _participant_source(paths), use_stem=False)]
+
+
+def _device(path: Path) -> str:
+    stem = path.stem
+    return stem.rsplit("_", 1)[0] if "_" in stem else stem
+
+
+def read(paths: Sequence[Path], options: ImportOptions, stats: ImportStats) -> Iterator[Event]:
+    pid = participants(paths, options)[0]
+    zone = resolve_timezone(options.timezone)
+    files: list[Path] = []
+    for p in paths:
+        files.extend(_files(p) if p.is_dir() else [p])
+    if not files:
+        raise ImportFormatError(str(paths[0]), None, "no Polar Sensor Logger files")
+    streams: list[Iterator[Event]] = []
+    for path in files:
+        file = DataFile(path)
+        header = _header_line(path)
+        kind = stream_kind(_columns(header)) if header else None
+        if kind == "skip":
+            stats.note(f"{path.name}: no event type for this signal, skipped")
+            continue
+        stats.bytes_total += file.size()
+        ids = EventIds(participant=pid, study=options.study, device=_device(path))
+        streams.append(_read_file(file, ids, zone, options, stats))
+    return merge_by_time(streams)
+
+
+def _phone_ns(text: str, zone: tzinfo) -> int:
+    text = text.strip()
+    try:
+        dt = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"phone timestamp {text!r} is not a date and time") from None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=zone)
+    delta = dt - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * NS + delta.microseconds * 1000
+
+
+def _number(text: str, what: str) -> float:
+    return parse_number(text.replace(",", "."), what)
+
+
+def _read_file(
+    file: DataFile, ids: EventIds, zone: tzinfo, options: ImportOptions, stats: ImportStats
+) -> Iterator[Event]:
+    lines = iter_lines(file, stats)
+    first = next(lines, None)
+    if first is None:
+        raise ImportFormatError(file.label, None, "empty file")
+    columns = _columns(first[1])
+    kind = stream_kind(columns)
+    if kind is None:
+        raise ImportFormatError(
+            file.label, 1, f"header {first[1]!r} is not a Polar Sensor Logger header"
+        )
+    rows = _rows(lines, file, zone, options, stats)
+    if kind in ("ecg", "ppg"):
+        column = columns.index(ECG_COLUMN if kind == "ecg" else PPG_COLUMN)
+        sensor = columns.index(SENSOR_COLUMN) if SENSOR_COLUMN in columns else None
+        if sensor is None:
+            raise ImportFormatError(file.label, 1, f"no {SENSOR_COLUMN!r} column")
+        yield from _waveform(rows, kind, column, sensor, file, ids, options, stats)
+    elif kind in ("rr", "ppi"):
+        column = columns.index(RR_COLUMN if kind == "rr" else PPI_COLUMN)
+        yield from _intervals(rows, kind, column, file, ids, options, stats)
+    elif kind == "hr":
+        yield from _heart_rate(rows, columns, file, ids, options, stats)
+    else:
+        yield from _markers(rows, file, ids, options, stats)
+
+
+Row = tuple[int, int, list[str]]  # line, phone time (ns), fields
+
+
+def _rows(
+    lines: Iterator[tuple[int, str]],
+    file: DataFile,
+    zone: tzinfo,
+    options: ImportOptions,
+    stats: ImportStats,
+) -> Iterator[Row]:
+    last = -1
+    for number, text in lines:
+        if not text.strip():
+            continue
+        fields = [f.strip() for f in text.split(";")]
+        try:
+            if len(fields) < 2 or not fields[1]:
+                raise ValueError("no value after the timestamp (truncated row?)")
+            t = _phone_ns(fields[0], zone)
+            if t < last:
+                raise ValueError("time goes backwards (rows must be in time order)")
+        except ValueError as exc:
+            bad_row(file.label, number, str(exc), options, stats)
+            continue
+        last = t
+        yield number, t, fields
+
+
+def _waveform(
+    rows: Iterator[Row],
+    kind: str,
+    column: int,
+    sensor: int,
+    file: DataFile,
+    ids: EventIds,
+    options: ImportOptions,
+    stats: ImportStats,
+) -> Iterator[Event]:
+    quantity = "ecg_uv" if kind == "ecg" else "ppg"
+
+    def samples() -> Iterator[tuple[int, int, float]]:
+        last_sensor = -1
+        for number, phone, fields in rows:
+            try:
+                if len(fields) <= max(column, sensor):
+                    raise ValueError(f"{len(fields)} fields, expected {max(column, sensor) + 1}")
+                s = int(_number(fields[sensor], "sensor timestamp"))
+                if s <= 0:
+                    raise ValueError("sensor timestamp is not positive")
+                if s <= last_sensor:
+                    raise ValueError("sensor time goes backwards")
+                value = check_value(_number(fields[column], kind.upper()), quantity)
+            except ValueError as exc:
+                bad_row(file.label, number, str(exc), options, stats)
+                continue
+            last_sensor = s
+            stats.rows += 1
+            yield phone, s, value
+
+    it = samples()
+    head = []
+    for sample in it:
+        head.append(sample)
+        if len(head) >= RATE_ROWS:
+            break
+    if len(head) < 2:
+        if head:
+            raise ImportFormatError(file.label, None, "a waveform needs at least 2 samples")
+        return
+    step = float(np.median(np.diff([s for _, s, _ in head])))
+    rate = round(NS / step, 3)
+    kind_enum = WaveformKind.ECG if kind == "ecg" else WaveformKind.PPG
+    chunker = SampleChunker(waveform_maker(kind_enum, rate, ids), rate)
+    anchor_phone, anchor_sensor = head[0][0], head[0][1]
+    for phone, s, value in _chain(head, it):
+        t = anchor_phone + (s - anchor_sensor)
+        if abs(phone - t) > REANCHOR_NS:
+            anchor_phone, anchor_sensor, t = phone, s, phone
+        yield from chunker.add(t, value)
+    yield from chunker.flush()
+
+
+def _chain(
+    head: list[tuple[int, int, float]], rest: Iterator[tuple[int, int, float]]
+) -> Iterator[tuple[int, int, float]]:
+    yield from head
+    yield from rest
+
+
+def _intervals(
+    rows: Iterator[Row],
+    kind: str,
+    column: int,
+    file: DataFile,
+    ids: EventIds,
+    options: ImportOptions,
+    stats: ImportStats,
+) -> Iterator[Event]:
+    timer = BeatTimer()
+    source = BeatSource.FILE if kind == "rr" else BeatSource.PPI
+    group_t: int | None = None
+    group: list[float] = []
+
+    def emit() -> Iterator[Event]:
+        assert group_t is not None
+        for t, rr in zip(timer.times(group_t, group), group, strict=True):
+            yield Beat(time_ns=t, rr_ms=rr, source=source, **ids)
+
+    for number, phone, fields in rows:
+        try:
+            if len(fields) <= column or not fields[column]:
+                raise ValueError("no interval value (truncated row?)")
+            rr = check_value(_number(fields[column], "interval"), "rr_ms", "interval (ms)")
+        except ValueError as exc:
+            bad_row(file.label, number, str(exc), options, stats)
+            continue
+        stats.rows += 1
+        if group_t is not None and phone != group_t:
+            yield from emit()
+            group = []
+        group_t = phone
+        group.append(rr)
+    if group:
+        yield from emit()
+
+
+def _heart_rate(
+    rows: Iterator[Row],
+    columns: list[str],
+    file: DataFile,
+    ids: EventIds,
+    options: ImportOptions,
+    stats: ImportStats,
+) -> Iterator[Event]:
+    hr_col = columns.index(HR_COLUMN)
+    named = [c for c in columns if c]
+    rr_in_extra_columns = len(named) == 2  # "Phone timestamp;HR [bpm]" + RR columns (old)
+    timer = BeatTimer()
+    for number, phone, fields in rows:
+        try:
+            bpm = check_value(_number(fields[hr_col], "HR"), "hr_bpm")
+            rrs = (
+                [
+                    check_value(_number(f, "RR"), "rr_ms", "RR (ms)")
+                    for f in fields[hr_col + 1 :]
+                    if f
+                ]
+                if rr_in_extra_columns
+                else []
+            )
+        except ValueError as exc:
+            bad_row(file.label, number, str(exc), options, stats)
+            continue
+        stats.rows += 1
+        yield HeartRate(time_ns=phone, bpm=bpm, **ids)
+        for t, rr in zip(timer.times(phone, rrs), rrs, strict=True):
+            yield Beat(time_ns=t, rr_ms=rr, source=BeatSource.FILE, **ids)
+
+
+def _markers(
+    rows: Iterator[Row],
+    file: DataFile,
+    ids: EventIds,
+    options: ImportOptions,
+    stats: ImportStats,
+) -> Iterator[Event]:
+    kind = options.tag_sessions or MARKER_KIND
+    for number, phone, fields in rows:
+        text = fields[1].upper()
+        if text not in ("MARKER_START", "MARKER_STOP"):
+            bad_row(
+                file.label, number, f"marker {fields[1]!r} is not MARKER_START or MARKER_STOP",
+                options, stats,
+            )  # fmt: skip
+            continue
+        stats.rows += 1
+        action = MarkerAction.START if text == "MARKER_START" else MarkerAction.STOP
+        yield Marker(time_ns=phone, action=action, kind=kind, **ids)
+
+
+FORMAT: Final = Format(
+    name="polar",
+    description="Polar Sensor Logger export (*_ECG.txt, *_RR.txt, *_HR.txt, *_PPI.txt, ...)",
+    detect=detect,
+    participants=participants,
+    read=read,
+)

@@ -1,0 +1,29 @@
+"""Sinks: replicas of the store (InfluxDB) fed from its outbox, in store order."""
+
+from stresstrack.sinks.influx import (
+    TOKEN_ENV,
+    Backoff,
+    InfluxSink,
+    InfluxTarget,
+    InfluxWriteError,
+    SinkReport,
+    read_token,
+    sync_store,
+)
+from stresstrack.sinks.outbox import STREAMS, Batch, Outbox
+from stresstrack.sinks.points import MEASUREMENTS
+
+__all__ = [
+    "MEASUREMENTS",
+    "STREAMS",
+    "TOKEN_ENV",
+    "Backoff",
+    "Batch",
+    "InfluxSink",
+    "InfluxTarget",
+    "InfluxWriteError",
+    "Outbox",
+    "SinkReport",
+    "read_token",
+    "sync_store",
+]

@@ -1,0 +1,522 @@
+"""The InfluxDB sink: a replica of the store that catches up after any outage.
+
+influxdb-client's batching writer keeps its buffer in memory and drops a batch when its
+retry time runs out, so it is not used: a background thread tails the store's outbox
+(:mod:`stresstrack.sinks.outbox`) and writes each batch with the client's **synchronous**
+write API. A batch is acknowledged (its cursor moved in the store) only after a 2xx;
+429, 5xx and connection errors are retried with capped backoff and no time limit
+(``Retry-After`` honoured); 400/413/422 split the batch until the rejected lines are
+isolated and kept as dead letters with the server's message. The collector only ever writes
+to SQLite; nothing here can slow it down or lose its data. See docs/schema.md.
+
+The token is never printed or logged: it is kept out of ``repr`` and removed from any text
+a message is built from.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import email.utils
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final, Literal, Protocol, cast
+
+from stresstrack.errors import StressTrackError
+from stresstrack.sinks.outbox import STREAMS, Batch, Outbox
+from stresstrack.store.sqlite import Store
+
+if TYPE_CHECKING:
+    from influxdb_client.client.influxdb_client import InfluxDBClient
+
+__all__ = [
+    "TOKEN_ENV",
+    "Backoff",
+    "InfluxSink",
+    "InfluxTarget",
+    "InfluxWriteError",
+    "InfluxWriter",
+    "SinkReport",
+    "parse_retry_after",
+    "read_token",
+    "sync_store",
+]
+
+log = logging.getLogger(__name__)
+
+TOKEN_ENV: Final = "STRESSTRACK_INFLUX_TOKEN"
+# A Retry-After longer than this is read as this: a wrong header must not stall the sink.
+RETRY_AFTER_MAX_S: Final = 600.0
+# Bodies of error responses are cut to this length in messages and dead letters.
+MESSAGE_MAX: Final = 500
+
+ErrorKind = Literal["unreachable", "refused", "rejected"]
+
+
+@dataclass(frozen=True, slots=True)
+class InfluxTarget:
+    """Where to write: InfluxDB 2.x/Cloud/3.x (org, bucket, token) or 1.8+ (see docs)."""
+
+    url: str
+    bucket: str
+    org: str = "-"
+    token: str = field(default="", repr=False)
+    timeout_s: float = 10.0
+
+    def __post_init__(self) -> None:
+        if not self.url.startswith(("http://", "https://")):
+            raise StressTrackError(
+                f"--influx-url {self.url!r}: must start with http:// or https://"
+            )
+        if not self.bucket:
+            raise StressTrackError("--influx-bucket is required with --influx-url")
+
+    @property
+    def name(self) -> str:
+        """The key of this target's cursors in the store (no secret in it)."""
+        return f"influx {self.url.rstrip('/')} org={self.org} bucket={self.bucket}"
+
+    def describe(self) -> str:
+        return f"{self.url.rstrip('/')} bucket {self.bucket!r}"
+
+    def hide(self, text: str) -> str:
+        """``text`` with the token (and a 1.x password) replaced by ``***``."""
+        for secret in {self.token, self.token.partition(":")[2]}:
+            if len(secret) >= 3:
+                text = text.replace(secret, "***")
+        return text
+
+
+def read_token(token_file: Path | None, environ: Mapping[str, str] = os.environ) -> str:
+    """The token from ``token_file`` if given, else from ``$STRESSTRACK_INFLUX_TOKEN``."""
+    if token_file is not None:
+        try:
+            return token_file.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise StressTrackError(
+                f"--influx-token-file {token_file}: cannot read it ({type(exc).__name__})"
+            ) from None
+    return environ.get(TOKEN_ENV, "").strip()
+
+
+class InfluxWriteError(StressTrackError):
+    """A write that did not succeed: ``kind`` says whether to retry, split or give up."""
+
+    def __init__(
+        self,
+        kind: ErrorKind,
+        message: str,
+        *,
+        status: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        self.kind: ErrorKind = kind
+        self.status = status
+        self.message = message
+        self.retry_after = retry_after
+        super().__init__(f"{status}: {message}" if status is not None else message)
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delay in seconds or HTTP date)."""
+    if value is None or not value.strip():
+        return None
+    text = value.strip()
+    try:
+        seconds = float(text)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(text)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - (now or datetime.now(UTC))).total_seconds()
+    return min(max(seconds, 0.0), RETRY_AFTER_MAX_S)
+
+
+def _body_message(body: object) -> str:
+    if isinstance(body, bytes):
+        body = body.decode("utf-8", "replace")
+    text = str(body or "").strip()
+    with contextlib.suppress(ValueError, AttributeError):
+        data = json.loads(text)
+        if isinstance(data, dict):
+            text = str(data.get("message") or data.get("error") or text)
+    return text[:MESSAGE_MAX]
+
+
+def classify_status(status: int) -> ErrorKind:
+    """What a non-2xx status means for the batch (docs/schema.md, "Delivery")."""
+    if status in (400, 413, 422):
+        return "rejected"  # bad data or too large: split, then dead-letter single lines
+    if status == 429 or status >= 500:
+        return "unreachable"  # overloaded or down: retry with backoff
+    return "refused"  # 401/403/404 and other client errors: configuration; retry, report
+
+
+class Writer(Protocol):
+    def write(self, lines: Sequence[str]) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class InfluxWriter:
+    """influxdb-client's synchronous write API, with errors turned into InfluxWriteError."""
+
+    def __init__(self, target: InfluxTarget) -> None:
+        from influxdb_client.client.influxdb_client import InfluxDBClient
+        from influxdb_client.client.write_api import SYNCHRONOUS
+
+        self.target = target
+        self._client: InfluxDBClient = InfluxDBClient(
+            url=target.url,
+            token=target.token,  # empty: no Authorization header (1.x without auth)
+            org=target.org,
+            timeout=int(target.timeout_s * 1000),
+        )
+        self._api = self._client.write_api(write_options=SYNCHRONOUS)
+
+    def write(self, lines: Sequence[str]) -> None:
+        from influxdb_client.client.exceptions import InfluxDBError
+        from influxdb_client.domain.write_precision import WritePrecision
+        from urllib3.exceptions import HTTPError
+
+        try:
+            self._api.write(
+                bucket=self.target.bucket,
+                org=self.target.org,
+                record="\n".join(lines),
+                # The library types its precision constants as plain str.
+                write_precision=cast(WritePrecision, WritePrecision.NS),
+            )
+        except InfluxDBError as exc:
+            status = getattr(exc, "status", None)
+            if status is None and exc.response is not None:
+                status = getattr(exc.response, "status", None)
+            body = getattr(exc, "body", None)
+            if body is None and exc.response is not None:
+                body = getattr(exc.response, "data", None)
+            message = self.target.hide(_body_message(body) or str(getattr(exc, "reason", "")))
+            if status is None:
+                raise InfluxWriteError("unreachable", message) from None
+            raise InfluxWriteError(
+                classify_status(int(status)),
+                message or f"HTTP {status}",
+                status=int(status),
+                retry_after=parse_retry_after(exc.retry_after),
+            ) from None
+        except (HTTPError, OSError) as exc:
+            raise InfluxWriteError(
+                "unreachable", self.target.hide(_describe_oserror(exc))
+            ) from None
+
+    def close(self) -> None:
+        self._client.close()  # type: ignore[no-untyped-call]
+
+
+def _describe_oserror(exc: BaseException) -> str:
+    """The root cause of a connection error in a few words (``connection refused``)."""
+    seen: BaseException = exc
+    while True:
+        nxt = getattr(seen, "reason", None) or seen.__cause__ or seen.__context__
+        if not isinstance(nxt, BaseException) or nxt is seen:
+            break
+        seen = nxt
+    if isinstance(seen, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(seen, TimeoutError) or "timed out" in str(seen).lower():
+        return "timed out"
+    text = str(seen)
+    # urllib3 prefixes its messages with the object's repr: keep the human part.
+    text = text.split(": ", 1)[-1] if text.startswith("<") else text
+    return f"{type(seen).__name__}: {text}"[:MESSAGE_MAX]
+
+
+@dataclass(frozen=True, slots=True)
+class Backoff:
+    """Capped exponential backoff: ``first_s`` doubled per failure up to ``max_s``."""
+
+    first_s: float = 0.5
+    max_s: float = 30.0
+
+    def delay(self, failures: int, retry_after: float | None = None) -> float:
+        d = min(self.max_s, self.first_s * 2.0 ** max(0, failures - 1))
+        return max(d, retry_after) if retry_after is not None else d
+
+
+@dataclass(frozen=True, slots=True)
+class SinkReport:
+    """Where a sink stands: what it delivered, what waits in the store, the last error."""
+
+    target: InfluxTarget
+    store: Path
+    shipped_points: int
+    queued_points: int
+    dead_points: int
+    error: InfluxWriteError | None
+    failure: str = ""  # the sink could not run at all (store unreadable...)
+
+    @property
+    def delivered(self) -> bool:
+        return self.queued_points == 0 and not self.failure
+
+    def summary(self) -> str:
+        """One or two lines for the user; never contains the token."""
+        if self.failure:
+            head = f"InfluxDB sink stopped: {self.failure}"
+        elif self.queued_points == 0:
+            head = (
+                f"InfluxDB {self.target.describe()}: {self.shipped_points} points sent, "
+                "everything in the store is delivered"
+            )
+        elif self.error is not None and self.error.kind == "refused":
+            head = (
+                f"InfluxDB refused the writes ({self.error}), "
+                f"{self.queued_points} points queued in {self.store}"
+            )
+        else:
+            why = f" ({self.error})" if self.error is not None else ""
+            head = f"InfluxDB unreachable{why}, {self.queued_points} points queued in {self.store}"
+        lines = [head]
+        if not self.delivered:
+            t = self.target
+            lines.append(
+                f"  they stay in the store; send them later with: stresstrack sync {self.store} "
+                f"--influx-url {t.url} --influx-org {t.org} --influx-bucket {t.bucket} "
+                f"(token from ${TOKEN_ENV} or --influx-token-file)"
+            )
+        if self.dead_points:
+            lines.append(
+                f"  {self.dead_points} points were rejected by InfluxDB; they are kept with the "
+                "server's message in the store's dead_letters table"
+            )
+        return "\n".join(lines)
+
+
+class InfluxSink:
+    """Ships a store to InfluxDB from a background thread; see the module docstring."""
+
+    def __init__(
+        self,
+        store_path: str | os.PathLike[str],
+        target: InfluxTarget,
+        *,
+        batch_points: int = 5000,
+        poll_s: float = 0.25,
+        backoff: Backoff = Backoff(),
+        writer_factory: Callable[[InfluxTarget], Writer] = InfluxWriter,
+    ) -> None:
+        self.store_path = Path(store_path)
+        self.target = target
+        self.batch_points = batch_points
+        self.poll_s = poll_s
+        self.backoff = backoff
+        self._writer_factory = writer_factory
+        self._cond = threading.Condition()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        # Guarded by _cond:
+        self._shipped = 0
+        self._dead = 0
+        self._error: InfluxWriteError | None = None
+        self._failure = ""
+        self._last_progress = time.monotonic()
+        self._drain_gen = 0
+        self._caught_up_gen = -1
+        self._draining = False
+
+    # -- control (any thread) ----------------------------------------------------------------
+    def start(self) -> None:
+        if self._thread is not None:
+            raise RuntimeError("the sink is already started")
+        self._thread = threading.Thread(target=self._run, name="influx-sink", daemon=True)
+        self._thread.start()
+
+    def drain(self, wait_s: float) -> bool:
+        """Wait until everything stored so far is delivered; give up after ``wait_s`` seconds
+        without progress. Returns whether it is all delivered. The sink keeps running."""
+        with self._cond:
+            self._drain_gen += 1
+            gen = self._drain_gen
+            self._draining = True
+        self._wake.set()
+        start = time.monotonic()
+        try:
+            with self._cond:
+                while True:
+                    if self._caught_up_gen >= gen:
+                        return True
+                    if self._thread is None or not self._thread.is_alive():
+                        return False
+                    remaining = wait_s - (time.monotonic() - max(start, self._last_progress))
+                    if remaining <= 0:
+                        return False
+                    self._cond.wait(min(remaining, 0.1))
+        finally:
+            with self._cond:
+                self._draining = False
+
+    def stop(self) -> None:
+        """Stop the thread (after the request in flight, if any)."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join()
+
+    def close(self, wait_s: float) -> SinkReport:
+        """Drain for at most ``wait_s`` s without progress, stop, and report."""
+        if self._thread is not None:
+            self.drain(wait_s)
+        self.stop()
+        return self.report()
+
+    def report(self) -> SinkReport:
+        queued = 0
+        with self._cond:
+            failure = self._failure
+        try:
+            with Store(self.store_path, readonly=True) as store:
+                queued = Outbox(store, self.target.name).pending_points()
+        except StressTrackError as exc:
+            failure = failure or str(exc)
+        except Exception as exc:  # a report must not fail: the data is in the store anyway
+            failure = failure or f"cannot read {self.store_path}: {exc}"
+        with self._cond:
+            return SinkReport(
+                target=self.target,
+                store=self.store_path,
+                shipped_points=self._shipped,
+                queued_points=queued,
+                dead_points=self._dead,
+                error=self._error if queued else None,
+                failure=failure,
+            )
+
+    # -- the thread --------------------------------------------------------------------------
+    def _run(self) -> None:
+        try:
+            with Store(self.store_path) as store:
+                outbox = Outbox(store, self.target.name, batch_points=self.batch_points)
+                writer = self._writer_factory(self.target)
+                try:
+                    self._loop(outbox, writer)
+                finally:
+                    writer.close()
+        except Exception as exc:
+            text = self.target.hide(f"{type(exc).__name__}: {exc}")
+            log.error("InfluxDB sink stopped: %s; the data stays in the store", text)
+            with self._cond:
+                self._failure = text
+                self._cond.notify_all()
+
+    def _loop(self, outbox: Outbox, writer: Writer) -> None:
+        positions = outbox.positions()
+        failures = 0
+        while not self._stop.is_set():
+            with self._cond:
+                gen = self._drain_gen
+            self._wake.clear()
+            try:
+                shipped = self._round(outbox, writer, positions)
+            except InfluxWriteError as err:
+                failures += 1
+                self._set_error(err, failures)
+                with self._cond:
+                    draining = self._draining
+                delay = self.backoff.delay(failures, err.retry_after)
+                if draining and err.retry_after is None:
+                    delay = min(delay, 1.0)  # a command is waiting to exit: retry soon
+                self._wake.wait(delay)
+                continue
+            if failures:
+                log.warning("InfluxDB %s is reachable again, catching up", self.target.describe())
+                failures = 0
+                with self._cond:
+                    self._error = None
+            if shipped == 0:
+                with self._cond:
+                    self._caught_up_gen = gen
+                    self._cond.notify_all()
+                self._wake.wait(self.poll_s)
+
+    def _round(self, outbox: Outbox, writer: Writer, positions: dict[str, int]) -> int:
+        """One batch of every stream that has one; returns how many batches were sent."""
+        sent = 0
+        for stream in STREAMS:
+            if self._stop.is_set():
+                break
+            batch = outbox.next_batch(stream, positions[stream])
+            if batch is None:
+                continue
+            dead: list[tuple[int, int, str, str]] = []
+            if batch.lines:
+                self._send(writer, batch, 0, len(batch.lines), dead)
+            outbox.ack(batch, dead, time.time_ns())
+            positions[stream] = batch.last
+            sent += 1
+            with self._cond:
+                self._shipped += len(batch.lines) - len(dead)
+                self._dead += len(dead)
+                self._last_progress = time.monotonic()
+                self._cond.notify_all()
+            if dead:
+                log.warning(
+                    "InfluxDB rejected %d points of %s (first: %s); kept in dead_letters",
+                    len(dead),
+                    stream,
+                    dead[0][2],
+                )
+        return sent
+
+    def _send(
+        self, writer: Writer, batch: Batch, lo: int, hi: int, dead: list[tuple[int, int, str, str]]
+    ) -> None:
+        """Write lines ``lo:hi``; on a rejection, split until the bad lines are alone."""
+        try:
+            writer.write(batch.lines[lo:hi])
+        except InfluxWriteError as err:
+            if err.kind != "rejected":
+                raise
+            if hi - lo == 1:
+                dead.append((batch.positions[lo], err.status or 0, err.message, batch.lines[lo]))
+                return
+            mid = (lo + hi) // 2
+            self._send(writer, batch, lo, mid, dead)
+            self._send(writer, batch, mid, hi, dead)
+
+    def _set_error(self, err: InfluxWriteError, failures: int) -> None:
+        with self._cond:
+            self._error = err
+        if failures == 1:
+            what = "refused the writes" if err.kind == "refused" else "is unreachable"
+            log.warning(
+                "InfluxDB %s %s (%s); retrying, the data is kept in the store",
+                self.target.describe(),
+                what,
+                err,
+            )
+
+
+def sync_store(
+    store_path: str | os.PathLike[str],
+    target: InfluxTarget,
+    *,
+    wait_s: float = 10.0,
+    **options: Any,
+) -> SinkReport:
+    """Ship everything of the store not yet in ``target``; give up after ``wait_s`` s
+    without progress."""
+    path = Path(store_path)
+    if not path.exists():
+        raise StressTrackError(f"{path}: no such store")
+    sink = InfluxSink(path, target, **options)
+    sink.start()
+    return sink.close(wait_s)
