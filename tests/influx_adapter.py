@@ -57,7 +57,7 @@ class _Handler(BaseHTTPRequestHandler):
     adapter: ClassVar[InfluxAdapter]
     protocol_version = "HTTP/1.1"
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: object) -> None:
         pass  # quiet: pytest runs with warnings as errors and captures output
 
     def do_GET(self) -> None:
@@ -101,8 +101,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._reply(404, b'{"message":"not found (test adapter)"}', {})
             return
         target = f"{path}?{urllib.parse.urlencode(query)}" if query else path
-        conn = http.client.HTTPConnection(self.adapter.upstream_host, self.adapter.upstream_port,
-                                          timeout=60)  # fmt: skip
+        up = self.adapter
+        conn = http.client.HTTPConnection(up.upstream_host, up.upstream_port, timeout=60)
         try:
             conn.request(self.command, target, body=body or None, headers=headers)
             resp = conn.getresponse()

@@ -16,20 +16,14 @@ Run: python validation/stress_index.py [--participants N] [--seed S]
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass
 
 import numpy as np
 from scipy.stats import spearmanr
 
-from stresstrack.events import Beat, EdaSamples, Event, Marker, MarkerAction
 from stresstrack.pipeline import Pipeline, PipelineConfig, StressRow
 from stresstrack.protocol import Phase, Protocol
-from stresstrack.simulators.physiology import (
-    ParticipantModel,
-    ParticipantParams,
-    simulate_beats,
-    simulate_eda,
-)
+from stresstrack.simulators.physiology import ParticipantModel, ParticipantParams
+from stresstrack.simulators.recording import CLEAN, REALISTIC, Artefacts, recording_events
 
 NS = 1_000_000_000
 T0 = 1_767_603_600 * NS
@@ -50,99 +44,6 @@ VALIDATION_PROTOCOL = Protocol(
 )
 
 
-@dataclass(frozen=True)
-class Artefacts:
-    ectopic: float = 0.0
-    missed: float = 0.0
-    extra: float = 0.0
-    dropout_every_s: float | None = None
-    eda_jumps_per_min: float = 0.0
-
-
-CLEAN = Artefacts()
-REALISTIC = Artefacts(0.02, 0.01, 0.01, 240.0, 0.5)
-
-
-def participant_events(
-    pid: str, model: ParticipantModel, art: Artefacts, rng: np.random.Generator
-) -> list[Event]:
-    bt, rr = simulate_beats(model)
-    rr = rr.copy()
-    times = list(bt)
-    rrs = list(rr)
-    # Beat artefacts, applied to the beat sequence.
-    i = 1
-    out_t: list[float] = []
-    out_rr: list[float] = []
-    while i < len(times):
-        u = rng.random()
-        if u < art.ectopic and i + 1 < len(times):
-            # premature beat: interval shortened by 30 %, the next lengthened to compensate
-            short = rrs[i] * 0.7
-            out_t.append(times[i - 1] + short / 1000)
-            out_rr.append(short)
-            out_t.append(times[i])
-            out_rr.append(rrs[i] - short)
-            i += 1
-            continue
-        if u < art.ectopic + art.missed and i + 1 < len(times):
-            out_t.append(times[i + 1])  # beat i not detected: two intervals merge
-            out_rr.append(rrs[i] + rrs[i + 1])
-            i += 2
-            continue
-        if u < art.ectopic + art.missed + art.extra:
-            half = rrs[i] * 0.45  # a spurious detection splits the interval
-            out_t.append(times[i - 1] + half / 1000)
-            out_rr.append(half)
-            out_t.append(times[i])
-            out_rr.append(rrs[i] - half)
-            i += 1
-            continue
-        out_t.append(times[i])
-        out_rr.append(rrs[i])
-        i += 1
-    et, eda = simulate_eda(model, EDA_HZ)
-    eda = eda.copy()
-    if art.eda_jumps_per_min:
-        n_jumps = int(art.eda_jumps_per_min * model.protocol.duration_s / 60)
-        for j in rng.integers(0, eda.size - 20, n_jumps):
-            eda[j : j + int(rng.integers(2, 10))] += rng.choice([-1, 1]) * rng.uniform(1, 3)
-    keep_beat = np.ones(len(out_t), dtype=bool)
-    keep_eda = np.ones(eda.size, dtype=bool)
-    if art.dropout_every_s:
-        t = rng.exponential(art.dropout_every_s)
-        bt_arr = np.asarray(out_t)
-        while t < model.protocol.duration_s:
-            length = rng.uniform(20, 40)
-            keep_beat &= ~((bt_arr >= t) & (bt_arr < t + length))
-            keep_eda &= ~((et >= t) & (et < t + length))
-            t += length + rng.exponential(art.dropout_every_s)
-    events: list[Event] = [
-        Beat(time_ns=T0 + int(t * NS), participant=pid, rr_ms=float(r))
-        for t, r, k in zip(out_t, out_rr, keep_beat, strict=True)
-        if k
-    ]
-    # EDA in 1 s chunks of consecutive kept samples.
-    idx = np.flatnonzero(keep_eda)
-    breaks = np.flatnonzero(np.diff(idx) > 1) + 1
-    for seg in np.split(idx, breaks):
-        for k in range(0, seg.size, int(EDA_HZ)):
-            part = seg[k : k + int(EDA_HZ)]
-            events.append(
-                EdaSamples(
-                    time_ns=T0 + round(et[part[0]] * NS), participant=pid,
-                    sampling_rate=EDA_HZ, values_us=tuple(float(v) for v in eda[part]),
-                )
-            )
-    for start, end, phase in model.protocol.phase_bounds():
-        for action, t in ((MarkerAction.START, start), (MarkerAction.STOP, end)):
-            events.append(
-                Marker(time_ns=T0 + int(t * NS), participant=pid, action=action, kind=phase.kind)
-            )
-    events.sort(key=lambda e: e.time_ns)
-    return events
-
-
 def truth_at(model: ParticipantModel, end_s: float, window_s: float) -> float:
     t = np.linspace(end_s - window_s, end_s, 61)
     return float(np.mean(model.stress_at(t, which="heart") + model.stress_at(t, which="skin")) / 2)
@@ -158,7 +59,9 @@ def run_cohort(
     for i in range(n):
         params = ParticipantParams.draw(rng)
         model = ParticipantModel(VALIDATION_PROTOCOL, params, seed * 1000 + i)
-        events = participant_events(f"v-{i:03d}", model, art, np.random.default_rng([seed, i]))
+        events = recording_events(
+            f"v-{i:03d}", model, art, np.random.default_rng([seed, i]), start_ns=T0, eda_hz=EDA_HZ
+        )
         pipe = Pipeline(config)
         out = pipe.process_many(events) + pipe.finish()
         rows = [o for o in out if isinstance(o, StressRow) and o.index is not None]

@@ -13,16 +13,28 @@ NAME = "export"
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser(NAME, help="write a table of a store as CSV")
+    p = sub.add_parser(NAME, help="write a table of a store as CSV or Parquet")
     p.add_argument("store", type=Path, metavar="STORE")
     p.add_argument("--table", choices=TABLES, required=True)
     p.add_argument("--participant", type=participant_arg, default=None, metavar="ID")
-    p.add_argument("--out", type=Path, required=True, metavar="FILE.csv")
+    p.add_argument("--out", type=Path, required=True, metavar="FILE.csv|FILE.parquet")
+    p.add_argument(
+        "--format",
+        choices=("csv", "parquet"),
+        default=None,
+        help="file format (default: from the --out suffix, .parquet or else CSV)",
+    )
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    fmt = args.format or ("parquet" if args.out.suffix.lower() == ".parquet" else "csv")
     with Store(args.store, readonly=True) as store:
-        n = export_table(store, args.table, args.out, args.participant)
+        if fmt == "parquet":
+            from stresstrack.export_parquet import export_table_parquet
+
+            n = export_table_parquet(store, args.table, args.out, args.participant)
+        else:
+            n = export_table(store, args.table, args.out, args.participant)
     print(f"wrote {n} rows to {args.out}")
     return 0

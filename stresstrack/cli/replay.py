@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -15,73 +16,151 @@ from stresstrack.cli.common import (
     pipeline_config,
 )
 from stresstrack.errors import StressTrackError
-from stresstrack.pipeline.engine import Pipeline
-from stresstrack.recorder import Recorder
 from stresstrack.store.sqlite import Store
 
 NAME = "replay"
+FORMAT_NAMES = ("store", "csv", "e4", "polar", "xdf", "emotibit", "wesad")
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         NAME,
         help="run the pipeline over recorded data",
-        description="Replay stresstrack stores or generic CSV files (see docs/formats.md) "
-        "through the pipeline into a new store.",
+        description="Replay recordings through the pipeline into a store: stresstrack stores, "
+        "generic CSV, Empatica E4, Polar Sensor Logger, XDF (LabRecorder), EmotiBit and WESAD "
+        "(see docs/formats.md). A folder of recordings is replayed in parallel, one process "
+        "per recording, with the same results as one after the other.",
     )
     p.add_argument("sources", nargs="+", type=Path, metavar="SOURCE")
     p.add_argument("--store", type=Path, required=True, metavar="OUT.db", help="output store")
-    p.add_argument(
-        "--participant",
-        type=participant_arg,
-        default=None,
-        metavar="ID",
-        help="only this participant (stores) / the participant of CSV files",
-    )
-    p.add_argument("--study", default="default", help="study name for CSV files")
-    p.add_argument(
-        "--skip-bad-rows",
-        action="store_true",
-        help="skip and count malformed CSV rows instead of stopping",
-    )
+    add_replay_options(p)
     add_pipeline_options(p)
     add_influx_options(p)
     p.set_defaults(run=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    from stresstrack.replay import iter_source_events
-    from stresstrack.replay.csv_generic import CsvStats
+def add_replay_options(p: argparse.ArgumentParser) -> None:
+    """The options of what to read and how fast."""
+    p.add_argument(
+        "--format",
+        choices=FORMAT_NAMES,
+        default=None,
+        help="format of the sources (default: recognised from each file or folder)",
+    )
+    p.add_argument(
+        "--participant",
+        type=participant_arg,
+        default=None,
+        metavar="ID",
+        help="only this participant (stores); the participant of other recordings (default: "
+        "the file or folder name, when it is a pseudonym)",
+    )
+    p.add_argument("--study", default="default", help="study name for imported recordings")
+    p.add_argument(
+        "--skip-bad-rows",
+        action="store_true",
+        help="skip and count malformed rows instead of stopping at the first",
+    )
+    p.add_argument(
+        "--speed",
+        type=float,
+        default=0.0,
+        metavar="0|1|N",
+        help="0: as fast as possible (default); 1: real time (demos to live dashboards); "
+        "N: N times real time",
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        metavar="N",
+        help=f"parallel processes for a folder of recordings (default: {os.cpu_count() or 1}, "
+        "the number of cores)",
+    )
+    p.add_argument(
+        "--start",
+        default=None,
+        metavar="TIME",
+        help="ISO 8601 time of the first sample, for recordings without calendar time "
+        "(XDF without a header datetime, a WESAD .pkl without its E4 folder)",
+    )
+    p.add_argument(
+        "--timezone",
+        default="UTC",
+        metavar="ZONE",
+        help="time zone of local times written without one (Polar Sensor Logger), "
+        "e.g. Europe/Paris (default UTC)",
+    )
+    p.add_argument(
+        "--tag-sessions",
+        default=None,
+        metavar="KIND",
+        help="E4 button presses (and Polar Sensor Logger markers) delimit sessions of KIND: "
+        "1st press starts, 2nd stops... (default: E4 presses are point events)",
+    )
 
+
+def _start_ns(text: str | None) -> int | None:
+    if text is None:
+        return None
+    from stresstrack.replay.csv_generic import parse_time
+
+    try:
+        return parse_time(text)
+    except ValueError:
+        raise StressTrackError(f"--start {text!r} is not an ISO 8601 time") from None
+
+
+def run(args: argparse.Namespace) -> int:
+    from stresstrack.replay import ImportOptions, find_recordings, format_summary
+    from stresstrack.replay.base import resolve_timezone
+    from stresstrack.replay.runner import replay_recordings
+
+    if args.speed < 0:
+        raise StressTrackError("--speed must be 0 (as fast as possible), 1 (real time) or more")
+    if args.workers < 1:
+        raise StressTrackError("--workers must be at least 1")
     out: Path = args.store
     if any(out.resolve() == s.resolve() for s in args.sources if s.exists()):
         raise StressTrackError(f"{out}: the output store must differ from the sources")
-    stats = CsvStats()
-    t0 = time.monotonic()
-    n = 0
-    with Store(out) as store:
-        recorder = Recorder(store, Pipeline(pipeline_config(args)), batch=2000)
-        events = iter_source_events(
-            args.sources,
-            participant=args.participant,
-            study=args.study,
-            skip_bad_rows=args.skip_bad_rows,
-            stats=stats,
-        )
-        with influx_replica(args, out):
-            try:
-                for e in events:
-                    recorder.emit([e])
-                    n += 1
-                    if n % 50_000 == 0:
-                        print(f"replay: {n} events", file=sys.stderr)
-            finally:
-                recorder.close()  # whatever was read is stored and processed
-        counts = {t: store.count(t) for t in ("features", "stress", "sessions")}
-    msg = f"replayed {n} events in {time.monotonic() - t0:.1f} s into {out}: " + ", ".join(
-        f"{v} {k}" for k, v in counts.items()
+    resolve_timezone(args.timezone)
+    options = ImportOptions(
+        participant=args.participant,
+        study=args.study,
+        skip_bad_rows=args.skip_bad_rows,
+        start_ns=_start_ns(args.start),
+        timezone=args.timezone,
+        tag_sessions=args.tag_sessions,
     )
-    if stats.skipped:
-        msg += f"; skipped {stats.skipped} bad rows"
-    print(msg)
+    recordings = find_recordings(args.sources, args.format)
+    t0 = time.monotonic()
+    with Store(out):
+        pass  # created before the InfluxDB replica starts following it
+    with influx_replica(args, out):
+        results = replay_recordings(
+            recordings,
+            out,
+            pipeline_config(args),
+            options,
+            workers=args.workers,
+            speed=args.speed,
+        )
+    elapsed = time.monotonic() - t0
+    failed = [r for r in results if r.error]
+    if len(results) == 1 and failed:
+        # One recording: the error is the message (what was read before it is kept).
+        raise StressTrackError(failed[0].error or "")
+    print(format_summary(results))
+    for r in results:
+        for note in r.notes:
+            print(f"note: {r.recording}: {note}", file=sys.stderr)
+    hours = sum(r.duration_s for r in results) / 3600
+    events = sum(r.events for r in results)
+    print(
+        f"\nreplayed {len(results)} recording(s), {events} events, {hours:.2f} participant-hours "
+        f"in {elapsed:.1f} s into {out}"
+    )
+    if failed:
+        print(f"{len(failed)} recording(s) failed; see the errors column", file=sys.stderr)
+        return 1
     return 0

@@ -27,9 +27,9 @@ __all__ = ["CleanBeat", "KubiosCorrector", "PeakDetector"]
 
 NS: Final = 1_000_000_000
 US: Final = 1_000
-CONTEXT_BEATS: Final = 60
+CONTEXT_BEATS: Final = 50
 LOOKAHEAD_BEATS: Final = 20
-RUN_EVERY_BEATS: Final = 30
+RUN_EVERY_BEATS: Final = 90
 MIN_SEGMENT_BEATS: Final = 8  # fixpeaks needs a few beats; shorter segments pass unchanged
 GAP_TOLERANCE_NS: Final = 300_000_000  # a beat's interval must reach the previous beat ±0.3 s
 

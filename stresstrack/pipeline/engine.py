@@ -50,6 +50,8 @@ from stresstrack.pipeline.eda import (
     eda_features,
     eda_quality,
     eda_sympathetic,
+    reference_eda_features,
+    reference_eda_sympathetic,
 )
 from stresstrack.pipeline.hrv import (
     HRV_FREQ_FEATURES,
@@ -484,6 +486,8 @@ class Pipeline:
         if reason:
             reasons["eda"] = reason
             values.update(dict.fromkeys(EDA_FEATURES))
+        elif c.backend == "reference":
+            values.update(reference_eda_features(signal, st.eda_rate))
         else:
             values.update(eda_features(signal, st.eda_rate))
         if slow:
@@ -494,6 +498,8 @@ class Pipeline:
             if long_reason:
                 st.slow_reasons["eda_symp"] = long_reason
                 st.slow.update(dict.fromkeys(EDA_SYMP_FEATURES))
+            elif c.backend == "reference":
+                st.slow.update(reference_eda_sympathetic(long_signal, st.eda_rate))
             else:
                 st.slow.update(eda_sympathetic(long_signal, st.eda_rate))
         values.update({k: st.slow.get(k) for k in EDA_SYMP_FEATURES})

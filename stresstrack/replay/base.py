@@ -16,6 +16,7 @@ import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from pathlib import Path
 from typing import IO, Final, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -46,6 +47,7 @@ __all__ = [
     "iter_lines",
     "merge_by_time",
     "parse_number",
+    "parse_unix_ns",
     "participant_from_name",
     "resolve_timezone",
     "unix_seconds_to_ns",
@@ -112,10 +114,12 @@ class Format:
     """One recording format: how to recognise it, who the participants are, how to read it."""
 
     name: str
-    description: str
-    detect: Callable[[Path], Detection | None]
-    participants: Callable[[Sequence[Path], ImportOptions], list[str]]
-    read: Callable[[Sequence[Path], ImportOptions, ImportStats], Iterator[Event]]
+    description: str = field(repr=False)
+    detect: Callable[[Path], Detection | None] = field(repr=False)
+    participants: Callable[[Sequence[Path], ImportOptions], list[str]] = field(repr=False)
+    read: Callable[[Sequence[Path], ImportOptions, ImportStats], Iterator[Event]] = field(
+        repr=False
+    )
 
 
 def bad_row(
@@ -217,6 +221,18 @@ def unix_seconds_to_ns(seconds: float, what: str = "time") -> int:
     if not _EARLIEST_S <= seconds <= _LATEST_S:
         raise ValueError(f"{what} {seconds:g} is not a Unix time between 1990 and 2100")
     return round(seconds * NS)
+
+
+def parse_unix_ns(text: str, what: str = "time") -> int:
+    """Unix seconds as written (read exactly with decimal arithmetic) → ns."""
+    try:
+        seconds = Decimal(text.strip())
+    except InvalidOperation:
+        raise ValueError(f"{what} {text.strip()!r} is not a Unix time") from None
+    if not seconds.is_finite():
+        raise ValueError(f"{what} {text.strip()!r} is not a Unix time")
+    unix_seconds_to_ns(float(seconds), what)  # range check
+    return int((seconds * NS).to_integral_value(ROUND_HALF_EVEN))
 
 
 def resolve_timezone(name: str) -> tzinfo:
@@ -329,13 +345,19 @@ def grid_chunks(
     first: int | None = None
     last = -1
     chunk: list[float] = []
-    for index, value in values:
-        if first is not None and (index != last + 1 or len(chunk) >= per_chunk):
-            yield make(start_ns + round(first * NS / rate), tuple(chunk))
-            first, chunk = None, []
-        if first is None:
-            first = index
-        chunk.append(value)
-        last = index
-    if first is not None:
-        yield make(start_ns + round(first * NS / rate), tuple(chunk))
+    try:
+        for index, value in values:
+            if first is not None and (index != last + 1 or len(chunk) >= per_chunk):
+                yield make(start_ns + round(first * NS / rate), tuple(chunk))
+                first, chunk = None, []
+            if first is None:
+                first = index
+            chunk.append(value)
+            last = index
+    finally:
+        # Also on an import error: the samples read before it are handed on first.
+        if first is not None and chunk:
+            pending = make(start_ns + round(first * NS / rate), tuple(chunk))
+            chunk = []
+    if first is not None and pending is not None:
+        yield pending

@@ -219,13 +219,17 @@ def _sampled(
     rows: Iterator[tuple[int, float | _MarkerFields]],
 ) -> Iterator[Event]:
     head: list[tuple[int, float]] = []
-    for t, v in rows:
-        assert isinstance(v, float)
-        head.append((t, v))
-        if len(head) >= RATE_ROWS:
-            break
+    error: ImportFormatError | None = None
+    try:
+        for t, v in rows:
+            assert isinstance(v, float)
+            head.append((t, v))
+            if len(head) >= RATE_ROWS:
+                break
+    except ImportFormatError as exc:
+        error = exc  # hand on the rows read before it, then raise it
     if len(head) < 2:
-        raise ImportFormatError(file.label, None, "a sampled signal needs at least 2 rows")
+        raise error or ImportFormatError(file.label, None, "a sampled signal needs at least 2 rows")
     step = float(np.median(np.diff(np.array([t for t, _ in head], dtype=np.int64))))
     if step <= 0:
         raise ImportFormatError(
@@ -240,6 +244,9 @@ def _sampled(
     chunker = SampleChunker(make, rate, chunk_s=CHUNK_S)
     for t, v in head:
         yield from chunker.add(t, v)
+    if error is not None:
+        yield from chunker.flush()
+        raise error
     for t, v in rows:
         assert isinstance(v, float)
         yield from chunker.add(t, v)

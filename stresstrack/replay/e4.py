@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import zipfile
 from collections.abc import Iterator, Sequence
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Final
 
@@ -56,8 +55,8 @@ from stresstrack.replay.base import (
     iter_lines,
     merge_by_time,
     parse_number,
+    parse_unix_ns,
     participant_from_name,
-    unix_seconds_to_ns,
     waveform_maker,
 )
 
@@ -89,8 +88,8 @@ def _looks_numeric(text: str | None) -> bool:
 
 def detect(path: Path) -> Detection | None:
     if path.is_dir():
-        names = {p.name.lower() for p in path.iterdir() if p.is_file()}
-        return "recording" if names & set(SIGNAL_FILES) else None
+        signals = [p for p in path.iterdir() if p.is_file() and p.name.lower() in SIGNAL_FILES]
+        return "recording" if any(_looks_numeric(_first_field(p)) for p in signals) else None
     if path.suffix.lower() == ".zip":
         try:
             with zipfile.ZipFile(path) as archive:
@@ -182,18 +181,6 @@ def read_session(
     return merge_by_time(streams)
 
 
-def _unix_ns(text: str, what: str) -> int:
-    """Unix seconds (read exactly with decimal arithmetic) → ns."""
-    try:
-        seconds = Decimal(text.strip())
-    except InvalidOperation:
-        raise ValueError(f"{what} {text.strip()!r} is not a Unix time") from None
-    if not seconds.is_finite():
-        raise ValueError(f"{what} {text.strip()!r} is not a Unix time")
-    unix_seconds_to_ns(float(seconds), what)  # range check
-    return int(seconds * NS)
-
-
 def _header(
     lines: Iterator[tuple[int, str]], file: DataFile, *, with_rate: bool
 ) -> tuple[int, float]:
@@ -203,7 +190,7 @@ def _header(
         raise ImportFormatError(file.label, None, "empty file")
     fields = [f.strip() for f in first[1].split(",")]
     try:
-        start = _unix_ns(fields[0], "start time")
+        start = parse_unix_ns(fields[0], "start time")
     except ValueError as exc:
         raise ImportFormatError(file.label, 1, f"{exc} (line 1 is the session start)") from None
     if not with_rate:
@@ -214,9 +201,7 @@ def _header(
         return start, 0.0
     second = next(lines, None)
     if second is None:
-        raise ImportFormatError(
-            file.label, None, "truncated: line 2 (the sample rate) is missing"
-        )
+        raise ImportFormatError(file.label, None, "truncated: line 2 (the sample rate) is missing")
     try:
         rate = parse_number(second[1].split(",")[0], "sample rate")
     except ValueError as exc:
@@ -249,11 +234,7 @@ def _sampled(
         for index, bpm in values():
             yield HeartRate(time_ns=start + round(index * NS / rate), bpm=bpm, **ids)
         return
-    make = (
-        eda_maker(rate, ids)
-        if signal == "eda"
-        else waveform_maker(WaveformKind.PPG, rate, ids)
-    )
+    make = eda_maker(rate, ids) if signal == "eda" else waveform_maker(WaveformKind.PPG, rate, ids)
     yield from grid_chunks(make, start, rate, values())
 
 
@@ -291,7 +272,7 @@ def _tags(
         if not text.strip():
             continue
         try:
-            t = _unix_ns(text.split(",")[0], "tag time")
+            t = parse_unix_ns(text.split(",")[0], "tag time")
             if t < last:
                 raise ValueError("time goes backwards (tags must be in time order)")
         except ValueError as exc:

@@ -52,8 +52,8 @@ from stresstrack.replay.base import (
     iter_lines,
     merge_by_time,
     parse_number,
+    parse_unix_ns,
     participant_from_name,
-    unix_seconds_to_ns,
     waveform_maker,
 )
 
@@ -123,8 +123,10 @@ def _rates(path: Path, stats: ImportStats) -> dict[str, float]:
         for entry in entries:
             details = entry.get("info", {}) if isinstance(entry, dict) else {}
             rate = details.get("nominal_srate")
-            for tag in details.get("typeTags", []) if isinstance(rate, int | float) else []:
-                if isinstance(tag, str) and rate > 0:
+            if not isinstance(rate, int | float) or not rate > 0:
+                continue
+            for tag in details.get("typeTags", []):
+                if isinstance(tag, str):
                     rates[tag] = float(rate)
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError, TypeError) as exc:
         raise ImportFormatError(str(info), None, f"unreadable info file ({exc})") from exc
@@ -189,7 +191,7 @@ def _read_file(
         try:
             if len(fields) < len(expected):
                 raise ValueError(f"{len(fields)} fields, header has {len(expected)} (truncated?)")
-            t = unix_seconds_to_ns(parse_number(fields[0], "LocalTimestamp"), "LocalTimestamp")
+            t = parse_unix_ns(fields[0], "LocalTimestamp")
             if t < last:
                 raise ValueError("time goes backwards (rows must be in time order)")
             if fields[4].strip() != tag:

@@ -283,11 +283,17 @@ def _waveform(
 
     it = samples()
     head = []
-    for sample in it:
-        head.append(sample)
-        if len(head) >= RATE_ROWS:
-            break
+    error: ImportFormatError | None = None
+    try:
+        for sample in it:
+            head.append(sample)
+            if len(head) >= RATE_ROWS:
+                break
+    except ImportFormatError as exc:
+        error = exc  # hand on the samples read before it, then raise it
     if len(head) < 2:
+        if error is not None:
+            raise error
         if head:
             raise ImportFormatError(file.label, None, "a waveform needs at least 2 samples")
         return
@@ -296,12 +302,14 @@ def _waveform(
     kind_enum = WaveformKind.ECG if kind == "ecg" else WaveformKind.PPG
     chunker = SampleChunker(waveform_maker(kind_enum, rate, ids), rate)
     anchor_phone, anchor_sensor = head[0][0], head[0][1]
-    for phone, s, value in _chain(head, it):
+    for phone, s, value in _chain(head, iter(()) if error else it):
         t = anchor_phone + (s - anchor_sensor)
         if abs(phone - t) > REANCHOR_NS:
             anchor_phone, anchor_sensor, t = phone, s, phone
         yield from chunker.add(t, value)
     yield from chunker.flush()
+    if error is not None:
+        raise error
 
 
 def _chain(

@@ -339,9 +339,7 @@ def read(paths: Sequence[Path], options: ImportOptions, stats: ImportStats) -> I
     pid = participants(paths, options)[0]
     scan = _scan(path, options, stats)
     streams, _header = _load(path, options, stats)
-    firsts = [
-        float(s["time_stamps"][0]) for s in streams if len(s.get("time_stamps", ())) > 0
-    ]
+    firsts = [float(s["time_stamps"][0]) for s in streams if len(s.get("time_stamps", ())) > 0]
     if not firsts:
         stats.note(f"{path.name}: no samples in any stream")
         return iter(())
@@ -421,8 +419,8 @@ def _stream_events(
         bad_row(where, None, f"sample {i + 1}: {quantity} value {numbers[i]:g} is impossible",
                 options, stats)  # fmt: skip
     if times.size > 1 and np.any(np.diff(times) < 0):
-        i = int(np.flatnonzero(np.diff(times) < 0)[0]) + 1
-        raise ImportFormatError(where, None, f"sample {i + 1}: time goes backwards")
+        back = int(np.flatnonzero(np.diff(times) < 0)[0]) + 1
+        raise ImportFormatError(where, None, f"sample {back + 1}: time goes backwards")
     if kind in ("rr", "hr"):
         for t, v in zip(times[ok], numbers[ok], strict=True):
             stats.rows += 1

@@ -4,6 +4,16 @@ The collector only uses bleak's public :class:`bleak.BleakClient` API. Real hard
 simulated peripherals differ only in the client factory (``backend=`` of ``BleakClient``),
 and time comes from a :class:`~stresstrack.clock.Clock`, so a simulated study runs the very
 same code faster than real time.
+
+On each connection it reads the Device Information Service once (stored as a status "for
+the record"), subscribes to whatever the device offers among the Heart Rate Service, the
+configured EDA profiles, the Battery Service and Polar's PMD service (streams started
+through :class:`~stresstrack.sensors.pmd_session.PmdControl`), and then waits. A lost link
+(bleak's disconnect callback, a BleakError while setting up, or no data for
+``stall_timeout_s`` with the adapter gone quiet) ends the connection; it reconnects with
+capped exponential backoff and records the hole in the data as a ``GAP`` status. A packet
+that does not decode is counted, logged and stored as a ``BAD_PACKET`` status; collection
+goes on.
 """
 
 from __future__ import annotations
@@ -12,12 +22,14 @@ import asyncio
 import contextlib
 import logging
 import random
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Any, Final
 
-from bleak import BleakClient
+from bleak import BleakClient, BleakScanner
 from bleak.backends.characteristic import BleakGATTCharacteristic
+from bleak.backends.device import BLEDevice
 from bleak.exc import BleakDeviceNotFoundError, BleakError
 
 from stresstrack.clock import Clock
@@ -34,18 +46,49 @@ from stresstrack.events import (
     HeartRate,
 )
 from stresstrack.recorder import EventSink
+from stresstrack.sensors.pmd_session import (
+    DEFAULT_STREAMS,
+    PmdControl,
+    PmdRequestError,
+    PmdStreams,
+    choose_settings,
+)
+from stresstrack.sensors.profiles.battery import BATTERY_LEVEL_UUID, BATTERY_SERVICE_UUID
+from stresstrack.sensors.profiles.device_info import (
+    DEVICE_INFO_FIELDS,
+    DEVICE_INFORMATION_SERVICE_UUID,
+    DeviceInfo,
+    decode_device_info,
+)
 from stresstrack.sensors.profiles.eda import STRESSTRACK_EDA_V1, EdaProfile, decode_eda_packet
 from stresstrack.sensors.profiles.heart_rate import (
     HEART_RATE_MEASUREMENT_UUID,
+    HEART_RATE_SERVICE_UUID,
     decode_heart_rate_measurement,
+)
+from stresstrack.sensors.profiles.polar_pmd import (
+    PMD_CONTROL_POINT_UUID,
+    PMD_DATA_UUID,
+    PMD_SERVICE_UUID,
+    PmdMeasurementType,
+    decode_pmd_frame,
 )
 from stresstrack.sensors.timing import BeatTimer, ChunkTimer
 
-__all__ = ["Backoff", "ClientFactory", "CollectorStats", "DeviceCollector", "describe_ble_error"]
+__all__ = [
+    "Backoff",
+    "ClientFactory",
+    "CollectorStats",
+    "DeviceCollector",
+    "advertised_profiles",
+    "describe_ble_error",
+    "describe_device_info",
+    "find_device",
+]
 
 log = logging.getLogger(__name__)
 
-BATTERY_LEVEL_UUID: Final = "00002a19-0000-1000-8000-00805f9b34fb"
+NS: Final = 1_000_000_000
 
 ClientFactory = Callable[[str, Callable[[BleakClient], None]], BleakClient]
 
@@ -74,6 +117,14 @@ class CollectorStats:
     battery_pct: int | None = None
     contact: Contact = Contact.UNSUPPORTED
     profiles: list[str] = field(default_factory=list)
+    last_data_ns: int | None = None  # receive time of the last good packet
+    device_info: str = ""
+    moving: bool | None = None  # from the accelerometer, when streamed
+    discarded_beats: int = 0  # PPI beats flagged by the blocker or without contact
+
+    @property
+    def reconnects(self) -> int:
+        return max(0, self.connects - 1)
 
 
 def describe_ble_error(exc: BaseException, device: str) -> str:
@@ -96,6 +147,70 @@ def describe_ble_error(exc: BaseException, device: str) -> str:
     return f"{device}: {type(exc).__name__}: {text or 'no detail'}"
 
 
+def describe_device_info(info: DeviceInfo) -> str:
+    """One line for the record, e.g. ``device: manufacturer=Polar Electro Oy; model=H10``.
+
+    >>> describe_device_info(DeviceInfo(model_number="H10", firmware_revision="5.0.0"))
+    'device: model=H10; firmware=5.0.0'
+    """
+    parts = [
+        ("manufacturer", info.manufacturer_name),
+        ("model", info.model_number),
+        ("serial", info.serial_number),
+        ("hardware", info.hardware_revision),
+        ("firmware", info.firmware_revision),
+        ("software", info.software_revision),
+    ]
+    return "device: " + "; ".join(f"{k}={v}" for k, v in parts if v)
+
+
+# Polar sensors with the PMD service advertise their name as "Polar <model> <device id>" but
+# not the PMD service itself (polar-ble-sdk filters devices by this name prefix).
+_PMD_NAME_PREFIXES: Final = ("Polar H10 ", "Polar OH1 ", "Polar Sense ")
+
+
+def advertised_profiles(
+    service_uuids: Sequence[str],
+    name: str | None,
+    eda_profiles: Sequence[EdaProfile] = (STRESSTRACK_EDA_V1,),
+) -> list[str]:
+    """The profiles an advertisement suggests the device supports.
+
+    >>> advertised_profiles(["0000180d-0000-1000-8000-00805f9b34fb"], "Polar H10 1A2B3C4D")
+    ['heart-rate', 'polar-pmd']
+    """
+    uuids = {u.lower() for u in service_uuids}
+    out = []
+    if HEART_RATE_SERVICE_UUID in uuids:
+        out.append("heart-rate")
+    out += [f"eda:{p.name}" for p in eda_profiles if p.service_uuid in uuids]
+    if PMD_SERVICE_UUID in uuids or (name or "").startswith(_PMD_NAME_PREFIXES):
+        out.append("polar-pmd")
+    if BATTERY_SERVICE_UUID in uuids:
+        out.append("battery")
+    return out
+
+
+# A Bluetooth address (AA:BB:CC:DD:EE:FF) or a macOS CoreBluetooth UUID.
+_ADDRESS: Final = re.compile(
+    r"^([0-9A-Fa-f]{2}:){5}[0-9A-Fa-f]{2}$|^[0-9A-Fa-f]{8}(-[0-9A-Fa-f]{4}){3}-[0-9A-Fa-f]{12}$"
+)
+
+
+async def find_device(
+    name_or_address: str, *, timeout: float = 10.0, **scanner_kwargs: Any
+) -> BLEDevice | None:
+    """Scan up to ``timeout`` s for a device by address (or macOS UUID) or advertised name;
+    ``scanner_kwargs`` go to :class:`bleak.BleakScanner` (e.g. a simulated backend)."""
+    if _ADDRESS.match(name_or_address):
+        return await BleakScanner.find_device_by_address(
+            name_or_address, timeout=timeout, **scanner_kwargs
+        )
+    return await BleakScanner.find_device_by_name(
+        name_or_address, timeout=timeout, **scanner_kwargs
+    )
+
+
 def _setter(event: asyncio.Event) -> Callable[[BleakClient], None]:
     """A disconnect callback that sets ``event`` (bound now, not at call time)."""
     return lambda _client: event.set()
@@ -114,8 +229,11 @@ class DeviceCollector:
         client_factory: ClientFactory,
         study: str = "default",
         eda_profiles: Sequence[EdaProfile] = (STRESSTRACK_EDA_V1,),
+        pmd_streams: Sequence[PmdMeasurementType] = DEFAULT_STREAMS,
         backoff: Backoff = Backoff(),
         rng: random.Random | None = None,
+        stall_timeout_s: float | None = 30.0,
+        pmd_timeout_s: float = 5.0,
     ) -> None:
         self.address = address
         self.participant = participant
@@ -124,11 +242,19 @@ class DeviceCollector:
         self.clock = clock
         self.client_factory = client_factory
         self.eda_profiles = {p.characteristic_uuid: p for p in eda_profiles}
+        self.pmd_streams = tuple(pmd_streams)
         self.backoff = backoff
         self.rng = rng or random.Random()
+        self.stall_timeout_s = stall_timeout_s
+        self.pmd_timeout_s = pmd_timeout_s
         self.stats = CollectorStats()
+        self._ids = EventIds(participant=participant, study=study, device=address)
         self._beats = BeatTimer()
         self._chunks: dict[str, ChunkTimer] = {}
+        self._pmd = PmdStreams(self._ids)
+        self._pmd_control: PmdControl | None = None
+        self._notifying: set[str] = set()
+        self._notes: list[str] = []  # details to store once the connection is up
         self._last_data_ns: int | None = None
 
     # -- events ------------------------------------------------------------------------------
@@ -150,10 +276,19 @@ class DeviceCollector:
             ]
         )
 
-    def _bad_packet(self, what: str, exc: DecodeError) -> None:
+    def _bad_packet(self, what: str, exc: Exception) -> None:
         self.stats.bad_packets += 1
-        log.warning("%s: bad %s packet: %s", self.address, what, exc)
-        self._status(DeviceState.BAD_PACKET, detail=str(exc)[:200])
+        if isinstance(exc, DecodeError):
+            log.warning("%s: bad %s packet: %s", self.address, what, exc)
+            detail = str(exc)
+        else:  # a bug in our handling: keep collecting, but say so loudly
+            log.error("%s: %s packet not handled", self.address, what, exc_info=exc)
+            detail = f"internal error handling {what} packet: {type(exc).__name__}: {exc}"
+        self._status(DeviceState.BAD_PACKET, detail=detail[:200])
+
+    def _got_data(self, now: int) -> None:
+        self._last_data_ns = now
+        self.stats.last_data_ns = now
 
     def on_heart_rate(self, _char: BleakGATTCharacteristic, data: bytearray) -> None:
         now = self.clock.now_ns()
@@ -178,7 +313,7 @@ class DeviceCollector:
         rr_ms = m.rr_ms
         for t, ticks, ms in zip(self._beats.times(now, rr_ms), m.rr_ticks, rr_ms, strict=True):
             events.append(Beat(time_ns=t, rr_ms=ms, rr_ticks=ticks, source=BeatSource.HRS, **base))
-        self._last_data_ns = now
+        self._got_data(now)
         self._emit(events)
 
     def on_eda(self, char: BleakGATTCharacteristic, data: bytearray) -> None:
@@ -192,7 +327,7 @@ class DeviceCollector:
             return
         timer = self._chunks.setdefault(char.uuid, ChunkTimer(profile.sampling_rate))
         first = timer.first_time(now, packet.counter, len(packet.values_us))
-        self._last_data_ns = now
+        self._got_data(now)
         self._emit(
             [
                 EdaSamples(
@@ -205,6 +340,22 @@ class DeviceCollector:
                 )
             ]
         )
+
+    def on_pmd_data(self, _char: BleakGATTCharacteristic, data: bytearray) -> None:
+        now = self.clock.now_ns()
+        self.stats.notifications += 1
+        try:
+            frame = decode_pmd_frame(data, factor=self._pmd.factor(data))
+            events = self._pmd.events(frame, now)
+        except Exception as exc:  # DecodeError, or a bug: never stop collecting
+            self._bad_packet("PMD", exc)
+            return
+        self._got_data(now)
+        self.stats.moving = self._pmd.motion.get()
+        self.stats.discarded_beats = self._pmd.discarded_beats
+        if self._pmd.contact is not None and HEART_RATE_MEASUREMENT_UUID not in self._notifying:
+            self.stats.contact = self._pmd.contact
+        self._emit(events)
 
     def on_battery(self, _char: BleakGATTCharacteristic, data: bytearray) -> None:
         if len(data) != 1 or data[0] > 100:
@@ -242,9 +393,12 @@ class DeviceCollector:
                 # Record the hole in the data between the last packet and the reconnection.
                 self._status(DeviceState.GAP, gap_start_ns=self._last_data_ns, detail="reconnected")
             self._status(DeviceState.CONNECTED, detail=",".join(self.stats.profiles))
-            await self._wait_any(stop, lost)
+            for note in self._notes:
+                self._status(DeviceState.CONNECTED, detail=note)
+            why = await self._supervise(client, stop, lost)
             self.stats.connected = False
             if stop.is_set():
+                await self._stop_streams()
                 with contextlib.suppress(BleakError, OSError, TimeoutError):
                     await client.disconnect()
                 self._status(DeviceState.DISCONNECTED, detail="stopped")
@@ -253,17 +407,46 @@ class DeviceCollector:
             self._beats.reset()
             for timer in self._chunks.values():
                 timer.reset()
-            self._status(DeviceState.DISCONNECTED, detail="link lost")
+            self._pmd.new_connection()
+            self._status(DeviceState.DISCONNECTED, detail=why)
             with contextlib.suppress(BleakError, OSError, TimeoutError):
                 await client.disconnect()
             await self._sleep_or_stop(self.backoff.delay(0, self.rng), stop)
         return self.stats
 
+    async def _supervise(
+        self, client: BleakClient, stop: asyncio.Event, lost: asyncio.Event
+    ) -> str:
+        """Wait while connected; return why the connection ended (or "" when stopped)."""
+        if self.stall_timeout_s is None:
+            await self._wait_any(stop, lost)
+            return "link lost"
+        connected_ns = self.clock.now_ns()
+        limit_ns = int(self.stall_timeout_s * NS)
+        while True:
+            await self._wait_any(stop, lost, timeout=self.stall_timeout_s / 3)
+            if stop.is_set():
+                return ""
+            if lost.is_set() or not client.is_connected:
+                return "link lost"
+            since = max(connected_ns, self._last_data_ns or connected_ns)
+            if self.clock.now_ns() - since > limit_ns:
+                # The adapter may have restarted without telling bleak: start over.
+                log.warning(
+                    "%s: no data for %g s, reconnecting", self.address, self.stall_timeout_s
+                )
+                return f"no data for {self.stall_timeout_s:g} s"
+
     async def _subscribe(self, client: BleakClient) -> None:
         profiles = []
+        self._notes = []
+        self._notifying = set()
         services = client.services
+        if services.get_service(DEVICE_INFORMATION_SERVICE_UUID) is not None:
+            await self._read_device_info(client)
         if services.get_characteristic(HEART_RATE_MEASUREMENT_UUID) is not None:
             await client.start_notify(HEART_RATE_MEASUREMENT_UUID, self.on_heart_rate)
+            self._notifying.add(HEART_RATE_MEASUREMENT_UUID)
             profiles.append("heart-rate")
         for uuid, profile in self.eda_profiles.items():
             if services.get_characteristic(uuid) is not None:
@@ -274,9 +457,58 @@ class DeviceCollector:
             self.on_battery(battery, await client.read_gatt_char(battery))
             if "notify" in battery.properties:
                 await client.start_notify(battery, self.on_battery)
+        if self.pmd_streams and services.get_characteristic(PMD_CONTROL_POINT_UUID) is not None:
+            profiles += await self._start_pmd(client)
         if not profiles:
-            raise BleakError("the device offers no supported profile (heart rate or EDA)")
+            raise BleakError("the device offers no supported profile (heart rate, EDA or PMD)")
         self.stats.profiles = profiles
+
+    async def _read_device_info(self, client: BleakClient) -> None:
+        reads = {}
+        for uuid in DEVICE_INFO_FIELDS:
+            char = client.services.get_characteristic(uuid)
+            if char is not None and "read" in char.properties:
+                reads[uuid] = bytes(await client.read_gatt_char(char))
+        try:
+            info = decode_device_info(reads)
+        except DecodeError as exc:
+            self._notes.append(f"device information unreadable: {exc}"[:200])
+            return
+        self.stats.device_info = describe_device_info(info)
+        self._notes.append(self.stats.device_info)
+
+    async def _start_pmd(self, client: BleakClient) -> list[str]:
+        """Start the wanted PMD streams the sensor offers; a refusal is noted, not fatal."""
+        control = PmdControl(client, device=self.address, timeout_s=self.pmd_timeout_s)
+        self._pmd_control = control
+        started = []
+        try:
+            offered = await control.open()
+            await client.start_notify(PMD_DATA_UUID, self.on_pmd_data)
+            for m in self.pmd_streams:
+                if m not in offered:
+                    continue
+                try:
+                    settings = choose_settings(m, await control.get_settings(m))
+                    self._pmd.started(m, settings, await control.start(m, settings))
+                    started.append(f"pmd:{m.name.lower()}")
+                except PmdRequestError as exc:
+                    log.warning("%s", exc)
+                    self._notes.append(f"pmd: {m.name} not started: {exc.problem}"[:200])
+        except PmdRequestError as exc:
+            log.warning("%s", exc)
+            self._notes.append(f"pmd: {exc.problem}"[:200])
+        return started
+
+    async def _stop_streams(self) -> None:
+        """Ask the sensor to stop its PMD streams (politeness; it stops on disconnect too)."""
+        control, self._pmd_control = self._pmd_control, None
+        if control is None:
+            return
+        control.timeout_s = min(control.timeout_s, 1.0)
+        for m in sorted(control.started):
+            with contextlib.suppress(PmdRequestError, BleakError, OSError, TimeoutError):
+                await control.stop(m)
 
     @staticmethod
     async def _sleep_or_stop(seconds: float, stop: asyncio.Event) -> None:
@@ -284,10 +516,10 @@ class DeviceCollector:
             await asyncio.wait_for(stop.wait(), timeout=seconds)
 
     @staticmethod
-    async def _wait_any(*events: asyncio.Event) -> None:
+    async def _wait_any(*events: asyncio.Event, timeout: float | None = None) -> None:
         tasks = [asyncio.ensure_future(e.wait()) for e in events]
         try:
-            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(tasks, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
         finally:
             for t in tasks:
                 t.cancel()

@@ -51,6 +51,11 @@ class BeatTimer:
         self._last_ns: int | None = None
         self.resyncs = 0
 
+    @property
+    def last_ns(self) -> int | None:
+        """Time of the last beat placed, or None after a reset."""
+        return self._last_ns
+
     def reset(self) -> None:
         """Forget the chain (after a disconnect)."""
         self._last_ns = None

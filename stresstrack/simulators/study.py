@@ -1,10 +1,16 @@
 """A simulated study: participants wearing a simulated strap and EDA band, collected by the
-real collector through bleak, with the protocol's phases marked, in virtual time."""
+real collector through bleak, with the protocol's phases marked, in virtual time.
+
+:func:`build_participant_air` places one participant's simulated devices (strap, EDA band,
+Polar H10, Polar Verity Sense) for ``stresstrack collect --simulate`` and ``scan --simulate``,
+which run them in real time.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import random
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -14,24 +20,33 @@ import numpy as np
 from bleak import BleakClient
 
 from stresstrack.clock import Clock, VirtualClock, run_virtual
-from stresstrack.protocol import DEFAULT_PROTOCOL, Protocol, run_protocol
+from stresstrack.protocol import DEFAULT_PROTOCOL, Phase, Protocol, run_protocol
 from stresstrack.recorder import EventSink
 from stresstrack.sensors.collector import CollectorStats, DeviceCollector
-from stresstrack.simulators.bleak_backend import SimulatedBleakClient
+from stresstrack.simulators.bleak_backend import SimulatedBleakClient, SimulatedBleakScanner
 from stresstrack.simulators.peripherals import (
     Faults,
     SimulatedAir,
     SimulatedEdaBand,
     SimulatedHeartRateStrap,
+    SimulatedPeripheral,
 )
 from stresstrack.simulators.physiology import ParticipantModel, ParticipantParams
+from stresstrack.simulators.polar import SimulatedPolarH10, SimulatedVeritySense
 
 __all__ = [
     "DEFAULT_START",
+    "SIMULATED_KINDS",
+    "ParticipantAir",
     "SimulatedParticipant",
     "StudyPlan",
+    "build_air",
+    "build_participant_air",
+    "protocol_with_rest",
     "run_simulated_study",
     "simulate_study",
+    "simulated_client_factory",
+    "simulated_scanner_kwargs",
 ]
 
 # A fixed start so a seed gives the same study, timestamps included.
@@ -70,31 +85,118 @@ def build_air(plan: StudyPlan, clock: Clock) -> tuple[SimulatedAir, list[Simulat
     for i, pid in enumerate(plan.participant_ids()):
         params = ParticipantParams.draw(rng)
         model = ParticipantModel(plan.protocol, params, seed=plan.seed * 10_000 + i)
-        mac = f"F0:00:00:{plan.seed % 256:02X}:{i // 256:02X}:{i % 256:02X}"
-        faults = replace(plan.faults, seed=plan.seed * 10_000 + 2 * i)
-        strap = SimulatedHeartRateStrap(
-            address=mac,
-            name=f"Sim HR {pid}",
-            clock=clock,
-            start_ns=start_ns,
-            model=model,
-            faults=faults,
-            energy_every=10 if i % 2 else 0,
-            uint16=i % 3 == 2,
-        )
-        band_faults = replace(plan.faults, seed=plan.seed * 10_000 + 2 * i + 1)
-        band = SimulatedEdaBand(
-            address=mac.replace("F0:", "E0:", 1),
-            name=f"Sim EDA {pid}",
-            clock=clock,
-            start_ns=start_ns,
-            model=model,
-            faults=band_faults,
-        )
+        strap, band = _strap_and_band(pid, i, model, clock, start_ns, plan.faults, plan.seed)
         air.add(strap)
         air.add(band)
         out.append(SimulatedParticipant(pid, model, strap, band))
     return air, out
+
+
+def _strap_and_band(
+    pid: str,
+    i: int,
+    model: ParticipantModel,
+    clock: Clock,
+    start_ns: int,
+    faults: Faults,
+    seed: int,
+) -> tuple[SimulatedHeartRateStrap, SimulatedEdaBand]:
+    """Participant ``i``'s generic strap and EDA band (addresses and names from ``i``)."""
+    mac = f"F0:00:00:{seed % 256:02X}:{i // 256:02X}:{i % 256:02X}"
+    strap = SimulatedHeartRateStrap(
+        address=mac,
+        name=f"Sim HR {pid}",
+        clock=clock,
+        start_ns=start_ns,
+        model=model,
+        faults=replace(faults, seed=seed * 10_000 + 2 * i),
+        energy_every=10 if i % 2 else 0,
+        uint16=i % 3 == 2,
+    )
+    band = SimulatedEdaBand(
+        address=mac.replace("F0:", "E0:", 1),
+        name=f"Sim EDA {pid}",
+        clock=clock,
+        start_ns=start_ns,
+        model=model,
+        faults=replace(faults, seed=seed * 10_000 + 2 * i + 1),
+    )
+    return strap, band
+
+
+# Kinds of simulated device ``collect --simulate --device KIND`` accepts; the first two are the
+# participant's default pair.
+SIMULATED_KINDS: Final = ("strap", "eda-band", "polar-h10", "verity-sense")
+
+
+@dataclass
+class ParticipantAir:
+    """One participant's simulated devices, by kind, in their radio environment."""
+
+    air: SimulatedAir
+    model: ParticipantModel
+    devices: dict[str, SimulatedPeripheral]
+
+
+def protocol_with_rest(protocol: Protocol | None, total_s: float) -> Protocol:
+    """``protocol`` (or nothing) followed by rest up to ``total_s``: what a simulated
+    participant lives through while a live collection runs."""
+    phases = protocol.phases if protocol is not None else ()
+    done = sum(p.duration_s for p in phases)
+    rest = (Phase("rest", total_s - done),) if total_s > done else ()
+    name = protocol.name if protocol is not None else "rest"
+    return Protocol(name=name, phases=phases + rest)
+
+
+def build_participant_air(
+    participant: str,
+    clock: Clock,
+    *,
+    protocol: Protocol,
+    seed: int = 0,
+    faults: Faults | None = None,
+) -> ParticipantAir:
+    """A strap, an EDA band, a Polar H10 and a Polar Verity Sense worn by ``participant``,
+    following ``protocol`` from now; names are those of real devices of the kind (Polar
+    sensors advertise "Polar H10 <device id>" and "Polar Sense <device id>")."""
+    faults = faults or Faults()
+    rng = np.random.default_rng(seed)
+    model = ParticipantModel(protocol, ParticipantParams.draw(rng), seed=seed * 10_000)
+    start_ns = clock.now_ns()
+    strap, band = _strap_and_band(participant, 0, model, clock, start_ns, faults, seed)
+    device_id = zlib.crc32(f"{participant}/{seed}".encode())
+    polar_mac = ":".join(f"{b:02X}" for b in (0xA0, 0x9E, 0x1A, *device_id.to_bytes(4)[1:]))
+    h10 = SimulatedPolarH10(
+        address=polar_mac,
+        name=f"Polar H10 {device_id:08X}",
+        clock=clock,
+        start_ns=start_ns,
+        model=model,
+        faults=replace(faults, seed=seed * 10_000 + 7),
+        rssi=-55,
+    )
+    verity_id = (device_id + 1) & 0xFFFFFFFF
+    verity = SimulatedVeritySense(
+        address=":".join(f"{b:02X}" for b in (0xA0, 0x9E, 0x1A, *verity_id.to_bytes(4)[1:])),
+        name=f"Polar Sense {verity_id:08X}",
+        clock=clock,
+        start_ns=start_ns,
+        model=model,
+        faults=replace(faults, seed=seed * 10_000 + 8),
+        rssi=-70,
+    )
+    air = SimulatedAir()
+    devices: dict[str, SimulatedPeripheral] = dict(
+        zip(SIMULATED_KINDS, (strap, band, h10, verity), strict=True)
+    )
+    for device in devices.values():
+        air.add(device)
+    return ParticipantAir(air=air, model=model, devices=devices)
+
+
+def simulated_scanner_kwargs(air: SimulatedAir) -> dict[str, object]:
+    """Keyword arguments that make :class:`bleak.BleakScanner` scan ``air``."""
+    return {"backend": SimulatedBleakScanner, "air": air}
 
 
 def simulated_client_factory(

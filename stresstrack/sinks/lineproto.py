@@ -23,6 +23,8 @@ FieldValue = float | int | str | bool | None
 
 # Control characters (C0, DEL, C1) and the backslash cannot be carried safely in keys/tags.
 _UNSAFE_KEY: Final = re.compile(r"[\x00-\x1f\x7f-\x9f\\]")
+# InfluxDB 1.x reads a double quote anywhere in the field section as opening a string.
+_UNSAFE_FIELD_KEY: Final = re.compile(r'[\x00-\x1f\x7f-\x9f\\"]')
 _UNSAFE_STRING: Final = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _KEY_ESCAPES: Final = str.maketrans({",": "\\,", "=": "\\=", " ": "\\ "})
 
@@ -75,4 +77,4 @@ def line(
 
 def _field_key(key: str) -> str:
     # "time" is reserved: InfluxDB drops a field of that name.
-    return escape_key(key if key != "time" else "time_")
+    return _UNSAFE_FIELD_KEY.sub("_", key if key != "time" else "time_").translate(_KEY_ESCAPES)

@@ -6,7 +6,14 @@ import numpy as np
 import pytest
 
 from stresstrack.events import Beat, EdaSamples, Event, Marker, MarkerAction
-from stresstrack.pipeline import FeatureRow, Pipeline, PipelineConfig, Session, StressRow
+from stresstrack.pipeline import (
+    STRESS_INDEX_VERSION,
+    FeatureRow,
+    Pipeline,
+    PipelineConfig,
+    Session,
+    StressRow,
+)
 from stresstrack.pipeline.engine import Output
 from stresstrack.simulators.physiology import (
     ParticipantModel,
@@ -128,7 +135,7 @@ def test_marked_baseline_centres_the_index_and_stress_raises_it(short_protocol) 
     assert mean_in("baseline") == pytest.approx(50, abs=8)
     assert mean_in("stressor") > 75
     assert mean_in("self-care") < 45
-    assert all(r.version == "1.0" for r in stress)
+    assert all(r.version == STRESS_INDEX_VERSION for r in stress)
 
 
 def test_sessions_open_then_closed() -> None:

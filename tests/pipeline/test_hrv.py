@@ -59,11 +59,13 @@ def test_dfa_alpha1_equals_neurokit() -> None:
 @settings(max_examples=25, deadline=None)
 @given(arrays(np.float64, st.integers(20, 120), elements=st.floats(400, 1500)))
 def test_time_domain_equals_neurokit_on_any_intervals(rr: np.ndarray) -> None:
-    assume(np.ptp(rr) > 1.0)  # NeuroKit2's hrv_nonlinear divides by zero on constant intervals
     t = np.cumsum(rr) / 1000.0
-    ours = hrv_time(rr)
-    ref = reference_hrv(rr, t, {"time"})
-    assert ours == pytest.approx(ref, rel=1e-9, abs=1e-9)
+    try:
+        ref = reference_hrv(rr, t, {"time"})
+    except (ValueError, ZeroDivisionError):
+        # NeuroKit2's hrv_nonlinear fails on (nearly) constant intervals; nothing to compare.
+        assume(False)
+    assert hrv_time(rr) == pytest.approx(ref, rel=1e-9, abs=1e-9)
 
 
 def test_baevsky_si_by_hand() -> None:

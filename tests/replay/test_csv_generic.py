@@ -5,20 +5,32 @@ from __future__ import annotations
 import contextlib
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from stresstrack.cli import main
 from stresstrack.errors import ImportFormatError
-from stresstrack.events import Beat, BeatSource, EdaSamples, HeartRate, Marker, MarkerAction
-from stresstrack.replay import iter_source_events
-from stresstrack.replay.csv_generic import CsvOptions, CsvStats, read_csv_file
+from stresstrack.events import (
+    Beat,
+    BeatSource,
+    EdaSamples,
+    Event,
+    HeartRate,
+    Marker,
+    MarkerAction,
+)
+from stresstrack.protocol import Phase, Protocol
+from stresstrack.replay import ImportOptions, ImportStats, iter_source_events
+from stresstrack.replay.base import DataFile
+from stresstrack.replay.csv_generic import iter_csv_file, read_csv_file
+from stresstrack.simulators.physiology import ParticipantModel, ParticipantParams, simulate_beats
 from stresstrack.store import Store
 
 T0 = 1_767_603_600  # 2026-01-05T09:00:00Z
 NS = 1_000_000_000
-OPTS = CsvOptions(participant="p-07", study="s1")
+OPTS = ImportOptions(participant="p-07", study="s1")
 
 
 def _write(path: Path, text: str) -> Path:
@@ -124,8 +136,8 @@ def test_malformed_files_name_file_line_and_problem(
 
 def test_skip_bad_rows_counts_them(tmp_path: Path) -> None:
     path = _write(tmp_path / "rr.csv", "time,rr_ms\n1,800\n2,oops\n3,810\n2.5,800\n4,820\n")
-    stats = CsvStats()
-    events = read_csv_file(path, CsvOptions(participant="p", skip_bad_rows=True), stats)
+    stats = ImportStats()
+    events = read_csv_file(path, ImportOptions(participant="p", skip_bad_rows=True), stats)
     assert [e.rr_ms for e in events if isinstance(e, Beat)] == [800.0, 810.0, 820.0]
     assert (stats.rows, stats.skipped) == (3, 2)
 
@@ -141,18 +153,20 @@ def test_random_bytes_only_raise_the_import_error(tmp_path: Path, data: bytes) -
         read_csv_file(path, OPTS)
 
 
+def _rest_beats(seconds: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Beat times (s) and RR (ms) of a simulated participant at rest (about 76 bpm)."""
+    model = ParticipantModel(Protocol("rest", (Phase("rest", seconds),)), ParticipantParams(), seed)
+    return simulate_beats(model)
+
+
 def test_replay_of_csv_files_through_the_cli(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     folder = tmp_path / "p-11"
     folder.mkdir()
-    rr_rows = []
-    t = float(T0)
-    for i in range(900):  # 15 min at ~75 bpm with respiratory variation
-        rr = 800 + 40 * ((i % 4) - 1.5)
-        t += rr / 1000
-        rr_rows.append(f"{t:.4f},{rr}")
-    _write(folder / "rr.csv", "time,rr_ms\n" + "\n".join(rr_rows) + "\n")
+    times, rrs = _rest_beats(900.0, seed=3)
+    rows = "".join(f"{T0 + t:.4f},{rr:.3f}\n" for t, rr in zip(times, rrs, strict=True))
+    _write(folder / "rr.csv", "time,rr_ms\n" + rows)
     _write(
         folder / "markers.csv", f"time,action,kind\n{T0},start,baseline\n{T0 + 300},stop,baseline\n"
     )
@@ -161,14 +175,54 @@ def test_replay_of_csv_files_through_the_cli(
         main(["replay", str(folder / "rr.csv"), str(folder / "markers.csv"), "--store", str(out)])
         == 0
     )
-    assert "replayed" in capsys.readouterr().out
+    assert "replayed 1 recording(s)" in capsys.readouterr().out
     with Store(out, readonly=True) as store:
         assert store.participants() == ["p-11"]  # taken from the folder name
         feats = store.features("p-11")
         assert len(feats) > 100
-        assert feats[50].values["mean_hr_bpm"] == pytest.approx(75, abs=0.5)
-        assert feats[50].values["scl_us"] is None and "eda" in feats[50].reasons
+        window = feats[50]
+        in_window = (T0 + times > window.time_ns / NS - 60) & (T0 + times <= window.time_ns / NS)
+        assert window.values["mean_hr_bpm"] == pytest.approx(
+            60_000 / float(np.mean(rrs[in_window])), rel=0.02
+        )
+        assert window.values["scl_us"] is None and "eda" in window.reasons
         assert [s.kind for s in store.sessions()] == ["baseline"]
+
+
+def test_a_folder_of_csv_files_is_one_recording(tmp_path: Path) -> None:
+    folder = tmp_path / "p-12"
+    folder.mkdir()
+    _write(folder / "hr.csv", f"time,hr_bpm\n{T0},70\n{T0 + 1},71\n")
+    _write(folder / "m.csv", f"time,action,kind\n{T0}.5,event,cough\n")
+    (folder / "notes.txt").write_text("not a recording file\n")
+    events = list(iter_source_events([folder], ImportOptions(study="s1")))
+    ids = {"participant": "p-12", "study": "s1"}
+    assert events == [
+        HeartRate(time_ns=T0 * NS, device="hr.csv", bpm=70.0, **ids),
+        Marker(
+            time_ns=T0 * NS + NS // 2,
+            device="m.csv",
+            action=MarkerAction.EVENT,
+            kind="cough",
+            **ids,
+        ),
+        HeartRate(time_ns=(T0 + 1) * NS, device="hr.csv", bpm=71.0, **ids),
+    ]
+
+
+def test_rows_before_a_bad_row_are_handed_on(tmp_path: Path) -> None:
+    """A bad row at line 42 of a 4 Hz EDA file: the 40 samples before it come out first."""
+    path = _write(
+        tmp_path / "eda.csv",
+        "time,eda_us\n"
+        + "".join(f"{T0 + i / 4},{2 + i / 100}\n" for i in range(40))
+        + f"{T0 + 10},x\n",
+    )
+    out: list[Event] = []
+    with pytest.raises(ImportFormatError, match="line 42: eda_us value 'x' is not a number"):
+        for event in iter_csv_file(DataFile(path), "p-07", OPTS, ImportStats()):
+            out.append(event)
+    assert [len(e.values_us) for e in out if isinstance(e, EdaSamples)] == [4] * 10
 
 
 def test_replay_cli_error_keeps_what_was_read(
@@ -177,11 +231,18 @@ def test_replay_cli_error_keeps_what_was_read(
     good = _write(
         tmp_path / "rr.csv", "time,rr_ms\n" + "".join(f"{T0 + i},800\n" for i in range(5))
     )
-    bad = _write(tmp_path / "eda.csv", "time,eda_us\n1,2\n2,x\n")
+    bad = _write(
+        tmp_path / "eda.csv",
+        "time,eda_us\n" + "".join(f"{T0 + i / 4},2\n" for i in range(40)) + f"{T0 + 10},x\n",
+    )
     out = tmp_path / "o.db"
     assert main(["replay", str(good), str(bad), "--participant", "p1", "--store", str(out)]) == 2
     err = capsys.readouterr().err
-    assert f"{bad}, line 3: eda_us value 'x' is not a number" in err
+    assert f"{bad}, line 42: eda_us value 'x' is not a number" in err
+    with Store(out, readonly=True) as store:
+        stored = list(store.iter_events())
+    assert sum(isinstance(e, Beat) for e in stored) == 5
+    assert sum(len(e.values_us) for e in stored if isinstance(e, EdaSamples)) == 40
 
 
 def test_unknown_source_is_a_clear_error(tmp_path: Path) -> None:

@@ -27,15 +27,16 @@ with Store(sys.argv[1]) as store:
     k = 0
     while True:
         k += 1
-        p = f"r{{sys.argv[2]}}-{{k}}"
+        run = sys.argv[2]
+        p = f"r{{run}}-{{k}}"
         store.add_events(
             [Beat(time_ns=T0 + i, participant=p, rr_ms=800.0 + i) for i in range({BATCH})]
         )
         store.add_results(
             [FeatureRow(time_ns=T0, participant=p, study="s", values={{"rmssd_ms": 1.0 * k}})],
-            sessions=[Session(participant="all", study="s", kind=sys.argv[2], start_ns=T0, end_ns=k)],
+            sessions=[Session(participant="all", study="s", kind=run, start_ns=T0, end_ns=k)],
         )
-        store.advance_sink("t", sys.argv[2], k)
+        store.advance_sink("t", run, k)
         print(k, flush=True)
 """
 

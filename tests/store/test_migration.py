@@ -97,8 +97,10 @@ def test_replaced_rows_take_a_new_sequence_number(tmp_path: Path) -> None:
         store.add_results(sessions=[closed])
         again = outbox.next_batch("sessions", outbox.positions()["sessions"])
         assert again is not None and again.last > first.last
-        assert again.lines == ["session,kind=self-care,participant=p1,study=s "
-                               f"open=0i,end_ms={(T0 + 5) // 1_000_000}i,duration_s=5e-09 {T0}"]  # fmt: skip
+        assert again.lines == [
+            "session,kind=self-care,participant=p1,study=s "
+            f"open=0i,end_ms={(T0 + 5) // 1_000_000}i,duration_s=5e-09 {T0}"
+        ]
         assert store.sessions() == [closed]
 
 

@@ -1,0 +1,128 @@
+"""Pipeline speed and memory against naive NeuroKit2-per-window, on the same data.
+
+Measures, in one run, on one core:
+
+(a) the streaming pipeline (default configuration, full feature set);
+(b) the same pipeline with ``backend="reference"``: every window's features computed by
+    NeuroKit2's own functions (``hrv_time``, ``hrv_nonlinear`` for SD1/SD2/DFA,
+    ``hrv_frequency``, ``eda_clean``/``eda_phasic``/``signal_findpeaks``), i.e. naive
+    NeuroKit2 per window, and checks it gives the same feature rows;
+
+and prints throughput as participants per core at a 5 s hop (a live participant needs one
+window every 5 s: participants per core = 3600 s / CPU seconds per participant-hour), the
+ratio, the time to process 24 h of one participant (RR + EDA at 32 Hz), and memory per live
+participant after 15 min and after 2 h (tracemalloc, many participants interleaved).
+
+Run: python benchmarks/pipeline.py [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import time
+import tracemalloc
+
+import numpy as np
+
+from stresstrack.events import Event
+from stresstrack.pipeline import FeatureRow, Pipeline, PipelineConfig
+from stresstrack.protocol import Phase, Protocol
+from stresstrack.simulators.physiology import ParticipantModel, ParticipantParams
+from stresstrack.simulators.recording import CLEAN, recording_events
+
+NS = 1_000_000_000
+T0 = 1_767_603_600 * NS
+
+
+def events_for(hours: float, seed: int, pid: str = "bench-1") -> list[Event]:
+    phases = [Phase("baseline", 300.0)]
+    while sum(p.duration_s for p in phases) < hours * 3600:
+        phases += [Phase("rest", 900.0), Phase("stressor", 300.0), Phase("self-care", 600.0)]
+    protocol = Protocol("bench", tuple(phases))
+    model = ParticipantModel(protocol, ParticipantParams.draw(np.random.default_rng(seed)), seed)
+    events = recording_events(
+        pid, model, CLEAN, np.random.default_rng(seed), start_ns=T0, eda_hz=32.0
+    )
+    end = T0 + int(hours * 3600 * NS)
+    return [e for e in events if e.time_ns < end]
+
+
+def cpu_run(events: list[Event], config: PipelineConfig) -> tuple[float, list[FeatureRow]]:
+    pipeline = Pipeline(config)
+    t0 = time.process_time()
+    out = pipeline.process_many(events) + pipeline.finish()
+    return time.process_time() - t0, [o for o in out if isinstance(o, FeatureRow)]
+
+
+def same_rows(a: list[FeatureRow], b: list[FeatureRow]) -> tuple[int, float]:
+    """Number of compared values and the largest relative difference."""
+    n, worst = 0, 0.0
+    for ra, rb in zip(a, b, strict=True):
+        assert ra.time_ns == rb.time_ns
+        for k, va in ra.values.items():
+            vb = rb.values[k]
+            if va is None or vb is None or (isinstance(va, float) and math.isnan(va)):
+                assert (va is None and vb is None) or (math.isnan(va) and math.isnan(vb)), k  # type: ignore[arg-type]
+                continue
+            n += 1
+            worst = max(worst, abs(va - vb) / max(abs(vb), 1e-12))
+    return n, worst
+
+
+def memory_per_participant(n: int, hours: float) -> tuple[float, float]:
+    streams = [events_for(hours, 100 + i, f"mem-{i:03d}") for i in range(n)]
+    merged = sorted((e for s in streams for e in s), key=lambda e: e.time_ns)
+    quarter = T0 + 15 * 60 * NS
+    pipeline = Pipeline()
+    tracemalloc.start()
+    base = tracemalloc.get_traced_memory()[0]
+    at_15 = 0.0
+    for e in merged:
+        pipeline.process(e)  # outputs are dropped, as a sink would have written them
+        if not at_15 and e.time_ns >= quarter:
+            at_15 = (tracemalloc.get_traced_memory()[0] - base) / n / 1e6
+    at_end = (tracemalloc.get_traced_memory()[0] - base) / n / 1e6
+    tracemalloc.stop()
+    return at_15, at_end
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smaller runs (a smoke test)")
+    args = parser.parse_args()
+    hours = 0.5 if args.quick else 2.0
+    naive_hours = 0.2 if args.quick else 0.5
+    day_hours = 2.0 if args.quick else 24.0
+
+    events = events_for(hours, 1)
+    cpu, _ = cpu_run(events, PipelineConfig())
+    per_core = 3600.0 / (cpu / hours)
+
+    short = events_for(naive_hours, 2)
+    cpu_fast, rows_fast = cpu_run(short, PipelineConfig())
+    cpu_naive, rows_naive = cpu_run(short, PipelineConfig(backend="reference"))
+    compared, worst = same_rows(rows_fast, rows_naive)
+    naive_per_core = 3600.0 / (cpu_naive / naive_hours)
+    fast_short_per_core = 3600.0 / (cpu_fast / naive_hours)
+
+    day = events_for(day_hours, 3)
+    day_cpu, _ = cpu_run(day, PipelineConfig())
+
+    mem_15, mem_end = memory_per_participant(10 if args.quick else 20, 0.5 if args.quick else 2.0)
+
+    print(f"{'measure':<58}{'value':>12}")
+    print(f"{'pipeline: participants per core at 5 s hop':<58}{per_core:>12.0f}")
+    print(f"{'naive NeuroKit2 per window: participants per core':<58}{naive_per_core:>12.1f}")
+    print(f"{'ratio (same data, same rows)':<58}{fast_short_per_core / naive_per_core:>12.1f}")
+    print(
+        f"{'feature values compared / largest relative difference':<58}{compared:>7d} {worst:.1e}"
+    )
+    print(f"{f'{day_hours:g} h of one participant (RR + EDA 32 Hz), CPU s':<58}{day_cpu:>12.1f}")
+    print(f"{'memory per live participant after 15 min, MB':<58}{mem_15:>12.2f}")
+    end_label = f"memory per live participant after {0.5 if args.quick else 2.0:g} h, MB"
+    print(f"{end_label:<58}{mem_end:>12.2f}")
+
+
+if __name__ == "__main__":
+    main()
