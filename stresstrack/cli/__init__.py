@@ -8,14 +8,14 @@ import sys
 from collections.abc import Sequence
 
 from stresstrack import __version__
-from stresstrack.cli import demo, doctor, export, replay, report, sync
+from stresstrack.cli import collect, demo, doctor, export, replay, report, scan, sync
 from stresstrack.errors import StressTrackError
 from stresstrack.store.sqlite import StoreError
 
 __all__ = ["build_parser", "main"]
 
 # Order of the commands in --help.
-COMMAND_MODULES = (demo, replay, export, report, sync, doctor)
+COMMAND_MODULES = (demo, collect, scan, replay, export, report, sync, doctor)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -25,46 +25,35 @@ __all__ = [
 ]
 
 
+# (option, PipelineConfig field, help) of every window and hop, in seconds.
+_PIPELINE_OPTIONS = (
+    ("--hrv-window", "hrv_window_s", "window of mean HR, RMSSD, SDNN, pNN50, SD1/SD2, SI"),
+    ("--freq-window", "freq_window_s", "window of LF, HF, LF/HF"),
+    ("--nonlinear-window", "nonlinear_window_s", "window of DFA alpha1"),
+    ("--eda-window", "eda_window_s", "window of SCL and SCRs"),
+    ("--edasymp-window", "edasymp_window_s", "window of EDASymp"),
+    ("--hop", "hop_s", "time between window ends"),
+    ("--slow-hop", "slow_hop_s", "recompute the long-window features every"),
+    ("--baseline", "baseline_s", "baseline length when none is marked"),
+)
+
+
 def add_pipeline_options(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("pipeline")
+    """Window and hop options (seconds) of the pipeline; see docs/stress-index.md."""
+    g = p.add_argument_group("pipeline (seconds)")
     d = PipelineConfig()
-    g.add_argument(
-        "--hrv-window",
-        type=float,
-        default=d.hrv_window_s,
-        metavar="S",
-        help=f"window of the time-domain HRV features, s (default {d.hrv_window_s:g})",
-    )
-    g.add_argument(
-        "--eda-window",
-        type=float,
-        default=d.eda_window_s,
-        metavar="S",
-        help=f"window of the EDA features, s (default {d.eda_window_s:g})",
-    )
-    g.add_argument(
-        "--hop",
-        type=float,
-        default=d.hop_s,
-        metavar="S",
-        help=f"time between window ends, s (default {d.hop_s:g})",
-    )
-    g.add_argument(
-        "--baseline",
-        type=float,
-        default=d.baseline_s,
-        metavar="S",
-        help=f"baseline length when none is marked, s (default {d.baseline_s:g})",
-    )
+    for option, name, text in _PIPELINE_OPTIONS:
+        default = getattr(d, name)
+        g.add_argument(
+            option, type=float, default=default, metavar="S", help=f"{text} (default {default:g})"
+        )
 
 
 def pipeline_config(args: argparse.Namespace) -> PipelineConfig:
-    return PipelineConfig(
-        hrv_window_s=args.hrv_window,
-        eda_window_s=args.eda_window,
-        hop_s=args.hop,
-        baseline_s=args.baseline,
-    )
+    values = {
+        name: getattr(args, option[2:].replace("-", "_")) for option, name, _ in _PIPELINE_OPTIONS
+    }
+    return PipelineConfig(**values)
 
 
 def participant_arg(text: str) -> str:

@@ -69,9 +69,12 @@ async def _scan(args: argparse.Namespace) -> list[tuple[str, int, str, list[str]
     except (BleakError, OSError) as exc:
         raise StressTrackError(describe_ble_error(exc, "scan")) from exc
     rows = [
-        (d.address, adv.rssi, adv.local_name or d.name or "?", advertised_profiles(
-            adv.service_uuids, adv.local_name or d.name
-        ))
+        (
+            d.address,
+            adv.rssi,
+            adv.local_name or d.name or "?",
+            advertised_profiles(adv.service_uuids, adv.local_name or d.name),
+        )
         for d, adv in found.values()
     ]
     return sorted(rows, key=lambda r: (-r[1], r[0]))

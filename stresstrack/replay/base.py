@@ -42,6 +42,7 @@ __all__ = [
     "SampleChunker",
     "bad_row",
     "check_value",
+    "chunk_samples",
     "eda_maker",
     "grid_chunks",
     "iter_lines",
@@ -354,10 +355,21 @@ def grid_chunks(
                 first = index
             chunk.append(value)
             last = index
-    finally:
-        # Also on an import error: the samples read before it are handed on first.
-        if first is not None and chunk:
-            pending = make(start_ns + round(first * NS / rate), tuple(chunk))
-            chunk = []
-    if first is not None and pending is not None:
-        yield pending
+    except ImportFormatError:
+        if first is not None:  # hand on the samples read before the error
+            yield make(start_ns + round(first * NS / rate), tuple(chunk))
+        raise
+    if first is not None:
+        yield make(start_ns + round(first * NS / rate), tuple(chunk))
+
+
+def chunk_samples(chunker: SampleChunker, samples: Iterable[tuple[int, float]]) -> Iterator[Event]:
+    """Feed ``(time_ns, value)`` samples to ``chunker``; on an import error, hand on the
+    samples read before it, then raise it."""
+    try:
+        for t, v in samples:
+            yield from chunker.add(t, v)
+    except ImportFormatError:
+        yield from chunker.flush()
+        raise
+    yield from chunker.flush()

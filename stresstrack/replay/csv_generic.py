@@ -52,6 +52,7 @@ from stresstrack.replay.base import (
     SampleChunker,
     bad_row,
     check_value,
+    chunk_samples,
     eda_maker,
     iter_lines,
     merge_by_time,
@@ -242,15 +243,15 @@ def _sampled(
         kind = WaveformKind.ECG if column == "ecg_uv" else WaveformKind.PPG
         make = waveform_maker(kind, rate, ids)
     chunker = SampleChunker(make, rate, chunk_s=CHUNK_S)
-    for t, v in head:
-        yield from chunker.add(t, v)
+    yield from chunk_samples(chunker, itertools.chain(head, [] if error else _floats(rows)))
     if error is not None:
-        yield from chunker.flush()
         raise error
+
+
+def _floats(rows: Iterator[tuple[int, float | _MarkerFields]]) -> Iterator[tuple[int, float]]:
     for t, v in rows:
         assert isinstance(v, float)
-        yield from chunker.add(t, v)
-    yield from chunker.flush()
+        yield t, v
 
 
 def _header_of(reader: Iterator[list[str]], file: DataFile) -> tuple[str, dict[str, int]]:

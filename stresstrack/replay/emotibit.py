@@ -184,44 +184,50 @@ def _read_file(
             else:
                 yield waveform_maker(WaveformKind.PPG, rate, ids)(packet_t, tuple(values))
 
-    for number, text in lines:
-        if not text.strip():
-            continue
-        fields = text.split(",")
-        try:
-            if len(fields) < len(expected):
-                raise ValueError(f"{len(fields)} fields, header has {len(expected)} (truncated?)")
-            t = parse_unix_ns(fields[0], "LocalTimestamp")
-            if t < last:
-                raise ValueError("time goes backwards (rows must be in time order)")
-            if fields[4].strip() != tag:
-                raise ValueError(f"type tag {fields[4].strip()!r} in a {tag} file")
-            number_in_file = int(parse_number(fields[2], "PacketNumber"))
-            if tag == "UN":
-                value = 0.0
-                note = ",".join(fields[len(HEADER) :]).strip()
+    try:
+        for number, text in lines:
+            if not text.strip():
+                continue
+            fields = text.split(",")
+            try:
+                if len(fields) < len(expected):
+                    raise ValueError(
+                        f"{len(fields)} fields, header has {len(expected)} (truncated?)"
+                    )
+                t = parse_unix_ns(fields[0], "LocalTimestamp")
+                if t < last:
+                    raise ValueError("time goes backwards (rows must be in time order)")
+                if fields[4].strip() != tag:
+                    raise ValueError(f"type tag {fields[4].strip()!r} in a {tag} file")
+                number_in_file = int(parse_number(fields[2], "PacketNumber"))
+                if tag == "UN":
+                    value = 0.0
+                    note = ",".join(fields[len(HEADER) :]).strip()
+                else:
+                    quantity = {"EA": "eda_us", "PG": "ppg", "HR": "hr_bpm", "BI": "rr_ms"}[tag]
+                    value = check_value(parse_number(fields[len(HEADER)], tag), quantity)
+            except ValueError as exc:
+                bad_row(file.label, number, str(exc), options, stats)
+                continue
+            last = t
+            stats.rows += 1
+            if tag in ("EA", "PG"):
+                if packet is not None and number_in_file != packet:
+                    yield from flush()
+                    values = []
+                if not values:
+                    packet_t = t
+                packet = number_in_file
+                values.append(value)
+            elif tag == "HR":
+                yield HeartRate(time_ns=t, bpm=value, **ids)
+            elif tag == "BI":
+                yield Beat(time_ns=t, rr_ms=value, source=BeatSource.FILE, **ids)
             else:
-                quantity = {"EA": "eda_us", "PG": "ppg", "HR": "hr_bpm", "BI": "rr_ms"}[tag]
-                value = check_value(parse_number(fields[len(HEADER)], tag), quantity)
-        except ValueError as exc:
-            bad_row(file.label, number, str(exc), options, stats)
-            continue
-        last = t
-        stats.rows += 1
-        if tag in ("EA", "PG"):
-            if packet is not None and number_in_file != packet:
-                yield from flush()
-                values = []
-            if not values:
-                packet_t = t
-            packet = number_in_file
-            values.append(value)
-        elif tag == "HR":
-            yield HeartRate(time_ns=t, bpm=value, **ids)
-        elif tag == "BI":
-            yield Beat(time_ns=t, rr_ms=value, source=BeatSource.FILE, **ids)
-        else:
-            yield Marker(time_ns=t, action=MarkerAction.EVENT, kind=NOTE_KIND, note=note, **ids)
+                yield Marker(time_ns=t, action=MarkerAction.EVENT, kind=NOTE_KIND, note=note, **ids)
+    except ImportFormatError:
+        yield from flush()  # hand on the packet read before the error
+        raise
     yield from flush()
 
 

@@ -68,6 +68,7 @@ from stresstrack.replay.base import (
     SampleChunker,
     bad_row,
     check_value,
+    chunk_samples,
     iter_lines,
     merge_by_time,
     parse_number,
@@ -91,6 +92,7 @@ SKIPPED_COLUMNS: Final = {"X [mg]": "ACC", "X [dps]": "GYRO", "X [G]": "MAG"}
 REANCHOR_NS: Final = 5 * NS  # sensor and phone time further apart than this: re-anchor
 RATE_ROWS: Final = 1000  # rows looked at to estimate a waveform's sample rate
 MARKER_KIND: Final = "marked"
+MARKER_DEVICE: Final = "polar-sensor-logger"
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -151,7 +153,10 @@ def participants(paths: Sequence[Path], options: ImportOptions) -> list[str]:
 
 
 def _device(path: Path) -> str:
+    """``Polar_H10_A1B2C3D4_20260105_090000`` of ``..._ECG.txt``; markers are the app's own."""
     stem = path.stem
+    if stem.upper().startswith("MARKER"):
+        return MARKER_DEVICE
     return stem.rsplit("_", 1)[0] if "_" in stem else stem
 
 
@@ -297,17 +302,23 @@ def _waveform(
         if head:
             raise ImportFormatError(file.label, None, "a waveform needs at least 2 samples")
         return
-    step = float(np.median(np.diff([s for _, s, _ in head])))
+    steps = np.diff(np.array([s for _, s, _ in head], dtype=np.int64))
+    # The sample period: the median of the spacings, leaving out gaps (reconnections).
+    step = float(np.median(steps[steps <= 2 * steps.min()]))
     rate = round(NS / step, 3)
     kind_enum = WaveformKind.ECG if kind == "ecg" else WaveformKind.PPG
     chunker = SampleChunker(waveform_maker(kind_enum, rate, ids), rate)
-    anchor_phone, anchor_sensor = head[0][0], head[0][1]
-    for phone, s, value in _chain(head, iter(()) if error else it):
-        t = anchor_phone + (s - anchor_sensor)
-        if abs(phone - t) > REANCHOR_NS:
-            anchor_phone, anchor_sensor, t = phone, s, phone
-        yield from chunker.add(t, value)
-    yield from chunker.flush()
+    anchor = (head[0][0], head[0][1])
+
+    def timed(source: Iterator[tuple[int, int, float]]) -> Iterator[tuple[int, float]]:
+        nonlocal anchor
+        for phone, s, value in source:
+            t = anchor[0] + (s - anchor[1])
+            if abs(phone - t) > REANCHOR_NS:  # a reconnection: re-anchor on the phone time
+                anchor, t = (phone, s), phone
+            yield t, value
+
+    yield from chunk_samples(chunker, timed(_chain(head, iter(()) if error else it)))
     if error is not None:
         raise error
 
@@ -338,20 +349,25 @@ def _intervals(
         for t, rr in zip(timer.times(group_t, group), group, strict=True):
             yield Beat(time_ns=t, rr_ms=rr, source=source, **ids)
 
-    for number, phone, fields in rows:
-        try:
-            if len(fields) <= column or not fields[column]:
-                raise ValueError("no interval value (truncated row?)")
-            rr = check_value(_number(fields[column], "interval"), "rr_ms", "interval (ms)")
-        except ValueError as exc:
-            bad_row(file.label, number, str(exc), options, stats)
-            continue
-        stats.rows += 1
-        if group_t is not None and phone != group_t:
+    try:
+        for number, phone, fields in rows:
+            try:
+                if len(fields) <= column or not fields[column]:
+                    raise ValueError("no interval value (truncated row?)")
+                rr = check_value(_number(fields[column], "interval"), "rr_ms", "interval (ms)")
+            except ValueError as exc:
+                bad_row(file.label, number, str(exc), options, stats)
+                continue
+            stats.rows += 1
+            if group_t is not None and phone != group_t:
+                yield from emit()
+                group = []
+            group_t = phone
+            group.append(rr)
+    except ImportFormatError:
+        if group:  # hand on the intervals read before the error
             yield from emit()
-            group = []
-        group_t = phone
-        group.append(rr)
+        raise
     if group:
         yield from emit()
 
@@ -384,9 +400,10 @@ def _heart_rate(
             bad_row(file.label, number, str(exc), options, stats)
             continue
         stats.rows += 1
-        yield HeartRate(time_ns=phone, bpm=bpm, **ids)
+        # The beats end at or before the notification's receipt: they come first.
         for t, rr in zip(timer.times(phone, rrs), rrs, strict=True):
             yield Beat(time_ns=t, rr_ms=rr, source=BeatSource.FILE, **ids)
+        yield HeartRate(time_ns=phone, bpm=bpm, **ids)
 
 
 def _markers(

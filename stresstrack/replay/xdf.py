@@ -39,6 +39,7 @@ cannot be placed in time and the error says to give ``--start``.
 
 from __future__ import annotations
 
+import io
 import logging
 import re
 import struct
@@ -72,6 +73,7 @@ from stresstrack.replay.base import (
     ImportStats,
     SampleChunker,
     bad_row,
+    chunk_samples,
     eda_maker,
     merge_by_time,
     participant_from_name,
@@ -136,8 +138,8 @@ def participants(paths: Sequence[Path], options: ImportOptions) -> list[str]:
 
 @dataclass(frozen=True, slots=True)
 class _Scan:
+    data: bytes  # the file, up to a chunk cut short by its end (with --skip-bad-rows)
     datetime_ns: int | None  # the file header's <datetime>, if any
-    truncated_at: int | None  # byte offset of a chunk cut short by the end of the file
 
 
 def _varlen(data: bytes, pos: int) -> tuple[int, int]:
@@ -221,7 +223,7 @@ def _scan(path: Path, options: ImportOptions, stats: ImportStats) -> _Scan:
         pos = end
     if not streams:
         raise ImportFormatError(str(path), None, "no streams in the file")
-    return _Scan(datetime_ns, truncated_at)
+    return _Scan(data if truncated_at is None else data[:truncated_at], datetime_ns)
 
 
 def _header_datetime(info: Any) -> int | None:
@@ -269,7 +271,9 @@ class _ErrorLog(logging.Handler):
         self.messages.append(record.getMessage())
 
 
-def _load(path: Path, options: ImportOptions, stats: ImportStats) -> tuple[list[Any], Any]:
+def _load(
+    path: Path, data: bytes, options: ImportOptions, stats: ImportStats
+) -> tuple[list[Any], Any]:
     import pyxdf
 
     logger = logging.getLogger("pyxdf.pyxdf")
@@ -280,7 +284,9 @@ def _load(path: Path, options: ImportOptions, stats: ImportStats) -> tuple[list[
         with warnings.catch_warnings():
             # Degenerate clock-offset fits on very short files warn from numpy.
             warnings.simplefilter("ignore", RuntimeWarning)
-            streams, header = pyxdf.load_xdf(str(path), synchronize_clocks=True, verbose=False)
+            streams, header = pyxdf.load_xdf(
+                io.BytesIO(data), synchronize_clocks=True, verbose=False
+            )
     except Exception as exc:  # pyxdf raises whatever its parsing hits on a corrupt file
         raise ImportFormatError(str(path), None, f"unreadable XDF ({exc})") from exc
     finally:
@@ -338,7 +344,7 @@ def read(paths: Sequence[Path], options: ImportOptions, stats: ImportStats) -> I
     path = paths[0]
     pid = participants(paths, options)[0]
     scan = _scan(path, options, stats)
-    streams, _header = _load(path, options, stats)
+    streams, _header = _load(path, scan.data, options, stats)
     firsts = [float(s["time_stamps"][0]) for s in streams if len(s.get("time_stamps", ())) > 0]
     if not firsts:
         stats.note(f"{path.name}: no samples in any stream")
@@ -438,11 +444,9 @@ def _stream_events(
         make = eda_maker(rate, ids)
     else:
         make = waveform_maker(WaveformKind.ECG if kind == "ecg" else WaveformKind.PPG, rate, ids)
-    chunker = SampleChunker(make, rate)
-    for t, v in zip(times[ok], numbers[ok], strict=True):
-        stats.rows += 1
-        yield from chunker.add(int(t), float(v))
-    yield from chunker.flush()
+    stats.rows += int(ok.sum())
+    pairs = ((int(t), float(v)) for t, v in zip(times[ok], numbers[ok], strict=True))
+    yield from chunk_samples(SampleChunker(make, rate), pairs)
 
 
 FORMAT: Final = Format(

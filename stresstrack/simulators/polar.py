@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -260,7 +261,8 @@ class SimulatedPolarSensor(SimulatedHeartRateStrap):
             self.faults.seed,
         )
         self._streams: dict[PmdMeasurementType, asyncio.Task[None]] = {}
-        self.frames: dict[PmdMeasurementType, int] = {}
+        self.frames: dict[PmdMeasurementType, int] = {}  # generated, per stream
+        self.delivered: Counter[PmdMeasurementType] = Counter()  # frames that reached a client
         # True UTC of the last sample of every frame generated, per stream (for tests).
         self.frame_truth: dict[PmdMeasurementType, list[int]] = {}
 
@@ -292,6 +294,11 @@ class SimulatedPolarSensor(SimulatedHeartRateStrap):
         if start is not None:
             m = PmdMeasurementType(data[1])
             self._streams[m] = asyncio.get_running_loop().create_task(self._stream(m, start))
+
+    def _deliver(self, notify: Notify, subscribed: set[str], uuid: str, data: bytes) -> None:
+        if uuid == PMD_DATA_UUID and uuid in subscribed:
+            self.delivered[PmdMeasurementType(data[0] & 0x3F)] += 1
+        super()._deliver(notify, subscribed, uuid, data)
 
     def link_down(self, notify: Notify | None = None) -> None:
         if notify is not None and notify != self._notify:

@@ -276,14 +276,13 @@ class SinkReport:
                 f"InfluxDB {self.target.describe()}: {self.shipped_points} points sent, "
                 "everything in the store is delivered"
             )
-        elif self.error is not None and self.error.kind == "refused":
-            head = (
-                f"InfluxDB refused the writes ({self.error}), "
-                f"{self.queued_points} points queued in {self.store}"
-            )
         else:
+            refused = self.error is not None and self.error.kind == "refused"
             why = f" ({self.error})" if self.error is not None else ""
-            head = f"InfluxDB unreachable{why}, {self.queued_points} points queued in {self.store}"
+            head = (
+                f"InfluxDB {'refused the writes' if refused else 'unreachable'}, "
+                f"{self.queued_points} points queued in {self.store}{why}"
+            )
         lines = [head]
         if not self.delivered:
             t = self.target

@@ -120,3 +120,21 @@ def test_no_input_escapes_its_place(
             assert raw == f"{v}i"
         else:
             assert float(raw) == v
+
+
+def test_retry_after_and_backoff() -> None:
+    from datetime import UTC, datetime
+
+    from stresstrack.sinks.influx import RETRY_AFTER_MAX_S, Backoff, parse_retry_after
+
+    now = datetime(2026, 1, 5, 9, 0, 0, tzinfo=UTC)
+    assert parse_retry_after("7", now) == 7.0
+    assert parse_retry_after("Mon, 05 Jan 2026 09:00:30 GMT", now) == 30.0
+    assert parse_retry_after("Mon, 05 Jan 2026 08:00:00 GMT", now) == 0.0  # in the past
+    assert parse_retry_after("99999", now) == RETRY_AFTER_MAX_S
+    assert parse_retry_after("soon", now) is None
+    assert parse_retry_after(None, now) is None
+    b = Backoff(first_s=0.5, max_s=30.0)
+    assert [b.delay(n) for n in range(1, 9)] == [0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 30.0, 30.0]
+    assert b.delay(1, retry_after=12.0) == 12.0
+    assert b.delay(8, retry_after=2.0) == 30.0

@@ -295,7 +295,7 @@ def test_unreachable_server_keeps_everything_queued_then_sync_delivers(
     assert not report.delivered
     assert report.queued_points == 31 and report.shipped_points == 0
     assert report.summary().startswith(
-        f"InfluxDB unreachable (connection refused), 31 points queued in {path}"
+        f"InfluxDB unreachable, 31 points queued in {path} (connection refused)\n"
     )
     assert "stresstrack sync" in report.summary()
     assert "unreachable (connection refused); retrying" in caplog.text
