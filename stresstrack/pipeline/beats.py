@@ -15,6 +15,7 @@ as after a disconnection or contact loss) start a new segment: correction never 
 
 from __future__ import annotations
 
+import bisect
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -96,6 +97,7 @@ class KubiosCorrector:
         boundary = self._last_final_ns if self._last_final_ns is not None else origin
         cutoff = raw_times[-1] if final else raw_times[-1 - LOOKAHEAD_BEATS]
         rr_of = dict(self._raw)
+        raw_sorted = sorted(raw_set)
         out: list[CleanBeat] = []
         prev = boundary
         for t in clean:
@@ -103,8 +105,12 @@ class KubiosCorrector:
                 continue
             span_ms = (t - prev) / 1e6
             original = rr_of.get(t)
-            # Unchanged: both ends are original beats and the interval is the device's.
-            corrected = prev not in raw_set or original is None or abs(original - span_ms) > 1.0
+            # Unchanged: both ends are original beats and no original beat was removed between
+            # them; the interval is then the device's own value.
+            removed_between = bisect.bisect_right(raw_sorted, prev) < bisect.bisect_left(
+                raw_sorted, t
+            )
+            corrected = prev not in raw_set or original is None or removed_between
             rr = span_ms if corrected or original is None else original
             first = self._last_final_ns is None and not out
             out.append(CleanBeat(time_ns=t, rr_ms=rr, corrected=corrected, segment_start=first))

@@ -89,7 +89,10 @@ TAG_SAMPLES: Final = 3
 TAG_CLOCK_OFFSET: Final = 4
 TAG_BOUNDARY: Final = 5
 TAG_STREAM_FOOTER: Final = 6
-CHANNEL_FORMATS: Final = ("int8", "int16", "int32", "int64", "float32", "double64", "string")
+_VALUE_BYTES: Final = {"int8": 1, "int16": 2, "int32": 4, "int64": 8, "float32": 4,
+                       "double64": 8, "string": 2}  # fmt: skip
+CHANNEL_FORMATS: Final = tuple(_VALUE_BYTES)
+MAX_CHANNELS: Final = 65_536  # far beyond any LSL device; bounds what a corrupt header allocates
 CLOCK_OFFSET_LENGTH: Final = 2 + 4 + 8 + 8  # tag, stream id, collection time, offset value
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _TYPES: Final = {
@@ -177,7 +180,7 @@ def _scan(path: Path, options: ImportOptions, stats: ImportStats) -> _Scan:
         raise ImportFormatError(str(path), None, "not an XDF file (no 'XDF:' magic code)")
     pos = 4
     index = 0
-    streams: dict[int, int] = {}  # stream id -> channel count
+    streams: dict[int, int] = {}  # stream id -> least bytes per sample
     datetime_ns: int | None = None
     truncated_at: int | None = None
     while pos < len(data):
@@ -209,6 +212,12 @@ def _scan(path: Path, options: ImportOptions, stats: ImportStats) -> _Scan:
                     streams[stream_id] = _check_stream_header(_xml(content[4:], "stream header"))
                 elif stream_id not in streams:
                     raise ValueError(f"stream {stream_id} has data but no stream header before it")
+                elif tag == TAG_SAMPLES:
+                    count, first = _varlen(content, 4)
+                    if count * streams[stream_id] > len(content) - first:
+                        raise ValueError(
+                            f"samples chunk claims {count} samples in {len(content)} bytes"
+                        )
                 elif tag == TAG_CLOCK_OFFSET and length != CLOCK_OFFSET_LENGTH:
                     raise ValueError(f"clock offset chunk of {length} bytes, not 22")
                 elif tag == TAG_STREAM_FOOTER:
@@ -242,6 +251,8 @@ def _header_datetime(info: Any) -> int | None:
 
 
 def _check_stream_header(info: Any) -> int:
+    """The least bytes a sample of the stream takes; ValueError if the header is unusable."""
+
     def text(name: str) -> str:
         element = info.find(name)
         return "" if element is None or element.text is None else element.text.strip()
@@ -251,13 +262,15 @@ def _check_stream_header(info: Any) -> int:
         rate = float(text("nominal_srate") or "0")
     except ValueError:
         raise ValueError("stream header: channel_count or nominal_srate is not a number") from None
-    if channels < 1:
-        raise ValueError(f"stream header: channel_count {channels} (must be at least 1)")
+    if not 1 <= channels <= MAX_CHANNELS:
+        raise ValueError(f"stream header: channel_count {channels} (must be 1 to {MAX_CHANNELS})")
     if not (rate >= 0 and np.isfinite(rate)):
         raise ValueError(f"stream header: nominal_srate {rate} is impossible")
-    if text("channel_format") not in CHANNEL_FORMATS:
-        raise ValueError(f"stream header: unknown channel_format {text('channel_format')!r}")
-    return channels
+    fmt = text("channel_format")
+    if fmt not in CHANNEL_FORMATS:
+        raise ValueError(f"stream header: unknown channel_format {fmt!r}")
+    # A time-stamp flag byte, then each value: a number, or a string's length (>= 2 bytes).
+    return 1 + channels * _VALUE_BYTES[fmt]
 
 
 class _ErrorLog(logging.Handler):

@@ -86,6 +86,7 @@ _ATT_HEADER: Final = 3  # an indication or notification carries MTU - 3 bytes of
 _FRAME_HEADER: Final = 10  # measurement type, uint64 timestamp, frame type (polar_pmd.py)
 _CP_HEADER: Final = 5  # 0xF0, op code, measurement type, status, "more"
 _COMPRESSED: Final = 0x80  # frame-type bit 7: delta-compressed (PmdDataFrame.kt)
+_PPI_RECORD_SIZE: Final = 6  # HR, PP, PP error, flags (polar_pmd.py)
 _PPI_WARM_UP_S: Final = 25.0  # "around 25 seconds for the first sample batch" (Polar docs)
 
 # One P-QRS-T complex as Gaussians (µV, centre s relative to the R peak, width s): an
@@ -263,6 +264,7 @@ class SimulatedPolarSensor(SimulatedHeartRateStrap):
         self._streams: dict[PmdMeasurementType, asyncio.Task[None]] = {}
         self.frames: dict[PmdMeasurementType, int] = {}  # generated, per stream
         self.delivered: Counter[PmdMeasurementType] = Counter()  # frames that reached a client
+        self.delivered_ppi_beats = 0
         # True UTC of the last sample of every frame generated, per stream (for tests).
         self.frame_truth: dict[PmdMeasurementType, list[int]] = {}
 
@@ -297,7 +299,10 @@ class SimulatedPolarSensor(SimulatedHeartRateStrap):
 
     def _deliver(self, notify: Notify, subscribed: set[str], uuid: str, data: bytes) -> None:
         if uuid == PMD_DATA_UUID and uuid in subscribed:
-            self.delivered[PmdMeasurementType(data[0] & 0x3F)] += 1
+            m = PmdMeasurementType(data[0] & 0x3F)
+            self.delivered[m] += 1
+            if m is PPI:
+                self.delivered_ppi_beats += (len(data) - _FRAME_HEADER) // _PPI_RECORD_SIZE
         super()._deliver(notify, subscribed, uuid, data)
 
     def link_down(self, notify: Notify | None = None) -> None:
@@ -475,7 +480,7 @@ class SimulatedVeritySense(SimulatedPolarSensor):
         period = self.ppi_period_s / (1.0 + self.faults.drift)
         warm_up_ns = start_ns + int(_PPI_WARM_UP_S * NS)
         sent_until = int(np.searchsorted(self._beat_ns, warm_up_ns, side="right"))
-        per_frame = (self.mtu - _ATT_HEADER - _FRAME_HEADER) // 6
+        per_frame = (self.mtu - _ATT_HEADER - _FRAME_HEADER) // _PPI_RECORD_SIZE
         k = 0
         while True:
             k += 1

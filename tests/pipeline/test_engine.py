@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from stresstrack.events import Beat, EdaSamples, Event, Marker, MarkerAction
+from stresstrack.events import Beat, BeatSource, EdaSamples, Event, Marker, MarkerAction
 from stresstrack.pipeline import (
     STRESS_INDEX_VERSION,
     FeatureRow,
@@ -170,3 +170,52 @@ def test_sessions_open_then_closed() -> None:
 def test_config_is_validated() -> None:
     with pytest.raises(ValueError, match="hop_s"):
         PipelineConfig(hop_s=0)
+
+
+def test_ecg_waveform_becomes_the_beat_stream() -> None:
+    """ECG chunks (as a Polar H10 streams them) give the same mean HR as their beats."""
+    import neurokit2 as nk
+
+    from stresstrack.events import Waveform, WaveformKind
+
+    fs = 130
+    ecg = nk.ecg_simulate(duration=200, sampling_rate=fs, heart_rate=72, random_state=5)
+    events: list[Event] = []
+    for i in range(0, ecg.size, 73):
+        chunk = tuple(float(v) * 1000 for v in ecg[i : i + 73])
+        events.append(
+            Waveform(
+                time_ns=T0 + round(i * NS / fs),
+                participant="p",
+                device="h10",
+                kind=WaveformKind.ECG,
+                sampling_rate=float(fs),
+                values=chunk,
+            )
+        )
+    rows = [o for o in _run(events) if isinstance(o, FeatureRow)]
+    good = [r for r in rows if r.values["mean_hr_bpm"] is not None]
+    assert len(good) >= 20
+    assert all(r.quality["beat_source"] == 0.0 for r in good)  # "ecg", the preferred source
+    assert np.median([r.values["mean_hr_bpm"] for r in good]) == pytest.approx(72, abs=2)
+
+
+def test_best_covering_source_is_used() -> None:
+    """Strap RR and optical PPI for the same person: the strap wins; without it, PPI is used."""
+    rr = 800 + 40 * np.sin(np.arange(400) / 3)
+    t = T0 + np.cumsum(rr * 1e6).astype(np.int64)
+    strap = [
+        Beat(time_ns=int(a), participant="p", rr_ms=float(b)) for a, b in zip(t, rr, strict=True)
+    ]
+    ppi = [
+        Beat(
+            time_ns=int(a) + 200_000_000, participant="p", rr_ms=float(b) + 5, source=BeatSource.PPI
+        )
+        for a, b in zip(t, rr, strict=True)
+    ]
+    both = sorted(strap + ppi, key=lambda e: e.time_ns)
+    rows = [o for o in _run(both) if isinstance(o, FeatureRow) and o.values["mean_rr_ms"]]
+    assert all(r.quality["beat_source"] == 1.0 for r in rows)
+    assert rows[3].values["mean_rr_ms"] == pytest.approx(np.mean(rr), abs=15)
+    only_ppi = [o for o in _run(ppi) if isinstance(o, FeatureRow) and o.values["mean_rr_ms"]]
+    assert only_ppi and all(r.quality["beat_source"] == 3.0 for r in only_ppi)

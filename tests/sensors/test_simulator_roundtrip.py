@@ -46,7 +46,10 @@ def _model(protocol: Protocol, seed: int = 1) -> ParticipantModel:
     return ParticipantModel(protocol, ParticipantParams(), seed=seed)
 
 
-def _device(cls, protocol: Protocol, faults: Faults = Faults(), **kw):  # type: ignore[no-untyped-def]
+NO_FAULTS = Faults()
+
+
+def _device(cls, protocol: Protocol, faults: Faults = NO_FAULTS, **kw):  # type: ignore[no-untyped-def]
     clock = VirtualClock(T0)
     dev = cls(
         address="AA:BB:CC:00:00:01",
@@ -144,7 +147,9 @@ def test_ecg_model_has_its_r_peaks_at_the_beats() -> None:
     beats = np.array([1.0, 1.8, 2.55])
     t = np.arange(0, 3.0, 0.001)
     ecg = ecg_synthesize(t, beats)
-    peaks = [t[i] for i in range(1, t.size - 1) if ecg[i] > 800 and ecg[i - 1] < ecg[i] >= ecg[i + 1]]
+    peaks = [
+        t[i] for i in range(1, t.size - 1) if ecg[i] > 800 and ecg[i - 1] < ecg[i] >= ecg[i + 1]
+    ]
     assert np.allclose(peaks, beats, atol=0.0011)
     r_amplitude = max(a for a, _, _ in ECG_TEMPLATE)
     assert abs(float(np.max(ecg)) - r_amplitude) < 60  # plus the breathing wander
