@@ -25,7 +25,7 @@ import itertools
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from decimal import ROUND_HALF_EVEN, Decimal, DecimalException, InvalidOperation
 from pathlib import Path
 from typing import Any, Final
 
@@ -85,7 +85,10 @@ def parse_time(text: str) -> int:
         return (delta.days * 86_400 + delta.seconds) * NS + delta.microseconds * 1000
     if not seconds.is_finite():
         raise ValueError(f"time {text!r} is not finite")
-    return int((seconds * NS).to_integral_value(ROUND_HALF_EVEN))
+    try:
+        return int((seconds * NS).to_integral_value(ROUND_HALF_EVEN))
+    except DecimalException:
+        raise ValueError(f"time {text!r} is out of range") from None
 
 
 def _time(text: str) -> int:
@@ -237,6 +240,8 @@ def _sampled(
             file.label, None, "sampled signal with repeated times: cannot tell its rate"
         )
     rate = round(NS / step, 3)
+    if not rate > 0:
+        raise ImportFormatError(file.label, None, f"samples {step / NS:g} s apart: not a signal")
     if column == "eda_us":
         make = eda_maker(rate, ids)
     else:

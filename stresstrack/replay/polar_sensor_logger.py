@@ -306,6 +306,8 @@ def _waveform(
     # The sample period: the median of the spacings, leaving out gaps (reconnections).
     step = float(np.median(steps[steps <= 2 * steps.min()]))
     rate = round(NS / step, 3)
+    if not rate > 0:
+        raise ImportFormatError(file.label, None, f"samples {step / NS:g} s apart: not a signal")
     kind_enum = WaveformKind.ECG if kind == "ecg" else WaveformKind.PPG
     chunker = SampleChunker(waveform_maker(kind_enum, rate, ids), rate)
     anchor = (head[0][0], head[0][1])

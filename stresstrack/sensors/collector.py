@@ -311,7 +311,18 @@ class DeviceCollector:
             )
         )
         rr_ms = m.rr_ms
-        for t, ticks, ms in zip(self._beats.times(now, rr_ms), m.rr_ticks, rr_ms, strict=True):
+        times = self._beats.times(now, rr_ms)
+        if self._beats.gap_from_ns is not None:  # beats went missing (lost packets, no contact)
+            events.append(
+                DeviceStatus(
+                    time_ns=times[0],
+                    state=DeviceState.GAP,
+                    gap_start_ns=self._beats.gap_from_ns,
+                    detail="RR: beats missing",
+                    **base,
+                )
+            )
+        for t, ticks, ms in zip(times, m.rr_ticks, rr_ms, strict=True):
             events.append(Beat(time_ns=t, rr_ms=ms, rr_ticks=ticks, source=BeatSource.HRS, **base))
         self._got_data(now)
         self._emit(events)
@@ -328,6 +339,10 @@ class DeviceCollector:
         timer = self._chunks.setdefault(char.uuid, ChunkTimer(profile.sampling_rate))
         first = timer.first_time(now, packet.counter, len(packet.values_us))
         self._got_data(now)
+        if timer.gap_from_ns is not None:  # packets went missing
+            self._status(
+                DeviceState.GAP, gap_start_ns=timer.gap_from_ns, detail="EDA: packets missing"
+            )
         self._emit(
             [
                 EdaSamples(

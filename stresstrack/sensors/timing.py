@@ -50,6 +50,7 @@ class BeatTimer:
         self._offsets: deque[int] = deque(maxlen=window)
         self._last_ns: int | None = None
         self.resyncs = 0
+        self.gap_from_ns: int | None = None  # after a restart: the last beat before the hole
 
     @property
     def last_ns(self) -> int | None:
@@ -68,6 +69,7 @@ class BeatTimer:
         rr_ns = [round(r * 1e6) for r in rr_ms]
         # Anchor of the first beat: the receive time minus the intervals that follow it.
         anchor_first = recv_ns - sum(rr_ns[1:])
+        self.gap_from_ns = None
         if self._last_ns is None:
             first = anchor_first
         else:
@@ -77,6 +79,7 @@ class BeatTimer:
                 first = anchor_first  # beats are missing: restart the chain
                 self._offsets.clear()
                 self.resyncs += 1
+                self.gap_from_ns = self._last_ns
             elif offset < 0:
                 first = anchor_first  # chain ahead of the possible: pull back
                 self._offsets = deque([0], maxlen=self._offsets.maxlen)
@@ -108,6 +111,7 @@ class ChunkTimer:
         self._next_ns: int | None = None
         self._next_counter: int | None = None
         self.resyncs = 0
+        self.gap_from_ns: int | None = None  # after a resync: when the missing data began
 
     def reset(self) -> None:
         self._next_ns = None
@@ -121,6 +125,7 @@ class ChunkTimer:
             and (counter is None or counter == self._next_counter)
             and abs(anchor - self._next_ns) < 2 * NS
         )
+        self.gap_from_ns = None
         if continuous:
             assert self._next_ns is not None
             # Never later than physically possible: pull back to the anchor if needed.
@@ -128,6 +133,7 @@ class ChunkTimer:
         else:
             if self._next_ns is not None:
                 self.resyncs += 1
+                self.gap_from_ns = self._next_ns
             first = anchor
         self._next_ns = first + round(n * NS / self.sampling_rate)
         if counter is not None:

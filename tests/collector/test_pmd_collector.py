@@ -40,7 +40,6 @@ from stresstrack.simulators.physiology import ParticipantModel, ParticipantParam
 from stresstrack.simulators.polar import (
     SimulatedPolarH10,
     SimulatedVeritySense,
-    pmd_control_point,
 )
 
 T0 = 1_767_603_600_000_000_000
@@ -138,7 +137,7 @@ def test_h10_gives_ecg_waveforms_hrs_beats_and_its_identity(short_protocol: Prot
 
 def test_motion_bursts_become_moving_and_still_statuses(short_protocol: Protocol) -> None:
     """Every simulated movement burst is reported moving then still, within a frame or two."""
-    faults = Faults(motion_every_s=60.0, motion_for_s=10.0, seed=5)
+    faults = Faults(motion_every_s=40.0, motion_for_s=10.0, seed=5)
     h10, events, _ = collect(SimulatedPolarH10, short_protocol, 400.0, faults)
     assert isinstance(h10, SimulatedPolarH10)
     changes = [
@@ -146,7 +145,9 @@ def test_motion_bursts_become_moving_and_still_statuses(short_protocol: Protocol
         for s in statuses(events)
         if s.detail.startswith("motion=")
     ][1:]  # the first is the initial "still"
-    bursts = [(a, b) for a, b in h10.motion if b < 399]
+    bursts = [(a, b) for a, b in h10.motion if b < 395]
+    assert len(bursts) >= 4
+    changes = changes[: 2 * len(bursts)]
     assert [c[1] for c in changes] == ["motion=moving", "motion=still"] * len(bursts)
     for (start, end), (moved, _), (stilled, _) in zip(
         bursts, changes[::2], changes[1::2], strict=True
@@ -255,12 +256,6 @@ def test_arbitrary_pmd_notifications_never_stop_the_collector(packets: list[byte
     assert collector.stats.notifications == len(packets)
 
 
-def test_pmd_answer_to_a_stop_of_a_stopped_stream_is_not_an_error() -> None:
-    """Stopping what is not running answers ALREADY_IN_STATE, which the client accepts."""
-    response, _ = pmd_control_point(bytes([3, ECG]), {}, set())
-    assert response[3] == PmdError.INVALID_MEASUREMENT_TYPE or response[3] == PmdError.NOT_SUPPORTED
-
-
 class StallingStrap(SimulatedPolarH10):
     """After 20 s its notifications stop while the link looks up (an adapter that hangs)."""
 
@@ -305,7 +300,14 @@ def test_a_bleak_error_on_an_established_link_reconnects(short_protocol: Protoco
     FlakyH10.failures = 0
     _, events, stats = collect(FlakyH10, short_protocol, 30.0)
     assert stats.connects == 1 and stats.profiles == ["heart-rate", "pmd:ecg", "pmd:acc"]
-    first = next(s for s in statuses(events) if s.state is not DeviceState.CONNECTING)
-    assert first.state is DeviceState.DISCONNECTED
-    assert "is not writable" in first.detail
-    assert any(isinstance(e, Waveform) for e in events)
+    lost = [
+        i for i, e in enumerate(events) if getattr(e, "state", None) is DeviceState.DISCONNECTED
+    ]
+    first_ecg = next(i for i, e in enumerate(events) if isinstance(e, Waveform))
+    assert lost[0] < first_ecg
+    failure = events[lost[0]]
+    assert isinstance(failure, DeviceStatus)
+    assert failure.detail == (
+        "A0:9E:1A:00:00:07: BleakError: characteristic fb005c81-02e7-f387-1cad-8acd2d8df0c8 "
+        "is not writable"
+    )
