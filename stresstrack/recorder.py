@@ -2,19 +2,36 @@
 
 Events are stored first, in batches (one transaction each), in the order they arrived; the
 pipeline sees them in that same order, so replaying a store reproduces its results exactly.
+
+Other processes may append events to the same store while a recorder runs: ``stresstrack
+mark`` from another terminal adds a session marker (SQLite's WAL lets a second writer in).
+A recorder that stores raw events and runs a pipeline follows the store: every
+:meth:`Recorder.flush` (``collect`` flushes once a second) also reads the events stored since
+its last look, tells its own rows from the others' (its own batch is one transaction, so a
+contiguous run of rows equal to the events it wrote), and feeds the others' events of its
+participants to the pipeline, in store (id) order, without storing them again. The pipeline
+therefore sees exactly the order a replay of the store gives.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Protocol
+import logging
+from collections.abc import Iterable, Sequence
+from typing import Final, Protocol
 
-from stresstrack.events import Event
+from stresstrack.events import EVENT_TYPE_NAMES, Event, Marker
 from stresstrack.pipeline.engine import Output, Pipeline
 from stresstrack.pipeline.results import FeatureRow, Session, StressRow
-from stresstrack.store.sqlite import Store
+from stresstrack.store.codec import event_from_payload
+from stresstrack.store.sqlite import EventRow, Store
 
 __all__ = ["EventSink", "Recorder", "split_outputs"]
+
+log = logging.getLogger(__name__)
+
+READ_BATCH: Final = 5000  # stored rows read per query when following the store
+
+_Key = tuple[str, int, str, str, str]  # (type, time_ns, participant, study, device)
 
 
 class EventSink(Protocol):
@@ -30,8 +47,26 @@ def split_outputs(
     return features, stress, sessions
 
 
+def _key(e: Event) -> _Key:
+    return (EVENT_TYPE_NAMES[type(e)], e.time_ns, e.participant, e.study, e.device)
+
+
+def _row_key(r: EventRow) -> _Key:
+    _id, type_name, time_ns, participant, study, device, _payload = r
+    return (type_name, time_ns, participant, study, device)
+
+
+def _decode(r: EventRow) -> Event:
+    _id, type_name, time_ns, participant, study, device, payload = r
+    return event_from_payload(type_name, time_ns, participant, study, device, payload)
+
+
 class Recorder:
-    """Stores raw events (unless ``store_raw`` is false, as in replay) and runs the pipeline."""
+    """Stores raw events (unless ``store_raw`` is false, as in replay) and runs the pipeline.
+
+    ``participants``: whose events written by other processes the pipeline is fed, besides
+    the participants of the events this recorder writes itself (learnt as they come).
+    """
 
     def __init__(
         self,
@@ -40,6 +75,7 @@ class Recorder:
         *,
         batch: int = 256,
         store_raw: bool = True,
+        participants: Iterable[str] = (),
     ) -> None:
         self.store = store
         self.pipeline = pipeline
@@ -48,6 +84,12 @@ class Recorder:
         self._pending: list[Event] = []
         self.events = 0
         self.results = 0
+        self.external = 0  # events other processes stored that the pipeline was fed
+        self.following = store_raw and pipeline is not None
+        # Events already in the store belong to earlier runs: follow from here on.
+        self._cursor = store.last_positions()["events"] if self.following else 0
+        self._participants = set(participants)
+        self._held: list[Marker] = []  # others' markers of participants not (yet) ours
 
     def emit(self, events: Sequence[Event]) -> None:
         self._pending.extend(events)
@@ -55,14 +97,25 @@ class Recorder:
             self.flush()
 
     def flush(self) -> None:
-        if not self._pending:
-            return
+        """Store what is pending and run it, with what other processes stored, through the
+        pipeline in store order."""
         pending, self._pending = self._pending, []
-        if self.store_raw:
+        if self.store_raw and pending:
             self.store.add_events(pending)
         self.events += len(pending)
-        if self.pipeline is not None:
-            self._write(self.pipeline.process_many(pending))
+        if self.pipeline is None:
+            return
+        batch = self._with_external(pending) if self.following else pending
+        if batch:
+            self._write(self.pipeline.process_many(batch))
+
+    def poll_external(self) -> int:
+        """Flush, and feed the pipeline the events other processes stored since the last look
+        (e.g. a ``stresstrack mark``); returns how many were fed. ``flush`` does the same;
+        call this about once a second when nothing else flushes."""
+        before = self.external
+        self.flush()
+        return self.external - before
 
     def close(self) -> None:
         """Flush what is pending and let the pipeline finish its last windows."""
@@ -74,3 +127,62 @@ class Recorder:
         if outputs:
             self.results += len(outputs)
             self.store.add_results(*split_outputs(outputs))
+
+    # -- following the store -----------------------------------------------------------------
+    def _rows_after_cursor(self) -> list[EventRow]:
+        rows: list[EventRow] = []
+        while True:
+            page = self.store.event_rows_after(rows[-1][0] if rows else self._cursor, READ_BATCH)
+            rows.extend(page)
+            if len(page) < READ_BATCH:
+                return rows
+
+    def _own_block(self, rows: list[EventRow], pending: list[Event]) -> int | None:
+        """Where the rows just written for ``pending`` start in ``rows`` (one transaction, so
+        contiguous), or ``None`` if they cannot be found."""
+        n = len(pending)
+        keys = [_key(e) for e in pending]
+        for k in range(len(rows) - n + 1):
+            if _row_key(rows[k]) == keys[0] and [_row_key(r) for r in rows[k : k + n]] == keys:
+                return k
+        return None
+
+    def _with_external(self, pending: list[Event]) -> list[Event]:
+        """``pending`` with the events others stored around it, in store order."""
+        new = {e.participant for e in pending} - self._participants
+        self._participants |= new
+        rows = self._rows_after_cursor()
+        if not rows:
+            return pending
+        self._cursor = rows[-1][0]
+        before, after = rows, []
+        if pending:
+            start = self._own_block(rows, pending)
+            if start is None:
+                # Cannot happen with one writer per transaction; never feed an event twice.
+                log.warning("own rows not found in the store; external events fed first")
+                own = {_key(e) for e in pending}
+                before = [r for r in rows if _row_key(r) not in own]
+            else:
+                before, after = rows[:start], rows[start + len(pending) :]
+        out: list[Event] = []
+        if new and self._held:
+            released = [m for m in self._held if m.participant in new]
+            self._held = [m for m in self._held if m.participant not in new]
+            self.external += len(released)
+            out += released
+        out += self._external(before)
+        out += pending
+        out += self._external(after)
+        return out
+
+    def _external(self, rows: Iterable[EventRow]) -> list[Event]:
+        out: list[Event] = []
+        for r in rows:
+            event = _decode(r)
+            if event.participant in self._participants:
+                out.append(event)
+                self.external += 1
+            elif isinstance(event, Marker):
+                self._held.append(event)  # e.g. `mark` before the first data arrived
+        return out

@@ -249,7 +249,9 @@ bind-address = "127.0.0.1:{self.rpc_port}"
 class MosquittoServer:
     """A Mosquitto broker on a free loopback port, anonymous, persistence in a temp dir."""
 
-    def __init__(self, root: Path, binary: str) -> None:
+    def __init__(self, root: Path, binary: str, extra: str = "") -> None:
+        """``extra``: configuration lines appended (they apply to the listener: TLS files,
+        ``password_file``, ``allow_anonymous false``, queue limits)."""
         self.root = root
         self.binary = binary
         self.port = free_port()
@@ -264,7 +266,7 @@ class MosquittoServer:
             f"persistence_location {root / 'data'}/\n"
             f"log_dest file {self.log}\n"
             # When run as root, mosquitto switches to this user (ignored otherwise).
-            f"user {getpass.getuser()}\n",
+            f"user {getpass.getuser()}\n" + extra,
             encoding="utf-8",
         )
         self._proc: subprocess.Popen[bytes] | None = None

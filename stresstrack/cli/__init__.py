@@ -8,14 +8,30 @@ import sys
 from collections.abc import Sequence
 
 from stresstrack import __version__
-from stresstrack.cli import collect, demo, doctor, export, replay, report, scan, sync
+from stresstrack.cli import (
+    analyze,
+    collect,
+    dashboards,
+    demo,
+    doctor,
+    export,
+    mark,
+    pipeline,
+    replay,
+    report,
+    scan,
+    sync,
+)
 from stresstrack.errors import StressTrackError
 from stresstrack.store.sqlite import StoreError
 
 __all__ = ["build_parser", "main"]
 
 # Order of the commands in --help.
-COMMAND_MODULES = (demo, collect, scan, replay, export, report, sync, doctor)
+COMMAND_MODULES = (
+    demo, collect, mark, scan, replay, analyze, export, report, sync, doctor, dashboards,
+    pipeline,
+)  # fmt: skip
 
 
 def build_parser() -> argparse.ArgumentParser:

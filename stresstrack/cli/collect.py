@@ -70,7 +70,18 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         metavar="PATH",
         help="SQLite store to append to (default stresstrack.db)",
     )
-    p.add_argument("--study", default="default", help="study name stored with every event")
+    p.add_argument(
+        "--study",
+        default="default",
+        metavar="FILE_OR_NAME",
+        help="study file (study.toml: name, participants, consent; see docs/sessions.md) or a "
+        "study name, stored with every event",
+    )
+    p.add_argument(
+        "--no-consent-check",
+        action="store_true",
+        help="record a participant without a study file listing their consent (pilots only)",
+    )
     p.add_argument(
         "--simulate",
         action="store_true",
@@ -104,6 +115,11 @@ def run(args: argparse.Namespace) -> int:
     if not args.device and not args.simulate:
         raise StressTrackError("name at least one --device (see `stresstrack scan`)")
     protocol = load_protocol(args.protocol) if args.protocol else None
+    from stresstrack.study import resolve_study
+
+    check = not (args.simulate or args.no_consent_check)  # simulated participants need none
+    args.study_choice = resolve_study(args.study, args.participant, check=check)
+    args.study = args.study_choice.name
     return asyncio.run(_collect(args, protocol))
 
 
@@ -256,8 +272,8 @@ class LiveStatus:
             lines = self.table(now_ns)
             self.stream.write("\n".join(lines) + "\n")
             self._drawn = len(lines)
-        elif self._clock() - self._last_log >= self.every_s:
-            self._last_log = self._clock()
+        elif (now := self._clock()) - self._last_log >= self.every_s:
+            self._last_log = now
             self.stream.write("\n".join(self.log_lines(now_ns)) + "\n")
         self.stream.flush()
 
@@ -375,6 +391,9 @@ async def _collect(args: argparse.Namespace, protocol: Protocol | None) -> int:
             print(f"{reason[0]} before collection started; nothing stored", file=sys.stderr)
             return 0
         with Store(args.store) as store:
+            from stresstrack.study import stamp_store
+
+            stamp_store(store, args.study_choice)
             recorder = Recorder(store, Pipeline(pipeline_config(args)), batch=1 << 30)
             sink = CountingSink(recorder)
             collectors = [

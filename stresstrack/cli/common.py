@@ -33,7 +33,8 @@ _PIPELINE_OPTIONS = (
     ("--eda-window", "eda_window_s", "window of SCL and SCRs"),
     ("--edasymp-window", "edasymp_window_s", "window of EDASymp"),
     ("--hop", "hop_s", "time between window ends"),
-    ("--slow-hop", "slow_hop_s", "recompute the long-window features every"),
+    ("--slow-hop", "slow_hop_s", "recompute LF/HF and DFA every"),
+    ("--edasymp-hop", "edasymp_hop_s", "recompute EDASymp every"),
     ("--baseline", "baseline_s", "baseline length when none is marked"),
 )
 

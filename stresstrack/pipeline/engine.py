@@ -15,8 +15,9 @@ Feature families and their windows (docs/stress-index.md):
 * EDA level and responses — ``eda_window`` (60 s), every hop; EDASymp — ``edasymp_window``
   (120 s).
 
-The three long-window families change little in 5 s and cost most: they are recomputed every
-``slow_hop`` (30 s) and the rows in between carry their latest value.
+The long-window families change little in 5 s and cost most: HRV frequency and DFA are
+recomputed every ``slow_hop`` (30 s), EDASymp every ``edasymp_hop`` (60 s), and the rows in
+between carry their latest value.
 """
 
 from __future__ import annotations
@@ -91,6 +92,7 @@ class PipelineConfig:
     edasymp_window_s: float = 120.0  # > 64 s needed by Posada-Quintero's Welch segments
     hop_s: float = 5.0
     slow_hop_s: float = 30.0
+    edasymp_hop_s: float = 60.0  # EDASymp costs most (resampling to 400 Hz): half-overlapping
     max_wait_s: float = 90.0  # compute a window anyway once data is this far past its end
     baseline_s: float = 300.0  # baseline when none is marked: the first 5 minutes
     min_coverage: float = 0.8  # share of a window that must hold data
@@ -100,12 +102,14 @@ class PipelineConfig:
     def __post_init__(self) -> None:
         for name in (
             "hrv_window_s", "freq_window_s", "nonlinear_window_s", "eda_window_s",
-            "edasymp_window_s", "hop_s", "slow_hop_s", "baseline_s", "max_wait_s",
+            "edasymp_window_s", "hop_s", "slow_hop_s", "edasymp_hop_s", "baseline_s",
+            "max_wait_s",
         ):  # fmt: skip
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
-        if round(self.slow_hop_s / self.hop_s, 9) % 1:
-            raise ValueError("slow_hop_s must be a multiple of hop_s")
+        for name in ("slow_hop_s", "edasymp_hop_s"):
+            if round(getattr(self, name) / self.hop_s, 9) % 1:
+                raise ValueError(f"{name} must be a multiple of hop_s")
 
     @property
     def span_s(self) -> float:
@@ -169,6 +173,7 @@ class Pipeline:
         self._p: dict[str, _Participant] = {}
         self._hop_ns = int(c.hop_s * NS)
         self._slow_hop_ns = int(c.slow_hop_s * NS)
+        self._edasymp_hop_ns = int(c.edasymp_hop_s * NS)
         self._span_ns = int(c.span_s * NS)
         self._wait_ns = int(c.max_wait_s * NS)
 
@@ -348,7 +353,7 @@ class Pipeline:
         reasons: dict[str, str] = {}
         slow = end % self._slow_hop_ns == 0
         self._hrv(st, end, slow, values, quality, reasons)
-        self._eda(st, end, slow, values, quality, reasons)
+        self._eda(st, end, end % self._edasymp_hop_ns == 0, values, quality, reasons)
         return FeatureRow(
             time_ns=end, participant=pid, study=st.study, values=values, quality=quality,
             reasons=reasons,

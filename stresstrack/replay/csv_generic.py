@@ -68,6 +68,7 @@ MARKER_COLUMNS: Final = ("action", "kind")
 SAMPLED: Final = ("eda_us", "ecg_uv", "ppg")
 RATE_ROWS: Final = 1000  # rows looked at to estimate a sampled signal's rate
 CHUNK_S: Final = 1.0
+LATEST_NS: Final = 7_258_118_400 * NS  # 2200-01-01: later times are a misread column
 SUFFIXES: Final = (".csv", ".txt")
 
 
@@ -93,9 +94,12 @@ def parse_time(text: str) -> int:
 
 def _time(text: str) -> int:
     try:
-        return parse_time(text)
+        t = parse_time(text)
     except (ValueError, OverflowError):
         raise ValueError(f"time {text.strip()!r} is neither Unix seconds nor ISO 8601") from None
+    if not 0 <= t <= LATEST_NS:
+        raise ValueError(f"time {text.strip()!r} is outside 1970-2200")
+    return t
 
 
 def _column(header: list[str]) -> str | None:

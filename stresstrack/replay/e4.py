@@ -68,6 +68,7 @@ TAG_FILES: Final = ("tags.csv",)
 SKIPPED_FILES: Final = ("temp.csv", "acc.csv")
 KNOWN: Final = SIGNAL_FILES + TAG_FILES + SKIPPED_FILES
 MAX_RATE_HZ: Final = 10_000.0
+MAX_OFFSET_S: Final = 366 * 86_400.0
 TAG_KIND: Final = "tag"
 
 
@@ -251,7 +252,10 @@ def _ibi(
         try:
             if len(fields) < 2:
                 raise ValueError("1 field, expected 'offset_s,ibi_s' (truncated row?)")
-            offset_ns = round(parse_number(fields[0], "beat time") * NS)
+            offset_s = parse_number(fields[0], "beat time")
+            if not 0 <= offset_s <= MAX_OFFSET_S:
+                raise ValueError(f"beat time {offset_s:g} s is not within a year of the start")
+            offset_ns = round(offset_s * NS)
             if offset_ns <= last:
                 raise ValueError("time goes backwards (beat times must increase)")
             rr_ms = check_value(parse_number(fields[1], "IBI") * 1000.0, "rr_ms", "IBI (ms)")

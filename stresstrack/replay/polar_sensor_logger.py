@@ -74,6 +74,7 @@ from stresstrack.replay.base import (
     parse_number,
     participant_from_name,
     resolve_timezone,
+    unix_seconds_to_ns,
     waveform_maker,
 )
 from stresstrack.sensors.timing import BeatTimer
@@ -190,8 +191,13 @@ def _phone_ns(text: str, zone: tzinfo) -> int:
         raise ValueError(f"phone timestamp {text!r} is not a date and time") from None
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=zone)
-    delta = dt - _EPOCH
-    return (delta.days * 86_400 + delta.seconds) * NS + delta.microseconds * 1000
+    try:
+        delta = dt - _EPOCH
+    except OverflowError:
+        raise ValueError(f"phone timestamp {text!r} is out of range") from None
+    t = (delta.days * 86_400 + delta.seconds) * NS + delta.microseconds * 1000
+    unix_seconds_to_ns(t / NS, "phone timestamp")  # range check
+    return t
 
 
 def _number(text: str, what: str) -> float:
@@ -274,8 +280,8 @@ def _waveform(
                 if len(fields) <= max(column, sensor):
                     raise ValueError(f"{len(fields)} fields, expected {max(column, sensor) + 1}")
                 s = int(_number(fields[sensor], "sensor timestamp"))
-                if s <= 0:
-                    raise ValueError("sensor timestamp is not positive")
+                if not 0 < s < 2**63:
+                    raise ValueError(f"sensor timestamp {fields[sensor]} is out of range")
                 if s <= last_sensor:
                     raise ValueError("sensor time goes backwards")
                 value = check_value(_number(fields[column], kind.upper()), quantity)

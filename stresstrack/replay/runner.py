@@ -55,6 +55,7 @@ RECORDER_BATCH: Final = 2000
 EMIT_BATCH: Final = 256
 COPY_BATCH: Final = 5000
 PROGRESS_EVERY: Final = 2048  # events between progress reports
+MAX_TIME_NS: Final = 2**63  # SQLite integers are 64-bit
 
 ProgressFn = Callable[[int, float], None]  # (recording index, fraction done)
 
@@ -127,6 +128,8 @@ def replay_recording(
                 batch.clear()
             result.events += 1
             t = event.time_ns
+            if not 0 <= t < MAX_TIME_NS:  # what no store can hold: never expected
+                raise StressTrackError(f"{recording.label}: event time {t} ns is out of range")
             result.first_ns = t if result.first_ns is None else min(result.first_ns, t)
             result.last_ns = t if result.last_ns is None else max(result.last_ns, t)
             seen.setdefault(event.participant)

@@ -33,11 +33,15 @@ def detect(path: Path) -> Detection | None:
     return "recording" if head == SQLITE_MAGIC else None
 
 
+# What a damaged store file can raise while it is opened or read.
+_DAMAGE: Final = (StoreError, sqlite3.Error, ValueError, KeyError, TypeError, AttributeError)
+
+
 def _open(path: Path) -> Store:
     try:
         return Store(path, readonly=True)
-    except (StoreError, sqlite3.Error) as exc:
-        raise ImportFormatError(str(path), None, str(exc)) from exc
+    except _DAMAGE as exc:
+        raise ImportFormatError(str(path), None, f"unreadable store ({exc})") from exc
 
 
 def participants(paths: Sequence[Path], options: ImportOptions) -> list[str]:
@@ -46,7 +50,7 @@ def participants(paths: Sequence[Path], options: ImportOptions) -> list[str]:
         with _open(path) as store:
             try:
                 found.update(store.participants())
-            except sqlite3.Error as exc:
+            except _DAMAGE as exc:
                 raise ImportFormatError(str(path), None, f"unreadable store ({exc})") from exc
     if options.participant is not None:
         return [options.participant] if options.participant in found else []
@@ -68,7 +72,7 @@ def read(paths: Sequence[Path], options: ImportOptions, stats: ImportStats) -> I
                         stats.bytes_read = offset + size * done // total
                     yield event
                 stats.bytes_read = offset + size
-            except (sqlite3.Error, KeyError, TypeError, ValueError) as exc:
+            except _DAMAGE as exc:
                 raise ImportFormatError(str(path), None, f"unreadable store ({exc})") from exc
 
 

@@ -53,6 +53,8 @@ from stresstrack.replay.base import (
     eda_maker,
     grid_chunks,
     merge_by_time,
+    parse_number,
+    parse_unix_ns,
     participant_from_name,
     waveform_maker,
 )
@@ -249,9 +251,9 @@ def _align(wrist_eda: Any, eda_csv: Path, pkl: Path) -> int:
     """Calendar time (ns) of the pickle's first sample, from where its EDA sits in EDA.csv."""
     try:
         lines = eda_csv.read_text(encoding="utf-8").split()
-        start = round(float(lines[0].split(",")[0]) * NS)
-        rate = float(lines[1].split(",")[0])
-        e4 = np.array([float(x) for x in lines[2:]], dtype=np.float64)
+        start = parse_unix_ns(lines[0].split(",")[0], "start time")
+        rate = parse_number(lines[1].split(",")[0], "sample rate")
+        e4 = np.array([parse_number(x, "EDA") for x in lines[2:]], dtype=np.float64)
     except (OSError, UnicodeDecodeError, ValueError, IndexError) as exc:
         raise ImportFormatError(str(eda_csv), None, f"unreadable E4 EDA file ({exc})") from exc
     n = min(ALIGN_SAMPLES, wrist_eda.size)

@@ -93,6 +93,7 @@ _VALUE_BYTES: Final = {"int8": 1, "int16": 2, "int32": 4, "int64": 8, "float32":
                        "double64": 8, "string": 2}  # fmt: skip
 CHANNEL_FORMATS: Final = tuple(_VALUE_BYTES)
 MAX_CHANNELS: Final = 65_536  # far beyond any LSL device; bounds what a corrupt header allocates
+MAX_SPAN_S: Final = 366 * 86_400.0
 CLOCK_OFFSET_LENGTH: Final = 2 + 4 + 8 + 8  # tag, stream id, collection time, offset value
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _TYPES: Final = {
@@ -358,7 +359,14 @@ def read(paths: Sequence[Path], options: ImportOptions, stats: ImportStats) -> I
     pid = participants(paths, options)[0]
     scan = _scan(path, options, stats)
     streams, _header = _load(path, scan.data, options, stats)
-    firsts = [float(s["time_stamps"][0]) for s in streams if len(s.get("time_stamps", ())) > 0]
+    stamps_of: list[np.ndarray] = []
+    for stream in streams:
+        stamps = np.asarray(stream.get("time_stamps", ()), dtype=np.float64)
+        if not np.all(np.isfinite(stamps)):
+            name = _info(stream, "name")
+            raise ImportFormatError(str(path), None, f"stream {name!r}: a time stamp is not finite")
+        stamps_of.append(stamps)
+    firsts = [float(s.min()) for s in stamps_of if s.size]
     if not firsts:
         stats.note(f"{path.name}: no samples in any stream")
         return iter(())
@@ -371,14 +379,15 @@ def read(paths: Sequence[Path], options: ImportOptions, stats: ImportStats) -> I
             "give the time of the first sample with --start",
         )
     t0 = min(firsts)
+    if max(float(s.max()) for s in stamps_of if s.size) - t0 > MAX_SPAN_S:
+        raise ImportFormatError(str(path), None, "time stamps span more than a year")
     out: list[Iterator[Event]] = []
-    for stream in streams:
+    for stream, stamps in zip(streams, stamps_of, strict=True):
         name = _info(stream, "name") or f"stream {_info(stream, 'stream_id')}"
         kind = classify_stream(_info(stream, "type"), name, _info(stream, "channel_format"))
         if kind is None:
             stats.note(f"{path.name}: stream {name!r} (type {_info(stream, 'type')!r}) ignored")
             continue
-        stamps = np.asarray(stream["time_stamps"], dtype=np.float64)
         times = anchor + np.round((stamps - t0) * NS).astype(np.int64)
         ids = EventIds(participant=pid, study=options.study, device=name)
         out.append(_stream_events(stream, kind, times, ids, path, options, stats))

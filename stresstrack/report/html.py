@@ -1,8 +1,10 @@
-"""One self-contained HTML page per store: stress index, components and sessions per participant.
+"""One self-contained HTML page per store: the cohort's session effects, and per participant
+the stress index, its components, sessions and each session's before / during / after.
 
 The page has inline CSS and SVG drawn here, and no scripts, fonts or URLs, so it opens offline
 and can travel with a study's results. The SVG builders take plain lists and are pure; only
-``render_report`` reads the store.
+``render_report`` reads the store, and it runs the session analysis
+(:mod:`stresstrack.analysis`) so the page and ``stresstrack analyze``'s tables agree.
 """
 
 from __future__ import annotations
@@ -19,17 +21,28 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final
 
+from stresstrack.analysis import (
+    Analysis,
+    AnalysisSettings,
+    GroupSummary,
+    SessionResult,
+    analyze_store,
+)
+from stresstrack.analysis.sessions import control_deltas
 from stresstrack.pipeline.results import FeatureRow, Session, StressRow
 from stresstrack.store.sqlite import Store
 
 __all__ = [
     "Band",
+    "ForestRow",
     "downsample_minmax",
     "kind_colours",
     "nice_ticks",
     "render_report",
     "split_segments",
+    "svg_forest_plot",
     "svg_line_chart",
+    "svg_period_bars",
 ]
 
 Point = tuple[float, float]
@@ -70,6 +83,13 @@ ul.legend{list-style:none;padding:0;display:flex;flex-wrap:wrap;gap:.3em 1.2em;f
 table{border-collapse:collapse;margin:.6em 0;font-size:13px}
 th,td{border:1px solid #ddd;padding:2px 8px;text-align:left} td.num{text-align:right}
 p.empty{padding:2em;background:#f6f6f6;font-size:16px}
+.baseline-implicit{fill-opacity:.08;stroke:#4c78a8;stroke-dasharray:4 3}
+.zero-line{stroke:#888;stroke-dasharray:3 3} .forest-label{font-size:12px;fill:#222}
+.forest-note{font-size:11px;fill:#555} .group-ci{stroke:#222;stroke-width:2}
+.group-mean{fill:#222} .participant-delta{fill-opacity:.55}
+.bdp-bar{fill:#777} .bdp-bar[data-period=during]{fill:#54a24b}
+tr.excluded td{color:#999} tr.excluded svg{opacity:.4} .reason{font-size:12px;color:#a33}
+p.note{font-size:12px;color:#555;max-width:900px}
 """
 
 
@@ -84,6 +104,7 @@ class Band:
     label: str = ""
     tooltip: str = ""
     open: bool = False
+    css: str = ""  # an extra class, e.g. baseline-implicit
 
 
 def _esc(text: object) -> str:
@@ -204,8 +225,9 @@ def svg_line_chart(
     ]
     for b in bands:
         left = sx(b.start)
+        cls = f"{band_class} {b.css}" if b.css else band_class
         parts.append(
-            f'<rect class="{band_class}" data-kind="{_esc(b.kind)}"'
+            f'<rect class="{_esc(cls)}" data-kind="{_esc(b.kind)}"'
             f' data-open="{str(b.open).lower()}" x="{left:.1f}" y="{_TOP}"'
             f' width="{max(sx(b.end) - left, 1.0):.1f}" height="{ph}"'
             f' fill="{_esc(b.colour)}"><title>{_esc(b.tooltip or b.kind)}</title></rect>'
@@ -298,6 +320,301 @@ def _confidence_strip(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class ForestRow:
+    """One row of a forest plot: a group's mean change with its interval, and the change of
+    each participant (``(participant, value)``)."""
+
+    label: str
+    mean: float
+    ci: tuple[float, float]
+    dots: Sequence[tuple[str, float]]
+    note: str = ""
+    colour: str = "#222"
+    key: str = ""  # data-group attribute
+
+
+def _finite(*xs: float) -> list[float]:
+    return [x for x in xs if math.isfinite(x)]
+
+
+def svg_forest_plot(
+    rows: Sequence[ForestRow],
+    *,
+    x_label: str,
+    chart_id: str = "forest",
+    width: int = WIDTH,
+    row_px: int = 30,
+) -> str:
+    """A forest plot: per row, participants' values as dots, the mean as a square and its
+    interval as a line, against a dashed zero line; the row's label left, its note right."""
+    label_px, note_px = 230, 300
+    x_lo, x_hi = label_px, width - note_px
+    values = [0.0]
+    for r in rows:
+        values += _finite(r.mean, *r.ci) + _finite(*(v for _, v in r.dots))
+    lo, hi = min(values), max(values)
+    pad = (hi - lo) * 0.06 or 1.0
+    lo, hi = lo - pad, hi + pad
+    top, axis_px = 8, 34
+    height = top + row_px * max(len(rows), 1) + axis_px
+
+    def sx(x: float) -> float:
+        return x_lo + (x - lo) / (hi - lo) * (x_hi - x_lo)
+
+    parts = [
+        f'<svg xmlns="{_SVG_NS}" class="chart forest" id="{_esc(chart_id)}" width="{width}" '
+        f'height="{height}" viewBox="0 0 {width} {height}" role="img" '
+        f'aria-label="{_esc(x_label)}">'
+    ]
+    bottom = top + row_px * max(len(rows), 1)
+    for t in nice_ticks(lo, hi, 8):
+        x = sx(t)
+        parts.append(f'<line class="grid" x1="{x:.1f}" x2="{x:.1f}" y1="{top}" y2="{bottom}"/>')
+        parts.append(
+            f'<text class="tick" x="{x:.1f}" y="{bottom + 12}" text-anchor="middle">{t:g}</text>'
+        )
+    parts.append(
+        f'<text class="tick" x="{(x_lo + x_hi) / 2:.1f}" y="{bottom + 28}" '
+        f'text-anchor="middle">{_esc(x_label)}</text>'
+    )
+    x0 = sx(0.0)
+    parts.append(f'<line class="zero-line" x1="{x0:.1f}" x2="{x0:.1f}" y1="{top}" y2="{bottom}"/>')
+    for i, r in enumerate(rows):
+        y = top + row_px * i + row_px / 2
+        parts.append(
+            f'<g class="forest-row" data-group="{_esc(r.key or r.label)}">'
+            f'<text class="forest-label" x="{x_lo - 8}" y="{y + 4:.1f}" text-anchor="end">'
+            f"{_esc(r.label)}</text>"
+        )
+        for k, (participant, v) in enumerate(r.dots):
+            if not math.isfinite(v):
+                continue
+            jitter = ((k * 7) % 9 - 4) * 1.2  # spread equal values apart, deterministically
+            parts.append(
+                f'<circle class="participant-delta" data-participant="{_esc(participant)}" '
+                f'cx="{sx(v):.1f}" cy="{y + jitter:.1f}" r="3.2" fill="{_esc(r.colour)}">'
+                f"<title>{_esc(participant)}: {v:+.2f}</title></circle>"
+            )
+        if all(math.isfinite(v) for v in r.ci):
+            parts.append(
+                f'<line class="group-ci" x1="{sx(r.ci[0]):.1f}" x2="{sx(r.ci[1]):.1f}" '
+                f'y1="{y:.1f}" y2="{y:.1f}"><title>95% CI {r.ci[0]:+.2f} to {r.ci[1]:+.2f}'
+                "</title></line>"
+            )
+        if math.isfinite(r.mean):
+            parts.append(
+                f'<rect class="group-mean" x="{sx(r.mean) - 4.5:.1f}" y="{y - 4.5:.1f}" '
+                f'width="9" height="9"><title>mean {r.mean:+.2f}</title></rect>'
+            )
+        parts.append(
+            f'<text class="forest-note" x="{x_hi + 8}" y="{y + 4:.1f}">{_esc(r.note)}</text></g>'
+        )
+    if not rows:
+        parts.append(
+            f'<text class="empty-panel" x="{(x_lo + x_hi) / 2:.1f}" y="{top + row_px / 2 + 4}" '
+            'text-anchor="middle">no sessions to compare</text>'
+        )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def svg_period_bars(
+    values: Sequence[float | None],
+    *,
+    labels: Sequence[str] = ("pre", "during", "post"),
+    y_range: tuple[float, float] = (0.0, 100.0),
+    reference: float | None = 50.0,
+    width: int = 132,
+    height: int = 46,
+) -> str:
+    """A small bar chart (before / during / after a session); missing values draw no bar."""
+    y0, y1 = y_range
+    n = max(len(values), 1)
+    slot = width / n
+    base = height - 12  # room for the labels
+
+    def sy(y: float) -> float:
+        return 2 + (1 - (min(max(y, y0), y1) - y0) / (y1 - y0)) * (base - 2)
+
+    parts = [
+        f'<svg xmlns="{_SVG_NS}" class="bdp-chart" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" role="img" aria-label="before, during, after">'
+    ]
+    for i, (v, name) in enumerate(zip(values, labels, strict=True)):
+        x = i * slot + slot * 0.18
+        w = slot * 0.64
+        if v is not None and math.isfinite(v):
+            top = sy(v)
+            parts.append(
+                f'<rect class="bdp-bar" data-period="{_esc(name)}" x="{x:.1f}" y="{top:.1f}" '
+                f'width="{w:.1f}" height="{max(base - top, 1.0):.1f}">'
+                f"<title>{_esc(name)}: {v:.1f}</title></rect>"
+            )
+        parts.append(
+            f'<text class="tick" x="{x + w / 2:.1f}" y="{height - 2}" text-anchor="middle">'
+            f"{_esc(name if v is not None else name + ' –')}</text>"
+        )
+    if reference is not None:
+        y = sy(reference)
+        parts.append(f'<line class="baseline-line" x1="0" x2="{width}" y1="{y:.1f}" y2="{y:.1f}"/>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _fmt(x: float | None, spec: str = ".1f") -> str:
+    return "–" if x is None or not math.isfinite(x) else format(x, spec)
+
+
+def _p(x: float) -> str:
+    if not math.isfinite(x):
+        return "–"
+    return "< 0.001" if x < 0.001 else f"{x:.3f}"
+
+
+def _group_note(g: GroupSummary) -> str:
+    s = g.during["stress_index"]
+    return (
+        f"n={s.n} · dz {_fmt(s.dz, '+.2f')} [{_fmt(s.dz_ci[0], '.2f')}, "
+        f"{_fmt(s.dz_ci[1], '.2f')}] · Wilcoxon p {_p(s.wilcoxon_p)}"
+    )
+
+
+def _forest_rows(a: Analysis, colours: Mapping[str, str]) -> list[ForestRow]:
+    rows = []
+    for g in a.groups:
+        s = g.during["stress_index"]
+        dots = [
+            (e.participant, d)
+            for e in a.participants
+            if e.group == g.key and (d := e.delta("stress_index")) is not None
+        ]
+        rows.append(
+            ForestRow(
+                label=g.label,
+                mean=s.mean_delta,
+                ci=s.mean_ci,
+                dots=dots,
+                note=_group_note(g),
+                colour=colours.get(g.key[0], "#222"),
+                key=g.label,
+            )
+        )
+        c = g.control.get("stress_index")
+        if c is not None and a.settings.control is not None:
+            ctrl = control_deltas(a.participants, a.settings.control, "stress_index")
+            diffs = [
+                (e.participant, d - ctrl[e.participant])
+                for e in a.participants
+                if e.group == g.key
+                and e.participant in ctrl
+                and (d := e.delta("stress_index")) is not None
+            ]
+            rows.append(
+                ForestRow(
+                    label=f"{g.label} − {a.settings.control}",
+                    mean=c.mean_delta,
+                    ci=c.mean_ci,
+                    dots=diffs,
+                    note=f"n={c.n} · dz {_fmt(c.dz, '+.2f')} · Wilcoxon p {_p(c.wilcoxon_p)}",
+                    colour=colours.get(g.key[0], "#222"),
+                    key=f"{g.label} vs {a.settings.control}",
+                )
+            )
+    return rows
+
+
+def _cohort_section(a: Analysis, colours: Mapping[str, str]) -> str:
+    st = a.settings
+    head = (
+        '<section class="cohort" id="cohort"><h2>Session effects</h2>'
+        f'<p class="note">Change of the stress index from the {st.pre_s / 60:g} min before each '
+        f"session to the session (during − pre), one value per participant (the mean of their "
+        f"sessions of the group). Square: mean with its 95 % confidence interval (t); dots: "
+        f"participants. dz: Cohen's d of the paired changes, with a seeded bootstrap (BCa, "
+        f"{st.boot} resamples) 95 % interval. A window counts when it lies wholly inside a "
+        f"period and has an index of confidence ≥ {st.min_confidence:g}; sessions with less "
+        f"than {st.min_coverage:.0%} of such windows before or during are excluded.</p>"
+    )
+    if not a.sessions:
+        return head + '<p id="no-sessions">No sessions other than baselines.</p></section>'
+    forest = svg_forest_plot(
+        _forest_rows(a, colours), x_label="change in stress index (index points), during − pre"
+    )
+    table = [
+        '<table class="effects"><tr><th>Group</th><th>n</th><th>Pre</th><th>During</th>'
+        "<th>Δ during (95% CI)</th><th>dz (95% CI)</th><th>Wilcoxon p</th><th>t test p</th>"
+        "<th>Δ post (95% CI)</th><th>Sessions</th><th>Excluded</th></tr>"
+    ]
+    for g in a.groups:
+        d, p = g.during["stress_index"], g.post["stress_index"]
+        table.append(
+            f'<tr data-group="{_esc(g.label)}"><td>{_esc(g.label)}</td>'
+            f'<td class="num">{d.n}</td><td class="num">{_fmt(d.mean_before)}</td>'
+            f'<td class="num">{_fmt(d.mean_after)}</td>'
+            f'<td class="num">{_fmt(d.mean_delta, "+.1f")} ({_fmt(d.mean_ci[0])}, '
+            f'{_fmt(d.mean_ci[1])})</td><td class="num">{_fmt(d.dz, "+.2f")} '
+            f"({_fmt(d.dz_ci[0], '.2f')}, {_fmt(d.dz_ci[1], '.2f')})</td>"
+            f'<td class="num">{_p(d.wilcoxon_p)}</td><td class="num">{_p(d.ttest_p)}</td>'
+            f'<td class="num">{_fmt(p.mean_delta, "+.1f")} ({_fmt(p.mean_ci[0])}, '
+            f'{_fmt(p.mean_ci[1])})</td><td class="num">{g.sessions}</td>'
+            f'<td class="num excluded-count">{g.excluded}</td></tr>'
+        )
+    table.append("</table>")
+    excluded = [r for r in a.sessions if not r.included]
+    if excluded:
+        table.append(
+            f'<h3>Excluded sessions ({len(excluded)})</h3><table class="exclusions">'
+            "<tr><th>Participant</th><th>Session</th><th>Start</th><th>Reason</th></tr>"
+        )
+        for r in excluded:
+            table.append(
+                f'<tr data-participant="{_esc(r.session.participant)}">'
+                f"<td>{_esc(r.session.participant)}</td><td>{_esc(_session_label(r.session))}"
+                f'</td><td>{_utc(r.session.start_ns)}</td><td class="reason">{_esc(r.reason)}'
+                "</td></tr>"
+            )
+        table.append("</table>")
+    else:
+        table.append('<p class="note" id="no-exclusions">No session was excluded.</p>')
+    return head + forest + "".join(table) + "</section>"
+
+
+def _session_label(s: Session) -> str:
+    return " · ".join(p for p in (s.kind, s.mode, s.label) if p)
+
+
+def _periods_table(results: Sequence[SessionResult], minutes: Callable[[int], float]) -> str:
+    """Each session's before / during / after: stress index, HR, RMSSD, coverage, status."""
+    if not results:
+        return ""
+    rows = [
+        '<h3>Before / during / after</h3><table class="periods"><tr><th>Session</th>'
+        "<th>Start (min)</th><th>Stress index pre / during / post</th><th>Δ</th>"
+        "<th>HR Δ (bpm)</th><th>RMSSD Δ (ms)</th><th>SCL Δ (µS)</th><th>Coverage pre / during"
+        " / post</th><th>Status</th></tr>"
+    ]
+    for r in results:
+        vals = [r.value("stress_index", p) for p in ("pre", "during", "post")]
+        status = "included" if r.included else "excluded"
+        reason = r.reason or r.post_note
+        rows.append(
+            f'<tr class="{status}" data-kind="{_esc(r.session.kind)}">'
+            f"<td>{_esc(_session_label(r.session))}</td>"
+            f'<td class="num">{minutes(r.session.start_ns):.1f}</td>'
+            f"<td>{svg_period_bars(vals)}</td>"
+            f'<td class="num">{_fmt(r.delta("stress_index"), "+.1f")}</td>'
+            f'<td class="num">{_fmt(r.delta("hr"), "+.1f")}</td>'
+            f'<td class="num">{_fmt(r.delta("rmssd"), "+.1f")}</td>'
+            f'<td class="num">{_fmt(r.delta("scl"), "+.2f")}</td>'
+            f'<td class="num">{r.pre.coverage:.0%} / {r.during.coverage:.0%} / '
+            f"{r.post.coverage:.0%}</td><td>{status}"
+            + (f'<div class="reason">{_esc(reason)}</div>' if reason else "")
+            + "</td></tr>"
+        )
+    return "".join(rows) + "</table>"
+
+
 def kind_colours(kinds: Iterable[str]) -> dict[str, str]:
     """One colour per session kind: fixed for the usual kinds, the rest in sorted order."""
     present = set(kinds)
@@ -329,13 +646,22 @@ def _in_session(time_ns: int, s: Session) -> bool:
     return s.start_ns < time_ns and (s.end_ns is None or time_ns <= s.end_ns)
 
 
-def _summary(features: list[FeatureRow], stress: list[StressRow], sessions: list[Session]) -> str:
+def _summary(
+    features: list[FeatureRow],
+    stress: list[StressRow],
+    sessions: list[Session],
+    min_confidence: float = 0.5,
+) -> str:
     windows = len({r.time_ns for r in features} | {r.time_ns for r in stress})
     valued = sum(r.index is not None for r in stress)
+    confident = sum(r.index is not None and r.confidence >= min_confidence for r in stress)
     share = f"{valued / windows:.0%}" if windows else "–"
+    confident_share = f"{confident / windows:.0%}" if windows else "–"
     rows = [
         f'<table class="summary"><tr><th>Windows</th><td class="num">{windows}</td></tr>'
-        f'<tr><th>With a stress value</th><td class="num">{valued} ({share})</td></tr></table>'
+        f'<tr><th>With a stress value</th><td class="num">{valued} ({share})</td></tr>'
+        f"<tr><th>With confidence ≥ {min_confidence:g}</th>"
+        f'<td class="num confident">{confident} ({confident_share})</td></tr></table>'
     ]
     if sessions:
         rows.append(
@@ -375,6 +701,12 @@ def _sessions_table(sessions: list[Session], minutes: Callable[[int], float]) ->
     return "".join(rows) + "</table>"
 
 
+# Without a marked baseline the pipeline's baseline is the first 5 minutes of data
+# (PipelineConfig.baseline_s); the first window ends one window (60 s) after the data start.
+IMPLICIT_BASELINE_S: Final = 300.0
+FIRST_WINDOW_S: Final = 60.0
+
+
 def _participant_section(
     n: int,
     participant: str,
@@ -382,6 +714,8 @@ def _participant_section(
     stress: list[StressRow],
     sessions: list[Session],
     colours: Mapping[str, str],
+    results: Sequence[SessionResult] = (),
+    min_confidence: float = 0.5,
 ) -> str:
     head = (
         f'<section class="participant" id="participant-{n}" data-participant="{_esc(participant)}">'
@@ -411,6 +745,21 @@ def _participant_section(
         )
         for s in sessions
     ]
+    if times and not any(s.kind == "baseline" for s in sessions):
+        end = (IMPLICIT_BASELINE_S - FIRST_WINDOW_S) / 60
+        bands.insert(
+            0,
+            Band(
+                start=0.0,
+                end=min(end, x_range[1]),
+                kind="baseline",
+                colour=colours.get("baseline", KNOWN_KIND_COLOURS["baseline"]),
+                label="baseline (first 5 min)",
+                tooltip="No baseline session is marked: the stress index takes the windows "
+                "of the first 5 minutes of data as baseline (the pipeline's default --baseline)",
+                css="baseline-implicit",
+            ),
+        )
     legend = "".join(
         f'<li data-kind="{_esc(k)}"><span class="swatch" style="background:{_esc(colours[k])}">'
         f"</span>{_esc(k)}</li>"
@@ -456,22 +805,45 @@ def _participant_section(
     return (
         f"{head}<p>Start: {_utc(t0)} (time axis in minutes from the first window)</p>"
         f'<ul class="legend">{legend}</ul>{"".join(charts)}'
-        f"{_summary(features, stress, sessions)}{_sessions_table(sessions, minutes)}</section>"
+        f"{_summary(features, stress, sessions, min_confidence)}"
+        f"{_sessions_table(sessions, minutes)}{_periods_table(results, minutes)}</section>"
     )
 
 
-def render_report(store: Store, out: Path, *, title: str = "stresstrack report") -> Path:
-    """Write the whole store as one offline HTML page at ``out`` and return its path."""
+def render_report(
+    store: Store,
+    out: Path,
+    *,
+    title: str = "stresstrack report",
+    settings: AnalysisSettings | None = None,
+    arms: Mapping[str, str] | None = None,
+) -> Path:
+    """Write the whole store as one offline HTML page at ``out`` and return its path.
+
+    ``settings`` and ``arms`` go to the session analysis (defaults: ``AnalysisSettings()``
+    and the arms the store recorded).
+    """
     participants = store.participants()
     data = [(p, store.features(p), store.stress(p), store.sessions(p)) for p in participants]
+    analysis = analyze_store(store, settings, arms=arms)
+    by_participant: dict[str, list[SessionResult]] = {}
+    for r in analysis.sessions:
+        by_participant.setdefault(r.session.participant, []).append(r)
     colours = kind_colours(s.kind for *_, sessions in data for s in sessions)
     studies = {r.study for _, f, _, _ in data for r in f}
     studies |= {r.study for _, _, st, _ in data for r in st}
     studies |= {s.study for *_, se in data for s in se}
     study = store.meta("study") or ", ".join(sorted(studies)) or "–"
     versions = ", ".join(sorted({r.version for _, _, st, _ in data for r in st})) or "–"
-    sections = [_participant_section(n, *row, colours) for n, row in enumerate(data)]
-    if not sections:
+    protocol = store.meta("protocol")
+    conf = analysis.settings.min_confidence
+    sections = [
+        _participant_section(n, *row, colours, by_participant.get(row[0], []), conf)
+        for n, row in enumerate(data)
+    ]
+    if sections:
+        sections.insert(0, _cohort_section(analysis, colours))
+    else:
         sections = [
             '<p class="empty" id="no-data">No data: this store holds no participants, '
             "features, stress values or sessions yet.</p>"
@@ -484,7 +856,8 @@ def render_report(store: Store, out: Path, *, title: str = "stresstrack report")
         f"<title>{_esc(title)}</title><style>{_CSS}</style></head><body>"
         f'<header><h1>{_esc(title)}</h1><dl class="meta">'
         f'<dt>Study</dt><dd id="study">{_esc(study)}</dd>'
-        f'<dt>Participants</dt><dd id="participant-count">{len(participants)}</dd>'
+        + (f'<dt>Protocol</dt><dd id="protocol">{_esc(protocol)}</dd>' if protocol else "")
+        + f'<dt>Participants</dt><dd id="participant-count">{len(participants)}</dd>'
         f'<dt>Stress index version</dt><dd id="index-version">{_esc(versions)}</dd>'
         f'<dt>stresstrack version</dt><dd id="stresstrack-version">{_esc(_package_version())}</dd>'
         f"</dl></header><main>{''.join(sections)}</main></body></html>\n"

@@ -290,7 +290,29 @@ class DeviceCollector:
         self._last_data_ns = now
         self.stats.last_data_ns = now
 
-    def on_heart_rate(self, _char: BleakGATTCharacteristic, data: bytearray) -> None:
+    def _guarded(
+        self,
+        what: str,
+        handler: Callable[[BleakGATTCharacteristic, bytearray], None],
+        char: BleakGATTCharacteristic,
+        data: bytearray,
+    ) -> None:
+        """Run a notification handler; a bug in it costs the packet, never the collection."""
+        try:
+            handler(char, data)
+        except Exception as exc:
+            self._bad_packet(what, exc)
+
+    def on_heart_rate(self, char: BleakGATTCharacteristic, data: bytearray) -> None:
+        self._guarded("heart rate", self._on_heart_rate, char, data)
+
+    def on_eda(self, char: BleakGATTCharacteristic, data: bytearray) -> None:
+        self._guarded("EDA", self._on_eda, char, data)
+
+    def on_battery(self, char: BleakGATTCharacteristic, data: bytearray) -> None:
+        self._guarded("battery", self._on_battery, char, data)
+
+    def _on_heart_rate(self, _char: BleakGATTCharacteristic, data: bytearray) -> None:
         now = self.clock.now_ns()
         self.stats.notifications += 1
         try:
@@ -327,7 +349,7 @@ class DeviceCollector:
         self._got_data(now)
         self._emit(events)
 
-    def on_eda(self, char: BleakGATTCharacteristic, data: bytearray) -> None:
+    def _on_eda(self, char: BleakGATTCharacteristic, data: bytearray) -> None:
         now = self.clock.now_ns()
         self.stats.notifications += 1
         profile = self.eda_profiles[char.uuid]
@@ -372,7 +394,7 @@ class DeviceCollector:
             self.stats.contact = self._pmd.contact
         self._emit(events)
 
-    def on_battery(self, _char: BleakGATTCharacteristic, data: bytearray) -> None:
+    def _on_battery(self, _char: BleakGATTCharacteristic, data: bytearray) -> None:
         if len(data) != 1 or data[0] > 100:
             self._bad_packet(
                 "battery", DecodeError("Battery Level (0x2A19)", bytes(data), "not a uint8 0-100")

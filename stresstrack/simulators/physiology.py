@@ -17,25 +17,28 @@ Everything is deterministic for a seed.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
 import numpy as np
 import numpy.typing as npt
 
-from stresstrack.protocol import Protocol
+from stresstrack.protocol import Phase, Protocol
 
 __all__ = [
     "PHASE_STRESS",
     "ParticipantModel",
     "ParticipantParams",
+    "phase_level",
     "simulate_beats",
     "simulate_eda",
 ]
 
 FloatArray = npt.NDArray[np.float64]
 
-# Target stress level of each phase kind; anything else counts as rest.
+# Target stress level of each phase kind; anything else counts as rest. A protocol phase's
+# ``simulated_stress`` or ParticipantModel(phase_stress=...) overrides it (phase_level).
 PHASE_STRESS: Final[dict[str, float]] = {
     "baseline": 0.3,
     "rest": 0.3,
@@ -44,6 +47,16 @@ PHASE_STRESS: Final[dict[str, float]] = {
     "self-care": 0.05,
 }
 _STEP_S: Final = 0.25  # resolution of the stress-level trace
+
+
+def phase_level(phase: Phase, overrides: Mapping[str, float] | None = None) -> float:
+    """A phase's target stress level: the phase's own ``simulated_stress`` if the protocol
+    sets one, else ``overrides[kind]``, else ``PHASE_STRESS[kind]``, else the rest level."""
+    if phase.simulated_stress is not None:
+        return phase.simulated_stress
+    if overrides is not None and phase.kind in overrides:
+        return float(overrides[phase.kind])
+    return PHASE_STRESS.get(phase.kind, PHASE_STRESS["rest"])
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +96,14 @@ class ParticipantParams:
 class ParticipantModel:
     """Stress trace of one participant following ``protocol``; time 0 = protocol start."""
 
-    def __init__(self, protocol: Protocol, params: ParticipantParams, seed: int) -> None:
+    def __init__(
+        self,
+        protocol: Protocol,
+        params: ParticipantParams,
+        seed: int,
+        *,
+        phase_stress: Mapping[str, float] | None = None,
+    ) -> None:
         self.protocol = protocol
         self.params = params
         self.seed = seed
@@ -92,7 +112,7 @@ class ParticipantModel:
         target = np.full(n, PHASE_STRESS["rest"])
         for start, end, phase in protocol.phase_bounds():
             sel = (self.t >= start) & (self.t < end)
-            target[sel] = PHASE_STRESS.get(phase.kind, PHASE_STRESS["rest"])
+            target[sel] = phase_level(phase, phase_stress)
         self.target = target
         self.heart = _lag(target, params.tau_heart_s)
         self.skin = _lag(target, params.tau_skin_s)

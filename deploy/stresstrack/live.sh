@@ -1,0 +1,37 @@
+#!/bin/sh
+# The stresstrack service of docker-compose.yml: a simulated study in real time, sent to InfluxDB
+# so the Grafana dashboards come alive. One `stresstrack collect --simulate` per participant
+# (the real collector, pipeline and InfluxDB sink; simulated devices through bleak), each with
+# its own store in /data; each runs the protocol, then starts again.
+#
+# Environment (docker-compose.yml passes them from .env): STRESSTRACK_INFLUX_URL,
+# STRESSTRACK_INFLUX_ORG, STRESSTRACK_INFLUX_BUCKET, STRESSTRACK_INFLUX_TOKEN (read by
+# stresstrack itself, never on a command line), STRESSTRACK_STUDY, STRESSTRACK_PARTICIPANTS,
+# STRESSTRACK_PROTOCOL.
+set -eu
+
+: "${STRESSTRACK_INFLUX_URL:?}" "${STRESSTRACK_INFLUX_BUCKET:?}" "${STRESSTRACK_INFLUX_TOKEN:?}"
+participants="${STRESSTRACK_PARTICIPANTS:-sim-001 sim-002 sim-003}"
+protocol="${STRESSTRACK_PROTOCOL:-stress-selfcare-recovery}"
+study="${STRESSTRACK_STUDY:-live-demo}"
+influx="--influx-url $STRESSTRACK_INFLUX_URL --influx-org ${STRESSTRACK_INFLUX_ORG:--}
+        --influx-bucket $STRESSTRACK_INFLUX_BUCKET"
+
+participant_loop() {
+    seed=$2
+    while true; do
+        # shellcheck disable=SC2086  # $influx holds several options
+        stresstrack collect --simulate --participant "$1" --seed "$seed" --study "$study" \
+            --protocol "$protocol" --store "/data/$1.db" $influx
+        seed=$((seed + 1000))  # a new session of the same simulated person
+        sleep 5
+    done
+}
+
+seed=1
+for p in $participants; do
+    participant_loop "$p" "$seed" &
+    seed=$((seed + 1))
+done
+trap 'kill $(jobs -p) 2>/dev/null; wait; exit 0' TERM INT
+wait

@@ -1,0 +1,172 @@
+"""The sessions dashboard: each session of a participant, before / during / after, and deltas.
+
+InfluxQL cannot join the ``session`` measurement with ``stress``/``features``, and
+docs/schema.md has no per-session summary measurement, so this dashboard picks one session at
+a time: the sessions table links each row to this dashboard with ``session_start`` and
+``session_end`` (Unix ms) set, and the comparison panels query the absolute windows
+
+    before: [start - $around, start)   during: [start, end)   after: [end, end + $around)
+
+with one query each; Grafana's ``concatenate`` and ``calculateField`` transformations put the
+three means side by side and add ``Δ during`` and ``Δ after`` (minus before). A session still
+open has no end yet: its row has no ``end_ms`` and the link leaves ``session_end`` empty.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+from grafana_foundation_sdk.builders import dashboard as db
+from grafana_foundation_sdk.builders import stat, table
+from grafana_foundation_sdk.models import common as cm
+from grafana_foundation_sdk.models import dashboard as dm
+
+from stresstrack.dashboards.common import (
+    DEFAULT_RANGE,
+    PARTICIPANT,
+    STUDY,
+    UID_PREFIX,
+    finish,
+    participant_variable,
+    query,
+    session_annotations,
+    study_variable,
+    where,
+)
+from stresstrack.dashboards.influxql import DATASOURCE
+from stresstrack.dashboards.participant import stress_panel
+
+__all__ = ["COMPARED", "UID", "WINDOWS", "Compared", "build", "window_condition"]
+
+UID: Final = UID_PREFIX + "sessions"
+AROUND_CHOICES: Final = ("2m", "5m", "10m")
+AROUND_DEFAULT: Final = "5m"
+
+# (name, InfluxQL time condition) of the three windows around the chosen session.
+WINDOWS: Final = (
+    ("before", "time >= ${session_start}ms - $around AND time < ${session_start}ms"),
+    ("during", "time >= ${session_start}ms AND time < ${session_end}ms"),
+    ("after", "time >= ${session_end}ms AND time < ${session_end}ms + $around"),
+)
+DELTAS: Final = (("Δ during", "during"), ("Δ after", "after"))  # each minus "before"
+
+
+@dataclass(frozen=True, slots=True)
+class Compared:
+    """One compared value: a field of a measurement (docs/schema.md)."""
+
+    title: str
+    measurement: str
+    field: str
+    unit: str
+
+
+COMPARED: Final = (
+    Compared("Stress index", "stress", "stress_index", "none"),
+    Compared("Heart rate", "features", "mean_hr_bpm", "suffix: bpm"),
+    Compared("RMSSD", "features", "rmssd_ms", "ms"),
+    Compared("SCL", "features", "scl_us", "suffix: µS"),
+    Compared("SCR rate", "features", "scr_per_min", "suffix: /min"),
+)
+
+
+def window_condition(name: str) -> str:
+    return dict(WINDOWS)[name]
+
+
+def _compare_panel(c: Compared) -> stat.Panel:
+    p = (
+        stat.Panel()
+        .title(f"{c.title} around the session")
+        .description(f'mean of "{c.field}" before, during and after the session, and the changes')
+        .datasource(DATASOURCE)
+        .unit(c.unit)
+        .decimals(1)
+        .color_mode(cm.BigValueColorMode.NONE)
+        .graph_mode(cm.BigValueGraphMode.NONE)
+        .text_mode(cm.BigValueTextMode.VALUE_AND_NAME)
+        .height(5)
+        .span(8)
+    )
+    for i, (name, condition) in enumerate(WINDOWS):
+        p = p.with_target(
+            query(
+                f'SELECT mean("{c.field}") AS "{name}" FROM "{c.measurement}" '
+                f"WHERE {STUDY} AND {PARTICIPANT} AND {condition}",
+                "ABC"[i],
+            )
+        )
+    p = p.with_transformation(
+        dm.DataTransformerConfig(id_val="concatenate", options={"frameNameMode": "drop"})
+    )
+    for alias, left in DELTAS:
+        p = p.with_transformation(
+            dm.DataTransformerConfig(
+                id_val="calculateField",
+                options={
+                    "mode": "binary",
+                    "alias": alias,
+                    "binary": {
+                        "left": {"matcher": {"id": "byName", "options": left}},
+                        "operator": "-",
+                        "right": {"matcher": {"id": "byName", "options": "before"}},
+                    },
+                    "replaceFields": False,
+                },
+            )
+        )
+    return p
+
+
+def build() -> dm.Dashboard:
+    link = (
+        f"/d/{UID}/?${{__url_time_range}}&${{study:queryparam}}&${{participant:queryparam}}"
+        "&${around:queryparam}&var-session_start=${__value.time}"
+        "&var-session_end=${__data.fields.end_ms}"
+    )
+    sessions = (
+        table.Panel()
+        .title("Sessions (click a row to compare before / during / after)")
+        .datasource(DATASOURCE)
+        .with_target(
+            query(
+                'SELECT "end_ms", "duration_s", "open", "kind", "mode", "label" '
+                f'FROM "session" {where(STUDY, PARTICIPANT)}'
+            ).table()
+        )
+        .data_links([db.DashboardLink("Compare before / during / after").url(link)])
+        .override_by_name("end_ms", [dm.DynamicConfigValue(id_val="unit", value="dateTimeAsIso")])
+        .override_by_name("duration_s", [dm.DynamicConfigValue(id_val="unit", value="s")])
+        .height(8)
+        .span(24)
+    )
+    board = (
+        db.Dashboard("StressTrack: sessions")
+        .uid(UID)
+        .description(
+            "Each session of a participant: stress and physiology before, during and after. "
+            "Pick a session in the table."
+        )
+        .tags(["stresstrack"])
+        .timezone("browser")
+        .time(*DEFAULT_RANGE)
+        .with_variable(study_variable(include_all=False))
+        .with_variable(participant_variable())
+        .with_variable(
+            db.CustomVariable("around")
+            .label("Before/after window")
+            .values(",".join(AROUND_CHOICES))
+            .current(dm.VariableOption(text=AROUND_DEFAULT, value=AROUND_DEFAULT, selected=True))
+        )
+        .with_variable(db.TextBoxVariable("session_start").label("Session start (Unix ms)"))
+        .with_variable(db.TextBoxVariable("session_end").label("Session end (Unix ms)"))
+        .annotations(session_annotations(STUDY, PARTICIPANT))
+        .with_row(db.Row("Sessions"))
+        .with_panel(sessions)
+        .with_panel(stress_panel())
+        .with_row(db.Row("Before / during / after the chosen session"))
+    )
+    for c in COMPARED:
+        board = board.with_panel(_compare_panel(c))
+    return finish(board.build())
