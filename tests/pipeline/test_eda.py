@@ -80,3 +80,36 @@ def test_eda_features_see_responses_and_level() -> None:
     assert 0.35 < f["scr_amplitude_us"] < 0.55
     flat = eda_features(np.full(t.size, 3.0), fs)
     assert flat["scr_count"] == 0 and flat["scr_amplitude_us"] == 0.0
+
+
+@pytest.mark.parametrize("rate", [4.0, 32.0])
+def test_eda_sympathetic_equals_neurokit_at_any_rate(rate: float) -> None:
+    from stresstrack.pipeline.eda import eda_sympathetic, reference_eda_sympathetic
+
+    params = ParticipantParams.draw(np.random.default_rng(9), non_responder_share=0.0)
+    _, eda = simulate_eda(ParticipantModel(DEFAULT_PROTOCOL, params, 9), rate)
+    n = int(120 * rate)
+    for start in (0, int(400 * rate), int(800 * rate)):
+        window = eda[start : start + n]
+        assert eda_sympathetic(window, rate) == pytest.approx(
+            reference_eda_sympathetic(window, rate), rel=1e-9
+        )
+
+
+@pytest.mark.parametrize(
+    ("make", "reason"),
+    [
+        (lambda t: np.full(t.size, 4.0), "flat"),
+        (lambda t: np.full(t.size, 0.01), "no skin contact"),
+        (lambda t: np.full(t.size, 80.0) + 0.1 * np.sin(t), "saturated"),
+        (lambda t: 4.0 + 3.0 * (np.floor(t * 2) % 2), "jumps"),
+        (lambda t: 4.0 + 0.3 * np.sin(t / 3), ""),
+    ],
+)
+def test_eda_quality_flags_unusable_windows(make, reason: str) -> None:  # type: ignore[no-untyped-def]
+    from stresstrack.pipeline.eda import eda_quality
+
+    t = np.arange(60 * 32) / 32
+    quality, why = eda_quality(make(t), 32.0)
+    assert (reason in why) if reason else why == ""
+    assert set(quality) == {"eda_jump_share", "eda_low_share", "eda_saturated_share"}
