@@ -212,22 +212,8 @@ def load_protocol(name_or_path: str | Path) -> Protocol:
     )
 
 
-DEFAULT_PROTOCOL: Final = Protocol(
-    name="stress-selfcare-recovery",
-    description="Baseline, a mental-arithmetic stressor, a solo self-care session, recovery.",
-    phases=(
-        Phase("baseline", 300.0, prompt="Sit quietly and breathe normally."),
-        Phase("stressor", 240.0, prompt="Mental arithmetic: count down from 1022 in steps of 13."),
-        Phase(
-            "self-care",
-            300.0,
-            mode="solo",
-            label="serum-massage",
-            prompt="Apply the serum with the massage technique you were shown.",
-        ),
-        Phase("recovery", 240.0, prompt="Sit quietly."),
-    ),
-)
+# The shipped stress-selfcare-recovery.toml: one definition for demos, simulators and docs.
+DEFAULT_PROTOCOL: Final = load_protocol("stress-selfcare-recovery")
 
 
 def phase_marker(

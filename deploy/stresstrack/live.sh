@@ -28,6 +28,19 @@ participant_loop() {
     done
 }
 
+if ! stresstrack collect --help | grep -q -- "--influx-url"; then
+    # This stresstrack's collect cannot send to InfluxDB yet: replay a simulated study instead,
+    # in real time. Its events keep the demo's timestamps (from 2026-01-05 09:00 UTC): set
+    # the dashboards' time range there.
+    echo "stresstrack-live: collect has no --influx-url; replaying a demo study at --speed 1"
+    stresstrack demo --out /data/demo --participants 3
+    while true; do
+        rm -f /data/replay.db /data/replay.db-wal /data/replay.db-shm
+        # shellcheck disable=SC2086
+        stresstrack replay /data/demo/stresstrack.db --store /data/replay.db --speed 1 $influx
+    done
+fi
+
 seed=1
 for p in $participants; do
     participant_loop "$p" "$seed" &

@@ -11,8 +11,9 @@ before a self-care session and during it. The change is ``after - before``.
 * Two-sided paired t test (``scipy.stats.ttest_1samp`` of the changes) and Wilcoxon
   signed-rank test (``scipy.stats.wilcoxon``: exact for small samples).
 
-Undefined values are NaN: everything with no pair, SD, dz and tests with one, intervals with
-fewer than :data:`MIN_CI_N` pairs. When every change is exactly 0 the tests give p = 1.
+Undefined values are NaN: everything with no pair; SD, dz and tests with one; the dz interval
+with fewer than :data:`MIN_DZ_CI_N` pairs; dz and the t test when all changes are equal (SD
+0). When every change is exactly 0 the tests give p = 1.
 """
 
 from __future__ import annotations
@@ -27,7 +28,6 @@ import numpy.typing as npt
 from scipy import special, stats
 
 __all__ = [
-    "MIN_CI_N",
     "MIN_DZ_CI_N",
     "PairedStats",
     "bootstrap_bca",
@@ -37,11 +37,11 @@ __all__ = [
 
 FloatArray = npt.NDArray[np.float64]
 NAN: Final = float("nan")
-MIN_CI_N: Final = 2  # pairs needed for the t interval of the mean change
 # dz resamples of very few participants often have all-equal values (SD 0, dz infinite):
 # 5 participants make that rare (5^-4 of resamples) and the interval meaningful.
 MIN_DZ_CI_N: Final = 5
 MAX_DEGENERATE_SHARE: Final = 0.01  # more undefined resamples than this: no interval
+CONSTANT_RTOL: Final = 1e-9  # changes this close to each other are equal (float rounding)
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,9 +143,10 @@ def paired_stats(
             1, float(b[0]), float(a[0]), mean, NAN, (NAN, NAN), NAN, (NAN, NAN), NAN, NAN
         )
     sd = float(d.std(ddof=1))
-    if sd == 0.0:
-        # All changes equal: no spread, so dz and the t test are undefined; all 0: no effect.
-        p = 1.0 if mean == 0.0 else NAN
+    if sd <= CONSTANT_RTOL * float(np.max(np.abs(d))):
+        # All changes equal (to rounding): dz and the t test are undefined; all 0: no effect.
+        sd = 0.0
+        p = 1.0 if not np.any(d) else NAN
         return PairedStats(
             n, float(b.mean()), float(a.mean()), mean, 0.0, (mean, mean), NAN, (NAN, NAN), p, p
         )

@@ -39,6 +39,8 @@ IN_PROGRESS_WINDOW: Final = "24h"  # sessions in progress: those started in the 
 def _table(title: str, *, description: str = "") -> table.Panel:
     p = (
         table.Panel()
+        .align(cm.FieldTextAlignment.AUTO)
+        .inspect(False)  # the defaults the SDK fills in on reading
         .title(title)
         .datasource(DATASOURCE)
         .sort_by([cb.TableSortByFieldState().display_name("participant")])

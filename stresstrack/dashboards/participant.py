@@ -136,6 +136,8 @@ def build() -> dm.Dashboard:
         )
         .with_panel(
             table.Panel()
+            .align(cm.FieldTextAlignment.AUTO)
+            .inspect(False)  # the defaults the SDK fills in on reading
             .title("Sessions")
             .datasource(DATASOURCE)
             .with_target(
@@ -154,7 +156,7 @@ def build() -> dm.Dashboard:
         .with_row(db.Row("Heart"))
         .with_panel(
             timeseries_panel("Heart rate", "suffix: bpm")
-            .with_target(query(f'SELECT {_mean("bpm", "device")} FROM "heart_rate" {W} {BY_TIME}'))
+            .with_target(query(f'SELECT {_mean("bpm", "reading")} FROM "heart_rate" {W} {BY_TIME}'))
             .with_target(
                 query(
                     f'SELECT {_mean("mean_hr_bpm", "window mean")} FROM "features" {W} {BY_TIME}',
@@ -221,6 +223,8 @@ def _timeline(
         .datasource(DATASOURCE)
         .show_value(cm.VisibilityMode.NEVER)
         .merge_values(True)
+        .fill_opacity(70)  # Grafana's defaults, written out: the SDK fills them in on reading
+        .line_width(0)
         .mappings(_states(colors))
         .legend(cb.VizLegendOptions().show_legend(True).display_mode(cm.LegendDisplayMode.LIST))
         .with_target(

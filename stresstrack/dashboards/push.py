@@ -9,6 +9,7 @@ dashboards without data then.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -87,8 +88,6 @@ def push(
     folder_uid: str = FOLDER_UID,
 ) -> PushReport:
     """Create the folder if needed and write every dashboard (overwriting older versions)."""
-    import json
-
     import requests
     from grafana_client import GrafanaApi
     from grafana_client.client import GrafanaClientError, GrafanaException

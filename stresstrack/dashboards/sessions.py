@@ -127,6 +127,8 @@ def build() -> dm.Dashboard:
     )
     sessions = (
         table.Panel()
+        .align(cm.FieldTextAlignment.AUTO)
+        .inspect(False)  # the defaults the SDK fills in on reading
         .title("Sessions (click a row to compare before / during / after)")
         .datasource(DATASOURCE)
         .with_target(

@@ -68,6 +68,7 @@ MARKER_COLUMNS: Final = ("action", "kind")
 SAMPLED: Final = ("eda_us", "ecg_uv", "ppg")
 RATE_ROWS: Final = 1000  # rows looked at to estimate a sampled signal's rate
 CHUNK_S: Final = 1.0
+MAX_DIGITS: Final = 12  # Unix seconds have 10 digits before the point
 LATEST_NS: Final = 7_258_118_400 * NS  # 2200-01-01: later times are a misread column
 SUFFIXES: Final = (".csv", ".txt")
 
@@ -84,8 +85,8 @@ def parse_time(text: str) -> int:
             dt = dt.replace(tzinfo=UTC)
         delta = dt - datetime(1970, 1, 1, tzinfo=UTC)
         return (delta.days * 86_400 + delta.seconds) * NS + delta.microseconds * 1000
-    if not seconds.is_finite():
-        raise ValueError(f"time {text!r} is not finite")
+    if not seconds.is_finite() or seconds.adjusted() > MAX_DIGITS:
+        raise ValueError(f"time {text!r} is not finite or out of range")
     try:
         return int((seconds * NS).to_integral_value(ROUND_HALF_EVEN))
     except DecimalException:

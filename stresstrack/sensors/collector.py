@@ -138,6 +138,14 @@ def describe_ble_error(exc: BaseException, device: str) -> str:
         )
     if "no bluetooth adapters" in low or ("adapter" in low and "not found" in low):
         return f"{device}: no Bluetooth adapter found (is Bluetooth enabled on this machine?)"
+    if isinstance(exc, FileNotFoundError | ConnectionRefusedError) or (
+        "org.bluez" in low and "not provided" in low
+    ):
+        # BlueZ is reached over the system D-Bus; without it bleak cannot scan or connect.
+        return (
+            f"{device}: Bluetooth is not available: no system D-Bus or BlueZ service "
+            "(is bluetoothd running?)"
+        )
     if "permission" in low or "not authorized" in low or "notpermitted" in low:
         return f"{device}: permission denied by the OS Bluetooth service (see docs/devices.md)"
     if "slot" in low or "connection limit" in low or "too many" in low:
@@ -409,6 +417,7 @@ class DeviceCollector:
         attempt = 0
         while not stop.is_set():
             lost = asyncio.Event()
+            self._new_connection()
             self._status(DeviceState.CONNECTING)
             client = self.client_factory(self.address, _setter(lost))
             try:
@@ -441,15 +450,19 @@ class DeviceCollector:
                 self._status(DeviceState.DISCONNECTED, detail="stopped")
                 break
             self.stats.disconnects += 1
-            self._beats.reset()
-            for timer in self._chunks.values():
-                timer.reset()
-            self._pmd.new_connection()
             self._status(DeviceState.DISCONNECTED, detail=why)
             with contextlib.suppress(BleakError, OSError, TimeoutError):
                 await client.disconnect()
             await self._sleep_or_stop(self.backoff.delay(0, self.rng), stop)
         return self.stats
+
+    def _new_connection(self) -> None:
+        """Forget what only held for the previous connection (timing chains, PMD streams)."""
+        self._beats.reset()
+        for timer in self._chunks.values():
+            timer.reset()
+        self._pmd.new_connection()
+        self._pmd_control = None
 
     async def _supervise(
         self, client: BleakClient, stop: asyncio.Event, lost: asyncio.Event

@@ -42,7 +42,6 @@ from stresstrack.sensors.profiles.polar_pmd import (
     PMD_CONTROL_POINT_UUID,
     PMD_DATA_UUID,
     PMD_SERVICE_UUID,
-    POLAR_EPOCH_OFFSET_NS,
     AccSample,
     EcgSample,
     PmdControlPointResponse,
@@ -86,6 +85,7 @@ _ATT_HEADER: Final = 3  # an indication or notification carries MTU - 3 bytes of
 _FRAME_HEADER: Final = 10  # measurement type, uint64 timestamp, frame type (polar_pmd.py)
 _CP_HEADER: Final = 5  # 0xF0, op code, measurement type, status, "more"
 _COMPRESSED: Final = 0x80  # frame-type bit 7: delta-compressed (PmdDataFrame.kt)
+_TYPE_MASK: Final = 0x3F  # measurement type in byte 0 of a frame (PmdMeasurementType.kt)
 _PPI_RECORD_SIZE: Final = 6  # HR, PP, PP error, flags (polar_pmd.py)
 _PPI_WARM_UP_S: Final = 25.0  # "around 25 seconds for the first sample batch" (Polar docs)
 
@@ -299,7 +299,7 @@ class SimulatedPolarSensor(SimulatedHeartRateStrap):
 
     def _deliver(self, notify: Notify, subscribed: set[str], uuid: str, data: bytes) -> None:
         if uuid == PMD_DATA_UUID and uuid in subscribed:
-            m = PmdMeasurementType(data[0] & 0x3F)
+            m = PmdMeasurementType(data[0] & _TYPE_MASK)
             self.delivered[m] += 1
             if m is PPI:
                 self.delivered_ppi_beats += (len(data) - _FRAME_HEADER) // _PPI_RECORD_SIZE
@@ -318,10 +318,6 @@ class SimulatedPolarSensor(SimulatedHeartRateStrap):
         return self.sensor_clock_start_ns + round(
             (utc_ns - self.start_ns) * (1 + self.faults.drift)
         )
-
-    def sensor_time_to_unix_ns(self, utc_ns: int) -> int:
-        """What a naive reader would take for the UTC time of a frame stamped at ``utc_ns``."""
-        return self.sensor_time_ns(utc_ns) + POLAR_EPOCH_OFFSET_NS
 
     async def _stream(self, m: PmdMeasurementType, settings: PmdSettings) -> None:
         with contextlib.suppress(asyncio.CancelledError):

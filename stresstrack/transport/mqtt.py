@@ -252,9 +252,7 @@ def batch_from_payload(topic: str, payload: bytes) -> EventBatch:
     except ValueError as exc:
         raise PayloadError(topic, str(exc)) from None
     if expected != topic:
-        raise PayloadError(
-            topic, f"holds events of {study}/{participant}; their topic is {expected}"
-        )
+        raise PayloadError(topic, f"events of {study}/{participant} belong on {expected}")
     if not rows:
         raise PayloadError(topic, "no events")
     events: list[SequencedEvent] = []

@@ -32,7 +32,7 @@ import sqlite3
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
@@ -289,7 +289,7 @@ class Publisher:
             while True:
                 stopping = self._stop.is_set()
                 self._wake.clear()
-                self._take_states(store, cursor)
+                self._take_states(store)
                 self._take_acks()
                 if self._connected and not stopping:
                     self._read(store, prevs)
@@ -300,12 +300,12 @@ class Publisher:
                 if time.monotonic() >= next_status:
                     next_status = time.monotonic() + self.status_every_s
                     self._say(self.stats().line(time.time_ns()))
-                    self._status(store, cursor, everyone=False)
+                    self._status(store, [s for s in self._streams.values() if s.active])
                 self._wake.wait(self.poll_s)
         finally:
             conn.stop()
 
-    def _take_states(self, store: Store, cursor: int) -> None:
+    def _take_states(self, store: Store) -> None:
         changed = False
         while not self._states.empty():
             up, why = self._states.get()
@@ -315,7 +315,7 @@ class Publisher:
         if changed:
             link = "connected" if self._connected else f"down ({self._error or 'connecting'})"
             self._say(f"mqtt {self.broker.describe()}: {link}")
-            self._status(store, cursor, everyone=True)
+            self._status(store, self._streams.values())
 
     def _take_acks(self) -> None:
         now = time.monotonic()
@@ -355,11 +355,13 @@ class Publisher:
         if self._buffered >= READ_AHEAD:
             return
         rows = store.event_rows_after(self._read_upto, min(2000, READ_AHEAD - self._buffered))
+        new: list[_Stream] = []
         for row in rows:
             key = (row[4], row[3])
             stream = self._streams.get(key)
             if stream is None:
                 stream = self._streams[key] = _Stream(row[4], row[3], prev=prevs.get(key, 0))
+                new.append(stream)
             stream.rows.append(row)
             stream.newest_ns = max(stream.newest_ns, row[2])
             if row[5] != PUBLISHER_DEVICE:
@@ -367,6 +369,8 @@ class Publisher:
         self._buffered += len(rows)
         if rows:
             self._read_upto = rows[-1][0]
+        if new:  # a participant's first data since start: say how its link is
+            self._status(store, new)
 
     def _publish(self, conn: Connection, source: str) -> None:
         """One message in flight per participant: send the next where none is."""
@@ -423,16 +427,14 @@ class Publisher:
         if self.on_status is not None:
             self.on_status(text)
 
-    def _status(self, store: Store, cursor: int, *, everyone: bool) -> None:
-        """Status events for the participants seen (all, or those with new data)."""
-        backlog = max(0, store.last_positions()["events"] - cursor)
+    def _status(self, store: Store, streams: Iterable[_Stream]) -> None:
+        """A status event (link, backlog) for each of these participants."""
+        backlog = max(0, store.last_positions()["events"] - max(self._cursor, 0))
         link = "connected" if self._connected else f"down ({self._error or 'connecting'})"
         detail = f"{self.broker.describe()}: {link}, backlog {backlog} events"
         state = DeviceState.CONNECTED if self._connected else DeviceState.DISCONNECTED
         events = []
-        for s in self._streams.values():
-            if not s.newest_ns or not (everyone or s.active):
-                continue
+        for s in streams:
             s.active = False
             events.append(
                 DeviceStatus(

@@ -128,7 +128,16 @@ def test_scan_simulate_lists_devices_with_their_profiles(
 
 def test_unknown_simulated_device_is_a_clear_error() -> None:
     proc = subprocess.run(
-        _command("collect", "--participant", "p-02", "--simulate", "--device", "Nope 3000"),
+        _command(
+            "collect",
+            "--participant",
+            "p-02",
+            "--simulate",
+            "--device",
+            "Nope 3000",
+            "--scan-timeout",
+            "0.5",
+        ),
         capture_output=True,
         text=True,
         timeout=60,

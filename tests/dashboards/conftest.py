@@ -1,89 +1,22 @@
-"""A real InfluxDB holding a simulated study, shipped by the real sink, for the dashboards.
-
-The study runs through the pipeline (simulate_study -> Recorder -> Store), then the store goes
-to influxd 1.x through the InfluxDB sink and the test-only v2 write adapter, as in
-tests/storage. One extra session is left open, as a study in progress has.
-"""
+"""Fixtures of the dashboard tests: a real influxd (tests/servers.py) holding a simulated study."""
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
-from influx_adapter import InfluxAdapter
+from dashboard_study import LoadedStudy, load_study
 from servers import InfluxServer, influx_server
 
-from stresstrack.pipeline import Pipeline
-from stresstrack.pipeline.results import Session
-from stresstrack.protocol import Phase, Protocol
-from stresstrack.recorder import Recorder
-from stresstrack.simulators.study import StudyPlan, simulate_study
-from stresstrack.sinks import InfluxTarget, sync_store
-from stresstrack.store import Store
-
-__all__ = ["LoadedStudy", "influx_server", "loaded_study"]
-
-PROTOCOL = Protocol(
-    name="dashboards",
-    phases=(
-        Phase("baseline", 180.0),
-        Phase("stressor", 150.0),
-        Phase("self-care", 180.0, mode="solo", label="serum"),
-        Phase("recovery", 120.0),
-    ),
-)
-PARTICIPANTS = 3
-S = 1_000_000_000
-_numbers = itertools.count(1)
-
-
-@dataclass(frozen=True)
-class LoadedStudy:
-    server: InfluxServer
-    db: str
-    store: Path
-    study: str
-    participants: list[str]
-    open_session: Session
-
-    def rows(self, q: str) -> list[dict[str, object]]:
-        return self.server.rows(q, db=self.db)
+__all__ = ["influx_server", "loaded_study"]
 
 
 @pytest.fixture(scope="module")
 def loaded_study(
     influx_server: InfluxServer, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LoadedStudy]:
-    path = tmp_path_factory.mktemp("dashboards") / "study.db"
-    plan = StudyPlan(participants=PARTICIPANTS, seed=3, protocol=PROTOCOL)
-    with Store(path) as store:
-        recorder = Recorder(store, Pipeline())
-        simulate_study(plan, recorder)
-        recorder.close()
-        last_end = max(s.end_ns or 0 for s in store.sessions())
-        open_session = Session(
-            participant=plan.participant_ids()[-1],
-            study=plan.study,
-            kind="self-care",
-            start_ns=last_end + 30 * S,
-            end_ns=None,
-            mode="partner",
-            label="touch",
-        )
-        store.add_results(sessions=[open_session])
-    db = f"dashboards_{next(_numbers)}"
-    influx_server.query(f'CREATE DATABASE "{db}"')
-    adapter = InfluxAdapter(influx_server.url).start()
+    study = load_study(influx_server, tmp_path_factory.mktemp("dashboards") / "study.db")
     try:
-        target = InfluxTarget(url=adapter.url, bucket=db, token=influx_server.token)
-        report = sync_store(path, target, batch_points=5000)
-        assert report.delivered and report.dead_points == 0, report
+        yield study
     finally:
-        adapter.stop()
-    try:
-        yield LoadedStudy(influx_server, db, path, plan.study, plan.participant_ids(), open_session)
-    finally:
-        influx_server.query(f'DROP DATABASE "{db}"')
+        influx_server.query(f'DROP DATABASE "{study.db}"')

@@ -7,12 +7,14 @@ recorder over the same events), which every multi-process run must reproduce.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from servers import MosquittoServer, require_binary
+from influx_adapter import influx_adapter
+from mqtt_link import Study
+from servers import InfluxServer, MosquittoServer, influx_server, require_binary
 
 from stresstrack.events import Event
 from stresstrack.export import table_rows
@@ -21,6 +23,8 @@ from stresstrack.protocol import Phase, Protocol
 from stresstrack.recorder import Recorder
 from stresstrack.simulators.study import StudyPlan, simulate_study
 from stresstrack.store.sqlite import Store
+
+__all__ = ["broker", "influx_adapter", "influx_db", "influx_server", "study"]
 
 # Deployments keep every queued message of an offline worker (docs/mqtt.md, "Broker").
 BROKER_CONFIG = "max_queued_messages 0\n"
@@ -44,20 +48,6 @@ class _Collect:
         self.events.extend(events)
 
 
-@dataclass(frozen=True)
-class Study:
-    """Simulated events per participant and the single-process results."""
-
-    events: dict[str, list[Event]]
-    features: list[list[str]]  # table_rows(store, "features") without the header
-    stress: list[list[str]]
-    sessions: list[list[str]]
-
-    @property
-    def participants(self) -> list[str]:
-        return sorted(self.events)
-
-
 @pytest.fixture(scope="session")
 def study(tmp_path_factory: pytest.TempPathFactory) -> Study:
     sink = _Collect()
@@ -68,10 +58,8 @@ def study(tmp_path_factory: pytest.TempPathFactory) -> Study:
         recorder.emit(sink.events)
         recorder.close()
         tables = {t: list(table_rows(store, t))[1:] for t in ("features", "stress", "sessions")}
-    by_participant: dict[str, list[Event]] = {}
-    for e in sink.events:
-        by_participant.setdefault(e.participant, []).append(e)
-    return Study(by_participant, tables["features"], tables["stress"], tables["sessions"])
+        points = {(s.participant, s.time_ns, s.index, s.confidence) for s in store.stress()}
+    return Study(sink.events, tables["features"], tables["stress"], tables["sessions"], points)
 
 
 @pytest.fixture
@@ -85,3 +73,17 @@ def broker(tmp_path: Path) -> Iterator[MosquittoServer]:
         yield server
     finally:
         server.stop()
+
+
+_db_numbers = itertools.count(1)
+
+
+@pytest.fixture
+def influx_db(influx_server: InfluxServer) -> Iterator[str]:
+    """A fresh database on the session's influxd."""
+    name = f"mqtt_{next(_db_numbers)}"
+    influx_server.query(f'CREATE DATABASE "{name}"')
+    try:
+        yield name
+    finally:
+        influx_server.query(f'DROP DATABASE "{name}"')

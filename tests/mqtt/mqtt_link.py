@@ -17,6 +17,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from servers import MosquittoServer, free_port
@@ -30,6 +31,21 @@ from stresstrack.transport.publisher import Publisher
 from stresstrack.transport.worker import Worker
 
 FAST = Backoff(first_s=1, max_s=2)  # reconnect quickly in tests
+
+
+@dataclass(frozen=True)
+class Study:
+    """Simulated events per participant and the single-process results."""
+
+    emitted: list[Event]  # every event, in the order the simulation emitted them
+    features: list[list[str]]  # table_rows(store, "features") without the header
+    stress: list[list[str]]
+    sessions: list[list[str]]
+    stress_points: set[tuple[str, int, float | None, float]]  # participant, time, index, conf.
+
+    @property
+    def participants(self) -> list[str]:
+        return sorted({e.participant for e in self.emitted})
 
 
 def broker_of(server: MosquittoServer, port: int | None = None) -> Broker:
@@ -166,6 +182,22 @@ class ProcessWorker:
 
     def output(self) -> str:
         return self.log.read_text(encoding="utf-8", errors="replace")
+
+    def cleanup(self) -> None:
+        """Kill the process if a failed test left it running."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+        if self.proc is not None:
+            self.proc.wait()
+
+
+@contextlib.contextmanager
+def processes(workers: Sequence[ProcessWorker]) -> Iterator[Sequence[ProcessWorker]]:
+    try:
+        yield workers
+    finally:
+        for w in workers:
+            w.cleanup()
 
 
 class TcpProxy:
@@ -331,3 +363,31 @@ def running(collectors: Sequence[Collector]) -> Iterator[None]:
         for c in collectors:
             c.join_feeder()
             c.publisher.stop()
+
+
+def collectors_for(
+    study: Study,
+    root: Path,
+    server: MosquittoServer,
+    *,
+    chunk: int = 200,
+    every_s: float = 0.01,
+    first: Broker | None = None,
+) -> list[Collector]:
+    """Collector 1: the first and last participant (one per worker); 2 and 3: one each.
+    ``first``: collector 1's way to the broker (a proxy), if not the direct one."""
+    p = study.participants
+    groups = [[p[0], p[3]], [p[1]], [p[2]]]
+    out = []
+    for k, group in enumerate(groups, start=1):
+        events = [e for e in study.emitted if e.participant in group]  # as collected
+        via = first if first is not None and k == 1 else broker_of(server)
+        out.append(Collector(root / f"c{k}.db", events, via, chunk=chunk, every_s=every_s))
+    return out
+
+
+def assert_same_results(study: Study, paths: list[Path]) -> None:
+    tables = worker_tables(paths)
+    assert tables["stress"] == sorted(study.stress)
+    assert tables["features"] == sorted(study.features)
+    assert tables["sessions"] == sorted(study.sessions)

@@ -13,16 +13,16 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import Study
 from mqtt_link import (
-    Collector,
+    Study,
     ThreadWorkers,
     all_delivered,
     assert_exactly_once_in_order,
+    assert_same_results,
     broker_of,
+    collectors_for,
     running,
     wait_until,
-    worker_tables,
 )
 from servers import MosquittoServer
 
@@ -32,26 +32,6 @@ from stresstrack.transport.publisher import PUBLISHER_DEVICE, publisher_target
 from stresstrack.transport.worker import CURSOR_TARGET
 
 pytestmark = pytest.mark.mqtt
-
-
-def collectors_for(study: Study, root: Path, server: MosquittoServer, **pace: float) -> list[Collector]:
-    """Collector 1: the first and last participant (one per worker); 2 and 3: one each."""
-    p = study.participants
-    groups = [[p[0], p[3]], [p[1]], [p[2]]]
-    out = []
-    for k, group in enumerate(groups, start=1):
-        events = sorted(
-            (e for pid in group for e in study.events[pid]), key=lambda e: (e.time_ns, e.participant)
-        )
-        out.append(Collector(root / f"c{k}.db", events, broker_of(server), **pace))  # type: ignore[arg-type]
-    return out
-
-
-def assert_same_results(study: Study, paths: list[Path]) -> None:
-    tables = worker_tables(paths)
-    assert tables["stress"] == sorted(study.stress)
-    assert tables["features"] == sorted(study.features)
-    assert tables["sessions"] == sorted(study.sessions)
 
 
 def test_the_study_splits_over_both_workers(study: Study) -> None:
@@ -154,9 +134,7 @@ def test_worker_restarted_in_process_gets_what_it_missed(
         time.sleep(1.0)
         again = ThreadWorkers(tmp_path, broker_of(broker), 2)
         workers.workers[0], workers.stops[0] = again.workers[0], again.stops[0]
-        workers.threads[0] = threading.Thread(
-            target=again.workers[0].run, args=(again.stops[0],)
-        )
+        workers.threads[0] = threading.Thread(target=again.workers[0].run, args=(again.stops[0],))
         workers.threads[0].start()
         wait_until(lambda: all_delivered(collectors, workers.paths), 60, "delivery")
     workers.stop()

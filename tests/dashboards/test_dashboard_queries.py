@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import LoadedStudy
+from dashboard_study import LoadedStudy
 
 from stresstrack.dashboards import build_dashboards
 from stresstrack.dashboards.influxql import TimeRange, interpolate

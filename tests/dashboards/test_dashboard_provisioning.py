@@ -13,7 +13,6 @@ from grafana_foundation_sdk.cog.plugins import register_default_plugins
 from grafana_foundation_sdk.models.dashboard import Dashboard
 
 from stresstrack.cli import main
-from stresstrack.dashboards import build_dashboards
 from stresstrack.dashboards.influxql import (
     DATASOURCE_UID,
     InfluxQuery,
@@ -37,7 +36,7 @@ def files(root: Path) -> dict[str, bytes]:
 def test_committed_provisioning_is_up_to_date(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Fails when a dashboard changed without `stresstrack dashboards export deploy/grafana/provisioning`."""
+    """Fails when a dashboard changed and deploy/grafana/provisioning was not regenerated."""
     assert main(["dashboards", "export", str(tmp_path)]) == 0
     assert capsys.readouterr().out.split() == [
         str(tmp_path / f)

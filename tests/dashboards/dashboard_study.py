@@ -1,0 +1,83 @@
+"""A real InfluxDB holding a simulated study, shipped by the real sink, for the dashboards.
+
+The fixture ``loaded_study`` (conftest.py) builds it with :func:`load_study`.
+
+The study runs through the pipeline (simulate_study -> Recorder -> Store), then the store goes
+to influxd 1.x through the InfluxDB sink and the test-only v2 write adapter, as in
+tests/storage. One extra session is left open, as a study in progress has.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from pathlib import Path
+
+from influx_adapter import InfluxAdapter
+from servers import InfluxServer
+
+from stresstrack.pipeline import Pipeline
+from stresstrack.pipeline.results import Session
+from stresstrack.protocol import Phase, Protocol
+from stresstrack.recorder import Recorder
+from stresstrack.simulators.study import StudyPlan, simulate_study
+from stresstrack.sinks import InfluxTarget, sync_store
+from stresstrack.store import Store
+
+__all__ = ["PROTOCOL", "LoadedStudy", "load_study"]
+
+PROTOCOL = Protocol(
+    name="dashboards",
+    phases=(
+        Phase("baseline", 180.0),
+        Phase("stressor", 150.0),
+        Phase("self-care", 180.0, mode="solo", label="serum"),
+        Phase("recovery", 120.0),
+    ),
+)
+PARTICIPANTS = 3
+S = 1_000_000_000
+_numbers = itertools.count(1)
+
+
+@dataclass(frozen=True)
+class LoadedStudy:
+    server: InfluxServer
+    db: str
+    store: Path
+    study: str
+    participants: list[str]
+    open_session: Session
+
+    def rows(self, q: str) -> list[dict[str, object]]:
+        return self.server.rows(q, db=self.db)
+
+
+def load_study(influx_server: InfluxServer, path: Path) -> LoadedStudy:
+    """Simulate the study into the store at ``path`` and ship it to a new database."""
+    plan = StudyPlan(participants=PARTICIPANTS, seed=3, protocol=PROTOCOL)
+    with Store(path) as store:
+        recorder = Recorder(store, Pipeline())
+        simulate_study(plan, recorder)
+        recorder.close()
+        last_end = max(s.end_ns or 0 for s in store.sessions())
+        open_session = Session(
+            participant=plan.participant_ids()[-1],
+            study=plan.study,
+            kind="self-care",
+            start_ns=last_end + 30 * S,
+            end_ns=None,
+            mode="partner",
+            label="touch",
+        )
+        store.add_results(sessions=[open_session])
+    db = f"dashboards_{next(_numbers)}"
+    influx_server.query(f'CREATE DATABASE "{db}"')
+    adapter = InfluxAdapter(influx_server.url).start()
+    try:
+        target = InfluxTarget(url=adapter.url, bucket=db, token=influx_server.token)
+        report = sync_store(path, target, batch_points=5000)
+        assert report.delivered and report.dead_points == 0, report
+    finally:
+        adapter.stop()
+    return LoadedStudy(influx_server, db, path, plan.study, plan.participant_ids(), open_session)
