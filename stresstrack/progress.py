@@ -56,10 +56,10 @@ class Progress:
         rate = done / elapsed if elapsed > 0 else 0.0
         eta = (self.total - done) / rate if rate > 0 else math.inf
         bar = "#" * int(frac * _BAR)
-        amount = f"{done:.1f}/{self.total:.1f} {self.unit}".rstrip()
+        unit = f" {self.unit}" if self.unit else ""
         return (
-            f"{self.label} [{bar:<{_BAR}}] {frac:4.0%} {amount} "
-            f"{rate:.1f} {self.unit}/s, {format_seconds(eta)} left"
+            f"{self.label} [{bar:<{_BAR}}] {frac:4.0%} {done:.1f}/{self.total:.1f}{unit} "
+            f"{rate:.1f}{unit}/s, {format_seconds(eta)} left"
         )
 
     def update(self, done: float) -> None:

@@ -18,7 +18,7 @@ during − pre changes) must land within ±20 % of each:
   same participants (same parameters, same noise seeds) are also simulated with no effect
   (self-care at 0.30); the known effect is the mean difference of their during index between
   the two runs. The analysis sees only the run with the effect, and compares during with
-  the 4 min before.
+  the 3 min before.
 
 **False positives.** Studies of 10 participants with no effect (self-care at the baseline's
 level), signals with artefacts and dropouts: the share of studies in which the paired t test,
@@ -59,26 +59,26 @@ T0 = 1_767_603_600 * NS  # 2026-01-05 09:00 UTC
 EDA_HZ = 4.0
 BASE_LEVEL = PHASE_STRESS["baseline"]
 CONFIG = PipelineConfig(slow_hop_s=600.0)
-SETTINGS = AnalysisSettings(pre_s=240.0, post_s=120.0, boot=500)
+SETTINGS = AnalysisSettings(pre_s=180.0, post_s=60.0, boot=500)
 # REALISTIC's beat and EDA artefacts, with its 20-40 s dropouts of both signals every ~10 min
 # instead of ~4 (which would exclude about a third of 4 min sessions for coverage).
 NULL_ARTEFACTS = replace(REALISTIC, dropout_every_s=600.0)
 
 
 def validation_protocol(delta_s: float) -> Protocol:
-    """Baseline 4 min, self-care 4 min at the baseline's level + ``delta_s``, recovery 2 min."""
+    """Baseline 3 min, self-care 3 min at the baseline's level + ``delta_s``, recovery 1 min."""
     return Protocol(
         name="session-effect",
         phases=(
-            Phase("baseline", 240.0),
+            Phase("baseline", 180.0),
             Phase(
                 "self-care",
-                240.0,
+                180.0,
                 mode="solo",
                 label="serum",
                 simulated_stress=BASE_LEVEL + delta_s,
             ),
-            Phase("recovery", 120.0),
+            Phase("recovery", 60.0),
         ),
     )
 
@@ -228,7 +228,7 @@ def null_study(args: tuple[int, int]) -> NullStudy:  # one argument: for Process
     rows = []
     for i in range(n):
         p = simulate(
-            f"n-{i:03d}", protocol, ParticipantParams.draw(rng), seed * 1000 + i, REALISTIC
+            f"n-{i:03d}", protocol, ParticipantParams.draw(rng), seed * 1000 + i, NULL_ARTEFACTS
         )
         rows.append((p.pid, p.sessions, p.stress, p.features))
     result = analyze(rows, replace(SETTINGS, seed=seed))

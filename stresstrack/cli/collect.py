@@ -29,6 +29,12 @@ from stresstrack.cli.common import add_pipeline_options, participant_arg, pipeli
 from stresstrack.errors import StressTrackError
 from stresstrack.events import EVENT_TYPE_NAMES, Event, Marker, MarkerAction
 from stresstrack.protocol import Phase, Protocol, load_protocol
+from stresstrack.transport.options import (
+    add_broker_options,
+    check_publish_args,
+    finish_publisher,
+    start_publisher,
+)
 
 if TYPE_CHECKING:
     from stresstrack.clock import Clock
@@ -104,6 +110,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="how long to look for each device before giving up (default 10)",
     )
     add_pipeline_options(p)
+    add_broker_options(
+        p, option="--publish", text="also publish the events to this MQTT broker, "
+        "mqtt://HOST[:PORT] or mqtts://HOST[:PORT], for `stresstrack pipeline` workers",
+    )  # fmt: skip
     p.set_defaults(run=run)
 
 
@@ -114,6 +124,7 @@ def run(args: argparse.Namespace) -> int:
         raise StressTrackError("--scan-timeout must be more than 0 seconds")
     if not args.device and not args.simulate:
         raise StressTrackError("name at least one --device (see `stresstrack scan`)")
+    check_publish_args(args)
     protocol = load_protocol(args.protocol) if args.protocol else None
     from stresstrack.study import resolve_study
 
@@ -426,10 +437,14 @@ async def _collect(args: argparse.Namespace, protocol: Protocol | None) -> int:
             status.message(
                 f"collecting {args.participant}: {what} -> {args.store} (Ctrl-C to stop)"
             )
+            publisher = start_publisher(
+                args, args.store, lambda text: loop.call_soon_threadsafe(status.message, text)
+            )
             interrupted = await _run(args, collectors, marks, recorder, status, clock, stop, reason)
             if marks is not None:
                 marks.close_open_phase()
             recorder.close()
+            finish_publisher(publisher, args.publish_wait)
             status.refresh(clock.now_ns())
             _summary(args.store, reason[0], sink, targets, collectors, recorder)
     finally:

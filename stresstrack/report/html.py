@@ -24,7 +24,7 @@ from typing import Final
 from stresstrack.analysis import (
     Analysis,
     AnalysisSettings,
-    GroupSummary,
+    PairedStats,
     SessionResult,
     analyze_store,
 )
@@ -472,12 +472,12 @@ def _p(x: float) -> str:
     return "< 0.001" if x < 0.001 else f"{x:.3f}"
 
 
-def _group_note(g: GroupSummary) -> str:
-    s = g.during["stress_index"]
-    return (
-        f"n={s.n} · dz {_fmt(s.dz, '+.2f')} [{_fmt(s.dz_ci[0], '.2f')}, "
-        f"{_fmt(s.dz_ci[1], '.2f')}] · Wilcoxon p {_p(s.wilcoxon_p)}"
-    )
+def _note(s: PairedStats) -> str:
+    """``n=… · dz … [CI] · Wilcoxon p …`` (the interval only where there is one)."""
+    ci = ""
+    if all(math.isfinite(x) for x in s.dz_ci):
+        ci = f" [{s.dz_ci[0]:.2f}, {s.dz_ci[1]:.2f}]"
+    return f"n={s.n} · dz {_fmt(s.dz, '+.2f')}{ci} · Wilcoxon p {_p(s.wilcoxon_p)}"
 
 
 def _forest_rows(a: Analysis, colours: Mapping[str, str]) -> list[ForestRow]:
@@ -495,7 +495,7 @@ def _forest_rows(a: Analysis, colours: Mapping[str, str]) -> list[ForestRow]:
                 mean=s.mean_delta,
                 ci=s.mean_ci,
                 dots=dots,
-                note=_group_note(g),
+                note=_note(s),
                 colour=colours.get(g.key[0], "#222"),
                 key=g.label,
             )
@@ -516,7 +516,7 @@ def _forest_rows(a: Analysis, colours: Mapping[str, str]) -> list[ForestRow]:
                     mean=c.mean_delta,
                     ci=c.mean_ci,
                     dots=diffs,
-                    note=f"n={c.n} · dz {_fmt(c.dz, '+.2f')} · Wilcoxon p {_p(c.wilcoxon_p)}",
+                    note=_note(c),
                     colour=colours.get(g.key[0], "#222"),
                     key=f"{g.label} vs {a.settings.control}",
                 )
@@ -555,7 +555,8 @@ def _cohort_section(a: Analysis, colours: Mapping[str, str]) -> str:
             f'<td class="num">{_fmt(d.mean_delta, "+.1f")} ({_fmt(d.mean_ci[0])}, '
             f'{_fmt(d.mean_ci[1])})</td><td class="num">{_fmt(d.dz, "+.2f")} '
             f"({_fmt(d.dz_ci[0], '.2f')}, {_fmt(d.dz_ci[1], '.2f')})</td>"
-            f'<td class="num">{_p(d.wilcoxon_p)}</td><td class="num">{_p(d.ttest_p)}</td>'
+            f'<td class="num">{_esc(_p(d.wilcoxon_p))}</td>'
+            f'<td class="num">{_esc(_p(d.ttest_p))}</td>'
             f'<td class="num">{_fmt(p.mean_delta, "+.1f")} ({_fmt(p.mean_ci[0])}, '
             f'{_fmt(p.mean_ci[1])})</td><td class="num">{g.sessions}</td>'
             f'<td class="num excluded-count">{g.excluded}</td></tr>'

@@ -125,6 +125,7 @@ class Connection:
         self._lock = threading.Lock()
         self._started = False
         self._stopping = False
+        self._attempt_failed = False
         # Guarded by _lock (read without it where a stale value is harmless):
         self._connected = False
         self._generation = 0
@@ -209,11 +210,13 @@ class Connection:
         with self._lock:
             self._generation += 1  # nothing delivered earlier is acknowledged from now on
             self._connected = False
+            self._attempt_failed = False
 
     def _failed(self, error: str) -> None:
         error = self.broker.hide(error)
         with self._lock:
             self._error = error
+            self._attempt_failed = True
         self._report(False, error)
 
     def _report(self, connected: bool, error: str) -> None:
@@ -257,9 +260,15 @@ class Connection:
                 self._error = "stopped"
             elif was:
                 self._error = "connection lost" if reason.value in (0, 0x80) else str(reason)
+            unexplained = not was and not self._stopping and not self._attempt_failed
             error = self._error
         if was:
             self._report(False, error)
+        elif unexplained:  # closed before CONNACK: e.g. plain MQTT to a TLS port
+            self._failed(
+                "the broker closed the connection before accepting it "
+                "(wrong port, or does it expect TLS: mqtts://?)"
+            )
 
     def _message_cb(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
         if self._on_message is not None:

@@ -302,11 +302,24 @@ class Broker:
     def tls_context(self) -> ssl.SSLContext:
         """Server certificate and host name verified (against ``ca_file`` or the system CAs)."""
         try:
-            return ssl.create_default_context(
+            context = ssl.create_default_context(
                 cafile=str(self.ca_file) if self.ca_file is not None else None
             )
         except (OSError, ssl.SSLError) as exc:
             raise StressTrackError(f"--mqtt-ca {self.ca_file}: cannot load it ({exc})") from None
+        context.sslsocket_class = _ClosingSSLSocket
+        return context
+
+
+class _ClosingSSLSocket(ssl.SSLSocket):
+    """Closes itself when the handshake fails (paho-mqtt leaves it open)."""
+
+    def do_handshake(self, block: bool = False) -> None:
+        try:
+            super().do_handshake(block)
+        except BaseException:
+            self.close()
+            raise
 
 
 def parse_broker_url(url: str, option: str = "--publish") -> tuple[str, int, bool]:

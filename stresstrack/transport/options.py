@@ -3,12 +3,28 @@
 from __future__ import annotations
 
 import argparse
+import os
+import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Final
 
 from stresstrack.errors import StressTrackError
 from stresstrack.transport.mqtt import PASSWORD_ENV, Broker, parse_broker_url, read_password
 
-__all__ = ["add_broker_options", "broker_from_args"]
+if TYPE_CHECKING:
+    from stresstrack.transport.publisher import Publisher
+
+__all__ = [
+    "add_broker_options",
+    "broker_from_args",
+    "check_publish_args",
+    "finish_publisher",
+    "start_publisher",
+]
+
+DEFAULT_PUBLISH_WAIT_S: Final = 10.0
+PUBLISHER_STATUS_EVERY_S: Final = 60.0
 
 
 def add_broker_options(p: argparse.ArgumentParser, *, option: str, text: str) -> None:
@@ -36,6 +52,15 @@ def add_broker_options(p: argparse.ArgumentParser, *, option: str, text: str) ->
         default=None,
         help="MQTT client ID (default: one per store, or per worker for `pipeline`)",
     )
+    if option == "--publish":
+        g.add_argument(
+            "--publish-wait",
+            type=float,
+            default=DEFAULT_PUBLISH_WAIT_S,
+            metavar="S",
+            help="at the end, give the broker this long without progress to take the rest "
+            f"(default {DEFAULT_PUBLISH_WAIT_S:g} s; the rest waits in the store)",
+        )
 
 
 def broker_from_args(args: argparse.Namespace, *, option: str) -> Broker | None:
@@ -59,3 +84,40 @@ def broker_from_args(args: argparse.Namespace, *, option: str) -> Broker | None:
     if tls:
         broker.tls_context()  # a bad CA file is an error now, not at every reconnect
     return broker
+
+
+def check_publish_args(args: argparse.Namespace) -> None:
+    """Raise on a bad ``--publish`` URL, CA file, password or wait, before collecting."""
+    broker_from_args(args, option="--publish")
+    if args.publish_wait < 0:
+        raise StressTrackError("--publish-wait must be 0 or more seconds")
+
+
+def start_publisher(
+    args: argparse.Namespace, store_path: str | os.PathLike[str], say: Callable[[str], object]
+) -> Publisher | None:
+    """Start publishing ``store_path`` to the ``--publish`` broker (``None`` without it);
+    ``say`` gets the publisher's status lines (from its thread)."""
+    broker = broker_from_args(args, option="--publish")
+    if broker is None:
+        return None
+    from stresstrack.transport.publisher import Publisher
+
+    publisher = Publisher(
+        store_path,
+        broker,
+        client_id=args.mqtt_client_id,
+        status_every_s=PUBLISHER_STATUS_EVERY_S,
+        on_status=say,
+    )
+    publisher.start()
+    return publisher
+
+
+def finish_publisher(publisher: Publisher | None, wait_s: float) -> None:
+    """Let the publisher send the rest (``wait_s`` s without progress at most), stop it and
+    say what was delivered or waits in the store."""
+    if publisher is None:
+        return
+    report = publisher.close(wait_s)
+    print(report.summary(), file=sys.stdout if report.delivered else sys.stderr, flush=True)

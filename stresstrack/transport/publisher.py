@@ -175,7 +175,7 @@ class Publisher:
         status_every_s: float = 60.0,
         backoff: Backoff = DEFAULT_BACKOFF,
         retry_s: float = 2.0,
-        on_status: Callable[[str], None] | None = None,
+        on_status: Callable[[str], object] | None = None,
     ) -> None:
         self.store_path = Path(store_path)
         self.broker = broker

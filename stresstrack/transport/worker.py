@@ -104,7 +104,7 @@ class WorkerStats:
     error: str
     participants: int
     messages: int  # messages taken (stored, duplicate or rejected) since start
-    events: int  # events stored since start
+    events: int  # events from the broker stored since start
     duplicates: int  # redelivered events dropped
     rejected: int  # messages that were not event batches (kept as dead letters)
     gaps: int  # messages after which events of the same source were missing
@@ -169,7 +169,7 @@ class Worker:
         session_expiry_s: int = NEVER_EXPIRES,
         backoff: Backoff = DEFAULT_BACKOFF,
         status_every_s: float = 60.0,
-        on_status: Callable[[str], None] | None = None,
+        on_status: Callable[[str], object] | None = None,
     ) -> None:
         if not 1 <= index <= count:
             raise ValueError(f"worker {index} of {count}: the index must be 1 to {count}")
@@ -301,6 +301,7 @@ class Worker:
             if batch.prev > last:
                 events.append(self._gap(batch, last))
             events.extend(new)
+            self._events += len(new)
             updates[key] = batch.last_seq
             who = (batch.study, batch.participant)
             self._newest[who] = max(self._newest.get(who, 0), max(e.time_ns for e in new))
@@ -328,7 +329,6 @@ class Worker:
             store.set_meta(INTENT_META, json.dumps(intent))
         recorder.emit(events)
         recorder.flush()
-        self._events += len(events)
         if updates:
             for key, seq in updates.items():
                 store.advance_sink(CURSOR_TARGET, key, seq)

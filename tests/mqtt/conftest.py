@@ -8,7 +8,7 @@ recorder over the same events), which every multi-process run must reproduce.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -44,7 +44,7 @@ class _Collect:
     def __init__(self) -> None:
         self.events: list[Event] = []
 
-    def emit(self, events: list[Event]) -> None:
+    def emit(self, events: Sequence[Event]) -> None:
         self.events.extend(events)
 
 

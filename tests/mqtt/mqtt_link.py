@@ -279,11 +279,11 @@ class TcpProxy:
                     pairs[sock].sendall(data)
                 except OSError:
                     other = pairs.pop(sock, None)
-                    for s in (sock, other):
-                        if s is not None:
-                            pairs.pop(s, None)
+                    for end in (sock, other):
+                        if end is not None:
+                            pairs.pop(end, None)
                             with contextlib.suppress(OSError):
-                                s.close()
+                                end.close()
             sel.close()
 
 

@@ -26,6 +26,7 @@ from mqtt_link import (
 )
 from servers import MosquittoServer
 
+from stresstrack.events import DeviceStatus
 from stresstrack.store.sqlite import Store
 from stresstrack.transport.mqtt import worker_of
 from stresstrack.transport.publisher import PUBLISHER_DEVICE, publisher_target
@@ -89,7 +90,11 @@ def test_broker_stopped_and_restarted_mid_run(
     # The outage is in the data: every participant's publisher went down and came back.
     for c in collectors:
         for participant, events in c.stored().items():
-            states = [e.state.value for e in events if e.device == PUBLISHER_DEVICE]  # type: ignore[union-attr]
+            states = [
+                e.state.value
+                for e in events
+                if isinstance(e, DeviceStatus) and e.device == PUBLISHER_DEVICE
+            ]
             assert "disconnected" in states and states[-1] == "connected", participant
     assert all(w.stats().connected is False for w in workers.workers)
 

@@ -42,28 +42,44 @@ from stresstrack.transport.mqtt import (
 )
 
 T0 = 1_767_603_600_000_000_000
-IDS = {"participant": "p-01", "study": "lab 2"}
+P, S = "p-01", "lab 2"
 
 
 def one_of_each() -> list[Event]:
     return [
-        Beat(time_ns=T0, device="AA:01", rr_ms=812.5, rr_ticks=832, **IDS),  # type: ignore[arg-type]
-        HeartRate(time_ns=T0 + 1, device="AA:01", bpm=73.0, contact=Contact.DETECTED, **IDS),  # type: ignore[arg-type]
-        EdaSamples(time_ns=T0 + 2, device="BB:02", sampling_rate=4.0, values_us=(2.5, 2.51), **IDS),  # type: ignore[arg-type]
+        Beat(time_ns=T0, device="AA:01", rr_ms=812.5, rr_ticks=832, participant=P, study=S),
+        HeartRate(
+            time_ns=T0 + 1,
+            device="AA:01",
+            bpm=73.0,
+            contact=Contact.DETECTED,
+            participant=P,
+            study=S,
+        ),
+        EdaSamples(
+            time_ns=T0 + 2,
+            device="BB:02",
+            sampling_rate=4.0,
+            values_us=(2.5, 2.51),
+            participant=P,
+            study=S,
+        ),
         Waveform(
             time_ns=T0 + 3,
             device="CC:03",
             kind=WaveformKind.ECG,
             sampling_rate=130.0,
             values=(12.0, -3.5),
-            **IDS,  # type: ignore[arg-type]
+            participant=P,
+            study=S,
         ),
         Marker(
             time_ns=T0 + 4,
             device="protocol",
             action=MarkerAction.START,
             kind="self-care",
-            **IDS,  # type: ignore[arg-type]
+            participant=P,
+            study=S,
         ),
         DeviceStatus(
             time_ns=T0 + 5,
@@ -72,7 +88,8 @@ def one_of_each() -> list[Event]:
             battery_pct=80,
             detail="x",
             gap_start_ns=T0,
-            **IDS,  # type: ignore[arg-type]
+            participant=P,
+            study=S,
         ),
     ]
 

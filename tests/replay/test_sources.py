@@ -122,3 +122,10 @@ def test_a_named_format_reads_the_file_and_says_what_is_wrong(tmp_path: Path) ->
 
 def _listing_format(paths: list[Path], fmt: str) -> list[tuple[tuple[Path, ...], str]]:
     return [(r.paths, r.format.name) for r in find_recordings(paths, fmt)]
+
+
+def test_the_command_offers_every_format() -> None:
+    from stresstrack.cli.replay import FORMAT_NAMES
+    from stresstrack.replay import FORMATS
+
+    assert sorted(FORMAT_NAMES) == sorted(FORMATS)

@@ -79,7 +79,8 @@ def test_external_markers_reach_the_live_pipeline_in_store_order(tmp_path: Path)
     store = _Interleaving(path, other)
     recorder = Recorder(store, Pipeline(CONFIG), batch=1 << 30)
     p1, p2 = _data("P1", 1), _data("P2", 2)
-    chunks = [p1[i : i + 150] for i in range(0, len(p1), 150)]
+    chunks = [p1[i : i + 60] for i in range(0, len(p1), 60)]
+    assert len(chunks) > 6
     for k, chunk in enumerate(chunks):
         recorder.emit(chunk)
         t = (chunk[-1].time_ns - T0) / NS

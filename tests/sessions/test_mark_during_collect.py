@@ -1,0 +1,123 @@
+"""``stresstrack mark`` from a second process while ``collect --simulate`` runs: the marker
+is in the store, reaches the live pipeline (live results equal a replay of the store), is
+shipped to a real InfluxDB by the replica tailing the store, and is on the report."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+from influx_adapter import InfluxAdapter
+from servers import InfluxServer
+
+from stresstrack.cli import main
+from stresstrack.events import Marker, MarkerAction
+from stresstrack.report import render_report
+from stresstrack.sinks.influx import InfluxSink, InfluxTarget
+from stresstrack.store.sqlite import Store
+
+# Short windows so that a 10 s collection has feature rows to compare with the replay.
+PIPELINE = ["--hrv-window", "5", "--eda-window", "5", "--hop", "1", "--slow-hop", "5",
+            "--baseline", "12"]  # fmt: skip
+
+
+def _stresstrack(*args: str) -> list[str]:
+    return [sys.executable, "-m", "stresstrack", *args]
+
+
+def _mark(store: Path, action: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        _stresstrack("mark", action, "--participant", "p-01", "--kind", "self-care",
+                     "--mode", "solo", "--label", "serum", "--store", str(store)),
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+
+
+class _Bands(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.bands: list[dict[str, str | None]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        if tag == "rect" and a.get("class") == "session-band":
+            self.bands.append(a)
+
+
+@pytest.mark.slow
+def test_mark_from_another_process_during_collect(
+    tmp_path: Path, influx_server: InfluxServer, influx_adapter: InfluxAdapter
+) -> None:
+    store = tmp_path / "live.db"
+    Store(store).close()  # created before the replica starts following it
+    db = influx_server.reset_database("marks")
+    target = InfluxTarget(url=influx_adapter.url, bucket=db, token=influx_server.token)
+    sink = InfluxSink(store, target, poll_s=0.1)
+    sink.start()
+    collect = subprocess.Popen(
+        _stresstrack("collect", "--participant", "p-01", "--simulate", "--store", str(store),
+                     "--duration", "10", *PIPELINE),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )  # fmt: skip
+    try:
+        assert collect.stdout is not None
+        first = collect.stdout.readline()
+        assert first.startswith("collecting p-01"), first + (collect.stderr.read() or "")
+        time.sleep(1.0)
+        started = _mark(store, "start")
+        assert started.returncode == 0, started.stderr
+        time.sleep(2.0)
+        stopped = _mark(store, "stop")
+        assert stopped.returncode == 0, stopped.stderr
+        out, err = collect.communicate(timeout=60)
+    finally:
+        if collect.poll() is None:
+            collect.kill()
+            collect.communicate()
+    assert collect.returncode == 0, err
+    assert sink.drain(30.0)
+    report = sink.close(5.0)
+    assert report.delivered
+
+    # The store holds both markers, between the collector's own events.
+    with Store(store, readonly=True) as s:
+        events = list(s.iter_events())
+        live = (s.features(), s.stress(), s.sessions())
+    marks = [e for e in events if isinstance(e, Marker)]
+    assert [(m.action, m.kind, m.mode, m.label, m.device) for m in marks] == [
+        (MarkerAction.START, "self-care", "solo", "serum", "mark"),
+        (MarkerAction.STOP, "self-care", "solo", "serum", "mark"),
+    ]
+    assert events.index(marks[0]) > 0 and events.index(marks[1]) < len(events) - 1
+    start_ns, stop_ns = marks[0].time_ns, marks[1].time_ns
+    assert 1.5e9 < stop_ns - start_ns < 6e9
+
+    # The live pipeline saw them: its session, and results identical to a replay of the store.
+    (session,) = live[2]
+    assert (session.kind, session.start_ns, session.end_ns) == ("self-care", start_ns, stop_ns)
+    assert "feature/stress/session rows computed" in out
+    assert len(live[0]) >= 3 and any(f.values.get("scl_us") is not None for f in live[0])
+    replayed = tmp_path / "replayed.db"
+    assert main(["replay", str(store), "--store", str(replayed), *PIPELINE]) == 0
+    with Store(replayed, readonly=True) as r:
+        assert (r.features(), r.stress(), r.sessions()) == live
+
+    # InfluxDB holds the markers (the replica ships every stored event).
+    rows = influx_server.rows('SELECT * FROM "marker" WHERE "device" = \'mark\'', db=db)
+    assert sorted((r["time"], r["action"], r["kind"], r["label"]) for r in rows) == [
+        (start_ns, "start", "self-care", "serum"),
+        (stop_ns, "stop", "self-care", "serum"),
+    ]
+
+    # And the report shades the session.
+    with Store(store, readonly=True) as s:
+        page = render_report(s, tmp_path / "report.html")
+    parser = _Bands()
+    parser.feed(page.read_text(encoding="utf-8"))
+    assert [(b["data-kind"], b["data-open"]) for b in parser.bands] == [("self-care", "false")]
