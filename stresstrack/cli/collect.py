@@ -25,7 +25,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Final, TextIO
 
-from stresstrack.cli.common import add_pipeline_options, participant_arg, pipeline_config
+from stresstrack.cli.common import (
+    add_influx_options,
+    add_pipeline_options,
+    influx_replica,
+    participant_arg,
+    pipeline_config,
+)
 from stresstrack.errors import StressTrackError
 from stresstrack.events import EVENT_TYPE_NAMES, Event, Marker, MarkerAction
 from stresstrack.protocol import Phase, Protocol, load_protocol
@@ -110,6 +116,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="how long to look for each device before giving up (default 10)",
     )
     add_pipeline_options(p)
+    add_influx_options(p)
     add_broker_options(
         p, option="--publish", text="also publish the events to this MQTT broker, "
         "mqtt://HOST[:PORT] or mqtts://HOST[:PORT], for `stresstrack pipeline` workers",
@@ -440,10 +447,13 @@ async def _collect(args: argparse.Namespace, protocol: Protocol | None) -> int:
             publisher = start_publisher(
                 args, args.store, lambda text: loop.call_soon_threadsafe(status.message, text)
             )
-            interrupted = await _run(args, collectors, marks, recorder, status, clock, stop, reason)
-            if marks is not None:
-                marks.close_open_phase()
-            recorder.close()
+            with influx_replica(args, args.store):
+                interrupted = await _run(
+                    args, collectors, marks, recorder, status, clock, stop, reason
+                )
+                if marks is not None:
+                    marks.close_open_phase()
+                recorder.close()
             finish_publisher(publisher, args.publish_wait)
             status.refresh(clock.now_ns())
             _summary(args.store, reason[0], sink, targets, collectors, recorder)

@@ -14,10 +14,12 @@ import re
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 from servers import require_binary
 
+from stresstrack.analysis import AnalysisSettings
 from stresstrack.pipeline import Pipeline
 from stresstrack.protocol import Phase, Protocol
 from stresstrack.recorder import Recorder
@@ -82,7 +84,9 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
         recorder = Recorder(store, Pipeline())
         simulate_study(StudyPlan(participants=3, seed=4, protocol=protocol), recorder)
         recorder.close()
-        return render_report(store, tmp / "report.html")
+        # The 3 min baseline is shorter than the default 5 min pre window.
+        settings = AnalysisSettings(pre_s=150.0, post_s=120.0, boot=300)
+        return render_report(store, tmp / "report.html", settings=settings)
 
 
 def _run(chromium: str, tmp: Path, *args: str) -> str:
@@ -136,11 +140,11 @@ def test_screenshot_shows_the_plots(chromium: str, report: Path, tmp_path: Path)
     first participant's shaded stress curve."""
     shot = tmp_path / "shot.png"
     _run(chromium, tmp_path, f"--screenshot={shot}", "--window-size=1100,1500", report.as_uri())
-    image = Image.open(shot).convert("RGB")
-    pixels = list(image.getdata())
-    dark = sum(1 for r, g, b in pixels if r + g + b < 200) / len(pixels)
+    rgb = np.asarray(Image.open(shot).convert("RGB"), dtype=np.int32)
+    r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
+    dark = float(np.mean(r + g + b < 200))
     # Session shading: self-care's green (#54a24b at 18 %) and the stressor's red.
-    green = sum(1 for r, g, b in pixels if g > r + 8 and g > b + 8)
-    red = sum(1 for r, g, b in pixels if r > g + 15 and r > b + 15)
+    green = int(np.sum((g > r + 8) & (g > b + 8)))
+    red = int(np.sum((r > g + 15) & (r > b + 15)))
     assert dark > 0.01, dark
     assert green > 5000 and red > 5000, (green, red)
