@@ -184,8 +184,8 @@ def bench_throughput(
     stored_s = time.perf_counter() - t0
     for p in pubs:
         p.stop()
-    events, duplicates, _ = workers.finish()
-    assert events >= total, (events, total)
+    received, duplicates, _ = workers.finish()
+    assert received >= total, (received, total)
     return {
         "events": total,
         "publish_eps": total / published_s,

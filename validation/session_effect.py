@@ -6,25 +6,28 @@ follow the protocol below; the self-care phase's true stress level is set with t
 and the analysis (stresstrack.analysis) exactly as a store's rows would.
 
 **Known effect.** Self-care moves the model's true stress level s from the baseline's 0.30 to
-0.30 + Δs. Its effect is known on three scales, and the analysis (mean of the participants'
-during − pre changes) must land within ±20 % of each:
+0.30 + Δs (Δs̄ below: that change averaged over the windows the analysis uses, each window's
+mean level over its 60 s; the physiology's lag makes it a little smaller than Δs). The effect
+is known on two measured scales, and the analysis (the mean of the participants' during − pre
+changes) must land within ±20 % of both:
 
-* true stress: Δs̄, the change of the model's stress level averaged over the same windows the
-  analysis uses (each window's mean level over its 60 s; the physiology's lag makes Δs̄ a
-  little smaller than Δs);
-* heart rate: the model's HR is hr_rest + hr_gain·s, so the known change is hr_gain·Δs̄ for
-  each participant (heart trace), averaged over the cohort;
+* heart rate: the model's HR is hr_rest + hr_gain·s, so each participant's known change is
+  hr_gain·Δs̄ (heart trace), averaged over the participants the analysis included;
 * stress index: the index has no closed form, so its known change is *counterfactual*: the
   same participants (same parameters, same noise seeds) are also simulated with no effect
-  (self-care at 0.30); the known effect is the mean difference of their during index between
-  the two runs. The analysis sees only the run with the effect, and compares during with
-  the 3 min before.
+  (self-care at 0.30), on clean signals; the known effect is the mean difference of their
+  during index between the two clean runs. The analysis sees only the run with the effect
+  (clean, or with artefacts: ARTEFACTS below) and compares during with the 3 min before.
 
 **False positives.** Studies of 10 participants with no effect (self-care at the baseline's
-level), signals with artefacts and dropouts: the share of studies in which the paired t test,
-the Wilcoxon test or the dz bootstrap interval calls the change significant at α = 0.05. With
-S studies a calibrated test gives about 5 % ± 100·sqrt(0.05·0.95/S) % (1.5 % for 200), so the
-script also prints the exact binomial 95 % interval of each rate.
+level), signals with artefacts: how many studies the paired t test, the Wilcoxon test and the
+dz bootstrap interval call significant at α = 0.05. A calibrated test does so in 5 % of
+studies on average, but the count over S studies scatters around it (200 studies: 10 ± 3),
+so a calibrated test exceeds 5 % in about half of such runs by chance alone. The script
+therefore prints each rate with its exact binomial 95 % interval, and passes when the rate
+is not significantly above 5 % (one-sided exact binomial test, p ≥ 0.05; at 200 studies:
+at most 15 significant). The dz interval is reported, not checked: bootstrap intervals of
+small samples are known to be a little too narrow.
 
 Speed: EDA at 4 Hz, and the pipeline's long-window features (LF/HF, DFA, EDASymp: not part of
 the index) recomputed every 10 min instead of 30 s; the index is the same. Studies run in
@@ -60,9 +63,10 @@ EDA_HZ = 4.0
 BASE_LEVEL = PHASE_STRESS["baseline"]
 CONFIG = PipelineConfig(slow_hop_s=600.0)
 SETTINGS = AnalysisSettings(pre_s=180.0, post_s=60.0, boot=500)
-# REALISTIC's beat and EDA artefacts, with its 20-40 s dropouts of both signals every ~10 min
-# instead of ~4 (which would exclude about a third of 4 min sessions for coverage).
-NULL_ARTEFACTS = replace(REALISTIC, dropout_every_s=600.0)
+# REALISTIC's beat and EDA artefacts (2 % ectopic, 1 % missed, 1 % extra beats, EDA motion
+# jumps), with its 20-40 s dropouts of both signals every ~10 min instead of ~4 (which would
+# exclude about half of 3 min sessions for coverage).
+ARTEFACTS = replace(REALISTIC, dropout_every_s=600.0)
 
 
 def validation_protocol(delta_s: float) -> Protocol:
@@ -156,52 +160,60 @@ class EffectResult:
         }
 
 
-def effect_cohort(n: int, delta_s: float, seed: int, art: Artefacts, name: str) -> EffectResult:
-    """A cohort with a known self-care effect ``delta_s``, and its no-effect twin."""
+def effect_cohorts(n: int, delta_s: float, seed: int) -> list[EffectResult]:
+    """A cohort with a known self-care effect ``delta_s``, analysed from clean signals and
+    from signals with artefacts and dropouts, against the same known effects."""
     rng = np.random.default_rng(seed)
     with_effect, without = validation_protocol(delta_s), validation_protocol(0.0)
     hop = round(CONFIG.hop_s * NS)
-    rows = []
-    true_ds, true_hr, cf = [], [], []
+    known: dict[str, tuple[float, float, float]] = {}  # pid -> (Δs̄, hr_gain·Δs̄, index)
+    runs: dict[str, list[Participant]] = {"clean": [], "artefacts": []}
     for i in range(n):
         params = ParticipantParams.draw(rng)
-        pid = f"v-{i:03d}"
-        p = simulate(pid, with_effect, params, seed * 1000 + i, art)
-        twin = simulate(pid, without, params, seed * 1000 + i, art)
-        rows.append((pid, p.sessions, p.stress, p.features))
-        (session,) = [s for s in p.sessions if s.kind == "self-care"]
+        pid, pseed = f"v-{i:03d}", seed * 1000 + i
+        clean = simulate(pid, with_effect, params, pseed, CLEAN)
+        twin = simulate(pid, without, params, pseed, CLEAN)
+        runs["clean"].append(clean)
+        runs["artefacts"].append(simulate(pid, with_effect, params, pseed, ARTEFACTS))
+        (session,) = [x for x in clean.sessions if x.kind == "self-care"]
         assert session.end_ns is not None
         pre_lo = session.start_ns - round(SETTINGS.pre_s * NS)
-        ds = _window_level(p.model, session.start_ns, session.end_ns, hop) - _window_level(
-            p.model, pre_lo, session.start_ns, hop
+        ds = _window_level(clean.model, session.start_ns, session.end_ns, hop)
+        ds -= _window_level(clean.model, pre_lo, session.start_ns, hop)
+        r_e = _self_care(
+            analyze_participant(clean.sessions, clean.stress, clean.features, SETTINGS)
         )
-        r_e = _self_care(analyze_participant(p.sessions, p.stress, p.features, SETTINGS))
         r_n = _self_care(analyze_participant(twin.sessions, twin.stress, twin.features, SETTINGS))
-        if not r_e.included:
-            continue  # the known effect is that of the participants the analysis includes
-        true_ds.append(ds)
-        true_hr.append(params.hr_gain * ds)
         a, b = r_e.value("stress_index", "during"), r_n.value("stress_index", "during")
-        if r_n.included and a is not None and b is not None:
-            cf.append(a - b)
-    result = analyze(rows, SETTINGS)
-    (group,) = [g for g in result.groups if g.key[0] == "self-care"]
-    idx, hr = group.during["stress_index"], group.during["hr"]
-    return EffectResult(
-        delta_s=delta_s,
-        artefacts=name,
-        n=idx.n,
-        excluded=group.excluded,
-        true_ds=float(np.mean(true_ds)),
-        true_hr=float(np.mean(true_hr)),
-        true_index=float(np.mean(cf)),
-        est_hr=hr.mean_delta,
-        est_index=idx.mean_delta,
-        dz=idx.dz,
-        dz_ci=idx.dz_ci,
-        wilcoxon_p=idx.wilcoxon_p,
-        ttest_p=idx.ttest_p,
-    )
+        if r_e.included and r_n.included and a is not None and b is not None:
+            known[pid] = (ds, params.hr_gain * ds, a - b)
+    out = []
+    for name, people in runs.items():
+        result = analyze([(p.pid, p.sessions, p.stress, p.features) for p in people], SETTINGS)
+        (group,) = [g for g in result.groups if g.key[0] == "self-care"]
+        idx, hr = group.during["stress_index"], group.during["hr"]
+        # The known effect of the participants the analysis included.
+        included = [e.participant for e in result.participants if e.group == group.key]
+        truth = np.array([known[p] for p in included if p in known])
+        assert len(truth) == len(included), "a clean run was excluded"
+        out.append(
+            EffectResult(
+                delta_s=delta_s,
+                artefacts=name,
+                n=idx.n,
+                excluded=group.excluded,
+                true_ds=float(truth[:, 0].mean()),
+                true_hr=float(truth[:, 1].mean()),
+                true_index=float(truth[:, 2].mean()),
+                est_hr=hr.mean_delta,
+                est_index=idx.mean_delta,
+                dz=idx.dz,
+                dz_ci=idx.dz_ci,
+                wilcoxon_p=idx.wilcoxon_p,
+                ttest_p=idx.ttest_p,
+            )
+        )
+    return out
 
 
 @dataclass(frozen=True)
@@ -228,7 +240,7 @@ def null_study(args: tuple[int, int]) -> NullStudy:  # one argument: for Process
     rows = []
     for i in range(n):
         p = simulate(
-            f"n-{i:03d}", protocol, ParticipantParams.draw(rng), seed * 1000 + i, NULL_ARTEFACTS
+            f"n-{i:03d}", protocol, ParticipantParams.draw(rng), seed * 1000 + i, ARTEFACTS
         )
         rows.append((p.pid, p.sessions, p.stress, p.features))
     result = analyze(rows, replace(SETTINGS, seed=seed))
@@ -246,11 +258,18 @@ def null_studies(n: int, studies: int, seed: int, workers: int = 1) -> list[Null
 
 
 def binomial_ci(k: int, n: int) -> tuple[float, float]:
+    """Exact (Clopper-Pearson) 95 % interval of a rate of ``k`` in ``n``."""
     ci = stats.binomtest(k, n).proportion_ci(confidence_level=0.95, method="exact")
     return float(ci.low), float(ci.high)
 
 
+def above_alpha_p(k: int, n: int, alpha: float = 0.05) -> float:
+    """One-sided exact binomial p-value of "the false-positive rate is above ``alpha``"."""
+    return float(stats.binomtest(k, n, alpha, alternative="greater").pvalue)
+
+
 def rejection_rates(results: Sequence[NullStudy], alpha: float = 0.05) -> dict[str, int]:
+    """How many no-effect studies each test calls significant."""
     return {
         "paired t test": sum(r.ttest_p < alpha for r in results),
         "Wilcoxon signed-rank": sum(r.wilcoxon_p < alpha for r in results),
@@ -258,43 +277,57 @@ def rejection_rates(results: Sequence[NullStudy], alpha: float = 0.05) -> dict[s
     }
 
 
+def _effects_job(args: tuple[int, float, int]) -> list[EffectResult]:
+    return effect_cohorts(*args)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--participants", type=int, default=20, help="per effect cohort")
+    parser.add_argument("--participants", type=int, default=40, help="per effect cohort")
     parser.add_argument("--studies", type=int, default=200, help="no-effect studies")
     parser.add_argument("--study-size", type=int, default=10, help="participants per study")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     args = parser.parse_args()
     t0 = time.monotonic()
-    print("known effect (mean change during - pre; target: within ±20 % of the known effect)")
+    print(
+        f"known effect: cohorts of {args.participants}; mean change during - pre, target "
+        "within ±20 % of the known effect"
+    )
     ok = True
-    for delta_s in (-0.2, -0.1):
-        for name, art in (("clean", CLEAN), ("artefacts+dropouts", REALISTIC)):
-            r = effect_cohort(args.participants, delta_s, args.seed, art, name)
-            errors = r.errors()
-            ok &= all(abs(e) <= 0.2 for e in errors.values())
-            print(
-                f"  Δs {delta_s:+.2f} {name:<19} n={r.n} (excluded {r.excluded}); true Δs̄ "
-                f"{r.true_ds:+.3f}; HR {r.est_hr:+.2f} bpm vs known {r.true_hr:+.2f} "
-                f"({errors['heart rate']:+.1%}); index {r.est_index:+.2f} vs known "
-                f"{r.true_index:+.2f} ({errors['stress index']:+.1%}); dz {r.dz:+.2f} "
-                f"[{r.dz_ci[0]:.2f}, {r.dz_ci[1]:.2f}], Wilcoxon p {r.wilcoxon_p:.2g}"
-            )
+    jobs = [(args.participants, delta_s, args.seed) for delta_s in (-0.2, -0.1)]
+    with ProcessPoolExecutor(max(1, min(args.workers, len(jobs)))) as pool:
+        cohorts = list(pool.map(_effects_job, jobs))
+    for r in (r for rs in cohorts for r in rs):
+        errors = r.errors()
+        ok &= all(abs(e) <= 0.2 for e in errors.values())
+        print(
+            f"  Δs {r.delta_s:+.2f} {r.artefacts:<9} n={r.n:2d} (excluded {r.excluded:2d}), "
+            f"Δs̄ {r.true_ds:+.3f}: HR {r.est_hr:+.2f} bpm vs known {r.true_hr:+.2f} "
+            f"({errors['heart rate']:+.1%}); index {r.est_index:+.2f} vs known "
+            f"{r.true_index:+.2f} ({errors['stress index']:+.1%}); dz {r.dz:+.2f} "
+            f"[{r.dz_ci[0]:.2f}, {r.dz_ci[1]:.2f}], Wilcoxon p {r.wilcoxon_p:.2g}"
+        )
     print(f"  ({time.monotonic() - t0:.0f} s)")
     t1 = time.monotonic()
     results = null_studies(args.study_size, args.studies, args.seed, args.workers)
+    n = len(results)
     print(
-        f"no effect: {len(results)} studies of {args.study_size} participants (signals with "
-        f"artefacts and dropouts; {sum(r.excluded for r in results)} sessions excluded in all)"
+        f"no effect: {n} studies of {args.study_size} participants, signals with artefacts "
+        f"({sum(r.excluded for r in results)} of {n * args.study_size} sessions excluded); "
+        "significant at alpha = 0.05 in:"
     )
     for test, k in rejection_rates(results).items():
-        lo, hi = binomial_ci(k, len(results))
-        within = k / len(results) <= 0.05
-        ok &= within or test.startswith("dz")
+        lo, hi = binomial_ci(k, n)
+        p_above = above_alpha_p(k, n)
+        # A calibrated test is above 5 % in about half of such runs by chance alone: the
+        # check is that the rate is not significantly above 5 % (one-sided binomial test).
+        calibrated = p_above >= 0.05
+        if not test.startswith("dz"):
+            ok &= calibrated
         print(
-            f"  {test:<28} significant in {k:3d} ({k / len(results):.1%}; 95 % CI "
-            f"{lo:.1%}-{hi:.1%}) {'<= 5 %' if within else '> 5 %'}"
+            f"  {test:<27} {k:3d} ({k / n:5.1%}, 95 % CI {lo:.1%}-{hi:.1%}; above 5 %? "
+            f"one-sided p = {p_above:.2f}{'' if calibrated else ', yes'})"
         )
     print(f"  ({time.monotonic() - t1:.0f} s)")
     print("PASS" if ok else "FAIL")

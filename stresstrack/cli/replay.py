@@ -31,7 +31,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "(see docs/formats.md). A folder of recordings is replayed in parallel, one process "
         "per recording, with the same results as one after the other.",
     )
-    p.add_argument("sources", nargs="+", type=Path, metavar="SOURCE")
+    p.add_argument(
+        "sources",
+        nargs="+",
+        type=Path,
+        metavar="SOURCE",
+        help="a recording (store, XDF file, E4 zip, folder), files of one recording, or a "
+        "folder of recordings",
+    )
     p.add_argument("--store", type=Path, required=True, metavar="OUT.db", help="output store")
     add_replay_options(p)
     add_pipeline_options(p)
@@ -81,7 +88,7 @@ def add_replay_options(p: argparse.ArgumentParser) -> None:
         "--start",
         default=None,
         metavar="TIME",
-        help="ISO 8601 time of the first sample, for recordings without calendar time "
+        help="time of the first sample (ISO 8601 or Unix s), for recordings without calendar time "
         "(XDF without a header datetime, a WESAD .pkl without its E4 folder)",
     )
     p.add_argument(

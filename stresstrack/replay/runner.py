@@ -24,6 +24,7 @@ import queue
 import shutil
 import sqlite3
 import tempfile
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -122,14 +123,14 @@ def replay_recording(
         if speed > 0:
             events = pace(events, speed, on_wait=lambda: _flush(recorder, batch))
         for event in events:
+            t = event.time_ns
+            if not 0 <= t < MAX_TIME_NS:  # what no store can hold: never expected
+                raise StressTrackError(f"{recording.label}: event time {t} ns is out of range")
             batch.append(event)
             if len(batch) >= EMIT_BATCH or speed > 0:
                 recorder.emit(batch)
                 batch.clear()
             result.events += 1
-            t = event.time_ns
-            if not 0 <= t < MAX_TIME_NS:  # what no store can hold: never expected
-                raise StressTrackError(f"{recording.label}: event time {t} ns is out of range")
             result.first_ns = t if result.first_ns is None else min(result.first_ns, t)
             result.last_ns = t if result.last_ns is None else max(result.last_ns, t)
             seen.setdefault(event.participant)
@@ -140,7 +141,10 @@ def replay_recording(
     except (StoreError, sqlite3.Error, OSError) as exc:
         result.error = f"{recording.label}: {exc}"
     finally:
-        _flush(recorder, batch)
+        try:
+            _flush(recorder, batch)  # whatever was read is stored and processed
+        except (StoreError, sqlite3.Error, OSError) as exc:
+            result.error = result.error or f"{recording.label}: {exc}"
         if progress is not None:
             progress(1.0)
     result.participants = list(seen)
@@ -303,6 +307,8 @@ _queue: Any = None  # the worker's progress queue, set by _init_worker
 def _init_worker(progress_queue: Any) -> None:
     global _queue
     _queue = progress_queue
+    # Progress reports are best effort: never keep a finished worker waiting to send one.
+    progress_queue.cancel_join_thread()
 
 
 def _report(index: int, fraction: float) -> None:
@@ -327,9 +333,21 @@ def _run_task(task: _Task) -> list[RecordingResult]:
 
 
 def _context() -> Any:
-    # fork: workers start at once with the pipeline already imported (NeuroKit2 takes ~1 s).
+    """How worker processes start.
+
+    ``fork`` when this process runs a single thread: workers start at once with the pipeline
+    already imported (NeuroKit2 takes about a second). With other threads running (the
+    InfluxDB replica), forking could copy a lock another thread holds, so a ``forkserver``
+    started clean, with the pipeline preloaded, forks the workers instead.
+    """
     methods = multiprocessing.get_all_start_methods()
-    return multiprocessing.get_context("fork" if "fork" in methods else None)
+    if "fork" in methods and threading.active_count() == 1:
+        return multiprocessing.get_context("fork")
+    if "forkserver" in methods:
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload([__name__])
+        return context
+    return multiprocessing.get_context("spawn")
 
 
 def _replay_parallel(
@@ -362,12 +380,16 @@ def _replay_parallel(
             )
             for group in groups
         ]
-        with ProcessPoolExecutor(
-            max_workers=min(workers, len(tasks)),
-            mp_context=context,
-            initializer=_init_worker,
-            initargs=(progress_queue,),
-        ) as pool:
+        copied = 0  # parts before this index are in the output store
+        with (
+            Store(out) as store,
+            ProcessPoolExecutor(
+                max_workers=min(workers, len(tasks)),
+                mp_context=context,
+                initializer=_init_worker,
+                initargs=(progress_queue,),
+            ) as pool,
+        ):
             pending: dict[Future[list[RecordingResult]], _Task] = {
                 pool.submit(_run_task, task): task for task in tasks
             }
@@ -386,10 +408,16 @@ def _replay_parallel(
                                 recordings[index].format.name,
                                 error=f"worker process failed ({exc})",
                             )
-        _drain(progress_queue, progress)
-        with Store(out) as store:
-            for part in parts:
-                _copy(part, store)
+                # Copy, in recording order, the parts that are ready, while workers go on.
+                while copied < len(parts) and copied in results:
+                    try:
+                        _copy(parts[copied], store)
+                    except (StoreError, sqlite3.Error) as exc:  # a worker died mid-write
+                        result = results[copied]
+                        result.error = result.error or f"its results could not be copied ({exc})"
+                    parts[copied].unlink(missing_ok=True)
+                    copied += 1
+            _drain(progress_queue, progress)
     finally:
         shutil.rmtree(parts_dir, ignore_errors=True)
     return [results[i] for i in range(len(recordings))]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -105,6 +106,24 @@ def test_parallel_replay_equals_sequential_replay(folder: Path, tmp_path: Path) 
     ]
     assert sum(r.windows for r in parallel) == len(par["features"])
     assert not list(tmp_path.glob(".par.db.parts-*"))  # temporary stores are removed
+
+
+def test_workers_start_cleanly_beside_other_threads(folder: Path, tmp_path: Path) -> None:
+    """With another thread running (as the InfluxDB replica does), workers come from a
+    fork server, and the rows are the same."""
+    config, options = PipelineConfig(), ImportOptions()
+    recordings = find_recordings([folder])
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:
+        replay_recordings(recordings, tmp_path / "threads.db", config, options, workers=2,
+                          show_progress=False)  # fmt: skip
+    finally:
+        stop.set()
+        other.join()
+    replay_recordings(recordings, tmp_path / "seq.db", config, options, show_progress=False)
+    assert _rows(tmp_path / "threads.db") == _rows(tmp_path / "seq.db")
 
 
 def test_each_recording_alone_gives_the_same_rows(folder: Path, tmp_path: Path) -> None:
