@@ -15,7 +15,7 @@ from stresstrack.errors import StressTrackError
 
 NAME = "analyze"
 
-__all__ = ["add_analysis_options", "analysis_settings", "format_summary"]
+__all__ = ["add_analysis_options", "analysis_arms", "analysis_settings", "format_summary"]
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -121,7 +121,8 @@ def analysis_settings(args: argparse.Namespace) -> AnalysisSettings:
         raise StressTrackError(str(exc)) from None
 
 
-def _arms(args: argparse.Namespace) -> dict[str, str] | None:
+def analysis_arms(args: argparse.Namespace) -> dict[str, str] | None:
+    """Participant -> arm from `--study FILE`, or None (the arms the store recorded)."""
     if args.study is None:
         return None
     from stresstrack.study import load_study
@@ -169,7 +170,7 @@ def run(args: argparse.Namespace) -> int:
     from stresstrack.store.sqlite import Store
 
     settings = analysis_settings(args)
-    arms = _arms(args)
+    arms = analysis_arms(args)
     out: Path = args.out if args.out is not None else args.store.parent / "analysis"
     with Store(args.store, readonly=True) as store:
         analysis = analyze_store(store, settings, arms=arms)

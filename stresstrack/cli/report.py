@@ -5,22 +5,32 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from stresstrack.cli.analyze import add_analysis_options, analysis_arms, analysis_settings
 from stresstrack.store.sqlite import Store
 
 NAME = "report"
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser(NAME, help="write the HTML report of a store")
+    p = sub.add_parser(
+        NAME,
+        help="write the HTML report of a store",
+        description="One offline HTML page: the session effects across participants (the "
+        "analysis of `stresstrack analyze`, same options), and per participant the stress "
+        "index, its components, the sessions and each session's before / during / after.",
+    )
     p.add_argument("store", type=Path, metavar="STORE")
     p.add_argument("--out", type=Path, required=True, metavar="report.html")
+    add_analysis_options(p)
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from stresstrack.report import render_report
 
+    settings = analysis_settings(args)
+    arms = analysis_arms(args)
     with Store(args.store, readonly=True) as store:
-        path = render_report(store, args.out)
+        path = render_report(store, args.out, settings=settings, arms=arms)
     print(f"report: {path}")
     return 0
