@@ -3,18 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from support_protocols import SHORT_PROTOCOL
 
-from stresstrack.protocol import Phase, Protocol
-
-SHORT_PROTOCOL = Protocol(
-    name="short",
-    phases=(
-        Phase("baseline", 180.0),
-        Phase("stressor", 150.0),
-        Phase("self-care", 180.0, mode="solo", label="serum"),
-        Phase("recovery", 120.0),
-    ),
-)
+from stresstrack.protocol import Protocol
 
 
 @pytest.fixture

@@ -190,7 +190,7 @@ def test_every_command_has_help(command: str, capsys: pytest.CaptureFixture[str]
 @pytest.fixture(scope="module")
 def live_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Three simulated collections stored live (collector → Recorder(Store, Pipeline))."""
-    from conftest import SHORT_PROTOCOL
+    from support_protocols import SHORT_PROTOCOL
 
     from stresstrack.pipeline.engine import Pipeline
     from stresstrack.recorder import Recorder
