@@ -334,6 +334,18 @@ class ForestRow:
     key: str = ""  # data-group attribute
 
 
+MAX_LABEL_CHARS: Final = 42  # what fits left of a forest plot at 12 px
+
+
+def _shorten(text: str, n: int) -> str:
+    """``text`` cut to ``n`` characters with an ellipsis.
+
+    >>> _shorten("self-care · solo · serum", 12)
+    'self-care ·…'
+    """
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
 def _finite(*xs: float) -> list[float]:
     return [x for x in xs if math.isfinite(x)]
 
@@ -348,7 +360,7 @@ def svg_forest_plot(
 ) -> str:
     """A forest plot: per row, participants' values as dots, the mean as a square and its
     interval as a line, against a dashed zero line; the row's label left, its note right."""
-    label_px, note_px = 230, 300
+    label_px, note_px = 290, 290
     x_lo, x_hi = label_px, width - note_px
     values = [0.0]
     for r in rows:
@@ -385,7 +397,7 @@ def svg_forest_plot(
         parts.append(
             f'<g class="forest-row" data-group="{_esc(r.key or r.label)}">'
             f'<text class="forest-label" x="{x_lo - 8}" y="{y + 4:.1f}" text-anchor="end">'
-            f"{_esc(r.label)}</text>"
+            f"{_esc(_shorten(r.label, MAX_LABEL_CHARS))}<title>{_esc(r.label)}</title></text>"
         )
         for k, (participant, v) in enumerate(r.dots):
             if not math.isfinite(v):
