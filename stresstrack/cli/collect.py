@@ -32,6 +32,7 @@ from stresstrack.cli.common import (
     participant_arg,
     pipeline_config,
 )
+from stresstrack.cli.mark import HotkeyMarker, terminal_keys
 from stresstrack.errors import StressTrackError
 from stresstrack.events import EVENT_TYPE_NAMES, Event, Marker, MarkerAction
 from stresstrack.protocol import Phase, Protocol, load_protocol
@@ -447,10 +448,18 @@ async def _collect(args: argparse.Namespace, protocol: Protocol | None) -> int:
             publisher = start_publisher(
                 args, args.store, lambda text: loop.call_soon_threadsafe(status.message, text)
             )
+            # Keys in the live view: s starts a self-care session, e ends it.
+            keys = HotkeyMarker(
+                sink, clock, participant=args.participant, study=args.study, say=status.message
+            )
             with influx_replica(args, args.store):
-                interrupted = await _run(
-                    args, collectors, marks, recorder, status, clock, stop, reason
-                )
+                with terminal_keys(keys.press) as listening:
+                    if listening:
+                        status.message("keys: s = start self-care session, e = end it")
+                    interrupted = await _run(
+                        args, collectors, marks, recorder, status, clock, stop, reason
+                    )
+                keys.close_open()
                 if marks is not None:
                     marks.close_open_phase()
                 recorder.close()

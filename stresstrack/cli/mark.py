@@ -275,7 +275,12 @@ def terminal_keys(
     and restored on exit. Yields ``False`` (and does nothing) when ``fd`` (default stdin) is
     not a terminal.
     """
-    fd = sys.stdin.fileno() if fd is None else fd
+    if fd is None:
+        try:
+            fd = sys.stdin.fileno()
+        except (OSError, ValueError):  # no real stdin (a test runner, a closed descriptor)
+            yield False
+            return
     if not os.isatty(fd):
         yield False
         return

@@ -13,7 +13,8 @@ from typing import Final
 
 import numpy as np
 
-from stresstrack.events import Beat, EdaSamples, Event, Marker, MarkerAction
+from stresstrack.events import Beat, EdaSamples, Event
+from stresstrack.protocol import protocol_markers
 from stresstrack.simulators.physiology import ParticipantModel, simulate_beats, simulate_eda
 
 __all__ = ["CLEAN", "REALISTIC", "Artefacts", "recording_events"]
@@ -114,12 +115,8 @@ def recording_events(
                     values_us=tuple(float(v) for v in eda[part]),
                 )
             )
-    for start, end, phase in model.protocol.phase_bounds():
-        for action, t in ((MarkerAction.START, start), (MarkerAction.STOP, end)):
-            events.append(
-                Marker(
-                    time_ns=start_ns + int(t * NS), participant=pid, action=action, kind=phase.kind
-                )
-            )
+    events.extend(
+        protocol_markers(model.protocol, participant=pid, study="default", start_ns=start_ns)
+    )
     events.sort(key=lambda e: e.time_ns)
     return events
