@@ -9,8 +9,11 @@ from a 91-beat neighbourhood, so far from the buffer's edges the result equals a
 tests/pipeline/test_beats.py measures the agreement. The delay is about LOOKAHEAD_BEATS beats
 (~15 s) plus the run interval.
 
-Beats separated by a gap (the next beat's interval does not reach back to the previous beat,
-as after a disconnection or contact loss) start a new segment: correction never bridges a gap.
+The correction runs on the chain of intervals, not on timestamps (a strap's reconstructed
+beat times may be re-anchored by up to a notification period, which must not look like an
+ectopic beat). Beats separated by a gap (the next beat's interval misses the previous beat's
+time by more than 2.5 s, as after a disconnection or contact loss) start a new segment:
+correction never bridges a gap.
 """
 
 from __future__ import annotations
@@ -32,7 +35,9 @@ CONTEXT_BEATS: Final = 50
 LOOKAHEAD_BEATS: Final = 20
 RUN_EVERY_BEATS: Final = 90
 MIN_SEGMENT_BEATS: Final = 8  # fixpeaks needs a few beats; shorter segments pass unchanged
-GAP_TOLERANCE_NS: Final = 300_000_000  # a beat's interval must reach the previous beat ±0.3 s
+# A beat whose interval misses the previous beat's recorded time by more than this starts a
+# new segment; smaller mismatches are re-anchored beat times (sensors/timing.py, < 1 s).
+GAP_TOLERANCE_NS: Final = 2_500_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,26 +50,40 @@ class CleanBeat:
 
 @dataclass
 class KubiosCorrector:
-    """Feed raw beats with :meth:`add`; collect final corrected beats from its return value."""
+    """Feed raw beats with :meth:`add`; collect final corrected beats from its return value.
 
-    _raw: list[tuple[int, float]] = field(default_factory=list)  # pending (time_ns, rr_ms)
-    _context: list[int] = field(default_factory=list)  # final raw peak times of this segment
-    _last_final_ns: int | None = None
-    _segment_origin: int | None = None  # time of the peak before the segment's first beat
+    The correction works on the *chain* of intervals (each beat = the previous one + its RR),
+    not on the beats' timestamps: a strap's beat times are reconstructed from receive times
+    and may be re-anchored by a few hundred ms (``sensors/timing.py``), which must not look
+    like an ectopic beat. Output beats keep their recorded time; inserted or moved beats get
+    the time of their chain position relative to the nearest recorded beat.
+    """
+
+    # pending raw beats: (time_ns, rr_ms, chain position ns)
+    _raw: list[tuple[int, float, int]] = field(default_factory=list)
+    _context: list[int] = field(default_factory=list)  # chain positions of final beats
+    _last_final: tuple[int, int] | None = None  # (time, chain) of the last final beat
+    _origin: int | None = None  # chain position of the peak before the segment's first beat
+    _chain_last: int = 0
     corrected_total: int = 0
     beats_total: int = 0
 
     def add(self, time_ns: int, rr_ms: float) -> list[CleanBeat]:
         out: list[CleanBeat] = []
-        last = self._raw[-1][0] if self._raw else self._last_final_ns
-        if last is not None and abs((time_ns - round(rr_ms * 1e6)) - last) > GAP_TOLERANCE_NS:
+        rr_ns = round(rr_ms * 1e6)
+        last_time = self._raw[-1][0] if self._raw else None
+        if last_time is None and self._last_final is not None:
+            last_time = self._last_final[0]
+        if last_time is not None and abs(time_ns - rr_ns - last_time) > GAP_TOLERANCE_NS:
             out.extend(self.flush())  # a gap: close the segment
             self._context.clear()
-            self._segment_origin = None
-            self._last_final_ns = None
-        if self._segment_origin is None and not self._raw:
-            self._segment_origin = time_ns - round(rr_ms * 1e6)
-        self._raw.append((time_ns, rr_ms))
+            self._origin = None
+            self._last_final = None
+        if self._origin is None and not self._raw:
+            self._origin = time_ns - rr_ns
+            self._chain_last = self._origin
+        self._chain_last += rr_ns
+        self._raw.append((time_ns, rr_ms, self._chain_last))
         if len(self._raw) >= RUN_EVERY_BEATS + LOOKAHEAD_BEATS:
             out.extend(self._run(final=False))
         return out
@@ -74,58 +93,66 @@ class KubiosCorrector:
         return self._run(final=True) if self._raw else []
 
     def _run(self, *, final: bool) -> list[CleanBeat]:
-        origin = self._segment_origin
+        origin = self._origin
         assert origin is not None
-        raw_times = [t for t, _ in self._raw]
-        peaks_ns = np.array([origin, *self._context, *raw_times], dtype=np.int64)
-        # Drop the origin unless it is a real beat's time (then it is already in the context).
-        if self._context:
-            peaks_ns = peaks_ns[1:]
-        if peaks_ns.size >= MIN_SEGMENT_BEATS:
-            rel_us = (peaks_ns - peaks_ns[0]) // US
+        chains = [c for _, _, c in self._raw]
+        head = self._context if self._context else [origin]
+        peaks = np.array([*head, *chains], dtype=np.int64)
+        if peaks.size >= MIN_SEGMENT_BEATS:
+            rel_us = (peaks - peaks[0]) // US
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 _, clean_us = nk.signal_fixpeaks(rel_us, sampling_rate=1_000_000, method="kubios")
-            p0 = int(peaks_ns[0])
-            # Unchanged peaks keep their exact time (the µs grid only serves the correction).
-            exact = {int(r): int(t) for r, t in zip(rel_us, peaks_ns, strict=True)}
+            p0 = int(peaks[0])
+            # Unchanged peaks keep their exact position (the µs grid only serves the correction).
+            exact = {int(r): int(c) for r, c in zip(rel_us, peaks, strict=True)}
             clean = [exact.get(int(c), p0 + round(float(c)) * US) for c in clean_us]
         else:
-            clean = [int(t) for t in peaks_ns]
-        raw_set = set(raw_times) | set(self._context) | {origin}
+            clean = [int(c) for c in peaks]
+        known = set(chains) | set(head)
         clean_set = set(clean)
-        boundary = self._last_final_ns if self._last_final_ns is not None else origin
-        cutoff = raw_times[-1] if final else raw_times[-1 - LOOKAHEAD_BEATS]
-        rr_of = dict(self._raw)
-        raw_sorted = sorted(raw_set)
+        by_chain = {c: (t, r) for t, r, c in self._raw}
+        boundary = self._last_final[1] if self._last_final is not None else origin
+        cutoff = chains[-1] if final else chains[-1 - LOOKAHEAD_BEATS]
+        known_sorted = sorted(known)
         out: list[CleanBeat] = []
         prev = boundary
-        for t in clean:
-            if t <= boundary or t > cutoff:
+        last_time = self._last_final[0] if self._last_final is not None else None
+        for c in clean:
+            if c <= boundary or c > cutoff:
                 continue
-            span_ms = (t - prev) / 1e6
-            original = rr_of.get(t)
-            # Unchanged: both ends are original beats and no original beat was removed between
-            # them; the interval is then the device's own value.
-            removed_between = bisect.bisect_right(raw_sorted, prev) < bisect.bisect_left(
-                raw_sorted, t
+            original = by_chain.get(c)
+            # Unchanged: both ends are original beats and none was removed between them; the
+            # interval is then the device's own value, and the beat keeps its recorded time.
+            removed_between = bisect.bisect_right(known_sorted, prev) < bisect.bisect_left(
+                known_sorted, c
             )
-            corrected = prev not in raw_set or original is None or removed_between
-            rr = span_ms if corrected or original is None else original
-            first = self._last_final_ns is None and not out
+            corrected = prev not in known or original is None or removed_between
+            t = original[0] if original is not None else self._time_of(c)
+            if last_time is not None and t <= last_time:
+                t = last_time + 1  # never backwards
+            rr = original[1] if original is not None and not corrected else (c - prev) / 1e6
+            first = self._last_final is None and not out
             out.append(CleanBeat(time_ns=t, rr_ms=rr, corrected=corrected, segment_start=first))
-            prev = t
+            prev, last_time = c, t
         # Extra beats the correction removed count as corrections too.
-        removed = sum(1 for t in raw_times if t <= cutoff and t not in clean_set)
-        n_corrected = sum(b.corrected for b in out) + removed
-        self.corrected_total += n_corrected
+        removed = sum(1 for c in chains if c <= cutoff and c not in clean_set)
+        self.corrected_total += sum(b.corrected for b in out) + removed
         self.beats_total += len(out)
         if out:
-            self._last_final_ns = out[-1].time_ns
-        done = [t for t in raw_times if t <= cutoff]
-        self._context = (self._context + done)[-CONTEXT_BEATS:]
-        self._raw = [(t, r) for t, r in self._raw if t > cutoff]
+            self._last_final = (out[-1].time_ns, prev)
+        self._context = (self._context + [c for c in clean if boundary < c <= cutoff])[
+            -CONTEXT_BEATS:
+        ]
+        self._raw = [x for x in self._raw if x[2] > cutoff]
         return out
+
+    def _time_of(self, chain: int) -> int:
+        """Recorded time of a corrected chain position: from the nearest recorded beat."""
+        chains = [c for _, _, c in self._raw]
+        k = bisect.bisect_left(chains, chain)
+        t, _, c = self._raw[k] if k < len(self._raw) else self._raw[-1]
+        return t - (c - chain)
 
 
 @dataclass
