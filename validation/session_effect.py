@@ -284,7 +284,7 @@ def _effects_job(args: tuple[int, float, int]) -> list[EffectResult]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--participants", type=int, default=40, help="per effect cohort")
-    parser.add_argument("--studies", type=int, default=200, help="no-effect studies")
+    parser.add_argument("--studies", type=int, default=1000, help="no-effect studies")
     parser.add_argument("--study-size", type=int, default=10, help="participants per study")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
