@@ -431,7 +431,12 @@ class InfluxSink:
                 with self._cond:
                     draining = self._draining
                 delay = self.backoff.delay(failures, err.retry_after)
-                if draining and err.retry_after is None:
+                if err.retry_after is not None:
+                    # The server asked for this wait: new data or a drain request must not cut
+                    # it short (only stopping does).
+                    self._stop.wait(delay)
+                    continue
+                if draining:
                     delay = min(delay, 1.0)  # a command is waiting to exit: retry soon
                 self._wake.wait(delay)
                 continue
