@@ -17,7 +17,11 @@ from stresstrack.simulators.physiology import ParticipantModel, ParticipantParam
 
 
 def _nk_onsets_peaks(x: np.ndarray) -> tuple[list[int], list[int]]:
-    info = nk.signal_findpeaks(x)
+    with warnings.catch_warnings():
+        # scipy warns about zero-width peaks (e.g. subnormal values) while NeuroKit2 measures
+        # peak widths we do not use; the peaks and onsets are what is compared.
+        warnings.simplefilter("ignore")
+        info = nk.signal_findpeaks(x)
     onsets, peaks = [], []
     for o, p in zip(info["Onsets"], info["Peaks"], strict=True):
         if not np.isnan(o):
