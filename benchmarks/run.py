@@ -11,15 +11,11 @@ from pathlib import Path
 
 import numpy as np
 
-from stresstrack.events import Beat, EdaSamples, Event
+from stresstrack.events import Event
 from stresstrack.pipeline import Pipeline
 from stresstrack.protocol import Phase, Protocol
-from stresstrack.simulators.physiology import (
-    ParticipantModel,
-    ParticipantParams,
-    simulate_beats,
-    simulate_eda,
-)
+from stresstrack.simulators.physiology import ParticipantModel, ParticipantParams
+from stresstrack.simulators.recording import CLEAN, recording_events
 from stresstrack.store import Store
 
 NS = 1_000_000_000
@@ -29,21 +25,8 @@ T0 = 1_767_603_600 * NS
 def participant_events(pid: str, hours: float, seed: int) -> list[Event]:
     protocol = Protocol("bench", (Phase("baseline", 300.0), Phase("rest", hours * 3600 - 300)))
     model = ParticipantModel(protocol, ParticipantParams.draw(np.random.default_rng(seed)), seed)
-    bt, rr = simulate_beats(model)
-    et, eda = simulate_eda(model, 32.0)
-    events: list[Event] = [
-        Beat(time_ns=T0 + int(t * NS), participant=pid, rr_ms=float(r))
-        for t, r in zip(bt, rr, strict=True)
-    ]
-    for i in range(0, eda.size, 8):
-        chunk = tuple(float(v) for v in eda[i : i + 8])
-        events.append(
-            EdaSamples(
-                time_ns=T0 + int(et[i] * NS), participant=pid, sampling_rate=32.0, values_us=chunk
-            )
-        )
-    events.sort(key=lambda e: e.time_ns)
-    return events
+    rng = np.random.default_rng(seed)
+    return recording_events(pid, model, CLEAN, rng, start_ns=T0, eda_hz=32.0)
 
 
 def bench_pipeline(hours: float) -> dict[str, float]:

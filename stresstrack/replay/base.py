@@ -261,6 +261,26 @@ def participant_from_name(options: ImportOptions, source: Path, *, use_stem: boo
         ) from exc
 
 
+def folder_participant(paths: Sequence[Path], options: ImportOptions) -> str:
+    """The participant of a recording made of files in a folder: ``--participant``, else the
+    folder's name (the folder given, or the one holding the first file)."""
+    first = paths[0]
+    return participant_from_name(
+        options, first if first.is_dir() else first.resolve().parent, use_stem=False
+    )
+
+
+def expand_parts(paths: Sequence[Path], is_part: Callable[[Path], bool]) -> list[Path]:
+    """The files given, with every folder replaced by its files that ``is_part`` accepts."""
+    out: list[Path] = []
+    for p in paths:
+        if p.is_dir():
+            out.extend(f for f in sorted(p.iterdir()) if f.is_file() and is_part(f))
+        else:
+            out.append(p)
+    return out
+
+
 def merge_by_time(streams: Sequence[Iterable[Event]]) -> Iterator[Event]:
     """Merge per-file event streams by time; ties keep the order of ``streams``."""
     return heapq.merge(*streams, key=lambda e: e.time_ns)

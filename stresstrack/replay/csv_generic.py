@@ -54,10 +54,11 @@ from stresstrack.replay.base import (
     check_value,
     chunk_samples,
     eda_maker,
+    expand_parts,
+    folder_participant,
     iter_lines,
     merge_by_time,
     parse_number,
-    participant_from_name,
     waveform_maker,
 )
 
@@ -124,7 +125,7 @@ def _header(path: Path) -> list[str] | None:
 
 def detect(path: Path) -> Detection | None:
     if path.is_dir():
-        return "recording" if _files(path) else None
+        return "recording" if _parts([path]) else None
     if path.suffix.lower() in SUFFIXES:
         header = _header(path)
         if header is not None and _column(header) is not None:
@@ -132,34 +133,18 @@ def detect(path: Path) -> Detection | None:
     return None
 
 
-def _files(folder: Path) -> list[Path]:
-    return [
-        p
-        for p in sorted(folder.iterdir())
-        if p.is_file() and p.suffix.lower() in SUFFIXES and detect(p) == "part"
-    ]
-
-
-def _expand(paths: Sequence[Path]) -> list[Path]:
-    out: list[Path] = []
-    for p in paths:
-        out.extend(_files(p) if p.is_dir() else [p])
-    return out
-
-
-def _participant_source(paths: Sequence[Path]) -> Path:
-    first = paths[0]
-    return first if first.is_dir() else first.resolve().parent
+def _parts(paths: Sequence[Path]) -> list[Path]:
+    return expand_parts(paths, lambda f: f.suffix.lower() in SUFFIXES and detect(f) == "part")
 
 
 def participants(paths: Sequence[Path], options: ImportOptions) -> list[str]:
-    return [participant_from_name(options, _participant_source(paths), use_stem=False)]
+    return [folder_participant(paths, options)]
 
 
 def read(paths: Sequence[Path], options: ImportOptions, stats: ImportStats) -> Iterator[Event]:
     """Every file's events, merged by time; ties keep the order of the files."""
     pid = participants(paths, options)[0]
-    files = [DataFile(p) for p in _expand(paths)]
+    files = [DataFile(p) for p in _parts(paths)]
     if not files:
         raise ImportFormatError(str(paths[0]), None, "no generic CSV files (see docs/formats.md)")
     stats.bytes_total += sum(f.size() for f in files)

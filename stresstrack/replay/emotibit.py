@@ -49,11 +49,12 @@ from stresstrack.replay.base import (
     bad_row,
     check_value,
     eda_maker,
+    expand_parts,
+    folder_participant,
     iter_lines,
     merge_by_time,
     parse_number,
     parse_unix_ns,
-    participant_from_name,
     waveform_maker,
 )
 
@@ -86,7 +87,7 @@ def _header(path: Path) -> list[str] | None:
 
 def detect(path: Path) -> Detection | None:
     if path.is_dir():
-        return "recording" if _files(path) else None
+        return "recording" if _parts([path]) else None
     if path.suffix.lower() == ".csv":
         header = _header(path)
         if header is not None and tuple(header[: len(HEADER)]) == HEADER:
@@ -94,16 +95,12 @@ def detect(path: Path) -> Detection | None:
     return None
 
 
-def _files(folder: Path) -> list[Path]:
-    return [p for p in sorted(folder.iterdir()) if p.is_file() and detect(p) == "part"]
-
-
-def _participant_source(paths: Sequence[Path]) -> Path:
-    return paths[0] if paths[0].is_dir() else paths[0].resolve().parent
+def _parts(paths: Sequence[Path]) -> list[Path]:
+    return expand_parts(paths, lambda f: detect(f) == "part")
 
 
 def participants(paths: Sequence[Path], options: ImportOptions) -> list[str]:
-    return [participant_from_name(options, _participant_source(paths), use_stem=False)]
+    return [folder_participant(paths, options)]
 
 
 def _tag(path: Path) -> str:
@@ -135,9 +132,7 @@ def _rates(path: Path, stats: ImportStats) -> dict[str, float]:
 
 def read(paths: Sequence[Path], options: ImportOptions, stats: ImportStats) -> Iterator[Event]:
     pid = participants(paths, options)[0]
-    files: list[Path] = []
-    for p in paths:
-        files.extend(_files(p) if p.is_dir() else [p])
+    files = _parts(paths)
     if not files:
         raise ImportFormatError(str(paths[0]), None, "no EmotiBit parsed files (*_EA.csv...)")
     ids = EventIds(participant=pid, study=options.study, device=DEVICE)

@@ -69,10 +69,11 @@ from stresstrack.replay.base import (
     bad_row,
     check_value,
     chunk_samples,
+    expand_parts,
+    folder_participant,
     iter_lines,
     merge_by_time,
     parse_number,
-    participant_from_name,
     resolve_timezone,
     unix_seconds_to_ns,
     waveform_maker,
@@ -133,7 +134,7 @@ def stream_kind(columns: Sequence[str]) -> str | None:
 
 def detect(path: Path) -> Detection | None:
     if path.is_dir():
-        return "recording" if _files(path) else None
+        return "recording" if _parts([path]) else None
     if path.suffix.lower() == ".txt":
         header = _header_line(path)
         if header is not None and stream_kind(_columns(header)) is not None:
@@ -141,16 +142,12 @@ def detect(path: Path) -> Detection | None:
     return None
 
 
-def _files(folder: Path) -> list[Path]:
-    return [p for p in sorted(folder.iterdir()) if p.is_file() and detect(p) == "part"]
-
-
-def _participant_source(paths: Sequence[Path]) -> Path:
-    return paths[0] if paths[0].is_dir() else paths[0].resolve().parent
+def _parts(paths: Sequence[Path]) -> list[Path]:
+    return expand_parts(paths, lambda f: detect(f) == "part")
 
 
 def participants(paths: Sequence[Path], options: ImportOptions) -> list[str]:
-    return [participant_from_name(options, _participant_source(paths), use_stem=False)]
+    return [folder_participant(paths, options)]
 
 
 def _device(path: Path) -> str:
@@ -164,9 +161,7 @@ def _device(path: Path) -> str:
 def read(paths: Sequence[Path], options: ImportOptions, stats: ImportStats) -> Iterator[Event]:
     pid = participants(paths, options)[0]
     zone = resolve_timezone(options.timezone)
-    files: list[Path] = []
-    for p in paths:
-        files.extend(_files(p) if p.is_dir() else [p])
+    files = _parts(paths)
     if not files:
         raise ImportFormatError(str(paths[0]), None, "no Polar Sensor Logger files")
     streams: list[Iterator[Event]] = []
