@@ -107,9 +107,12 @@ def ecg_synthesize(t_s: FloatArray, beats_s: FloatArray, *, resp_hz: float = 0.2
     """ECG in µV at times ``t_s``: one :data:`ECG_TEMPLATE` per beat (R peak at the beat),
     plus a breathing baseline wander; no noise (add it where sampling happens).
 
-    >>> v = ecg_synthesize(np.array([1.0, 1.5]), np.array([1.0]))
+    At the R peak the template's Q and S tails pull the 1200 µV R wave down a little; 2 s and
+    4 s are whole half-breaths at 0.25 Hz, where the wander is zero:
+
+    >>> v = ecg_synthesize(np.array([2.0, 4.0]), np.array([2.0]))
     >>> round(float(v[0])), round(float(v[1]))
-    (1200, 0)
+    (1197, 0)
     """
     out = _ECG_WANDER_UV * np.sin(2 * np.pi * resp_hz * t_s)
     lo = np.searchsorted(beats_s, t_s[0] + _ECG_REACH_S[0], side="left") if t_s.size else 0
