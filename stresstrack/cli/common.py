@@ -99,8 +99,9 @@ def add_influx_options(p: argparse.ArgumentParser, *, required: bool = False) ->
 
 def influx_target(args: argparse.Namespace) -> InfluxTarget | None:
     """The configured InfluxDB, or ``None`` when ``--influx-url`` is not given."""
+    from stresstrack.credentials import read_secret
     from stresstrack.errors import StressTrackError
-    from stresstrack.sinks.influx import InfluxTarget, read_token
+    from stresstrack.sinks.influx import TOKEN_ENV, InfluxTarget
 
     if not getattr(args, "influx_url", None):
         return None
@@ -110,7 +111,9 @@ def influx_target(args: argparse.Namespace) -> InfluxTarget | None:
         url=args.influx_url,
         org=args.influx_org,
         bucket=args.influx_bucket or "",
-        token=read_token(args.influx_token_file),
+        token=read_secret(
+            args.influx_token_file, TOKEN_ENV, name="InfluxDB token", source="--influx-token-file"
+        ),
     )
 
 

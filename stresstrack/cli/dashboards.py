@@ -75,10 +75,17 @@ def run_export(args: argparse.Namespace) -> int:
 
 
 def run_push(args: argparse.Namespace) -> int:
+    from stresstrack.credentials import read_secret
     from stresstrack.dashboards import build_dashboards
-    from stresstrack.dashboards.push import push, read_grafana_token
+    from stresstrack.dashboards.push import TOKEN_ENV, push
 
-    token = read_grafana_token(args.grafana_token_file)
+    token = read_secret(
+        args.grafana_token_file,
+        TOKEN_ENV,
+        name="Grafana token",
+        source="--grafana-token-file",
+        required=True,
+    )
     report = push(args.grafana_url, token, build_dashboards())
     print(report.summary())
     return 0

@@ -10,10 +10,8 @@ dashboards without data then.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Final
 from urllib.parse import urlsplit
 
@@ -23,7 +21,7 @@ from stresstrack.dashboards.influxql import DATASOURCE_UID
 from stresstrack.dashboards.provisioning import FOLDER, dashboard_json
 from stresstrack.errors import StressTrackError
 
-__all__ = ["FOLDER_UID", "TOKEN_ENV", "PushError", "PushReport", "push", "read_grafana_token"]
+__all__ = ["FOLDER_UID", "TOKEN_ENV", "PushError", "PushReport", "push"]
 
 TOKEN_ENV: Final = "GRAFANA_TOKEN"
 FOLDER_UID: Final = "stresstrack"
@@ -50,24 +48,6 @@ class PushReport:
                 "show no data until it exists (deploy/grafana/provisioning/datasources/)"
             )
         return "\n".join(lines)
-
-
-def read_grafana_token(token_file: Path | None) -> str:
-    """The Grafana API token from ``token_file`` or ``$GRAFANA_TOKEN``."""
-    if token_file is not None:
-        try:
-            token = token_file.read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            raise PushError(
-                f"cannot read the Grafana token file {token_file}: {exc.strerror}"
-            ) from None
-        if not token:
-            raise PushError(f"the Grafana token file {token_file} is empty")
-        return token
-    token = os.environ.get(TOKEN_ENV, "").strip()
-    if not token:
-        raise PushError(f"no Grafana token: set {TOKEN_ENV} or pass --grafana-token-file")
-    return token
 
 
 def _safe_url(url: str) -> str:

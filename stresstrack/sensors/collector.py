@@ -32,6 +32,7 @@ from bleak.backends.characteristic import BleakGATTCharacteristic
 from bleak.backends.device import BLEDevice
 from bleak.exc import BleakDeviceNotFoundError, BleakError
 
+from stresstrack.backoff import Backoff
 from stresstrack.clock import Clock
 from stresstrack.errors import DecodeError
 from stresstrack.events import (
@@ -76,7 +77,6 @@ from stresstrack.sensors.profiles.polar_pmd import (
 from stresstrack.sensors.timing import BeatTimer, ChunkTimer
 
 __all__ = [
-    "Backoff",
     "ClientFactory",
     "CollectorStats",
     "DeviceCollector",
@@ -86,23 +86,13 @@ __all__ = [
     "find_device",
 ]
 
+RECONNECT_BACKOFF: Final = Backoff(first_s=1.0, max_s=60.0)
+
 log = logging.getLogger(__name__)
 
 NS: Final = 1_000_000_000
 
 ClientFactory = Callable[[str, Callable[[BleakClient], None]], BleakClient]
-
-
-@dataclass(frozen=True, slots=True)
-class Backoff:
-    """Capped exponential backoff with jitter between reconnection attempts."""
-
-    base_s: float = 1.0
-    cap_s: float = 60.0
-
-    def delay(self, attempt: int, rng: random.Random) -> float:
-        ceiling = min(self.cap_s, self.base_s * 2.0 ** min(attempt, 30))
-        return rng.uniform(ceiling / 2, ceiling)
 
 
 @dataclass
@@ -238,7 +228,7 @@ class DeviceCollector:
         study: str = "default",
         eda_profiles: Sequence[EdaProfile] = (STRESSTRACK_EDA_V1,),
         pmd_streams: Sequence[PmdMeasurementType] = DEFAULT_STREAMS,
-        backoff: Backoff = Backoff(),
+        backoff: Backoff = RECONNECT_BACKOFF,
         rng: random.Random | None = None,
         stall_timeout_s: float | None = 30.0,
         pmd_timeout_s: float = 5.0,
@@ -429,7 +419,7 @@ class DeviceCollector:
                 self._status(DeviceState.DISCONNECTED, detail=self.stats.last_error)
                 with contextlib.suppress(BleakError, OSError, TimeoutError):
                     await client.disconnect()
-                await self._sleep_or_stop(self.backoff.delay(attempt, self.rng), stop)
+                await self._sleep_or_stop(self.backoff.delay(attempt + 1, rng=self.rng), stop)
                 attempt += 1
                 continue
             attempt = 0
@@ -453,7 +443,7 @@ class DeviceCollector:
             self._status(DeviceState.DISCONNECTED, detail=why)
             with contextlib.suppress(BleakError, OSError, TimeoutError):
                 await client.disconnect()
-            await self._sleep_or_stop(self.backoff.delay(0, self.rng), stop)
+            await self._sleep_or_stop(self.backoff.delay(1, rng=self.rng), stop)
         return self.stats
 
     def _new_connection(self) -> None:

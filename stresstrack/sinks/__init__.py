@@ -2,12 +2,10 @@
 
 from stresstrack.sinks.influx import (
     TOKEN_ENV,
-    Backoff,
     InfluxSink,
     InfluxTarget,
     InfluxWriteError,
     SinkReport,
-    read_token,
     sync_store,
 )
 from stresstrack.sinks.outbox import STREAMS, Batch, Outbox
@@ -17,13 +15,11 @@ __all__ = [
     "MEASUREMENTS",
     "STREAMS",
     "TOKEN_ENV",
-    "Backoff",
     "Batch",
     "InfluxSink",
     "InfluxTarget",
     "InfluxWriteError",
     "Outbox",
     "SinkReport",
-    "read_token",
     "sync_store",
 ]

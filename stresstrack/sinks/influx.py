@@ -22,12 +22,13 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Literal, Protocol, cast
 
+from stresstrack.backoff import Backoff
 from stresstrack.errors import StressTrackError
 from stresstrack.sinks.outbox import STREAMS, Batch, Outbox
 from stresstrack.store.sqlite import Store
@@ -37,16 +38,16 @@ if TYPE_CHECKING:
 
 __all__ = [
     "TOKEN_ENV",
-    "Backoff",
     "InfluxSink",
     "InfluxTarget",
     "InfluxWriteError",
     "InfluxWriter",
     "SinkReport",
     "parse_retry_after",
-    "read_token",
     "sync_store",
 ]
+
+WRITE_BACKOFF: Final = Backoff(first_s=0.5, max_s=30.0)
 
 log = logging.getLogger(__name__)
 
@@ -91,18 +92,6 @@ class InfluxTarget:
             if len(secret) >= 3:
                 text = text.replace(secret, "***")
         return text
-
-
-def read_token(token_file: Path | None, environ: Mapping[str, str] = os.environ) -> str:
-    """The token from ``token_file`` if given, else from ``$STRESSTRACK_INFLUX_TOKEN``."""
-    if token_file is not None:
-        try:
-            return token_file.read_text(encoding="utf-8").strip()
-        except (OSError, UnicodeDecodeError) as exc:
-            raise StressTrackError(
-                f"--influx-token-file {token_file}: cannot read it ({type(exc).__name__})"
-            ) from None
-    return environ.get(TOKEN_ENV, "").strip()
 
 
 class InfluxWriteError(StressTrackError):
@@ -240,18 +229,6 @@ def _describe_oserror(exc: BaseException) -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class Backoff:
-    """Capped exponential backoff: ``first_s`` doubled per failure up to ``max_s``."""
-
-    first_s: float = 0.5
-    max_s: float = 30.0
-
-    def delay(self, failures: int, retry_after: float | None = None) -> float:
-        d = min(self.max_s, self.first_s * 2.0 ** max(0, failures - 1))
-        return max(d, retry_after) if retry_after is not None else d
-
-
-@dataclass(frozen=True, slots=True)
 class SinkReport:
     """Where a sink stands: what it delivered, what waits in the store, the last error."""
 
@@ -309,7 +286,7 @@ class InfluxSink:
         *,
         batch_points: int = 5000,
         poll_s: float = 0.25,
-        backoff: Backoff = Backoff(),
+        backoff: Backoff = WRITE_BACKOFF,
         writer_factory: Callable[[InfluxTarget], Writer] = InfluxWriter,
     ) -> None:
         self.store_path = Path(store_path)
@@ -430,7 +407,7 @@ class InfluxSink:
                 self._set_error(err, failures)
                 with self._cond:
                     draining = self._draining
-                delay = self.backoff.delay(failures, err.retry_after)
+                delay = self.backoff.delay(failures, retry_after=err.retry_after)
                 if err.retry_after is not None:
                     # The server asked for this wait: new data or a drain request must not cut
                     # it short (only stopping does).

@@ -1,6 +1,6 @@
 """MQTT between collectors and pipeline workers (docs/mqtt.md)."""
 
-from stresstrack.transport.connection import Backoff, Connection
+from stresstrack.transport.connection import Connection
 from stresstrack.transport.mqtt import (
     PARTITIONS,
     PASSWORD_ENV,
@@ -24,7 +24,6 @@ __all__ = [
     "PARTITIONS",
     "PASSWORD_ENV",
     "PAYLOAD_VERSION",
-    "Backoff",
     "Broker",
     "Connection",
     "EventBatch",

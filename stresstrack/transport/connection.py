@@ -28,9 +28,10 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
+from stresstrack.backoff import Backoff
 from stresstrack.transport.mqtt import Broker
 
-__all__ = ["DEFAULT_BACKOFF", "NEVER_EXPIRES", "Backoff", "Connection", "Received"]
+__all__ = ["DEFAULT_BACKOFF", "NEVER_EXPIRES", "Connection", "Received"]
 
 log = logging.getLogger(__name__)
 
@@ -40,15 +41,8 @@ KEEPALIVE_S: Final = 20  # a silently dead link is noticed after 1.5 x this
 QOS: Final = 1
 
 
-@dataclass(frozen=True, slots=True)
-class Backoff:
-    """Reconnect delays in whole seconds (paho's unit): doubled per failure up to ``max_s``."""
-
-    first_s: int = 1
-    max_s: int = 5
-
-
-DEFAULT_BACKOFF: Final = Backoff()
+# paho doubles its reconnect delay itself, in whole seconds, between these two bounds.
+DEFAULT_BACKOFF: Final = Backoff(first_s=1, max_s=5)
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,7 +137,7 @@ class Connection:
             client.tls_set_context(broker.tls_context())
         if broker.username is not None:
             client.username_pw_set(broker.username, broker.password or None)
-        client.reconnect_delay_set(backoff.first_s, backoff.max_s)
+        client.reconnect_delay_set(max(1, round(backoff.first_s)), max(1, round(backoff.max_s)))
         props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         props.SessionExpiryInterval = session_expiry_s
         client.connect_async(

@@ -20,7 +20,6 @@ removes them from any text a message is built from.
 from __future__ import annotations
 
 import json
-import os
 import ssl
 import zlib
 from collections.abc import Mapping, Sequence
@@ -49,7 +48,6 @@ __all__ = [
     "parse_broker_url",
     "parse_worker",
     "participant_partition",
-    "read_password",
     "topic_partition",
     "worker_filters",
     "worker_of",
@@ -352,15 +350,3 @@ def parse_broker_url(url: str, option: str = "--publish") -> tuple[str, int, boo
     tls = _SCHEMES[scheme]
     default = DEFAULT_TLS_PORT if tls else DEFAULT_PORT
     return parts.hostname, port or default, tls
-
-
-def read_password(password_file: Path | None, environ: Mapping[str, str] = os.environ) -> str:
-    """The password from ``password_file`` if given, else from ``$STRESSTRACK_MQTT_PASSWORD``."""
-    if password_file is not None:
-        try:
-            return password_file.read_text(encoding="utf-8").strip()
-        except (OSError, UnicodeDecodeError) as exc:
-            raise StressTrackError(
-                f"--mqtt-password-file {password_file}: cannot read it ({type(exc).__name__})"
-            ) from None
-    return environ.get(PASSWORD_ENV, "").strip()

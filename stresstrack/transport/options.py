@@ -9,8 +9,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
+from stresstrack.credentials import read_secret
 from stresstrack.errors import StressTrackError
-from stresstrack.transport.mqtt import PASSWORD_ENV, Broker, parse_broker_url, read_password
+from stresstrack.transport.mqtt import PASSWORD_ENV, Broker, parse_broker_url
 
 if TYPE_CHECKING:
     from stresstrack.transport.publisher import Publisher
@@ -75,7 +76,9 @@ def broker_from_args(args: argparse.Namespace, *, option: str) -> Broker | None:
             raise StressTrackError(f"--mqtt-ca needs an mqtts:// URL (TLS), not {url}")
         if not ca.is_file():
             raise StressTrackError(f"--mqtt-ca {ca}: no such file")
-    password = read_password(args.mqtt_password_file)
+    password = read_secret(
+        args.mqtt_password_file, PASSWORD_ENV, name="MQTT password", source="--mqtt-password-file"
+    )
     if password and not args.mqtt_user:
         raise StressTrackError("a MQTT password is set but no --mqtt-user")
     broker = Broker(

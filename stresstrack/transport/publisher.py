@@ -38,9 +38,10 @@ from pathlib import Path
 from typing import Final
 from urllib.parse import quote
 
+from stresstrack.backoff import Backoff
 from stresstrack.events import DeviceState, DeviceStatus
 from stresstrack.store.sqlite import EventRow, Store, StoreError
-from stresstrack.transport.connection import DEFAULT_BACKOFF, Backoff, Connection
+from stresstrack.transport.connection import DEFAULT_BACKOFF, Connection
 from stresstrack.transport.mqtt import Broker, batch_to_payload
 
 __all__ = [

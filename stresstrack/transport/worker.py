@@ -35,6 +35,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
+from stresstrack.backoff import Backoff
 from stresstrack.events import DeviceState, DeviceStatus, Event
 from stresstrack.pipeline.engine import Output, Pipeline, PipelineConfig
 from stresstrack.pipeline.results import FeatureRow, Session, StressRow
@@ -43,7 +44,6 @@ from stresstrack.store.sqlite import Store
 from stresstrack.transport.connection import (
     DEFAULT_BACKOFF,
     NEVER_EXPIRES,
-    Backoff,
     Connection,
     Received,
 )

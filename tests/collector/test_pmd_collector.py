@@ -14,6 +14,7 @@ from bleak.backends.service import BleakGATTService
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from stresstrack.backoff import Backoff
 from stresstrack.clock import VirtualClock, run_virtual
 from stresstrack.events import (
     Beat,
@@ -27,7 +28,7 @@ from stresstrack.events import (
     WaveformKind,
 )
 from stresstrack.protocol import Protocol
-from stresstrack.sensors.collector import Backoff, CollectorStats, DeviceCollector
+from stresstrack.sensors.collector import CollectorStats, DeviceCollector
 from stresstrack.sensors.profiles.polar_pmd import (
     PMD_DATA_UUID,
     PmdError,

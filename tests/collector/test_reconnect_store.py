@@ -13,6 +13,7 @@ import random
 import numpy as np
 import pytest
 
+from stresstrack.backoff import Backoff
 from stresstrack.clock import VirtualClock, run_virtual
 from stresstrack.events import (
     Beat,
@@ -26,7 +27,7 @@ from stresstrack.events import (
 )
 from stresstrack.protocol import Phase, Protocol
 from stresstrack.recorder import Recorder
-from stresstrack.sensors.collector import Backoff, CollectorStats, DeviceCollector
+from stresstrack.sensors.collector import CollectorStats, DeviceCollector
 from stresstrack.sensors.profiles.eda import STRESSTRACK_EDA_V1
 from stresstrack.sensors.profiles.heart_rate import HEART_RATE_MEASUREMENT_UUID
 from stresstrack.sensors.profiles.polar_pmd import PmdMeasurementType

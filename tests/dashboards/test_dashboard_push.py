@@ -140,7 +140,7 @@ def test_missing_token_unreachable_grafana_and_bad_url(
     monkeypatch.delenv(TOKEN_ENV, raising=False)
     assert main(["dashboards", "push", "--grafana-url", "http://127.0.0.1:9"]) == 2
     assert (
-        "no Grafana token: set GRAFANA_TOKEN or pass --grafana-token-file"
+        "no Grafana token: set $GRAFANA_TOKEN or give a --grafana-token-file"
         in capsys.readouterr().err
     )
     monkeypatch.setenv(TOKEN_ENV, CANARY)
@@ -161,4 +161,4 @@ def test_missing_token_unreachable_grafana_and_bad_url(
         )
         == 2
     )
-    assert f"the Grafana token file {empty} is empty" in capsys.readouterr().err
+    assert f"--grafana-token-file {empty} is empty" in capsys.readouterr().err

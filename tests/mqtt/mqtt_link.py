@@ -22,10 +22,10 @@ from pathlib import Path
 
 from servers import MosquittoServer, free_port
 
+from stresstrack.backoff import Backoff
 from stresstrack.events import Event
 from stresstrack.export import table_rows
 from stresstrack.store.sqlite import Store
-from stresstrack.transport.connection import Backoff
 from stresstrack.transport.mqtt import Broker, worker_of
 from stresstrack.transport.publisher import Publisher
 from stresstrack.transport.worker import Worker

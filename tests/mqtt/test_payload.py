@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from paho.mqtt.client import topic_matches_sub
 
+from stresstrack.credentials import read_secret
 from stresstrack.errors import StressTrackError
 from stresstrack.events import (
     Beat,
@@ -34,7 +35,6 @@ from stresstrack.transport.mqtt import (
     events_topic,
     parse_broker_url,
     parse_worker,
-    read_password,
     topic_partition,
     worker_filters,
     worker_of,
@@ -219,8 +219,8 @@ def test_the_password_is_never_shown(tmp_path: Path) -> None:
     assert broker.hide("auth failed for s3cret-pw") == "auth failed for ***"
     path = tmp_path / "pw"
     path.write_text("from-file\n", encoding="utf-8")
-    assert read_password(path, {PASSWORD_ENV: "env"}) == "from-file"
-    assert read_password(None, {PASSWORD_ENV: " env "}) == "env"
+    assert read_secret(path, PASSWORD_ENV, environ={PASSWORD_ENV: "env"}) == "from-file"
+    assert read_secret(None, PASSWORD_ENV, environ={PASSWORD_ENV: " env "}) == "env"
     with pytest.raises(StressTrackError, match="cannot read it") as info:
-        read_password(tmp_path / "missing", {})
+        read_secret(tmp_path / "missing", PASSWORD_ENV, environ={}, source="--mqtt-password-file")
     assert "--mqtt-password-file" in str(info.value)

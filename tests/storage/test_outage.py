@@ -19,11 +19,12 @@ from influx_adapter import InfluxAdapter
 from influx_checks import distinct_series_times, influx_counts, store_counts
 from servers import InfluxServer, require_binary
 
+from stresstrack.backoff import Backoff
 from stresstrack.pipeline import Pipeline
 from stresstrack.protocol import Protocol
 from stresstrack.recorder import Recorder
 from stresstrack.simulators.study import StudyPlan, simulate_study
-from stresstrack.sinks import TOKEN_ENV, Backoff, InfluxSink, InfluxTarget, sync_store
+from stresstrack.sinks import TOKEN_ENV, InfluxSink, InfluxTarget, sync_store
 from stresstrack.store import Store
 
 OUTAGE_S = 30.0

@@ -12,6 +12,7 @@ from influx_adapter import InfluxAdapter
 from influx_checks import distinct_series_times, influx_counts, simulate_into, store_counts
 from servers import InfluxServer, free_port
 
+from stresstrack.backoff import Backoff
 from stresstrack.events import (
     Beat,
     DeviceState,
@@ -23,7 +24,7 @@ from stresstrack.events import (
 )
 from stresstrack.pipeline.results import Session, StressRow
 from stresstrack.protocol import Protocol
-from stresstrack.sinks import Backoff, InfluxSink, InfluxTarget, sync_store
+from stresstrack.sinks import InfluxSink, InfluxTarget, sync_store
 from stresstrack.store import Store
 
 T0 = 1_767_603_600_000_000_000
