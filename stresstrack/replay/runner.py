@@ -90,8 +90,8 @@ class CountingPipeline(Pipeline):
         super().__init__(config)
         self.windows: Counter[str] = Counter()
 
-    def process_many(self, events: Iterable[Event]) -> list[Output]:
-        return self._count(super().process_many(events))
+    def process(self, event: Event) -> list[Output]:
+        return self._count(super().process(event))
 
     def finish(self) -> list[Output]:
         return self._count(super().finish())

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+from abc import ABC, abstractmethod
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -68,7 +69,7 @@ Ticks = Iterator[tuple[float, list[tuple[str, PacketMaker]]]]
 
 
 @dataclass
-class SimulatedPeripheral:
+class SimulatedPeripheral(ABC):
     """Base: a GATT table, readable values, a notification schedule and a radio link."""
 
     address: str
@@ -199,9 +200,9 @@ class SimulatedPeripheral:
             return None
         return self.clock.now_ns() + int(self._rng.expovariate(1.0 / every_s) * NS)
 
+    @abstractmethod
     def ticks(self) -> Ticks:
         """Yield (seconds to wait, packets to send then) forever."""
-        raise NotImplementedError
 
     def seconds_since_start(self, now_ns: int | None = None) -> float:
         return ((self.clock.now_ns() if now_ns is None else now_ns) - self.start_ns) / NS

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from abc import abstractmethod
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Final
@@ -271,8 +272,9 @@ class SimulatedPolarSensor(SimulatedHeartRateStrap):
         # True UTC of the last sample of every frame generated, per stream (for tests).
         self.frame_truth: dict[PmdMeasurementType, list[int]] = {}
 
+    @abstractmethod
     def offers(self) -> dict[PmdMeasurementType, PmdOffer]:
-        raise NotImplementedError
+        """The measurement types this sensor streams, with their settings."""
 
     def gatt(self) -> dict[str, dict[str, list[str]]]:
         table = super().gatt()
@@ -350,9 +352,9 @@ class SimulatedPolarSensor(SimulatedHeartRateStrap):
             self.transmit(PMD_DATA_UUID, self.frame(m, number, times))
             k += n
 
+    @abstractmethod
     def frame(self, m: PmdMeasurementType, number: int, times_ns: npt.NDArray[np.int64]) -> bytes:
         """The data frame ``number`` of stream ``m`` with samples taken at ``times_ns``."""
-        raise NotImplementedError
 
     def acc_mg(self, number: int, times_ns: npt.NDArray[np.int64]) -> FloatArray:
         """The model's acceleration at ``times_ns`` (deterministic per frame number)."""
@@ -364,7 +366,7 @@ class SimulatedPolarSensor(SimulatedHeartRateStrap):
         )
 
     async def _ppi_stream(self) -> None:
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} does not stream PPI")
 
 
 @dataclass
