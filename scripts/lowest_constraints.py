@@ -1,0 +1,49 @@
+"""Print a pip constraints file pinning every runtime dependency to its declared lower bound.
+
+CI installs the package once with these pins (``pip install -c FILE -e '.[test]'``) and runs the
+suite, which proves that the lower bounds in ``pyproject.toml`` are ones the code works with.
+Only ``>=`` bounds are pinned; ``==`` pins and unbounded requirements are left as they are.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import tomllib
+from pathlib import Path
+
+_REQ = re.compile(r"^\s*([A-Za-z0-9_.\-]+)(?:\[[^\]]*\])?\s*(.*)$")
+
+
+def lowest(requirement: str) -> str | None:
+    """``name==X`` for a requirement with ``>=X``, else ``None``.
+
+    >>> lowest("numpy>=2.0")
+    'numpy==2.0'
+    >>> lowest("bleak>=1.0,<2")
+    'bleak==1.0'
+    >>> lowest("grafana-foundation-sdk==1769699379!11.6.0") is None
+    True
+    """
+    match = _REQ.match(requirement.split(";")[0])
+    if match is None:
+        return None
+    name, spec = match.groups()
+    for part in spec.split(","):
+        part = part.strip()
+        if part.startswith(">="):
+            return f"{name}=={part[2:].strip()}"
+    return None
+
+
+def main() -> int:
+    project = tomllib.loads(Path("pyproject.toml").read_text(encoding="utf-8"))["project"]
+    for requirement in project["dependencies"]:
+        pin = lowest(requirement)
+        if pin is not None:
+            print(pin)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
