@@ -5,6 +5,7 @@ shipped to a real InfluxDB by the replica tailing the store, and is on the repor
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -38,6 +39,20 @@ def _mark(store: Path, action: str) -> subprocess.CompletedProcess[str]:
     )  # fmt: skip
 
 
+def _wait_for_data_after(
+    store: Path, time_ns: int, collect: subprocess.Popen[str], deadline_s: float = 120.0
+) -> None:
+    """Poll the store until the collector stored an event later than ``time_ns``."""
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        assert collect.poll() is None, "collect stopped early"
+        with Store(store, readonly=True) as s:
+            if any(e.time_ns > time_ns for e in s.iter_events() if not isinstance(e, Marker)):
+                return
+        time.sleep(0.2)  # a poll interval inside a deadline, not a wait for something to happen
+    raise AssertionError(f"no data after {time_ns} in {deadline_s:g} s")
+
+
 class _Bands(HTMLParser):
     def __init__(self) -> None:
         super().__init__()
@@ -61,7 +76,7 @@ def test_mark_from_another_process_during_collect(
     sink.start()
     collect = subprocess.Popen(
         _stresstrack("collect", "--participant", "p-01", "--simulate", "--store", str(store),
-                     "--duration", "10", *PIPELINE),
+                     *PIPELINE),
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )  # fmt: skip
@@ -69,19 +84,24 @@ def test_mark_from_another_process_during_collect(
         assert collect.stdout is not None
         first = collect.stdout.readline()
         assert first.startswith("collecting p-01"), first + (collect.stderr.read() or "")
-        time.sleep(1.0)
+        # No fixed sleeps: each step waits for the collector's data to reach the store.
+        _wait_for_data_after(store, 0, collect)
+        before_start = time.time_ns()
         started = _mark(store, "start")
         assert started.returncode == 0, started.stderr
-        time.sleep(2.0)
+        _wait_for_data_after(store, before_start + 2 * 10**9, collect)
         stopped = _mark(store, "stop")
+        after_stop = time.time_ns()
         assert stopped.returncode == 0, stopped.stderr
-        out, err = collect.communicate(timeout=60)
+        _wait_for_data_after(store, after_stop + 10**9, collect)
+        collect.send_signal(signal.SIGTERM)  # a clean stop, as Ctrl-C or a service manager
+        out, err = collect.communicate(timeout=120)
     finally:
         if collect.poll() is None:
             collect.kill()
             collect.communicate()
     assert collect.returncode == 0, err
-    assert sink.drain(30.0)
+    assert sink.drain(120.0)
     report = sink.close(5.0)
     assert report.delivered
 
@@ -96,7 +116,8 @@ def test_mark_from_another_process_during_collect(
     ]
     assert events.index(marks[0]) > 0 and events.index(marks[1]) < len(events) - 1
     start_ns, stop_ns = marks[0].time_ns, marks[1].time_ns
-    assert 1.5e9 < stop_ns - start_ns < 6e9
+    assert before_start <= start_ns and stop_ns <= after_stop  # stamped while each command ran
+    assert stop_ns - start_ns > 2e9
 
     # The live pipeline saw them: its session, and results identical to a replay of the store.
     (session,) = live[2]
