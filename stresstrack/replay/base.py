@@ -21,6 +21,9 @@ from pathlib import Path
 from typing import IO, Final, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import numpy as np
+import pandas as pd
+
 from stresstrack.errors import ImportFormatError
 from stresstrack.events import (
     EdaSamples,
@@ -30,6 +33,7 @@ from stresstrack.events import (
     WaveformKind,
     validate_participant_id,
 )
+from stresstrack.sample_rate import RateEstimate, estimate_rate, gap_threshold_s
 
 __all__ = [
     "NS",
@@ -44,7 +48,9 @@ __all__ = [
     "check_value",
     "chunk_samples",
     "eda_maker",
+    "file_rate",
     "grid_chunks",
+    "grid_times",
     "iter_lines",
     "merge_by_time",
     "parse_number",
@@ -80,6 +86,7 @@ class ImportOptions:
     start_ns: int | None = None  # calendar time of the first sample, for files that carry none
     timezone: str = "UTC"  # zone of local times written without an offset
     tag_sessions: str | None = None  # device tags pair up as start/stop of sessions of this kind
+    rate: float | None = None  # --rate: sampling rate (Hz) of sampled signals, else fitted
 
 
 @dataclass
@@ -381,6 +388,68 @@ def grid_chunks(
         raise
     if first is not None:
         yield make(start_ns + round(first * NS / rate), tuple(chunk))
+
+
+def file_rate(file: DataFile, column: str, *, chunk_rows: int = 500_000) -> RateEstimate:
+    """A sampled signal's effective rate, fitted to the timestamps of the whole file.
+
+    ``column`` holds Unix seconds or ISO 8601 times (naive = UTC). Rows whose time does not
+    parse are left out here (the row-by-row reading reports them). Raises ValueError.
+    """
+    parts: list[np.ndarray] = []
+    try:
+        with file.open() as handle:
+            reader = pd.read_csv(
+                handle, usecols=lambda c: c.strip() == column, dtype=str, chunksize=chunk_rows,
+                encoding="utf-8-sig", on_bad_lines="skip", engine="c",
+            )  # fmt: skip
+            for chunk in reader:
+                text = chunk.iloc[:, 0].str.strip()
+                seconds = pd.to_numeric(text, errors="coerce").to_numpy(dtype=np.float64)
+                ns = np.round(seconds * NS)
+                iso = np.isnan(ns) & text.notna().to_numpy()
+                if iso.any():
+                    when = pd.to_datetime(text[iso], format="ISO8601", errors="coerce", utc=True)
+                    ns[iso] = (
+                        when.astype("datetime64[ns, UTC]")
+                        .to_numpy(dtype="datetime64[ns]", na_value=np.datetime64("NaT"))
+                        .astype(np.int64)
+                    )
+                    ns[iso & (ns == np.iinfo(np.int64).min)] = np.nan
+                parts.append(ns[np.isfinite(ns)])
+    except (ValueError, pd.errors.ParserError, UnicodeDecodeError, OSError) as exc:
+        raise ValueError(f"cannot read the {column!r} column ({exc})") from None
+    times = np.concatenate(parts) if parts else np.zeros(0)
+    return estimate_rate(times)
+
+
+def grid_times(samples: Iterable[tuple[int, float]], rate: float) -> Iterator[tuple[int, float]]:
+    """Samples re-timed on the grid of ``rate`` (Hz): rounded, batched or jittered timestamps
+    become regular. Each segment is anchored on its first sample and the anchor follows the
+    timestamps slowly (time constant ~10 s of data, so jitter averages out and a slowly
+    changing device clock is followed); a timestamp off the grid by more than
+    :func:`~stresstrack.sample_rate.gap_threshold_s` starts a new segment (a gap).
+
+    >>> [t for t, _ in grid_times([(0, 1.0), (9, 1.0), (21, 1.0), (30, 1.0)], 1e8)]
+    [0, 10, 20, 30]
+    """
+    period = NS / rate
+    gap = gap_threshold_s(rate) * NS
+    gain = min(1.0, 1.0 / (10.0 * rate))
+    anchor = 0.0
+    k = -1
+    for t, v in samples:
+        if k >= 0:
+            k += 1
+            err = t - (anchor + k * period)
+            if abs(err) > gap:
+                k = -1
+            else:
+                anchor += gain * err
+                yield round(anchor + k * period), v
+                continue
+        anchor, k = float(t), 0
+        yield t, v
 
 
 def chunk_samples(chunker: SampleChunker, samples: Iterable[tuple[int, float]]) -> Iterator[Event]:

@@ -15,7 +15,10 @@ column     meaning                                      becomes
 
 A markers file has ``time``, ``action`` (``start``/``stop``/``event``) and ``kind``, and
 optionally ``mode``, ``label`` and ``note``. Sampled signals are cut into chunks at gaps;
-their rate is the median sample spacing of the first rows (up to ``RATE_ROWS``).
+their rate is fitted to the whole file's timestamps (:func:`~stresstrack.replay.base.file_rate`)
+unless ``--rate`` gives it, and samples are timed on that rate's grid between gaps
+(:func:`~stresstrack.replay.base.grid_times`), so rounded or jittered timestamps neither
+change the rate nor cut the signal.
 """
 
 from __future__ import annotations
@@ -28,8 +31,6 @@ from datetime import UTC, datetime
 from decimal import ROUND_HALF_EVEN, Decimal, DecimalException, InvalidOperation
 from pathlib import Path
 from typing import Any, Final
-
-import numpy as np
 
 from stresstrack.errors import ImportFormatError
 from stresstrack.events import (
@@ -55,7 +56,9 @@ from stresstrack.replay.base import (
     chunk_samples,
     eda_maker,
     expand_parts,
+    file_rate,
     folder_participant,
+    grid_times,
     iter_lines,
     merge_by_time,
     parse_number,
@@ -67,7 +70,6 @@ __all__ = ["FORMAT", "VALUE_COLUMNS", "iter_csv_file", "parse_time", "read_csv_f
 VALUE_COLUMNS: Final = ("rr_ms", "hr_bpm", "eda_us", "ecg_uv", "ppg")
 MARKER_COLUMNS: Final = ("action", "kind")
 SAMPLED: Final = ("eda_us", "ecg_uv", "ppg")
-RATE_ROWS: Final = 1000  # rows looked at to estimate a sampled signal's rate
 CHUNK_S: Final = 1.0
 MAX_DIGITS: Final = 12  # Unix seconds have 10 digits before the point
 LATEST_NS: Final = 7_258_118_400 * NS  # 2200-01-01: later times are a misread column
@@ -203,7 +205,7 @@ def iter_csv_file(
             assert isinstance(v, float)
             yield HeartRate(time_ns=t, bpm=v, **ids)
     else:
-        yield from _sampled(file, column, ids, rows)
+        yield from _sampled(file, column, ids, rows, options)
 
 
 def _sampled(
@@ -211,36 +213,21 @@ def _sampled(
     column: str,
     ids: EventIds,
     rows: Iterator[tuple[int, float | _MarkerFields]],
+    options: ImportOptions,
 ) -> Iterator[Event]:
-    head: list[tuple[int, float]] = []
-    error: ImportFormatError | None = None
-    try:
-        for t, v in rows:
-            assert isinstance(v, float)
-            head.append((t, v))
-            if len(head) >= RATE_ROWS:
-                break
-    except ImportFormatError as exc:
-        error = exc  # hand on the rows read before it, then raise it
-    if len(head) < 2:
-        raise error or ImportFormatError(file.label, None, "a sampled signal needs at least 2 rows")
-    step = float(np.median(np.diff(np.array([t for t, _ in head], dtype=np.int64))))
-    if step <= 0:
-        raise ImportFormatError(
-            file.label, None, "sampled signal with repeated times: cannot tell its rate"
-        )
-    rate = round(NS / step, 3)
-    if not rate > 0:
-        raise ImportFormatError(file.label, None, f"samples {step / NS:g} s apart: not a signal")
+    rate = options.rate
+    if rate is None:
+        try:
+            rate = file_rate(file, "time").rate_hz
+        except ValueError as exc:
+            raise ImportFormatError(file.label, None, f"sampled signal: {exc}") from None
     if column == "eda_us":
         make = eda_maker(rate, ids)
     else:
         kind = WaveformKind.ECG if column == "ecg_uv" else WaveformKind.PPG
         make = waveform_maker(kind, rate, ids)
     chunker = SampleChunker(make, rate, chunk_s=CHUNK_S)
-    yield from chunk_samples(chunker, itertools.chain(head, [] if error else _floats(rows)))
-    if error is not None:
-        raise error
+    yield from chunk_samples(chunker, grid_times(_floats(rows), rate))
 
 
 def _floats(rows: Iterator[tuple[int, float | _MarkerFields]]) -> Iterator[tuple[int, float]]:
