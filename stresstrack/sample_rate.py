@@ -36,6 +36,7 @@ MIN_GAP_S: Final = 0.3
 GAP_PERIODS: Final = 3.0  # at low rates, a gap is at least three sample periods
 OUTLIER_SCALES: Final = 6.0  # residuals beyond this many typical residuals stay out of the fit
 MIN_SCALE_S: Final = 0.0005
+MIN_RATE_HZ: Final = 0.001
 
 
 def gap_threshold_s(rate_hz: float) -> float:
@@ -150,8 +151,8 @@ def estimate_rate(times_ns: npt.ArrayLike) -> RateEstimate:
     """
     t = np.asarray(times_ns, dtype=np.float64)
     t = (t - t[0]) / NS if t.size else t
-    if t.size < 2 or t[-1] <= 0:
-        raise ValueError("fewer than two distinct sample times: cannot tell the rate")
+    if t.size < 2 or not t[-1] > 0:
+        raise ValueError("fewer than two increasing sample times: cannot tell the rate")
     n = t.size
     # A first period from the median slope over blocks of samples: batching and rounding
     # average out within a block, and the few blocks holding a gap are outvoted.
@@ -184,5 +185,8 @@ def estimate_rate(times_ns: npt.ArrayLike) -> RateEstimate:
     if not period > 0:
         raise ValueError("sample times do not increase: cannot tell the rate")
     rate = 1.0 / period
-    rate = round(rate, 6)  # beyond float noise of Unix-second timestamps
+    # Digits beyond the float noise of Unix-second timestamps (~1e-7 relative) are dropped.
+    rate = round(rate, 6) if rate >= 1 else float(f"{rate:.6g}")
+    if rate < MIN_RATE_HZ:
+        raise ValueError(f"samples {period:g} s apart: not a sampled signal")
     return RateEstimate(rate, gap_threshold_s(rate), tuple(int(b) for b in breaks))
