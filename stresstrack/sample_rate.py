@@ -37,6 +37,7 @@ GAP_PERIODS: Final = 3.0  # at low rates, a gap is at least three sample periods
 OUTLIER_SCALES: Final = 6.0  # residuals beyond this many typical residuals stay out of the fit
 MIN_SCALE_S: Final = 0.0005
 MIN_RATE_HZ: Final = 0.001
+FIT_POINTS: Final = 200_000
 
 
 def gap_threshold_s(rate_hz: float) -> float:
@@ -165,8 +166,11 @@ def estimate_rate(times_ns: npt.ArrayLike) -> RateEstimate:
     seg = np.zeros(n, dtype=np.int64)
     seg[breaks] = 1
     seg = np.cumsum(seg)
-    idx = np.arange(n, dtype=np.float64)
-    keep = np.ones(n, dtype=bool)
+    # The fit needs no more than ~200 000 points: long recordings are thinned evenly.
+    pick = np.arange(0, n, max(1, n // FIT_POINTS))
+    seg, t = seg[pick], t[pick]
+    idx = pick.astype(np.float64)
+    keep = np.ones(pick.size, dtype=bool)
     period = p0
     for _ in range(3):  # pooled within-segment least squares, trimming outliers
         w = keep.astype(np.float64)

@@ -360,6 +360,45 @@ def waveform_maker(
     return make
 
 
+def _float_times(file: DataFile, column: str, chunk_rows: int) -> list[np.ndarray]:
+    """Times (ns, float) of a column of Unix seconds; ValueError if any is not a number."""
+    parts: list[np.ndarray] = []
+    with file.open() as handle:
+        reader = pd.read_csv(
+            handle, usecols=lambda c: c.strip() == column, dtype=np.float64, chunksize=chunk_rows,
+            encoding="utf-8-sig", engine="c",
+        )  # fmt: skip
+        for chunk in reader:
+            ns = np.round(chunk.to_numpy(dtype=np.float64)[:, 0] * NS)
+            parts.append(ns[np.isfinite(ns)])
+    return parts
+
+
+def _text_times(file: DataFile, column: str, chunk_rows: int) -> list[np.ndarray]:
+    """Times (ns, float) of a column of Unix seconds or ISO 8601 times; bad ones left out."""
+    parts: list[np.ndarray] = []
+    with file.open() as handle:
+        reader = pd.read_csv(
+            handle, usecols=lambda c: c.strip() == column, dtype=str, chunksize=chunk_rows,
+            encoding="utf-8-sig", on_bad_lines="skip", engine="c",
+        )  # fmt: skip
+        for chunk in reader:
+            text = chunk.iloc[:, 0].str.strip()
+            seconds = pd.to_numeric(text, errors="coerce").to_numpy(dtype=np.float64)
+            ns = np.round(seconds * NS)
+            iso = np.isnan(ns) & text.notna().to_numpy()
+            if iso.any():
+                when = pd.to_datetime(text[iso], format="ISO8601", errors="coerce", utc=True)
+                ns[iso] = (
+                    when.astype("datetime64[ns, UTC]")
+                    .to_numpy(dtype="datetime64[ns]", na_value=np.datetime64("NaT"))
+                    .astype(np.int64)
+                )
+                ns[iso & (ns == np.iinfo(np.int64).min)] = np.nan
+            parts.append(ns[np.isfinite(ns)])
+    return parts
+
+
 def grid_chunks(
     make: Callable[[int, tuple[float, ...]], Event],
     start_ns: int,
@@ -401,27 +440,14 @@ def file_rate(file: DataFile, column: str, *, chunk_rows: int = 500_000) -> Rate
     """
     parts: list[np.ndarray] = []
     try:
-        with file.open() as handle:
-            reader = pd.read_csv(
-                handle, usecols=lambda c: c.strip() == column, dtype=str, chunksize=chunk_rows,
-                encoding="utf-8-sig", on_bad_lines="skip", engine="c",
-            )  # fmt: skip
-            for chunk in reader:
-                text = chunk.iloc[:, 0].str.strip()
-                seconds = pd.to_numeric(text, errors="coerce").to_numpy(dtype=np.float64)
-                ns = np.round(seconds * NS)
-                iso = np.isnan(ns) & text.notna().to_numpy()
-                if iso.any():
-                    when = pd.to_datetime(text[iso], format="ISO8601", errors="coerce", utc=True)
-                    ns[iso] = (
-                        when.astype("datetime64[ns, UTC]")
-                        .to_numpy(dtype="datetime64[ns]", na_value=np.datetime64("NaT"))
-                        .astype(np.int64)
-                    )
-                    ns[iso & (ns == np.iinfo(np.int64).min)] = np.nan
-                parts.append(ns[np.isfinite(ns)])
-    except (ValueError, pd.errors.ParserError, UnicodeDecodeError, OSError) as exc:
-        raise ValueError(f"cannot read the {column!r} column ({exc})") from None
+        parts = _float_times(file, column, chunk_rows)
+    except (ValueError, pd.errors.ParserError, UnicodeDecodeError, OSError):
+        parts = []  # not all Unix seconds: text, parsed as numbers or ISO 8601 times
+    if not parts:
+        try:
+            parts = _text_times(file, column, chunk_rows)
+        except (ValueError, pd.errors.ParserError, UnicodeDecodeError, OSError) as exc:
+            raise ValueError(f"cannot read the {column!r} column ({exc})") from None
     times = np.concatenate(parts) if parts else np.zeros(0)
     return estimate_rate(times)
 
