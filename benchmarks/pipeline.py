@@ -8,10 +8,17 @@ Measures, in one run, on one core:
     ``hrv_frequency``, ``eda_clean``/``eda_phasic``/``signal_findpeaks``), i.e. naive
     NeuroKit2 per window, and checks it gives the same feature rows;
 
+(c) 24 h of one participant (RR + EDA at 32 Hz, 5-s hop) written as generic CSV files and
+    replayed by the real command ``stresstrack replay FOLDER --store OUT.db`` in a fresh
+    process (import, CSV parsing, events, pipeline and store writes): wall and CPU seconds;
+
 and prints throughput as participants per core at a 5 s hop (a live participant needs one
 window every 5 s: participants per core = 3600 s / CPU seconds per participant-hour), the
-ratio, the time to process 24 h of one participant (RR + EDA at 32 Hz), and memory per live
-participant after 15 min and after 2 h (tracemalloc, many participants interleaved).
+ratio, the time to process 24 h of one participant, and memory per live participant after
+15 min and after 2 h (tracemalloc, many participants interleaved).
+
+The four figures of issue 12 (targets: 24 h through the CLI <= 20 s, >= 40x naive,
+>= 1000 participants per core, <= 5 MB per participant and flat) are printed last.
 
 Run: python benchmarks/pipeline.py [--quick]
 """
@@ -20,8 +27,13 @@ from __future__ import annotations
 
 import argparse
 import math
+import resource
+import subprocess
+import sys
+import tempfile
 import time
 import tracemalloc
+from pathlib import Path
 
 import numpy as np
 
@@ -30,6 +42,10 @@ from stresstrack.pipeline import FeatureRow, Pipeline, PipelineConfig
 from stresstrack.protocol import Phase, Protocol
 from stresstrack.simulators.physiology import ParticipantModel, ParticipantParams
 from stresstrack.simulators.recording import CLEAN, recording_events
+from stresstrack.store import Store
+
+sys.path.insert(0, str(Path(__file__).parent))
+from replay_folder import write_csv
 
 NS = 1_000_000_000
 T0 = 1_767_603_600 * NS
@@ -87,6 +103,28 @@ def memory_per_participant(n: int, hours: float) -> tuple[float, float]:
     return at_15, at_end
 
 
+def cli_replay(events: list[Event]) -> tuple[float, float, int]:
+    """Wall and CPU seconds of ``stresstrack replay`` on these events as generic CSV files,
+    and the feature windows it stored."""
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "bench-day"
+        write_csv(folder, events)
+        out = Path(tmp) / "out.db"
+        command = [sys.executable, "-m", "stresstrack.cli", "replay", str(folder), "--store",
+                   str(out)]  # fmt: skip
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        t0 = time.perf_counter()
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
+        wall = time.perf_counter() - t0
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        if done.returncode != 0:
+            sys.exit(f"replay failed ({done.returncode}):\n{done.stderr}")
+        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+        with Store(out, readonly=True) as store:
+            windows = store.count("features")
+    return wall, cpu, windows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller runs (a smoke test)")
@@ -108,6 +146,7 @@ def main() -> None:
 
     day = events_for(day_hours, 3)
     day_cpu, _ = cpu_run(day, PipelineConfig())
+    cli_wall, cli_cpu, cli_windows = cli_replay(day)
 
     mem_15, mem_end = memory_per_participant(10 if args.quick else 20, 0.5 if args.quick else 2.0)
 
@@ -122,6 +161,17 @@ def main() -> None:
     print(f"{'memory per live participant after 15 min, MB':<58}{mem_15:>12.2f}")
     end_label = f"memory per live participant after {0.5 if args.quick else 2.0:g} h, MB"
     print(f"{end_label:<58}{mem_end:>12.2f}")
+    cli_label = f"stresstrack replay of {day_hours:g} h CSV to a store: wall s"
+    print(f"{cli_label:<58}{cli_wall:>12.1f}")
+    print(f"{'  same, CPU s of the replay process':<58}{cli_cpu:>12.1f}")
+    print(f"{'  feature windows stored':<58}{cli_windows:>12d}")
+    ratio = fast_short_per_core / naive_per_core
+    print()
+    print("issue 12 figures (target):")
+    print(f"  {day_hours:g} h via the CLI: {cli_wall:.1f} s wall, {cli_cpu:.1f} s CPU (<= 20 s)")
+    print(f"  ratio vs naive NeuroKit2 per window: {ratio:.1f}x (>= 40x)")
+    print(f"  live participants per core: {per_core:.0f} (>= 1000)")
+    print(f"  memory per participant: {mem_15:.2f} MB at 15 min, {mem_end:.2f} MB later (<= 5 MB)")
 
 
 if __name__ == "__main__":

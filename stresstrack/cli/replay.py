@@ -99,6 +99,14 @@ def add_replay_options(p: argparse.ArgumentParser) -> None:
         "e.g. Europe/Paris (default UTC)",
     )
     p.add_argument(
+        "--rate",
+        type=float,
+        default=None,
+        metavar="HZ",
+        help="sampling rate of the sampled signals of generic CSV files (ECG, PPG, EDA); "
+        "default: fitted to the timestamps of the whole file",
+    )
+    p.add_argument(
         "--tag-sessions",
         default=None,
         metavar="KIND",
@@ -131,6 +139,8 @@ def run(args: argparse.Namespace) -> int:
     if any(out.resolve() == s.resolve() for s in args.sources if s.exists()):
         raise StressTrackError(f"{out}: the output store must differ from the sources")
     resolve_timezone(args.timezone)
+    if args.rate is not None and not 0 < args.rate <= 100_000:
+        raise StressTrackError(f"--rate {args.rate:g}: must be a sampling rate in Hz (0-100000]")
     options = ImportOptions(
         participant=args.participant,
         study=args.study,
@@ -138,6 +148,7 @@ def run(args: argparse.Namespace) -> int:
         start_ns=_start_ns(args.start),
         timezone=args.timezone,
         tag_sessions=args.tag_sessions,
+        rate=args.rate,
     )
     recordings = find_recordings(args.sources, args.format)
     t0 = time.monotonic()

@@ -27,6 +27,8 @@ from typing import Final
 import neurokit2 as nk
 import numpy as np
 
+from stresstrack.sample_rate import SampleClock
+
 __all__ = ["CleanBeat", "KubiosCorrector", "PeakDetector"]
 
 NS: Final = 1_000_000_000
@@ -159,38 +161,46 @@ class KubiosCorrector:
 class PeakDetector:
     """R-peaks (ECG) or pulse peaks (PPG) from a stream of sample chunks, with NeuroKit2.
 
-    Samples are buffered; every ``block_s`` the buffer's unprocessed part plus ``overlap_s`` of
-    context is cleaned and searched (``ecg_clean`` + ``ecg_findpeaks``, or ``ppg_clean`` +
-    ``ppg_findpeaks``); peaks in the last ``margin_s`` wait for the next block, where they have
-    context on both sides. A jump in sample times (gap) restarts the buffer.
+    Samples are timed by a :class:`~stresstrack.sample_rate.SampleClock`: an effective rate
+    fitted to the chunks' timestamps, so a device clock's drift and the receive jitter of
+    its notifications neither shift the peaks nor restart the detector. Samples are
+    buffered; every ``block_s`` the buffer's unprocessed part plus ``overlap_s`` of context
+    is cleaned and searched (``ecg_clean`` + ``ecg_findpeaks``, or ``ppg_clean`` +
+    ``ppg_findpeaks``); peaks in the last ``margin_s`` wait for the next block, where they
+    have context on both sides. Only a real gap (a chunk far off the fitted clock, or a new
+    rate) restarts the buffer, after the samples before it have been searched to their end:
+    the intervals on both sides of a gap are kept, only the one across it is not.
     """
 
     kind: str  # "ecg" or "ppg"
     block_s: float = 10.0
     overlap_s: float = 3.0
     margin_s: float = 1.0
-    _t0: int | None = None
-    _rate: float = 0.0
+    _clock: SampleClock | None = None
     _values: list[float] = field(default_factory=list)
-    _done_until_ns: int | None = None
-    _last_peak_ns: int | None = None
+    _base: int = 0  # segment index of _values[0]
+    _done: int = 0  # segment index up to which peaks are final
+    _last_peak: tuple[int, int] | None = None  # (segment index, time ns) of the last peak
 
     def add(
         self, time_ns: int, sampling_rate: float, values: Sequence[float]
     ) -> list[tuple[int, float]]:
         """Add a chunk; return new ``(peak time, interval ms)`` pairs (none for the first peak)."""
         out: list[tuple[int, float]] = []
-        if self._t0 is not None:
-            expected = self._t0 + round(len(self._values) * NS / self._rate)
-            if sampling_rate != self._rate or abs(time_ns - expected) > NS / self._rate * 2:
-                out.extend(self.flush())
-                self._reset()
-        if self._t0 is None:
-            self._t0, self._rate = time_ns, sampling_rate
+        clock = self._clock
+        if clock is not None and (
+            sampling_rate != clock.nominal_rate
+            or abs(clock.residual_s(time_ns)) > (clock.gap_s or 0.0)
+        ):
+            out.extend(self.flush())
+            self._reset()
+            clock = None
+        if clock is None:
+            clock = self._clock = SampleClock(sampling_rate)
+        clock.add(time_ns, len(values))
         self._values.extend(values)
-        span_s = len(self._values) / self._rate
-        done_s = 0.0 if self._done_until_ns is None else (self._done_until_ns - self._t0) / NS
-        if span_s - done_s >= self.block_s + self.margin_s:
+        fs = clock.nominal_rate
+        if (self._base + len(self._values) - self._done) / fs >= self.block_s + self.margin_s:
             out.extend(self._detect(final=False))
         return out
 
@@ -198,45 +208,48 @@ class PeakDetector:
         return self._detect(final=True) if self._values else []
 
     def _reset(self) -> None:
-        self._t0 = None
+        self._clock = None
         self._values = []
-        self._done_until_ns = None
-        self._last_peak_ns = None
+        self._base = self._done = 0
+        self._last_peak = None
 
     def _detect(self, *, final: bool) -> list[tuple[int, float]]:
-        assert self._t0 is not None
-        fs = self._rate
-        n = len(self._values)
-        done_idx = (
-            0 if self._done_until_ns is None else int((self._done_until_ns - self._t0) / NS * fs)
-        )
-        start = max(0, done_idx - int(self.overlap_s * fs))
-        seg = np.asarray(self._values[start:], dtype=float)
+        clock = self._clock
+        assert clock is not None
+        fs = clock.nominal_rate
+        end = self._base + len(self._values)  # segment index after the last sample
+        start = max(self._base, self._done - int(self.overlap_s * fs))
+        seg = np.asarray(self._values[start - self._base :], dtype=float)
         if seg.size < int(2 * fs):
             return []
+        rate = clock.rate_hz  # the effective rate: filters and windows as on the true signal
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             if self.kind == "ecg":
-                cleaned = nk.ecg_clean(seg, sampling_rate=round(fs))
-                idx = nk.ecg_findpeaks(cleaned, sampling_rate=round(fs))["ECG_R_Peaks"]
+                cleaned = nk.ecg_clean(seg, sampling_rate=rate)
+                idx = nk.ecg_findpeaks(cleaned, sampling_rate=rate)["ECG_R_Peaks"]
             else:
-                cleaned = nk.ppg_clean(seg, sampling_rate=round(fs))
-                idx = nk.ppg_findpeaks(cleaned, sampling_rate=round(fs))["PPG_Peaks"]
-        end_idx = n if final else n - int(self.margin_s * fs)
+                cleaned = nk.ppg_clean(seg, sampling_rate=rate)
+                idx = nk.ppg_findpeaks(cleaned, sampling_rate=rate)["PPG_Peaks"]
+        stop = end if final else end - int(self.margin_s * fs)
+        period_ms = clock.period_s * 1e3
+        refractory = 0.25 / clock.period_s  # samples: 240 bpm at most
         out = []
         for i in np.asarray(idx, dtype=np.int64) + start:
-            if i < done_idx or i >= end_idx:
+            if i < self._done or i >= stop:
                 continue
-            t = self._t0 + round(int(i) * NS / fs)
-            if self._last_peak_ns is not None:
-                if t - self._last_peak_ns < 250_000_000:  # refractory: 240 bpm at most
+            t = clock.time_ns(int(i))
+            if self._last_peak is not None:
+                last_i, last_t = self._last_peak
+                if i - last_i < refractory:
                     continue
-                out.append((t, (t - self._last_peak_ns) / 1e6))
-            self._last_peak_ns = t
-        self._done_until_ns = self._t0 + round(end_idx * NS / fs)
+                t = max(t, last_t + 1)
+                out.append((t, (int(i) - last_i) * period_ms))
+            self._last_peak = (int(i), t)
+        self._done = stop
         # Keep only what the next block needs as context.
-        keep_from = max(0, end_idx - int((self.overlap_s + 1) * fs))
-        if keep_from > 0:
-            self._t0 += round(keep_from * NS / fs)
-            self._values = self._values[keep_from:]
+        keep_from = max(self._base, stop - int((self.overlap_s + 1) * fs))
+        if keep_from > self._base:
+            del self._values[: keep_from - self._base]
+            self._base = keep_from
         return out

@@ -65,6 +65,7 @@ from stresstrack.pipeline.hrv import (
 )
 from stresstrack.pipeline.results import FeatureRow, Session, StressRow
 from stresstrack.pipeline.stress import STRESS_INDEX_VERSION, Baseline, stress_index
+from stresstrack.sample_rate import SampleClock
 
 __all__ = ["FEATURE_NAMES", "Output", "Pipeline", "PipelineConfig"]
 
@@ -156,6 +157,7 @@ class _Participant:
     eda_t: list[int] = field(default_factory=list)
     eda_v: list[float] = field(default_factory=list)
     eda_rate: float = 0.0
+    eda_clocks: dict[str, SampleClock] = field(default_factory=dict)
     no_contact: list[tuple[int, int | None]] = field(default_factory=list)
     open_sessions: dict[str, Session] = field(default_factory=dict)
     baseline_session: tuple[int, int | None] | None = None
@@ -204,10 +206,7 @@ class Pipeline:
                 self._add_beat(st, key, bt, rr)
             t = t + round((len(event.values) - 1) * NS / event.sampling_rate)
         elif isinstance(event, EdaSamples):
-            st.eda_rate = event.sampling_rate
-            st.eda_t.extend(event.sample_time_ns(i) for i in range(len(event.values_us)))
-            st.eda_v.extend(event.values_us)
-            t = st.eda_t[-1]
+            t = self._add_eda(st, event)
         elif isinstance(event, HeartRate):
             self._contact(st, t, event.contact)
         elif isinstance(event, DeviceStatus):
@@ -234,6 +233,25 @@ class Pipeline:
                 out.extend(self._freeze(st))
             out.extend(st.open_sessions.values())
         return out
+
+    @staticmethod
+    def _add_eda(st: _Participant, event: EdaSamples) -> int:
+        """Append an EDA chunk, its samples timed by the fitted clock; the last sample's time."""
+        n = len(event.values_us)
+        clock = st.eda_clocks.get(event.device)
+        if clock is None or clock.nominal_rate != event.sampling_rate:
+            clock = st.eda_clocks[event.device] = SampleClock(event.sampling_rate)
+        clock.add(event.time_ns, n)
+        if not n:
+            return st.eda_t[-1] if st.eda_t else event.time_ns
+        times = clock.times_ns(clock.n - n, n).tolist()
+        if st.eda_t and times[0] <= st.eda_t[-1]:  # never backwards (a refit, or two devices)
+            shift = st.eda_t[-1] + 1 - times[0]
+            times = [x + shift for x in times]
+        st.eda_rate = event.sampling_rate
+        st.eda_t.extend(times)
+        st.eda_v.extend(event.values_us)
+        return int(times[-1])
 
     def _add_beat(self, st: _Participant, key: str, t: int, rr: float) -> None:
         b = st.beats.setdefault(key, _Beats())

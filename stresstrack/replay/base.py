@@ -10,16 +10,22 @@ decoded, so whatever was read before an error has already been handed on.
 from __future__ import annotations
 
 import heapq
+import itertools
 import math
 import zipfile
 import zlib
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from pathlib import Path
 from typing import IO, Final, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+from scipy.signal import lfilter
 
 from stresstrack.errors import ImportFormatError
 from stresstrack.events import (
@@ -30,6 +36,7 @@ from stresstrack.events import (
     WaveformKind,
     validate_participant_id,
 )
+from stresstrack.sample_rate import RateEstimate, estimate_rate, gap_threshold_s
 
 __all__ = [
     "NS",
@@ -37,6 +44,7 @@ __all__ = [
     "DataFile",
     "Detection",
     "Format",
+    "GridChunker",
     "ImportOptions",
     "ImportStats",
     "SampleChunker",
@@ -44,6 +52,7 @@ __all__ = [
     "check_value",
     "chunk_samples",
     "eda_maker",
+    "file_rate",
     "grid_chunks",
     "iter_lines",
     "merge_by_time",
@@ -80,6 +89,7 @@ class ImportOptions:
     start_ns: int | None = None  # calendar time of the first sample, for files that carry none
     timezone: str = "UTC"  # zone of local times written without an offset
     tag_sessions: str | None = None  # device tags pair up as start/stop of sessions of this kind
+    rate: float | None = None  # --rate: sampling rate (Hz) of sampled signals, else fitted
 
 
 @dataclass
@@ -171,7 +181,7 @@ class DataFile:
 
 def iter_lines(
     file: DataFile, stats: ImportStats, *, keep_newline: bool = False
-) -> Iterator[tuple[int, str]]:
+) -> Generator[tuple[int, str], None, None]:
     """``(line number, text)`` of every line, decoded as UTF-8; counts the bytes read."""
     handle = file.open()
     with handle:
@@ -350,6 +360,45 @@ def waveform_maker(
     return make
 
 
+def _float_times(file: DataFile, column: str, chunk_rows: int) -> list[np.ndarray]:
+    """Times (ns, float) of a column of Unix seconds; ValueError if any is not a number."""
+    parts: list[np.ndarray] = []
+    with file.open() as handle:
+        reader = pd.read_csv(
+            handle, usecols=lambda c: c.strip() == column, dtype=np.float64, chunksize=chunk_rows,
+            encoding="utf-8-sig", engine="c",
+        )  # fmt: skip
+        for chunk in reader:
+            ns = np.round(chunk.to_numpy(dtype=np.float64)[:, 0] * NS)
+            parts.append(ns[np.isfinite(ns)])
+    return parts
+
+
+def _text_times(file: DataFile, column: str, chunk_rows: int) -> list[np.ndarray]:
+    """Times (ns, float) of a column of Unix seconds or ISO 8601 times; bad ones left out."""
+    parts: list[np.ndarray] = []
+    with file.open() as handle:
+        reader = pd.read_csv(
+            handle, usecols=lambda c: c.strip() == column, dtype=str, chunksize=chunk_rows,
+            encoding="utf-8-sig", on_bad_lines="skip", engine="c",
+        )  # fmt: skip
+        for chunk in reader:
+            text = chunk.iloc[:, 0].str.strip()
+            seconds = pd.to_numeric(text, errors="coerce").to_numpy(dtype=np.float64)
+            ns = np.round(seconds * NS)
+            iso = np.isnan(ns) & text.notna().to_numpy()
+            if iso.any():
+                when = pd.to_datetime(text[iso], format="ISO8601", errors="coerce", utc=True)
+                ns[iso] = (
+                    when.astype("datetime64[ns, UTC]")
+                    .to_numpy(dtype="datetime64[ns]", na_value=np.datetime64("NaT"))
+                    .astype(np.int64)
+                )
+                ns[iso & (ns == np.iinfo(np.int64).min)] = np.nan
+            parts.append(ns[np.isfinite(ns)])
+    return parts
+
+
 def grid_chunks(
     make: Callable[[int, tuple[float, ...]], Event],
     start_ns: int,
@@ -381,6 +430,133 @@ def grid_chunks(
         raise
     if first is not None:
         yield make(start_ns + round(first * NS / rate), tuple(chunk))
+
+
+def file_rate(file: DataFile, column: str, *, chunk_rows: int = 500_000) -> RateEstimate:
+    """A sampled signal's effective rate, fitted to the timestamps of the whole file.
+
+    ``column`` holds Unix seconds or ISO 8601 times (naive = UTC). Rows whose time does not
+    parse are left out here (the row-by-row reading reports them). Raises ValueError.
+    """
+    parts: list[np.ndarray] = []
+    try:
+        parts = _float_times(file, column, chunk_rows)
+    except (ValueError, pd.errors.ParserError, UnicodeDecodeError, OSError):
+        parts = []  # not all Unix seconds: text, parsed as numbers or ISO 8601 times
+    if not parts:
+        try:
+            parts = _text_times(file, column, chunk_rows)
+        except (ValueError, pd.errors.ParserError, UnicodeDecodeError, OSError) as exc:
+            raise ValueError(f"cannot read the {column!r} column ({exc})") from None
+    times = np.concatenate(parts) if parts else np.zeros(0)
+    return estimate_rate(times)
+
+
+class GridChunker:
+    """A sampled signal's rows → events, with samples re-timed on the grid of ``rate`` (Hz).
+
+    Rounded, batched or jittered timestamps become regular: each segment is anchored on its
+    first sample and the anchor follows the timestamps slowly (an exponential average over
+    ~10 s of data, so jitter averages out and a slowly wandering clock is followed). A
+    timestamp off the grid by more than :func:`~stresstrack.sample_rate.gap_threshold_s`
+    starts a new segment (a gap). Events hold ``round(rate * chunk_s)`` samples and end at
+    gaps, like the live collector's notifications. Rows come in blocks (numpy arrays), so
+    long files cost little per sample.
+
+    >>> from stresstrack.events import EventIds
+    >>> g = GridChunker(eda_maker(1e8, EventIds(participant="p-01")), 1e8, chunk_s=3e-8)
+    >>> [e.time_ns for e in g.add(np.array([0, 9, 21, 30, 10**9]), np.ones(5)) + g.flush()]
+    [0, 30, 1000000000]
+    """
+
+    def __init__(
+        self,
+        make: Callable[[int, tuple[float, ...]], Event],
+        rate: float,
+        *,
+        chunk_s: float = 1.0,
+    ) -> None:
+        if not rate > 0:
+            raise ValueError("sampling rate must be > 0")
+        self.make = make
+        self.rate = rate
+        self.per_chunk = max(1, round(rate * chunk_s))
+        self._period = NS / rate
+        self._gap = gap_threshold_s(rate) * NS
+        self._gain = min(1.0, 1.0 / (10.0 * rate))
+        self._origin = 0  # ns: the segment's first sample
+        self._anchor = 0.0  # ns after _origin: the grid's offset, following the timestamps
+        self._k = -1  # grid index of the last sample; -1: no open segment
+        self._last: int | None = None  # re-timed time of the last sample
+        self._first = 0  # time of the open event's first sample
+        self._values: list[float] = []
+
+    def add(self, times_ns: npt.NDArray[np.int64], values: npt.NDArray[np.float64]) -> list[Event]:
+        """Events completed by these samples (times must not decrease)."""
+        if times_ns.size == 0:
+            return []
+        return self._chunks(self._grid(times_ns), values)
+
+    def flush(self) -> list[Event]:
+        """The open event, at the end of the data."""
+        return [self._emit()] if self._values else []
+
+    def _grid(self, times: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+        n, g = times.size, self._gain
+        out = np.empty(n, dtype=np.int64)
+        i = 0
+        while i < n:
+            if self._k < 0:  # a new segment starts here
+                self._origin, self._anchor, self._k = int(times[i]), 0.0, 0
+                out[i] = times[i]
+                i += 1
+                continue
+            ks = self._k + 1 + np.arange(n - i, dtype=np.float64)
+            u = (times[i:] - self._origin).astype(np.float64) - ks * self._period
+            # anchor_j = (1 - g) anchor_(j-1) + g u_j, checked against the previous anchor
+            a = lfilter([g], [1.0, g - 1.0], u, zi=[(1.0 - g) * self._anchor])[0]
+            before = np.concatenate(([self._anchor], a[:-1]))
+            off = np.flatnonzero(np.abs(u - before) > self._gap)
+            m = int(off[0]) if off.size else u.size
+            if m:
+                out[i : i + m] = self._origin + np.round(a[:m] + ks[:m] * self._period)
+                self._anchor, self._k = float(a[m - 1]), int(ks[m - 1])
+            i += m
+            if off.size:
+                self._k = -1
+        return out
+
+    def _chunks(self, times: npt.NDArray[np.int64], values: npt.NDArray[np.float64]) -> list[Event]:
+        out: list[Event] = []
+        limit = 1.5 * self._period
+        if self._values and self._last is not None and times[0] - self._last > limit:
+            out.append(self._emit())
+        cuts = [0, *(np.flatnonzero(np.diff(times) > limit) + 1).tolist(), times.size]
+        vals = values.tolist()
+        for r, (s, e) in enumerate(itertools.pairwise(cuts)):
+            j = s
+            if self._values:  # the open event continues (no gap before this run)
+                take = min(self.per_chunk - len(self._values), e - s)
+                self._values.extend(vals[s : s + take])
+                j += take
+                if len(self._values) >= self.per_chunk:
+                    out.append(self._emit())
+            while j < e:
+                take = min(self.per_chunk, e - j)
+                if take == self.per_chunk:
+                    out.append(self.make(int(times[j]), tuple(vals[j : j + take])))
+                else:
+                    self._first, self._values = int(times[j]), vals[j : j + take]
+                j += take
+            if r < len(cuts) - 2 and self._values:  # a gap follows
+                out.append(self._emit())
+        self._last = int(times[-1])
+        return out
+
+    def _emit(self) -> Event:
+        event = self.make(self._first, tuple(self._values))
+        self._values = []
+        return event
 
 
 def chunk_samples(chunker: SampleChunker, samples: Iterable[tuple[int, float]]) -> Iterator[Event]:

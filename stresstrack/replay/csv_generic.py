@@ -15,14 +15,19 @@ column     meaning                                      becomes
 
 A markers file has ``time``, ``action`` (``start``/``stop``/``event``) and ``kind``, and
 optionally ``mode``, ``label`` and ``note``. Sampled signals are cut into chunks at gaps;
-their rate is the median sample spacing of the first rows (up to ``RATE_ROWS``).
+their rate is fitted to the whole file's timestamps (:func:`~stresstrack.replay.base.file_rate`)
+unless ``--rate`` gives it, and samples are timed on that rate's grid between gaps
+(:class:`~stresstrack.replay.base.GridChunker`), so rounded or jittered timestamps neither
+change the rate nor cut the signal. Clean files are read in blocks (pandas); from the first
+block with a bad row on, row by row, so errors name their line.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import itertools
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_EVEN, Decimal, DecimalException, InvalidOperation
@@ -30,6 +35,7 @@ from pathlib import Path
 from typing import Any, Final
 
 import numpy as np
+import pandas as pd
 
 from stresstrack.errors import ImportFormatError
 from stresstrack.events import (
@@ -44,17 +50,18 @@ from stresstrack.events import (
 )
 from stresstrack.replay.base import (
     NS,
+    PLAUSIBLE,
     DataFile,
     Detection,
     Format,
+    GridChunker,
     ImportOptions,
     ImportStats,
-    SampleChunker,
     bad_row,
     check_value,
-    chunk_samples,
     eda_maker,
     expand_parts,
+    file_rate,
     folder_participant,
     iter_lines,
     merge_by_time,
@@ -67,7 +74,8 @@ __all__ = ["FORMAT", "VALUE_COLUMNS", "iter_csv_file", "parse_time", "read_csv_f
 VALUE_COLUMNS: Final = ("rr_ms", "hr_bpm", "eda_us", "ecg_uv", "ppg")
 MARKER_COLUMNS: Final = ("action", "kind")
 SAMPLED: Final = ("eda_us", "ecg_uv", "ppg")
-RATE_ROWS: Final = 1000  # rows looked at to estimate a sampled signal's rate
+FAST_ROWS: Final = 100_000  # rows per block of the fast reader of sampled signals
+ROW_BLOCK: Final = 4096  # rows per block when read row by row
 CHUNK_S: Final = 1.0
 MAX_DIGITS: Final = 12  # Unix seconds have 10 digits before the point
 LATEST_NS: Final = 7_258_118_400 * NS  # 2200-01-01: later times are a misread column
@@ -174,6 +182,7 @@ def iter_csv_file(
 ) -> Iterator[Event]:
     """Events of one generic CSV file, in time order, as the rows are read."""
     ids = EventIds(participant=participant, study=options.study, device=file.name)
+    read_before, rows_before = stats.bytes_read, stats.rows
     lines = iter_lines(file, stats, keep_newline=True)
     reader = csv.reader(text for _n, text in lines)
     column, idx = _header_of(reader, file)
@@ -181,6 +190,11 @@ def iter_csv_file(
     first = next(rows, None)
     if first is None:
         raise ImportFormatError(file.label, None, "no data rows")
+    if column in SAMPLED:  # read again, in blocks
+        lines.close()
+        stats.bytes_read, stats.rows = read_before, rows_before
+        yield from _sampled(file, column, idx, ids, options, stats)
+        return
     rows = itertools.chain([first], rows)
     if column == "markers":
         for t, m in rows:
@@ -202,51 +216,115 @@ def iter_csv_file(
         for t, v in rows:
             assert isinstance(v, float)
             yield HeartRate(time_ns=t, bpm=v, **ids)
-    else:
-        yield from _sampled(file, column, ids, rows)
 
 
 def _sampled(
     file: DataFile,
     column: str,
+    idx: dict[str, int],
     ids: EventIds,
-    rows: Iterator[tuple[int, float | _MarkerFields]],
+    options: ImportOptions,
+    stats: ImportStats,
 ) -> Iterator[Event]:
-    head: list[tuple[int, float]] = []
-    error: ImportFormatError | None = None
-    try:
-        for t, v in rows:
-            assert isinstance(v, float)
-            head.append((t, v))
-            if len(head) >= RATE_ROWS:
-                break
-    except ImportFormatError as exc:
-        error = exc  # hand on the rows read before it, then raise it
-    if len(head) < 2:
-        raise error or ImportFormatError(file.label, None, "a sampled signal needs at least 2 rows")
-    step = float(np.median(np.diff(np.array([t for t, _ in head], dtype=np.int64))))
-    if step <= 0:
-        raise ImportFormatError(
-            file.label, None, "sampled signal with repeated times: cannot tell its rate"
-        )
-    rate = round(NS / step, 3)
-    if not rate > 0:
-        raise ImportFormatError(file.label, None, f"samples {step / NS:g} s apart: not a signal")
+    """A sampled signal's events: a fast block reader while the rows are clean, row by row
+    (exact errors, ``--skip-bad-rows``) from the first block that is not."""
+    rate = options.rate
+    if rate is None:
+        try:
+            rate = file_rate(file, "time").rate_hz
+        except ValueError as exc:
+            raise ImportFormatError(file.label, None, f"sampled signal: {exc}") from None
     if column == "eda_us":
         make = eda_maker(rate, ids)
     else:
         kind = WaveformKind.ECG if column == "ecg_uv" else WaveformKind.PPG
         make = waveform_maker(kind, rate, ids)
-    chunker = SampleChunker(make, rate, chunk_s=CHUNK_S)
-    yield from chunk_samples(chunker, itertools.chain(head, [] if error else _floats(rows)))
-    if error is not None:
-        raise error
+    chunker = GridChunker(make, rate, chunk_s=CHUNK_S)
+    last: list[int] = []  # time of the last row read
+    read_before = stats.bytes_read
+    resume = yield from _fast_blocks(file, column, idx, chunker, stats, last)
+    if resume is not None:
+        stats.bytes_read = read_before  # counted again, line by line
+        yield from _row_blocks(file, column, idx, chunker, options, stats, resume, last)
+    yield from chunker.flush()
 
 
-def _floats(rows: Iterator[tuple[int, float | _MarkerFields]]) -> Iterator[tuple[int, float]]:
-    for t, v in rows:
-        assert isinstance(v, float)
-        yield t, v
+def _fast_blocks(
+    file: DataFile,
+    column: str,
+    idx: dict[str, int],
+    chunker: GridChunker,
+    stats: ImportStats,
+    last: list[int],
+) -> Generator[Event, None, int | None]:
+    """Events of the file's clean blocks; None at the end, or the first line of a block
+    that needs reading row by row."""
+    lo, hi = PLAUSIBLE[column]
+    time_first = idx["time"] < idx[column]
+    read_before = stats.bytes_read
+    line = 2
+    try:
+        with file.open() as handle:
+            blocks = pd.read_csv(
+                handle, header=0, usecols=[idx["time"], idx[column]], dtype=np.float64,
+                chunksize=FAST_ROWS, skip_blank_lines=False, engine="c", encoding="utf-8-sig",
+            )  # fmt: skip
+            for block in blocks:
+                data = block.to_numpy(dtype=np.float64)
+                secs, values = (data[:, 0], data[:, 1]) if time_first else (data[:, 1], data[:, 0])
+                if not (np.isfinite(secs).all() and np.isfinite(values).all()):
+                    return line
+                whole = np.floor(secs)
+                times = whole.astype(np.int64) * NS + np.round((secs - whole) * NS).astype(np.int64)
+                if (
+                    times[0] < (last[0] if last else 0)
+                    or times[-1] > LATEST_NS
+                    or np.any(np.diff(times) < 0)
+                    or not ((values >= lo) & (values <= hi)).all()
+                ):
+                    return line
+                yield from chunker.add(times, values)
+                last[:] = [int(times[-1])]
+                line += len(block)
+                stats.rows += len(block)
+                with contextlib.suppress(OSError, ValueError):
+                    stats.bytes_read = read_before + handle.tell()
+    except (ValueError, pd.errors.ParserError, UnicodeDecodeError, OSError, ImportFormatError):
+        return line
+    stats.bytes_read = read_before + file.size()
+    return None
+
+
+def _row_blocks(
+    file: DataFile,
+    column: str,
+    idx: dict[str, int],
+    chunker: GridChunker,
+    options: ImportOptions,
+    stats: ImportStats,
+    start_line: int,
+    last: list[int],
+) -> Iterator[Event]:
+    """Events of the rows from ``start_line`` on, read and checked one by one."""
+    lines = iter_lines(file, stats, keep_newline=True)
+    reader = csv.reader(text for n, text in lines if n >= start_line)
+    previous = last[0] if last else None
+    rows = _rows(reader, file, column, idx, options, stats, start_line - 1, previous)
+    times: list[int] = []
+    values: list[float] = []
+    try:
+        for t, v in rows:
+            assert isinstance(v, float)
+            times.append(t)
+            values.append(v)
+            if len(times) >= ROW_BLOCK:
+                yield from chunker.add(np.array(times, dtype=np.int64), np.array(values))
+                times, values = [], []
+    except ImportFormatError:
+        yield from chunker.add(np.array(times, dtype=np.int64), np.array(values))
+        yield from chunker.flush()  # hand on the samples read before the error
+        raise
+    yield from chunker.add(np.array(times, dtype=np.int64), np.array(values))
 
 
 def _header_of(reader: Iterator[list[str]], file: DataFile) -> tuple[str, dict[str, int]]:
@@ -276,10 +354,12 @@ def _rows(
     idx: dict[str, int],
     options: ImportOptions,
     stats: ImportStats,
+    line_offset: int = 0,
+    last_t: int | None = None,
 ) -> Iterator[tuple[int, float | _MarkerFields]]:
-    """``(time_ns, value or marker fields)`` of every good row."""
-    last_t: int | None = None
-    line = 1
+    """``(time_ns, value or marker fields)`` of every good row; ``line_offset`` lines and a
+    row at ``last_t`` came before what ``reader`` reads (0 and None: from the header on)."""
+    line = 1 + line_offset
     while True:
         try:
             row = next(reader)
@@ -287,7 +367,7 @@ def _rows(
             break
         except csv.Error as exc:
             raise ImportFormatError(file.label, line + 1, f"unreadable row ({exc})") from exc
-        line = reader.line_num
+        line = reader.line_num + line_offset
         if not row or all(not c.strip() for c in row):
             continue
         try:

@@ -250,3 +250,25 @@ def test_unknown_source_is_a_clear_error(tmp_path: Path) -> None:
     path.write_bytes(b"\x00\x01")
     with pytest.raises(ImportFormatError, match="unknown format"):
         list(iter_source_events([path]))
+
+
+def test_block_reader_and_row_reader_agree_and_bad_rows_name_their_line(tmp_path: Path) -> None:
+    """A long EDA file is read in blocks while it is clean; a bad row far in makes the reader
+    go on row by row from that block: the error names the row's line, and with
+    ``--skip-bad-rows`` the samples are those of the clean file without that row."""
+    n, bad = 120_000, 110_000
+    rows = [f"{T0 + i / 32:.6f},{2.0 + (i % 97) / 100:.5f}" for i in range(n)]
+    (tmp_path / "clean").mkdir()
+    (tmp_path / "dirty").mkdir()
+    clean = _write(tmp_path / "clean" / "eda.csv", "time,eda_us\n" + "\n".join(rows) + "\n")
+    broken = [*rows[:bad], "oops,1.0", *rows[bad:]]
+    dirty = _write(tmp_path / "dirty" / "eda.csv", "time,eda_us\n" + "\n".join(broken) + "\n")
+    with pytest.raises(ImportFormatError, match=f"line {bad + 2}"):
+        read_csv_file(dirty, OPTS)
+    ok = read_csv_file(clean, OPTS)
+    skipped = read_csv_file(dirty, ImportOptions(participant="p-07", skip_bad_rows=True))
+    values = [v for e in ok if isinstance(e, EdaSamples) for v in e.values_us]
+    assert [v for e in skipped if isinstance(e, EdaSamples) for v in e.values_us] == values
+    assert len(values) == n
+    assert ok[0].time_ns == skipped[0].time_ns == round(T0 * 1e9)
+    assert abs(ok[-1].time_ns - skipped[-1].time_ns) <= 1e9 / 32
