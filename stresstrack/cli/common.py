@@ -57,6 +57,13 @@ def add_pipeline_options(p: argparse.ArgumentParser) -> None:
         f"intervals that are already edited (default {d.artefact_correction})",
     )
     g.add_argument(
+        "--spectrum",
+        choices=("kubios", "neurokit"),
+        default=d.spectrum,
+        help="HRV spectrum: kubios (smoothness priors, fixed 150 s Welch segments) or neurokit "
+        f"(exactly nk.hrv_frequency at 4 Hz) (default {d.spectrum})",
+    )
+    g.add_argument(
         "--max-artefact-share",
         type=float,
         default=d.max_artefact_share,
@@ -74,6 +81,7 @@ def pipeline_config(args: argparse.Namespace) -> PipelineConfig:
         **values,
         artefact_correction=args.artefact_correction,
         max_artefact_share=args.max_artefact_share,
+        spectrum=args.spectrum,
     )
 
 

@@ -71,9 +71,13 @@ def test_cli_options_reach_the_configuration() -> None:
     parser = argparse.ArgumentParser()
     add_pipeline_options(parser)
     config = pipeline_config(
-        parser.parse_args(["--artefact-correction", "none", "--max-artefact-share", "0.1"])
-    )
+        parser.parse_args(
+            ["--artefact-correction", "none", "--max-artefact-share", "0.1", "--spectrum",
+             "neurokit"]
+        )
+    )  # fmt: skip
     assert config.artefact_correction == "none" and config.max_artefact_share == 0.1
+    assert config.spectrum == "neurokit"
     assert pipeline_config(parser.parse_args([])).artefact_correction == "kubios"
     with pytest.raises(SystemExit):
         parser.parse_args(["--artefact-correction", "sometimes"])
