@@ -40,7 +40,8 @@ _PIPELINE_OPTIONS = (
 
 
 def add_pipeline_options(p: argparse.ArgumentParser) -> None:
-    """Window and hop options (seconds) of the pipeline; see docs/stress-index.md."""
+    """Window and hop options (seconds) and artefact correction of the pipeline; see
+    docs/stress-index.md and docs/features.md."""
     g = p.add_argument_group("pipeline (seconds)")
     d = PipelineConfig()
     for option, name, text in _PIPELINE_OPTIONS:
@@ -48,13 +49,40 @@ def add_pipeline_options(p: argparse.ArgumentParser) -> None:
         g.add_argument(
             option, type=float, default=default, metavar="S", help=f"{text} (default {default:g})"
         )
+    g.add_argument(
+        "--artefact-correction",
+        choices=("kubios", "none"),
+        default=d.artefact_correction,
+        help="beat artefact correction: kubios (Lipponen & Tarvainen 2019) or none, for NN "
+        f"intervals that are already edited (default {d.artefact_correction})",
+    )
+    g.add_argument(
+        "--spectrum",
+        choices=("kubios", "neurokit"),
+        default=d.spectrum,
+        help="HRV spectrum: kubios (smoothness priors, fixed 150 s Welch segments) or neurokit "
+        f"(exactly nk.hrv_frequency at 4 Hz) (default {d.spectrum})",
+    )
+    g.add_argument(
+        "--max-artefact-share",
+        type=float,
+        default=d.max_artefact_share,
+        metavar="F",
+        help="withhold RMSSD, pNN50, SD1, PNS and the spectrum above this share of artefact "
+        f"beats (default {d.max_artefact_share:g})",
+    )
 
 
 def pipeline_config(args: argparse.Namespace) -> PipelineConfig:
     values = {
         name: getattr(args, option[2:].replace("-", "_")) for option, name, _ in _PIPELINE_OPTIONS
     }
-    return PipelineConfig(**values)
+    return PipelineConfig(
+        **values,
+        artefact_correction=args.artefact_correction,
+        max_artefact_share=args.max_artefact_share,
+        spectrum=args.spectrum,
+    )
 
 
 def participant_arg(text: str) -> str:

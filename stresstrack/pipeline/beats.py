@@ -22,14 +22,18 @@ import bisect
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Final, Literal
 
 import neurokit2 as nk
 import numpy as np
+import numpy.typing as npt
 
+from stresstrack.pipeline.window import ARTEFACT_TYPES
 from stresstrack.sample_rate import SampleClock
 
-__all__ = ["CleanBeat", "KubiosCorrector", "PeakDetector"]
+__all__ = ["ArtefactCorrection", "CleanBeat", "KubiosCorrector", "PeakDetector"]
+
+ArtefactCorrection = Literal["kubios", "none"]
 
 NS: Final = 1_000_000_000
 US: Final = 1_000
@@ -48,6 +52,9 @@ class CleanBeat:
     rr_ms: float
     corrected: bool  # this interval was changed (moved, inserted or merged) by the correction
     segment_start: bool  # first beat after a gap: its interval does not follow the previous beat
+    # Lipponen & Tarvainen's classes of the raw beats this output beat replaces (an extra
+    # beat removed before it, a missed beat inserted before it, itself ectopic or long/short)
+    artefacts: tuple[str, ...] = ()
 
 
 @dataclass
@@ -58,8 +65,14 @@ class KubiosCorrector:
     not on the beats' timestamps: a strap's beat times are reconstructed from receive times
     and may be re-anchored by a few hundred ms (``sensors/timing.py``), which must not look
     like an ectopic beat. Output beats keep their recorded time; inserted or moved beats get
-    the time of their chain position relative to the nearest recorded beat.
+    the time of their chain position relative to the nearest recorded beat (a window's beat
+    times are rebuilt from the intervals: ``pipeline/window.py``).
+
+    ``method="none"`` changes nothing: beats pass at once, segmented the same way and all
+    flagged uncorrected, for data that is already edited (NN intervals).
     """
+
+    method: ArtefactCorrection = "kubios"
 
     # pending raw beats: (time_ns, rr_ms, chain position ns)
     _raw: list[tuple[int, float, int]] = field(default_factory=list)
@@ -86,7 +99,9 @@ class KubiosCorrector:
             self._chain_last = self._origin
         self._chain_last += rr_ns
         self._raw.append((time_ns, rr_ms, self._chain_last))
-        if len(self._raw) >= RUN_EVERY_BEATS + LOOKAHEAD_BEATS:
+        if self.method == "none":
+            out.extend(self._run(final=True))  # nothing to wait for
+        elif len(self._raw) >= RUN_EVERY_BEATS + LOOKAHEAD_BEATS:
             out.extend(self._run(final=False))
         return out
 
@@ -100,11 +115,11 @@ class KubiosCorrector:
         chains = [c for _, _, c in self._raw]
         head = self._context if self._context else [origin]
         peaks = np.array([*head, *chains], dtype=np.int64)
-        if peaks.size >= MIN_SEGMENT_BEATS:
+        tags: list[tuple[int, str]] = []  # (chain position, artefact class)
+        if peaks.size >= MIN_SEGMENT_BEATS and self.method == "kubios":
             rel_us = (peaks - peaks[0]) // US
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                _, clean_us = nk.signal_fixpeaks(rel_us, sampling_rate=1_000_000, method="kubios")
+            clean_us, found = _fixpeaks_kubios(rel_us)
+            tags = sorted((int(peaks[0]) + int(pos) * US, kind) for pos, kind in found)
             p0 = int(peaks[0])
             # Unchanged peaks keep their exact position (the µs grid only serves the correction).
             exact = {int(r): int(c) for r, c in zip(rel_us, peaks, strict=True)}
@@ -135,7 +150,17 @@ class KubiosCorrector:
                 t = last_time + 1  # never backwards
             rr = original[1] if original is not None and not corrected else (c - prev) / 1e6
             first = self._last_final is None and not out
-            out.append(CleanBeat(time_ns=t, rr_ms=rr, corrected=corrected, segment_start=first))
+            kinds: tuple[str, ...] = ()
+            if tags:
+                lo = bisect.bisect_right(tags, (prev, "~"))
+                hi = bisect.bisect_right(tags, (c, "~"))
+                kinds = tuple(k for _, k in tags[lo:hi])
+            out.append(
+                CleanBeat(
+                    time_ns=t, rr_ms=rr, corrected=corrected, segment_start=first,
+                    artefacts=kinds,
+                )
+            )  # fmt: skip
             prev, last_time = c, t
         # Extra beats the correction removed count as corrections too.
         removed = sum(1 for c in chains if c <= cutoff and c not in clean_set)
@@ -155,6 +180,41 @@ class KubiosCorrector:
         k = bisect.bisect_left(chains, chain)
         t, _, c = self._raw[k] if k < len(self._raw) else self._raw[-1]
         return t - (c - chain)
+
+
+def _fixpeaks_kubios(
+    peaks_us: npt.NDArray[np.int64],
+) -> tuple[npt.NDArray[np.float64], list[tuple[int, str]]]:
+    """``nk.signal_fixpeaks(method="kubios")`` (iterative), one pass at a time so that the
+    artefacts of every pass are kept (NeuroKit2 returns those of the last pass only): the
+    corrected peaks and the (µs position, class) of each artefact found.
+
+    NeuroKit2's loop: correct once, then correct again while a new pass finds fewer
+    artefacts than the previous one.
+    """
+    found: list[tuple[int, str]] = []
+
+    def one_pass(
+        p: npt.NDArray[np.float64],
+    ) -> tuple[npt.NDArray[np.float64], list[tuple[int, str]]]:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            info, out = nk.signal_fixpeaks(
+                p, sampling_rate=1_000_000, method="kubios", iterative=False
+            )
+        kinds = [(int(p[int(i)]), k) for k in ARTEFACT_TYPES for i in info[k] if int(i) < p.size]
+        return np.asarray(out, dtype=np.float64), kinds
+
+    clean, kinds = one_pass(np.asarray(peaks_us, dtype=np.float64))
+    found.extend(kinds)
+    n = len(kinds)
+    while n:
+        again, kinds = one_pass(clean)
+        if len(kinds) >= n:
+            break
+        clean, n = again, len(kinds)
+        found.extend(kinds)
+    return clean, found
 
 
 @dataclass

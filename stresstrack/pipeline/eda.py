@@ -5,10 +5,15 @@ Steps (NeuroKit2 0.2): ``eda_clean`` (4th-order Butterworth low-pass at 3 Hz; sk
 (NeuroKit2's default: phasic = zero-phase Butterworth high-pass at 0.05 Hz, tonic = the
 rest; Biopac AcqKnowledge's method; over a 60 s window it keeps ~85 % of a response's
 amplitude where a 4 s running median keeps ~25 %), and the peaks of the phasic component
-as ``signal_findpeaks`` finds them. A peak counts as a skin-conductance response (SCR)
-when it rises at least ``SCR_MIN_AMPLITUDE_US`` above its onset: an absolute criterion, so
-a calm window's noise is not counted as responses (the relative ``amplitude_min`` of
-``eda_peaks`` would scale with each window's largest peak).
+as NeuroKit2's ``eda_peaks(method="neurokit", amplitude_min=0.1)`` finds them: every local
+maximum whose prominence is at least 10 % of the window's largest prominence is an SCR; its
+onset is the closest local minimum before it, its amplitude the rise from that onset. The
+rule is relative: a calm window's largest ripple sets the bar, so resting rates are higher
+than the 1-3/min of non-specific SCRs usually reported at rest (Dawson, Schell & Filion
+2017); docs/features.md gives the rates measured on real recordings.
+
+Each function has a ``method=`` argument: ``"fast"`` (numpy/scipy, filters designed once)
+or ``"neurokit"`` (NeuroKit2 itself, the slow reference); they agree to 1e-9.
 """
 
 from __future__ import annotations
@@ -24,43 +29,53 @@ import numpy.typing as npt
 import scipy.ndimage
 import scipy.signal
 
+from stresstrack.pipeline.hrv import Method
+
 __all__ = [
     "EDA_FEATURES",
     "EDA_SYMP_FEATURES",
-    "SCR_MIN_AMPLITUDE_US",
+    "SCR_RELATIVE_MIN",
     "eda_decompose",
     "eda_features",
     "eda_quality",
     "eda_sympathetic",
-    "reference_eda_features",
-    "reference_eda_sympathetic",
-    "scr_onsets_peaks",
+    "scr_peaks",
     "sosfiltfilt_cached",
 ]
 
 EDA_FEATURES: Final = ("scl_us", "scr_count", "scr_per_min", "scr_amplitude_us")
 EDA_SYMP_FEATURES: Final = ("eda_symp", "eda_symp_n")
-# Minimum SCR amplitude; 0.01-0.05 µS are customary (Boucsein et al. 2012, Psychophysiology
-# 49:1017, "Publication recommendations for electrodermal measurements"). 0.05 µS is the
-# conservative end, robust to the 0.001 µS quantisation and noise of wearable sensors.
-SCR_MIN_AMPLITUDE_US: Final = 0.05
+# eda_peaks(method="neurokit")'s amplitude_min: an SCR's prominence is at least this share of
+# the window's largest prominence (NeuroKit2 0.2-0.3 default).
+SCR_RELATIVE_MIN: Final = 0.1
 
 
-def scr_onsets_peaks(
+def scr_peaks(
     phasic: npt.NDArray[np.float64],
-) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
-    """Peaks of ``phasic`` and their onsets, as ``nk.signal_findpeaks`` finds them.
+) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.float64]]:
+    """SCR peaks of ``phasic`` and their amplitudes (NaN without an onset), as
+    ``nk.eda_peaks(method="neurokit", amplitude_min=0.1)``.
 
-    NeuroKit2 takes every local maximum (``scipy.signal.find_peaks``) and, as its onset, the
-    closest local minimum strictly before it; peaks with no minimum before them have no onset.
-    NeuroKit2 looks each onset up with pandas, one peak at a time (about 40 ms per minute of
-    32 Hz signal); a binary search gives the same indices (tests/pipeline/test_eda.py).
+    NeuroKit2 keeps every local maximum whose prominence is >= 10 % of the largest, and takes
+    as onset the closest local minimum strictly before each peak (looked up with pandas, one
+    peak at a time; a binary search gives the same indices).
+
+    >>> x = np.array([0, 1, 0, 0.05, 0, 0.5, 0.2, 0.35, 0])
+    >>> p, a = scr_peaks(x)
+    >>> p.tolist(), np.round(a, 2).tolist()
+    ([1, 5, 7], [nan, 0.5, 0.15])
     """
     peaks, _ = scipy.signal.find_peaks(phasic)
+    if peaks.size == 0:
+        return peaks, np.zeros(0)
+    prominence = scipy.signal.peak_prominences(phasic, peaks)[0]
+    peaks = peaks[~(prominence / np.max(prominence) < SCR_RELATIVE_MIN)]
     troughs, _ = scipy.signal.find_peaks(-phasic)
     before = np.searchsorted(troughs, peaks, side="left") - 1
-    has_onset = before >= 0
-    return troughs[before[has_onset]], peaks[has_onset]
+    amplitude = np.full(peaks.size, np.nan)
+    has = before >= 0
+    amplitude[has] = phasic[peaks[has]] - phasic[troughs[before[has]]]
+    return peaks, amplitude
 
 
 @functools.lru_cache(maxsize=32)
@@ -131,24 +146,49 @@ def eda_decompose(
     return tonic, phasic
 
 
-def eda_features(signal_us: npt.NDArray[np.float64], sampling_rate: float) -> dict[str, float]:
-    """SCL (mean tonic µS), SCR count, SCRs per minute and mean SCR amplitude of one window."""
+def eda_features(
+    signal_us: npt.NDArray[np.float64], sampling_rate: float, method: Method = "fast"
+) -> dict[str, float]:
+    """SCL (mean tonic µS), SCR count, SCRs per minute and mean SCR amplitude (0 without
+    SCRs; NeuroKit2 gives NaN) of one window."""
     n = signal_us.size
     if n < 4 * sampling_rate:
         raise ValueError(
             f"eda_features needs at least 4 s of signal, got {n / sampling_rate:.1f} s"
         )
-    tonic, phasic_signal = eda_decompose(signal_us, sampling_rate)
-    onsets, peaks = scr_onsets_peaks(phasic_signal)
-    amps = phasic_signal[peaks] - phasic_signal[onsets]
-    amplitudes = amps[amps >= SCR_MIN_AMPLITUDE_US]
+    if method == "neurokit":
+        tonic, peaks, amplitude = _eda_neurokit(signal_us, sampling_rate)
+    else:
+        tonic, phasic = eda_decompose(signal_us, sampling_rate)
+        peaks, amplitude = scr_peaks(phasic)
+    valid = amplitude[~np.isnan(amplitude)]
     minutes = n / sampling_rate / 60.0
     return {
         "scl_us": float(np.mean(tonic)),
-        "scr_count": float(amplitudes.size),
-        "scr_per_min": amplitudes.size / minutes,
-        "scr_amplitude_us": float(np.mean(amplitudes)) if amplitudes.size else 0.0,
+        "scr_count": float(peaks.size),
+        "scr_per_min": peaks.size / minutes,
+        "scr_amplitude_us": float(np.mean(valid)) if valid.size else 0.0,
     }
+
+
+def _eda_neurokit(
+    signal_us: npt.NDArray[np.float64], sampling_rate: float
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.intp], npt.NDArray[np.float64]]:
+    """Tonic level, SCR peaks and amplitudes from NeuroKit2's own functions."""
+    fs = round(sampling_rate)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cleaned = (
+            nk.eda_clean(signal_us, sampling_rate=fs, method="neurokit") if fs >= 7 else signal_us
+        )
+        dec = nk.eda_phasic(np.asarray(cleaned, dtype=float), sampling_rate=fs, method="highpass")
+        phasic = np.asarray(dec["EDA_Phasic"], dtype=float)
+        tonic = np.asarray(dec["EDA_Tonic"], dtype=float)
+        if scipy.signal.find_peaks(phasic)[0].size == 0:  # eda_peaks fails without peaks
+            return tonic, np.zeros(0, dtype=np.intp), np.zeros(0)
+        _, info = nk.eda_peaks(phasic, sampling_rate=fs, method="neurokit", amplitude_min=0.1)
+    peaks = np.asarray(info["SCR_Peaks"], dtype=np.intp)
+    return tonic, peaks, np.asarray(info["SCR_Amplitude"], dtype=float)
 
 
 # Quality limits of a skin-conductance window.
@@ -192,7 +232,9 @@ def _posada_cheby() -> npt.NDArray[np.float64]:
     return cheby
 
 
-def eda_sympathetic(signal_us: npt.NDArray[np.float64], sampling_rate: float) -> dict[str, float]:
+def eda_sympathetic(
+    signal_us: npt.NDArray[np.float64], sampling_rate: float, method: Method = "fast"
+) -> dict[str, float]:
     """EDASymp (Posada-Quintero et al. 2016, Ann Biomed Eng 44:3124), the steps of NeuroKit2's
     ``eda_sympathetic(method="posada")`` with the filters designed once: resample any device
     rate to 400 Hz (``ndimage.zoom``), Chebyshev I low-pass, decimate by 10 and 20 to 2 Hz,
@@ -200,6 +242,8 @@ def eda_sympathetic(signal_us: npt.NDArray[np.float64], sampling_rate: float) ->
     0.045-0.25 Hz, and the same on the max-normalised PSD. Needs more than 64 s of signal."""
     if signal_us.size <= 64 * sampling_rate:
         raise ValueError("eda_sympathetic needs more than 64 s of signal")
+    if method == "neurokit":
+        return _eda_sympathetic_neurokit(signal_us, sampling_rate)
     fs = round(sampling_rate)
     length = int(np.round(signal_us.size * 400 / fs))
     x = (
@@ -224,7 +268,7 @@ def eda_sympathetic(signal_us: npt.NDArray[np.float64], sampling_rate: float) ->
     }
 
 
-def reference_eda_sympathetic(
+def _eda_sympathetic_neurokit(
     signal_us: npt.NDArray[np.float64], sampling_rate: float
 ) -> dict[str, float]:
     """EDASymp from NeuroKit2 itself (for tests and the benchmark)."""
@@ -234,33 +278,4 @@ def reference_eda_sympathetic(
     return {
         "eda_symp": float(out["EDA_Sympathetic"]),
         "eda_symp_n": float(out["EDA_SympatheticN"]),
-    }
-
-
-def reference_eda_features(
-    signal_us: npt.NDArray[np.float64], sampling_rate: float
-) -> dict[str, float]:
-    """:func:`eda_features` computed with NeuroKit2's own peak search (``signal_findpeaks``):
-    the slow reference for tests and the benchmark."""
-    fs = round(sampling_rate)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        cleaned = (
-            nk.eda_clean(signal_us, sampling_rate=fs, method="neurokit") if fs >= 7 else signal_us
-        )
-        dec = nk.eda_phasic(np.asarray(cleaned, dtype=float), sampling_rate=fs, method="highpass")
-        phasic = np.asarray(dec["EDA_Phasic"], dtype=float)
-        info = nk.signal_findpeaks(phasic)
-    amps = [
-        float(phasic[int(p)] - phasic[int(o)])
-        for o, p in zip(info["Onsets"], info["Peaks"], strict=True)
-        if not np.isnan(o)
-    ]
-    kept = [a for a in amps if a >= SCR_MIN_AMPLITUDE_US]
-    minutes = signal_us.size / sampling_rate / 60.0
-    return {
-        "scl_us": float(np.mean(np.asarray(dec["EDA_Tonic"], dtype=float))),
-        "scr_count": float(len(kept)),
-        "scr_per_min": len(kept) / minutes,
-        "scr_amplitude_us": float(np.mean(kept)) if kept else 0.0,
     }

@@ -23,10 +23,12 @@ between carry their latest value.
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import math
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Final, Literal
+from typing import Final
 
 import numpy as np
 import numpy.typing as npt
@@ -44,42 +46,51 @@ from stresstrack.events import (
     Waveform,
     WaveformKind,
 )
-from stresstrack.pipeline.beats import CleanBeat, KubiosCorrector, PeakDetector
+from stresstrack.pipeline.beats import ArtefactCorrection, CleanBeat, KubiosCorrector, PeakDetector
 from stresstrack.pipeline.eda import (
     EDA_FEATURES,
     EDA_SYMP_FEATURES,
     eda_features,
     eda_quality,
     eda_sympathetic,
-    reference_eda_features,
-    reference_eda_sympathetic,
 )
 from stresstrack.pipeline.hrv import (
     HRV_FREQ_FEATURES,
     HRV_NONLINEAR_FEATURES,
     HRV_TIME_FEATURES,
-    hrv_dfa_alpha1,
+    Method,
+    Spectrum,
     hrv_frequency,
+    hrv_nonlinear,
     hrv_time,
-    reference_hrv,
 )
 from stresstrack.pipeline.results import FeatureRow, Session, StressRow
 from stresstrack.pipeline.stress import STRESS_INDEX_VERSION, Baseline, stress_index
+from stresstrack.pipeline.window import ARTEFACT_TYPES, EMPTY, BeatWindow, beat_window
 from stresstrack.sample_rate import SampleClock
 
-__all__ = ["FEATURE_NAMES", "Output", "Pipeline", "PipelineConfig"]
+__all__ = ["FEATURE_NAMES", "METHOD_FIELDS", "Output", "Pipeline", "PipelineConfig"]
 
 NS: Final = 1_000_000_000
 Output = FeatureRow | StressRow | Session
 FloatArray = npt.NDArray[np.float64]
+# Artefacts found by the correction in the HRV window, by Lipponen & Tarvainen's class.
+ARTEFACT_FEATURES: Final = tuple(f"artefacts_{k}" for k in ARTEFACT_TYPES)
 FEATURE_NAMES: Final = (
-    *HRV_TIME_FEATURES, *HRV_FREQ_FEATURES, *HRV_NONLINEAR_FEATURES, *EDA_FEATURES,
-    *EDA_SYMP_FEATURES,
+    *HRV_TIME_FEATURES, *ARTEFACT_FEATURES, *HRV_FREQ_FEATURES, *HRV_NONLINEAR_FEATURES,
+    *EDA_FEATURES, *EDA_SYMP_FEATURES,
 )  # fmt: skip
+# Beat-to-beat (vagal) features that a few corrected beats bias most: withheld above
+# PipelineConfig.max_artefact_share (docs/features.md).
+BEAT_TO_BEAT: Final = ("rmssd_ms", "pnn50_pct", "sd1_ms", "pns_index")
 # Which beat source a window prefers when several cover it: an ECG's R-peaks are the most
 # precise, then the strap's own RR intervals, then optical pulse intervals.
 SOURCE_PRIORITY: Final = ("ecg", "hrs", "file", "ppi", "ppg")
-MAX_BEAT_GAP_S: Final = 3.0
+# The method field of each feature family (``fast`` or ``neurokit``).
+METHOD_FIELDS: Final = (
+    "hrv_time_method", "hrv_frequency_method", "hrv_nonlinear_method", "eda_method",
+    "eda_sympathetic_method",
+)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +109,27 @@ class PipelineConfig:
     baseline_s: float = 300.0  # baseline when none is marked: the first 5 minutes
     min_coverage: float = 0.8  # share of a window that must hold data
     min_beats: int = 20
-    backend: Literal["fast", "reference"] = "fast"  # "reference": NeuroKit2 itself, for checks
+    # Artefact correction of every beat stream: Lipponen & Tarvainen 2019 ("kubios"), or
+    # "none" for beats that are already edited (NN intervals).
+    artefact_correction: ArtefactCorrection = "kubios"
+    # Above this share of artefact beats RMSSD, pNN50, SD1, PNS and the spectrum are withheld
+    # (Kubios HRV user's guide and Peltola 2012, Front Physiol 3:148: a few % of corrected
+    # beats already bias beat-to-beat measures); above max_corrected_share no HRV at all.
+    max_artefact_share: float = 0.05
+    max_corrected_share: float = 0.2
+    # Plausibility (docs/features.md): mean HR and every RR interval in a physiological range,
+    # RMSSD below a bound no short-term norm reaches, device-reported HR agreeing.
+    hr_range_bpm: tuple[float, float] = (30.0, 200.0)
+    rr_range_ms: tuple[float, float] = (300.0, 2000.0)
+    max_rmssd_ms: float = 300.0
+    max_hr_disagreement_bpm: float = 10.0
+    spectrum: Spectrum = "kubios"  # "neurokit": exactly nk.hrv_frequency(interpolation_rate=4)
+    # Per family: "fast" (numpy) or "neurokit" (NeuroKit2 itself: the slow reference).
+    hrv_time_method: Method = "fast"
+    hrv_frequency_method: Method = "fast"
+    hrv_nonlinear_method: Method = "fast"
+    eda_method: Method = "fast"
+    eda_sympathetic_method: Method = "fast"
 
     def __post_init__(self) -> None:
         for name in (
@@ -108,9 +139,19 @@ class PipelineConfig:
         ):  # fmt: skip
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
+        for name in ("max_artefact_share", "max_corrected_share"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ValueError(f"{name} must be between 0 and 1, got {getattr(self, name)}")
         for name in ("slow_hop_s", "edasymp_hop_s"):
             if round(getattr(self, name) / self.hop_s, 9) % 1:
                 raise ValueError(f"{name} must be a multiple of hop_s")
+
+    def with_methods(self, method: Method) -> PipelineConfig:
+        """The same configuration with every feature family computed by ``method``."""
+        return dataclasses.replace(
+            self, hrv_time_method=method, hrv_frequency_method=method,
+            hrv_nonlinear_method=method, eda_method=method, eda_sympathetic_method=method,
+        )  # fmt: skip
 
     @property
     def span_s(self) -> float:
@@ -122,13 +163,15 @@ class PipelineConfig:
 
 @dataclass
 class _Beats:
-    """One source's corrected beats: times, intervals, corrected flags, segment starts."""
+    """One source's corrected beats: times, intervals, corrected flags, segment starts and
+    the artefact classes behind each beat."""
 
-    corrector: KubiosCorrector = field(default_factory=KubiosCorrector)
+    corrector: KubiosCorrector
     t: list[int] = field(default_factory=list)
     rr: list[float] = field(default_factory=list)
     corrected: list[bool] = field(default_factory=list)
     seg: list[bool] = field(default_factory=list)
+    art: list[tuple[str, ...]] = field(default_factory=list)
     progress_ns: int = 0  # beats are final up to here
 
     def extend(self, beats: Iterable[CleanBeat]) -> None:
@@ -137,12 +180,21 @@ class _Beats:
             self.rr.append(b.rr_ms)
             self.corrected.append(b.corrected)
             self.seg.append(b.segment_start)
+            self.art.append(b.artefacts)
             self.progress_ns = b.time_ns
 
     def trim(self, before_ns: int) -> None:
         k = bisect.bisect_left(self.t, before_ns)
         if k:
-            del self.t[:k], self.rr[:k], self.corrected[:k], self.seg[:k]
+            del self.t[:k], self.rr[:k], self.corrected[:k], self.seg[:k], self.art[:k]
+
+    def window(self, key: str, lo: int, hi: int, start: int, end: int) -> BeatWindow:
+        counts = Counter(k for a in self.art[lo:hi] if a for k in a)
+        return beat_window(
+            key, np.asarray(self.t[lo:hi], dtype=np.int64), np.asarray(self.rr[lo:hi]),
+            np.asarray(self.corrected[lo:hi], dtype=bool), np.asarray(self.seg[lo:hi], dtype=bool),
+            {k: counts.get(k, 0) for k in ARTEFACT_TYPES}, start_ns=start, end_ns=end,
+        )  # fmt: skip
 
 
 @dataclass
@@ -159,6 +211,8 @@ class _Participant:
     eda_rate: float = 0.0
     eda_clocks: dict[str, SampleClock] = field(default_factory=dict)
     no_contact: list[tuple[int, int | None]] = field(default_factory=list)
+    hr_t: list[int] = field(default_factory=list)  # device-reported heart rate
+    hr_bpm: list[float] = field(default_factory=list)
     open_sessions: dict[str, Session] = field(default_factory=dict)
     baseline_session: tuple[int, int | None] | None = None
     baseline: Baseline = field(default_factory=Baseline)
@@ -209,6 +263,9 @@ class Pipeline:
             t = self._add_eda(st, event)
         elif isinstance(event, HeartRate):
             self._contact(st, t, event.contact)
+            if event.bpm > 0:
+                st.hr_t.append(t)
+                st.hr_bpm.append(event.bpm)
         elif isinstance(event, DeviceStatus):
             if event.contact is not None:
                 self._contact(st, t, event.contact)
@@ -254,7 +311,9 @@ class Pipeline:
         return int(times[-1])
 
     def _add_beat(self, st: _Participant, key: str, t: int, rr: float) -> None:
-        b = st.beats.setdefault(key, _Beats())
+        b = st.beats.get(key)
+        if b is None:
+            b = st.beats[key] = _Beats(KubiosCorrector(method=self.config.artefact_correction))
         b.extend(b.corrector.add(t, rr))
         st.raw_progress[key] = t
 
@@ -330,7 +389,7 @@ class Pipeline:
                 if self._baseline_over(st, end):
                     out.extend(self._freeze(st))
                 else:
-                    if self._in_baseline(st, end):
+                    if self._in_baseline(st, end) and row.plausible:
                         st.baseline.add(row.values)
                     st.pending.append(row)
                     continue
@@ -362,6 +421,9 @@ class Pipeline:
         k = bisect.bisect_left(st.eda_t, before_ns)
         if k:
             del st.eda_t[:k], st.eda_v[:k]
+        k = bisect.bisect_left(st.hr_t, before_ns)
+        if k:
+            del st.hr_t[:k], st.hr_bpm[:k]
         st.no_contact = [(a, b) for a, b in st.no_contact if b is None or b >= before_ns]
 
     # -- one window --------------------------------------------------------------------------
@@ -370,11 +432,11 @@ class Pipeline:
         quality: dict[str, float] = {}
         reasons: dict[str, str] = {}
         slow = end % self._slow_hop_ns == 0
-        self._hrv(st, end, slow, values, quality, reasons)
+        plausible = self._hrv(st, end, slow, values, quality, reasons)
         self._eda(st, end, end % self._edasymp_hop_ns == 0, values, quality, reasons)
         return FeatureRow(
             time_ns=end, participant=pid, study=st.study, values=values, quality=quality,
-            reasons=reasons,
+            reasons=reasons, plausible=plausible,
         )  # fmt: skip
 
     def _contact_lost_ns(self, st: _Participant, start: int, end: int) -> int:
@@ -384,10 +446,9 @@ class Pipeline:
             total += max(0, hi - lo)
         return total
 
-    def _beats_in(
-        self, st: _Participant, start: int, end: int
-    ) -> tuple[str, FloatArray, FloatArray, npt.NDArray[np.bool_], int]:
-        """The preferred source's beats in (start, end]: key, times (s), RR, corrected, gaps."""
+    def _beats_in(self, st: _Participant, start: int, end: int) -> BeatWindow:
+        """The preferred source's beats in (start, end]: the first source, in priority order,
+        that covers the window, else the one covering most."""
         best: tuple[float, str, int, int] | None = None
         for key in SOURCE_PRIORITY:
             b = st.beats.get(key)
@@ -401,64 +462,94 @@ class Pipeline:
             if best is None or cov > best[0]:
                 best = (cov, key, lo, hi)
         if best is None:
-            empty = np.zeros(0)
-            return "", empty, empty, np.zeros(0, dtype=bool), 0
+            return EMPTY
         _, key, lo, hi = best
-        b = st.beats[key]
-        t_s = (np.asarray(b.t[lo:hi], dtype=np.int64) - start) / 1e9
-        rr = np.asarray(b.rr[lo:hi], dtype=float)
-        gaps = sum(b.seg[lo + 1 : hi])
-        if hi - lo > 1:
-            # A break in the chain: a beat's interval does not reach the previous beat.
-            prev = t_s[:-1]
-            reach = t_s[1:] - rr[1:] / 1000.0
-            gaps += int(np.sum(np.abs(reach - prev) > MAX_BEAT_GAP_S))
-        return key, t_s, rr, np.asarray(b.corrected[lo:hi], dtype=bool), gaps
+        return st.beats[key].window(key, lo, hi, start, end)
 
-    def _beat_check(
-        self, rr: FloatArray, corrected: npt.NDArray[np.bool_], gaps: int, window_ns: int
-    ) -> tuple[float, str]:
-        coverage = min(1.0, float(rr.sum()) * 1e6 / window_ns) if rr.size else 0.0
+    def _beat_check(self, w: BeatWindow) -> str:
+        """Why the window's beats cannot give HRV, or ""."""
         c = self.config
-        if coverage < c.min_coverage:
-            return coverage, f"beats cover {coverage:.0%} of the window (need {c.min_coverage:.0%})"
-        if rr.size < c.min_beats:
-            return coverage, f"{rr.size} beats (need {c.min_beats})"
-        if gaps:
-            return coverage, f"the beats have {gaps} gap(s) in the window"
-        share = float(corrected.mean())
-        if share > 0.2:
-            return coverage, f"{share:.0%} of beats were corrected artefacts (max 20%)"
-        return coverage, ""
+        if w.coverage < c.min_coverage:
+            return f"beats cover {w.coverage:.0%} of the window (need {c.min_coverage:.0%})"
+        if w.n < c.min_beats:
+            return f"{w.n} beats (need {c.min_beats})"
+        if w.gaps:
+            return f"the beats have {w.gaps} gap(s) in the window"
+        if w.corrected_share > c.max_corrected_share:
+            return (
+                f"{w.corrected_share:.0%} of beats were corrected artefacts "
+                f"(max {c.max_corrected_share:.0%})"
+            )
+        lo, hi = c.rr_range_ms
+        out = int(np.count_nonzero((w.rr_ms < lo) | (w.rr_ms > hi)))
+        if out:
+            return f"implausible: {out} RR interval(s) outside {lo:g}-{hi:g} ms"
+        return ""
+
+    def _artefact_share(self, w: BeatWindow) -> float:
+        return sum(w.artefacts.values()) / w.n if w.n else 0.0
+
+    def _plausibility(self, st: _Participant, end: int, f: dict[str, float]) -> str:
+        """Why the window's HRV is not physiological, or "" (docs/features.md)."""
+        c = self.config
+        hr = f["mean_hr_bpm"]
+        if not c.hr_range_bpm[0] <= hr <= c.hr_range_bpm[1]:
+            lo, hi = c.hr_range_bpm
+            return f"implausible: mean HR {hr:.0f} bpm outside {lo:g}-{hi:g} bpm"
+        if f["rmssd_ms"] > c.max_rmssd_ms:
+            return f"implausible: RMSSD {f['rmssd_ms']:.0f} ms above {c.max_rmssd_ms:g} ms"
+        start = end - int(c.hrv_window_s * NS)
+        lo, hi = bisect.bisect_right(st.hr_t, start), bisect.bisect_right(st.hr_t, end)
+        if hi > lo:
+            device = float(np.mean(st.hr_bpm[lo:hi]))
+            if abs(device - hr) > c.max_hr_disagreement_bpm:
+                return (
+                    f"implausible: the device reported {device:.0f} bpm, the beats give "
+                    f"{hr:.0f} bpm (more than {c.max_hr_disagreement_bpm:g} bpm apart)"
+                )
+        return ""
 
     def _hrv(
         self, st: _Participant, end: int, slow: bool, values: dict[str, float | None],
         quality: dict[str, float], reasons: dict[str, str],
-    ) -> None:  # fmt: skip
+    ) -> bool:  # fmt: skip
+        """HRV features of the window ending at ``end``; False if implausible."""
         c = self.config
         window = int(c.hrv_window_s * NS)
-        key, t_s, rr, corrected, gaps = self._beats_in(st, end - window, end)
-        coverage, reason = self._beat_check(rr, corrected, gaps, window)
-        quality["hrv_coverage"] = round(coverage, 4)
-        quality["hrv_corrected_share"] = round(float(corrected.mean()), 4) if rr.size else 0.0
-        quality["beats"] = float(rr.size)
-        quality["beat_source"] = float(SOURCE_PRIORITY.index(key)) if key else -1.0
+        w = self._beats_in(st, end - window, end)
+        reason = self._beat_check(w)
+        quality["hrv_coverage"] = round(w.coverage, 4)
+        quality["hrv_corrected_share"] = round(w.corrected_share, 4)
+        quality["hrv_artefact_share"] = round(self._artefact_share(w), 4)
+        quality["beats"] = float(w.n)
+        quality["beat_source"] = float(SOURCE_PRIORITY.index(w.source)) if w.source else -1.0
         quality["contact_lost_share"] = round(
             self._contact_lost_ns(st, end - window, end) / window, 4
         )
+        values.update({f"artefacts_{k}": float(w.artefacts.get(k, 0)) for k in ARTEFACT_TYPES})
+        features: dict[str, float] = {}
+        if not reason:
+            features = hrv_time(w, c.hrv_time_method)
+            reason = self._plausibility(st, end, features)
         if reason:
             reasons["hrv"] = reason
             values.update(dict.fromkeys(HRV_TIME_FEATURES))
-        elif c.backend == "reference":
-            values.update(reference_hrv(rr, t_s, {"time"}))
         else:
-            values.update(hrv_time(rr))
+            values.update(features)
+            share = self._artefact_share(w)
+            if share > c.max_artefact_share:
+                values.update(dict.fromkeys(BEAT_TO_BEAT))
+                reasons["hrv_beat_to_beat"] = (
+                    f"{share:.0%} artefact beats (max {c.max_artefact_share:.0%}): "
+                    f"{', '.join(BEAT_TO_BEAT)} withheld"
+                )
         if slow:
             self._slow_hrv(st, end)
         values.update({k: st.slow.get(k) for k in (*HRV_FREQ_FEATURES, *HRV_NONLINEAR_FEATURES)})
         for fam in ("freq", "nonlinear"):
             if fam in st.slow_reasons:
                 reasons[fam] = st.slow_reasons[fam]
+        return not reason.startswith("implausible")
 
     def _slow_hrv(self, st: _Participant, end: int) -> None:
         c = self.config
@@ -467,18 +558,19 @@ class Pipeline:
             ("nonlinear", c.nonlinear_window_s, HRV_NONLINEAR_FEATURES),
         ):
             window = int(window_s * NS)
-            _, t_s, rr, corrected, gaps = self._beats_in(st, end - window, end)
-            _, reason = self._beat_check(rr, corrected, gaps, window)
+            w = self._beats_in(st, end - window, end)
+            reason = self._beat_check(w)
+            share = self._artefact_share(w)
+            if not reason and fam == "freq" and share > c.max_artefact_share:
+                reason = f"{share:.0%} artefact beats (max {c.max_artefact_share:.0%})"
             st.slow_reasons.pop(fam, None)
             if reason:
                 st.slow_reasons[fam] = reason
                 st.slow.update(dict.fromkeys(names))
-            elif c.backend == "reference":
-                st.slow.update(reference_hrv(rr, t_s, {fam}))
             elif fam == "freq":
-                st.slow.update(hrv_frequency(rr, t_s))
+                st.slow.update(hrv_frequency(w, c.hrv_frequency_method, c.spectrum))
             else:
-                st.slow["dfa_alpha1"] = hrv_dfa_alpha1(rr)
+                st.slow.update(hrv_nonlinear(w, c.hrv_nonlinear_method))
 
     def _eda_window(
         self, st: _Participant, end: int, window_s: float
@@ -509,10 +601,8 @@ class Pipeline:
         if reason:
             reasons["eda"] = reason
             values.update(dict.fromkeys(EDA_FEATURES))
-        elif c.backend == "reference":
-            values.update(reference_eda_features(signal, st.eda_rate))
         else:
-            values.update(eda_features(signal, st.eda_rate))
+            values.update(eda_features(signal, st.eda_rate, c.eda_method))
         if slow:
             long_signal, long_reason, _ = self._eda_window(st, end, c.edasymp_window_s)
             if not long_reason:
@@ -521,13 +611,16 @@ class Pipeline:
             if long_reason:
                 st.slow_reasons["eda_symp"] = long_reason
                 st.slow.update(dict.fromkeys(EDA_SYMP_FEATURES))
-            elif c.backend == "reference":
-                st.slow.update(reference_eda_sympathetic(long_signal, st.eda_rate))
             else:
-                st.slow.update(eda_sympathetic(long_signal, st.eda_rate))
+                st.slow.update(eda_sympathetic(long_signal, st.eda_rate, c.eda_sympathetic_method))
         values.update({k: st.slow.get(k) for k in EDA_SYMP_FEATURES})
         if "eda_symp" in st.slow_reasons:
             reasons["eda_symp"] = st.slow_reasons["eda_symp"]
+
+    def baseline(self, participant: str) -> Baseline | None:
+        """The participant's baseline statistics (frozen once the baseline period is over)."""
+        st = self._p.get(participant)
+        return None if st is None else st.baseline
 
     def status(self) -> dict[str, dict[str, float]]:
         """Per-participant progress, for live views."""

@@ -13,6 +13,8 @@ class FeatureRow:
 
     ``values`` maps a feature name with its unit (``rmssd_ms``) to its value, or ``None`` when
     the window did not hold enough good data; ``reasons`` says why for each missing family.
+    ``plausible`` is False when the window's beats failed the plausibility checks
+    (docs/features.md): such a window never enters a baseline.
     """
 
     time_ns: int
@@ -21,6 +23,7 @@ class FeatureRow:
     values: dict[str, float | None]
     quality: dict[str, float] = field(default_factory=dict)
     reasons: dict[str, str] = field(default_factory=dict)
+    plausible: bool = True
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -1,4 +1,5 @@
-"""The examples in the docstrings of the session modules run and give what they show."""
+"""The examples in the docstrings of the session and feature modules run and give what they
+show."""
 
 from __future__ import annotations
 
@@ -10,6 +11,9 @@ import pytest
 MODULES = (
     "stresstrack.analysis.stats",
     "stresstrack.cli.mark",
+    "stresstrack.pipeline.eda",
+    "stresstrack.pipeline.hrv",
+    "stresstrack.pipeline.window",
     "stresstrack.protocol",
     "stresstrack.report.html",
 )

@@ -7,54 +7,38 @@ import warnings
 import neurokit2 as nk
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from stresstrack.pipeline.eda import SCR_MIN_AMPLITUDE_US, eda_features, scr_onsets_peaks
+from stresstrack.pipeline.eda import eda_features, scr_peaks
 from stresstrack.protocol import DEFAULT_PROTOCOL
 from stresstrack.simulators.physiology import ParticipantModel, ParticipantParams, simulate_eda
 
 
-def _nk_onsets_peaks(x: np.ndarray) -> tuple[list[int], list[int]]:
+def _nk_eda_peaks(x: np.ndarray) -> tuple[list[int], list[float]]:
+    """Peaks and amplitudes of ``nk.eda_peaks(method="neurokit")`` (NaN: no onset)."""
     with warnings.catch_warnings():
         # scipy warns about zero-width peaks (e.g. subnormal values) while NeuroKit2 measures
-        # peak widths we do not use; the peaks and onsets are what is compared.
+        # peak widths we do not use; the peaks and amplitudes are what is compared.
         warnings.simplefilter("ignore")
-        info = nk.signal_findpeaks(x)
-    onsets, peaks = [], []
-    for o, p in zip(info["Onsets"], info["Peaks"], strict=True):
-        if not np.isnan(o):
-            onsets.append(int(o))
-            peaks.append(int(p))
-    return onsets, peaks
+        _, info = nk.eda_peaks(x, sampling_rate=32, method="neurokit", amplitude_min=0.1)
+    return [int(p) for p in info["SCR_Peaks"]], [float(a) for a in info["SCR_Amplitude"]]
 
 
 @settings(max_examples=60, deadline=None)
-@given(arrays(np.float64, st.integers(3, 300), elements=st.floats(-5, 5)))
-def test_scr_onsets_peaks_equal_neurokit(x: np.ndarray) -> None:
-    onsets, peaks = scr_onsets_peaks(x)
-    ref_onsets, ref_peaks = _nk_onsets_peaks(x)
-    assert (onsets.tolist(), peaks.tolist()) == (ref_onsets, ref_peaks)
-
-
-def _reference_features(signal: np.ndarray, fs: int) -> dict[str, float]:
-    """The same window computed with NeuroKit2's own functions end to end."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        cleaned = nk.eda_clean(signal, sampling_rate=fs, method="neurokit")
-        dec = nk.eda_phasic(cleaned, sampling_rate=fs, method="highpass")
-    phasic = np.asarray(dec["EDA_Phasic"])
-    onsets, peaks = _nk_onsets_peaks(phasic)
-    amps = phasic[peaks] - phasic[onsets]
-    amps = amps[amps >= SCR_MIN_AMPLITUDE_US]
-    minutes = signal.size / fs / 60
-    return {
-        "scl_us": float(np.mean(dec["EDA_Tonic"])),
-        "scr_count": float(amps.size),
-        "scr_per_min": amps.size / minutes,
-        "scr_amplitude_us": float(amps.mean()) if amps.size else 0.0,
-    }
+@given(arrays(np.float64, st.integers(8, 300), elements=st.floats(-5, 5)))
+def test_scr_peaks_equal_neurokit_eda_peaks(x: np.ndarray) -> None:
+    """Same peaks and amplitudes as nk.eda_peaks on any signal with at least two peaks (with
+    a single peak NeuroKit2's own amplitude step fails)."""
+    peaks, amplitude = scr_peaks(x)
+    assume(peaks.size >= 2 and not np.isnan(amplitude).all())
+    try:
+        ref_peaks, ref_amplitude = _nk_eda_peaks(x)
+    except (ValueError, IndexError):
+        assume(False)
+    assert peaks.tolist() == ref_peaks
+    np.testing.assert_allclose(amplitude, ref_amplitude, rtol=1e-12)
 
 
 def test_eda_features_equal_neurokit_pipeline_on_simulated_windows() -> None:
@@ -64,7 +48,7 @@ def test_eda_features_equal_neurokit_pipeline_on_simulated_windows() -> None:
     for start in range(0, eda.size - 1920, 32 * 97):
         window = eda[start : start + 1920]
         assert eda_features(window, 32.0) == pytest.approx(
-            _reference_features(window, 32), rel=1e-9
+            eda_features(window, 32.0, "neurokit"), rel=1e-9
         )
 
 
@@ -88,7 +72,7 @@ def test_eda_features_see_responses_and_level() -> None:
 
 @pytest.mark.parametrize("rate", [4.0, 32.0])
 def test_eda_sympathetic_equals_neurokit_at_any_rate(rate: float) -> None:
-    from stresstrack.pipeline.eda import eda_sympathetic, reference_eda_sympathetic
+    from stresstrack.pipeline.eda import eda_sympathetic
 
     params = ParticipantParams.draw(np.random.default_rng(9), non_responder_share=0.0)
     _, eda = simulate_eda(ParticipantModel(DEFAULT_PROTOCOL, params, 9), rate)
@@ -96,7 +80,7 @@ def test_eda_sympathetic_equals_neurokit_at_any_rate(rate: float) -> None:
     for start in (0, int(400 * rate), int(800 * rate)):
         window = eda[start : start + n]
         assert eda_sympathetic(window, rate) == pytest.approx(
-            reference_eda_sympathetic(window, rate), rel=1e-9
+            eda_sympathetic(window, rate, "neurokit"), rel=1e-9
         )
 
 

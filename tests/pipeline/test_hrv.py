@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
+import warnings
 
+import neurokit2 as nk
 import numpy as np
 import pytest
 from hypothesis import assume, given, settings
@@ -12,60 +14,85 @@ from hypothesis.extra.numpy import arrays
 
 from stresstrack.pipeline.hrv import (
     baevsky_si,
-    hrv_dfa_alpha1,
     hrv_frequency,
+    hrv_nonlinear,
     hrv_time,
     pns_sns,
-    reference_hrv,
 )
+from stresstrack.pipeline.window import BeatWindow, beat_window
 from stresstrack.protocol import DEFAULT_PROTOCOL
 from stresstrack.simulators.physiology import ParticipantModel, ParticipantParams, simulate_beats
 
 
-def _windows(seed: int, length: int, step: int) -> list[tuple[np.ndarray, np.ndarray]]:
+def _window(rr: np.ndarray) -> BeatWindow:
+    t_ns = (np.cumsum(rr) * 1e6).astype(np.int64)
+    z = np.zeros(rr.size, dtype=bool)
+    return beat_window("file", t_ns, rr, z, z, {}, start_ns=0, end_ns=int(t_ns[-1]) + 1)
+
+
+def _windows(seed: int, length: int, step: int) -> list[BeatWindow]:
     params = ParticipantParams.draw(np.random.default_rng(seed))
     _, rr = simulate_beats(ParticipantModel(DEFAULT_PROTOCOL, params, seed))
-    out = []
-    for start in range(0, rr.size - length, step):
-        w = rr[start : start + length]
-        out.append((w, np.cumsum(w) / 1000.0))
-    return out
+    return [_window(rr[start : start + length]) for start in range(0, rr.size - length, step)]
 
 
 @pytest.mark.parametrize("seed", [0, 1])
 def test_time_domain_and_poincare_equal_neurokit(seed: int) -> None:
-    for rr, t in _windows(seed, 75, 211):
-        ours = hrv_time(rr)
-        ref = reference_hrv(rr, t, {"time"})
-        assert ours == pytest.approx(ref, rel=1e-9)
+    for w in _windows(seed, 75, 211):
+        assert hrv_time(w) == pytest.approx(hrv_time(w, "neurokit"), rel=1e-9)
 
 
 @pytest.mark.parametrize("seed", [2, 3])
-def test_frequency_domain_equals_neurokit(seed: int) -> None:
-    """LF, HF (ms², 4 Hz interpolation, unnormalised) and LF/HF, as nk.hrv_frequency."""
-    for rr, t in _windows(seed, 350, 400):
-        ours = hrv_frequency(rr, t)
-        ref = reference_hrv(rr, t, {"freq"})
-        assert ours == pytest.approx(ref, rel=1e-9)
+def test_neurokit_spectrum_equals_nk_hrv_frequency(seed: int) -> None:
+    """VLF, LF, HF (ms², 4 Hz, unnormalised), total power and LF/HF: exactly what
+    ``nk.hrv_frequency(interpolation_rate=4, normalize=False)`` returns."""
+    for w in _windows(seed, 350, 400):
+        ours = hrv_frequency(w, spectrum="neurokit")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ref = nk.hrv_frequency(
+                {"RRI": w.rr_ms, "RRI_Time": w.times_s}, interpolation_rate=4, normalize=False
+            ).iloc[0]
+        assert [ours[k] for k in ("vlf_ms2", "lf_ms2", "hf_ms2", "lf_hf")] == pytest.approx(
+            [ref["HRV_VLF"], ref["HRV_LF"], ref["HRV_HF"], ref["HRV_LFHF"]], rel=1e-9
+        )
         assert ours["lf_ms2"] > 0 and ours["hf_ms2"] > 0
+        assert ours == pytest.approx(hrv_frequency(w, "neurokit", "neurokit"), rel=1e-9)
+
+
+def test_kubios_spectrum_bands_add_up_and_peaks_lie_in_bands() -> None:
+    for w in _windows(5, 350, 400):
+        f = hrv_frequency(w)
+        assert f["vlf_pct"] + f["lf_pct"] + f["hf_pct"] == pytest.approx(100)
+        assert f["lf_nu"] + f["hf_nu"] == pytest.approx(100)
+        assert 0.04 <= f["lf_peak_hz"] < 0.15 and 0.15 <= f["hf_peak_hz"] < 0.4
+        # VLF, nearly emptied by the detrending, to 1e-3 ms² / 1e-3 % (test_methods.py)
+        assert f == pytest.approx(hrv_frequency(w, "neurokit"), rel=1e-6, abs=1e-3)
 
 
 def test_dfa_alpha1_equals_neurokit() -> None:
-    for rr, t in _windows(4, 140, 300):
-        ref = reference_hrv(rr, t, {"nonlinear"})["dfa_alpha1"]
-        assert hrv_dfa_alpha1(rr) == pytest.approx(ref, rel=1e-6)
+    for w in _windows(4, 140, 300):
+        ref = hrv_nonlinear(w, "neurokit")["dfa_alpha1"]
+        assert hrv_nonlinear(w)["dfa_alpha1"] == pytest.approx(ref, rel=1e-6)
 
 
 @settings(max_examples=25, deadline=None)
 @given(arrays(np.float64, st.integers(20, 120), elements=st.floats(400, 1500)))
 def test_time_domain_equals_neurokit_on_any_intervals(rr: np.ndarray) -> None:
-    t = np.cumsum(rr) / 1000.0
+    w = _window(rr)
     try:
-        ref = reference_hrv(rr, t, {"time"})
+        ref = hrv_time(w, "neurokit")
     except (ValueError, ZeroDivisionError):
         # NeuroKit2's hrv_nonlinear fails on (nearly) constant intervals; nothing to compare.
         assume(False)
-    assert hrv_time(rr) == pytest.approx(ref, rel=1e-9, abs=1e-9)
+    assert hrv_time(w) == pytest.approx(ref, rel=1e-9, abs=1e-9)
+
+
+def test_mean_hr_both_ways() -> None:
+    """600 and 1200 ms: 60000 / mean RR = 66.67 bpm; mean of 100 and 50 bpm = 75 bpm."""
+    f = hrv_time(_window(np.array([600.0, 1200.0] * 10)))
+    assert f["mean_hr_bpm"] == pytest.approx(60000 / 900)
+    assert f["mean_hr_inst_bpm"] == pytest.approx(75.0)
 
 
 def test_baevsky_si_by_hand() -> None:
@@ -76,7 +103,7 @@ def test_baevsky_si_by_hand() -> None:
     """
     rr = np.array([800.0] * 6 + [850.0] * 3 + [700.0])
     assert baevsky_si(rr) == pytest.approx(60 / (2 * 0.825 * 0.150))
-    f = hrv_time(rr)
+    f = hrv_time(_window(rr))
     assert f["baevsky_si_sqrt"] == pytest.approx(math.sqrt(f["baevsky_si"]))
 
 
@@ -92,4 +119,4 @@ def test_pns_sns_at_population_norms_are_zero_and_move_the_right_way() -> None:
 
 def test_hrv_time_needs_three_intervals() -> None:
     with pytest.raises(ValueError, match="at least 3"):
-        hrv_time(np.array([800.0, 810.0]))
+        hrv_time(_window(np.array([800.0, 810.0])))
