@@ -49,6 +49,8 @@ __all__ = [
 ARM_META_PREFIX: Final = "arm/"  # store meta key of a participant's arm: "arm/<participant>"
 _STUDY_KEYS: Final = frozenset({"name", "description"})
 _PARTICIPANT_KEYS: Final = frozenset({"id", "arm", "consent_date", "consent_version"})
+# Tables read by the companion web app (stresstrack.companion.settings), ignored here.
+COMPANION_TABLES: Final = frozenset({"consent", "companion", "prompt"})
 
 
 class ConsentError(StressTrackError):
@@ -128,10 +130,13 @@ def parse_study(text: str, where: str, *, today: dt.date | None = None) -> Study
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ImportFormatError(where, None, f"not valid TOML ({exc})") from exc
-    unknown = sorted(set(data) - {"study", "participant"})
+    unknown = sorted(set(data) - {"study", "participant"} - COMPANION_TABLES)
     if unknown:
         raise ImportFormatError(
-            where, None, f"unknown table(s) {', '.join(unknown)} (known: study, participant)"
+            where,
+            None,
+            f"unknown table(s) {', '.join(unknown)} "
+            "(known: study, participant, consent, companion, prompt)",
         )
     head = data.get("study")
     if not isinstance(head, dict) or "name" not in head:

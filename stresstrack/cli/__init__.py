@@ -20,6 +20,7 @@ from stresstrack.cli import (
     replay,
     report,
     scan,
+    serve,
     sync,
 )
 from stresstrack.errors import StressTrackError
@@ -30,7 +31,7 @@ __all__ = ["build_parser", "main"]
 # Order of the commands in --help.
 COMMAND_MODULES = (
     demo, collect, mark, scan, replay, analyze, export, report, sync, doctor, dashboards,
-    pipeline,
+    pipeline, serve,
 )  # fmt: skip
 
 
