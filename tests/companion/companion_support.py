@@ -95,21 +95,46 @@ def strap(protocol: Protocol = STRESS_RISE, seed: int = 7) -> SimulatedHeartRate
     )
 
 
+class StrapFeed:
+    """(receive time ns, notification bytes) of a simulated strap, as the bleak simulator sends
+    them: its own schedule (``ticks``) and encoder, on a virtual clock."""
+
+    def __init__(self, s: SimulatedHeartRateStrap) -> None:
+        self.strap = s
+        clock = s.clock
+        assert isinstance(clock, VirtualClock)
+        self.clock = clock
+        self._ticks = s.ticks()
+        self._held: tuple[int, bytes] | None = None
+
+    def __iter__(self) -> Iterator[tuple[int, bytes]]:
+        for delay, packets in self._ticks:
+            self.clock.advance(delay)
+            for _uuid, make in packets:
+                data = make()
+                if data is not None:
+                    yield self.clock.now_ns(), data
+
+    def until(self, seconds: float) -> list[tuple[int, bytes]]:
+        """The packets up to ``seconds`` after the strap's start (continuing the last call)."""
+        end = START_NS + round(seconds * 1e9)
+        out = []
+        if self._held is not None:
+            if self._held[0] > end:
+                return out
+            out.append(self._held)
+            self._held = None
+        for item in self:
+            if item[0] > end:
+                self._held = item
+                break
+            out.append(item)
+        return out
+
+
 def strap_packets(s: SimulatedHeartRateStrap, seconds: float) -> list[tuple[int, bytes]]:
-    """(receive time ns, notification bytes) of the simulated strap's first ``seconds``: its own
-    schedule and encoder, as the bleak simulator sends them."""
-    clock = s.clock
-    assert isinstance(clock, VirtualClock)
-    out = []
-    for delay, packets in s.ticks():
-        clock.advance(delay)
-        if clock.now_ns() > START_NS + seconds * 1e9:
-            return out
-        for _uuid, make in packets:
-            data = make()
-            if data is not None:
-                out.append((clock.now_ns(), data))
-    return out
+    """The first ``seconds`` of a fresh strap's packets."""
+    return StrapFeed(s).until(seconds)
 
 
 def free_port() -> int:

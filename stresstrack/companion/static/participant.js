@@ -126,14 +126,15 @@ async function pair() {
 }
 async function openLink(device) {
   const server = await device.gatt.connect();
-  await enqueue({ kind: "link", device: device.id, name: device.name || "", state: "connected" });
-  $("link").textContent = "connected";
   const hr = await (await server.getPrimaryService(HR_SERVICE)).getCharacteristic(HR_MEASUREMENT);
   hr.addEventListener("characteristicvaluechanged", (e) => {
     const t = Date.now();
     enqueue({ kind: "gatt", device: device.id, uuid: "2a37", data: hex(e.target.value), t });
   });
   await hr.startNotifications();
+  state.hr = hr;
+  await enqueue({ kind: "link", device: device.id, name: device.name || "", state: "connected" });
+  $("link").textContent = "connected";
   try {
     const bat = await (await server.getPrimaryService(BATTERY_SERVICE)).getCharacteristic(BATTERY_LEVEL);
     const v = await bat.readValue();
@@ -141,13 +142,19 @@ async function openLink(device) {
   } catch (e) { /* a band without a battery service */ }
 }
 async function onDisconnected() {
+  state.hr = null;
+  if (state.reconnecting) return;
+  state.reconnecting = true;
   $("link").textContent = "reconnecting…";
   await enqueue({ kind: "link", device: state.device.id, state: "disconnected" });
-  for (let i = 0; i < 30 && state.device && !state.device.gatt.connected; i++) {
-    try { await openLink(state.device); return; } catch (e) {
+  for (let i = 0; i < 30 && state.device; i++) {
+    try { await openLink(state.device); state.reconnecting = false; return; } catch (e) {
+      try { state.device.gatt.disconnect(); } catch (e2) { /* already down */ }
       await new Promise((r) => setTimeout(r, Math.min(30000, 1000 * 2 ** i)));
     }
   }
+  state.reconnecting = false;
+  $("link").textContent = "not connected";
 }
 
 // -- what the participant sees ---------------------------------------------------------------------
