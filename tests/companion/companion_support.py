@@ -242,7 +242,9 @@ def call(
             return exc.code, json.loads(exc.read())
 
 
-def enrol(server: ServerThread, participant: str, *, consent: bool = True) -> str:
+def enrol(
+    server: ServerThread, participant: str, *, consent: bool = True, at_ns: int = START_NS
+) -> str:
     """Enrol ``participant`` (and record their consent): returns their access token."""
     body = {"participant": participant}
     status, out = call(server, "/api/researcher/codes", body, RESEARCHER_TOKEN)
@@ -252,7 +254,7 @@ def enrol(server: ServerThread, participant: str, *, consent: bool = True) -> st
     token = me["token"]
     assert isinstance(token, str)
     if consent:
-        body = {"accepted": True, "version": "v2-companion", "t": START_NS / 1e6}
+        body = {"accepted": True, "version": "v2-companion", "t": at_ns / 1e6}
         status, me = call(server, "/api/consent", body, token)
         assert status == 200, me
     return token

@@ -135,6 +135,7 @@ async function openLink(device) {
   state.hr = hr;
   await enqueue({ kind: "link", device: device.id, name: device.name || "", state: "connected" });
   $("link").textContent = "connected";
+  $("connect").hidden = true;
   try {
     const bat = await (await server.getPrimaryService(BATTERY_SERVICE)).getCharacteristic(BATTERY_LEVEL);
     const v = await bat.readValue();
@@ -155,6 +156,7 @@ async function onDisconnected() {
   }
   state.reconnecting = false;
   $("link").textContent = "not connected";
+  $("connect").hidden = false;
 }
 
 // -- what the participant sees ---------------------------------------------------------------------
@@ -223,7 +225,7 @@ function render() {
   $("stress-label").hidden = $("stress").hidden = !me.show_stress;
   $("paused").hidden = me.recording;
   $("bt-unavailable").hidden = !!navigator.bluetooth;
-  $("connect").hidden = !navigator.bluetooth;
+  $("connect").hidden = !navigator.bluetooth || !!state.hr;
   const buttons = $("session-buttons");
   buttons.replaceChildren();
   me.sessions.forEach((s, i) => {
