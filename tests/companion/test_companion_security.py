@@ -27,7 +27,7 @@ from companion_support import (
 )
 from websockets.sync.client import ClientConnection, connect
 
-from stresstrack.events import DeviceState, DeviceStatus, HeartRate
+from stresstrack.events import DeviceState, DeviceStatus, HeartRate, Marker
 from stresstrack.store.sqlite import Store
 
 
@@ -174,6 +174,7 @@ def test_serve_command_logs_nothing_identifying_and_mark_reaches_it(tmp_path: Pa
         t0 = time.monotonic()
         mark = [sys.executable, "-m", "stresstrack", "mark", "start", "--participant", "P001",
                 "--kind", "breathing", "--store", str(store)]  # fmt: skip
+        before_ns = time.time_ns()
         subprocess.run(mark, check=True, capture_output=True)
         marked = time.monotonic()
         while True:
@@ -184,8 +185,14 @@ def test_serve_command_logs_nothing_identifying_and_mark_reaches_it(tmp_path: Pa
                 break
             assert time.monotonic() - marked < 1.0, "the marker did not reach serve within 1 s"
             time.sleep(0.05)
+        reached = time.monotonic() - marked
+        with Store(store, readonly=True) as st:
+            stamps = [e.time_ns for e in st.iter_events("P001") if isinstance(e, Marker)]
+        stamp = stamps[-1]  # the breathing start (after the consent marker)
+        assert before_ns <= stamp <= before_ns + (marked - t0) * 1e9
         print(
-            f"mark ran {marked - t0:.2f} s; reached serve {time.monotonic() - marked:.2f} s later"
+            f"mark ran {marked - t0:.2f} s, stamped {(stamp - before_ns) / 1e9:.2f} s after "
+            f"it was started; reached serve {reached:.2f} s after it ended"
         )
     finally:
         proc.terminate()
