@@ -22,7 +22,7 @@ import hmac
 import json
 import logging
 import secrets
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Final, cast
 
@@ -46,7 +46,8 @@ from stresstrack.events import (
     MarkerAction,
     validate_participant_id,
 )
-from stresstrack.pipeline.engine import Output, Pipeline, PipelineConfig
+from stresstrack.pipeline.engine import Output, PipelineConfig
+from stresstrack.pipeline.latest import ObservedPipeline
 from stresstrack.pipeline.results import FeatureRow, Session, StressRow
 from stresstrack.recorder import Recorder
 from stresstrack.sensors.collector import DeviceCollector
@@ -211,24 +212,6 @@ class _Sink:
         self.companion.recorder.emit(events)
 
 
-class _ObservedPipeline(Pipeline):
-    """The pipeline, with its outputs handed to the companion (live view, prompts)."""
-
-    def __init__(self, config: PipelineConfig, observe: Callable[[list[Output]], None]) -> None:
-        super().__init__(config)
-        self._observe = observe
-
-    def process_many(self, events: Iterable[Event]) -> list[Output]:
-        out = super().process_many(events)
-        self._observe(out)
-        return out
-
-    def finish(self) -> list[Output]:
-        out = super().finish()
-        self._observe(out)
-        return out
-
-
 @dataclass
 class _Sender:
     last_seq: int
@@ -255,7 +238,7 @@ class Companion:
         self._replaying = True
         self._listeners: list[Callable[[str, dict[str, object]], None]] = []
         self.decisions: list[Decision] = []
-        self.pipeline = _ObservedPipeline(config or PipelineConfig(), self._observe_outputs)
+        self.pipeline = ObservedPipeline(config or PipelineConfig(), self._observe_outputs)
         current = store.meta("study")
         if current is not None and current != self.study:
             raise CompanionError(
