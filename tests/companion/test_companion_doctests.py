@@ -1,0 +1,21 @@
+"""The examples in the docstrings of the companion's modules run and give what they show."""
+
+from __future__ import annotations
+
+import doctest
+import importlib
+
+import pytest
+
+MODULES = (
+    "stresstrack.analysis.proximal",
+    "stresstrack.companion.prompts",
+    "stresstrack.companion.settings",
+    "stresstrack.pipeline.latest",
+)
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_docstring_examples(name: str) -> None:
+    result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0 and result.failed == 0, result
