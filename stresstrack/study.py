@@ -168,16 +168,20 @@ def parse_study(text: str, where: str, *, today: dt.date | None = None) -> Study
     return Study(name=name, participants=participants, description=description, path=where)
 
 
-def load_study(path: str | Path) -> Study:
-    """Read a study file (see the module's documentation)."""
+def read_study_text(path: str | Path) -> str:
+    """A study file's text; a clear error when it cannot be read."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ImportFormatError(str(path), None, "no such study file") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ImportFormatError(str(path), None, f"cannot read ({exc})") from exc
-    return parse_study(text, str(path))
+
+
+def load_study(path: str | Path) -> Study:
+    """Read a study file (see the module's documentation)."""
+    return parse_study(read_study_text(path), str(path))
 
 
 def check_consent(study: Study, participant: str) -> StudyParticipant:

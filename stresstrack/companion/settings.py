@@ -45,7 +45,7 @@ from typing import Any, Final
 
 from stresstrack.errors import ImportFormatError
 from stresstrack.protocol import MODES
-from stresstrack.study import Study, parse_study
+from stresstrack.study import Study, parse_study, read_study_text
 
 __all__ = [
     "CompanionSettings",
@@ -253,11 +253,4 @@ PROMPT_KEYS: Final = (
 
 def load_companion(path: str | Path) -> CompanionSettings:
     """Read a study file with its companion tables."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ImportFormatError(str(path), None, "no such study file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ImportFormatError(str(path), None, f"cannot read ({exc})") from exc
-    return parse_companion(text, str(path))
+    return parse_companion(read_study_text(path), str(Path(path)))

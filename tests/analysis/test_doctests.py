@@ -8,6 +8,7 @@ import importlib
 import pytest
 
 MODULES = (
+    "stresstrack.analysis.proximal",
     "stresstrack.analysis.stats",
     "stresstrack.cli.mark",
     "stresstrack.protocol",

@@ -3,19 +3,12 @@
 from __future__ import annotations
 
 import doctest
-import importlib
 
-import pytest
-
-MODULES = (
-    "stresstrack.analysis.proximal",
-    "stresstrack.companion.prompts",
-    "stresstrack.companion.settings",
-    "stresstrack.pipeline.latest",
-)
+from stresstrack.companion import prompts, settings
+from stresstrack.pipeline import latest
 
 
-@pytest.mark.parametrize("name", MODULES)
-def test_docstring_examples(name: str) -> None:
-    result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
-    assert result.attempted > 0 and result.failed == 0, result
+def test_docstring_examples() -> None:
+    for module in (prompts, settings, latest):
+        result = doctest.testmod(module)
+        assert result.attempted > 0 and result.failed == 0, (module.__name__, result)
