@@ -22,6 +22,7 @@ import hmac
 import json
 import logging
 import secrets
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Final, cast
@@ -62,6 +63,9 @@ log = logging.getLogger(__name__)
 
 NS_PER_MS: Final = 1_000_000
 CONSENT: Final = "consent"
+# Buffered packets may be days old, but none comes from the future: a phone whose clock is
+# far ahead would put its data (and the pipeline's windows) there.
+FUTURE_TOLERANCE_NS: Final = 600 * 1_000_000_000
 _META: Final = "companion/"
 _MAX_TEXT: Final = 64
 
@@ -351,6 +355,9 @@ class Companion:
         if not self.recording(participant):
             raise CompanionError(409, "recording is paused by the study team")
         sender = _text(sender, "sender", required=True)
+        limit = time.time_ns() + FUTURE_TOLERANCE_NS
+        if any(p.time_ns > limit for p in packets):
+            raise CompanionError(400, "packet times are in the future: check the phone's clock")
         last = self.last_seq(participant, sender)
         state = self._senders[(participant, sender)]
         for p in packets:

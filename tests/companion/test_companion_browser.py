@@ -30,7 +30,9 @@ from companion_support import (
     STUDY_TOML,
     ServerThread,
     StrapFeed,
+    enrol,
     free_port,
+    running,
     strap,
     strap_packets,
     write_study,
@@ -230,3 +232,24 @@ async def test_server_outage_loses_and_duplicates_nothing(browser: Browser, tmp_
     assert [e.time_ns for e in hr] == [t for t, _ in packets]
     assert len({e.time_ns for e in hr}) == len(packets)
     assert [s.state.value for s in statuses if s.detail == "link lost"] == ["disconnected"]
+
+
+async def test_without_web_bluetooth_the_page_says_where_to_collect(
+    browser: Browser, tmp_path: Path
+) -> None:
+    """A browser without Web Bluetooth (as iPhone Safari): the page says so, offers no
+    pairing button and points to the study station; sessions still work."""
+    shots = artifacts_dir()
+    with running(tmp_path) as server:
+        context = await browser.new_context(viewport={"width": 390, "height": 844})
+        await context.add_init_script("delete Navigator.prototype.bluetooth;")
+        page = await context.new_page()
+        await page.goto(server.url + "/")
+        token = enrol(server, "P002")
+        await page.evaluate("t => localStorage.setItem('st.token', t)", token)
+        await page.reload()
+        await page.wait_for_selector("#main:not([hidden])")
+        assert await page.is_hidden("#connect")
+        text = await page.inner_text("#bt-unavailable")
+        assert "cannot connect to a band" in text and "study station" in text
+        await page.screenshot(path=str(shots / "no-web-bluetooth.png"))
