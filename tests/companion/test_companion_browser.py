@@ -253,3 +253,25 @@ async def test_without_web_bluetooth_the_page_says_where_to_collect(
         text = await page.inner_text("#bt-unavailable")
         assert "cannot connect to a band" in text and "study station" in text
         await page.screenshot(path=str(shots / "no-web-bluetooth.png"))
+
+
+async def test_the_page_opens_offline_once_loaded(browser: Browser, tmp_path: Path) -> None:
+    """Loaded once, the participant page opens again while the server is down (service
+    worker cache, last known settings) and queues what happens meanwhile."""
+    shots = artifacts_dir()
+    server = ServerThread(tmp_path / "c.db", write_study(tmp_path), free_port())
+    server.start()
+    try:
+        page = await enrol_in_browser(browser, server, shots)
+        await page.evaluate("navigator.serviceWorker.ready.then(() => 1)")
+        await page.reload()  # now controlled by the service worker
+        await page.wait_for_selector("#main:not([hidden])")
+    finally:
+        server.stop()
+    await page.reload()
+    await page.wait_for_selector("#main:not([hidden])")
+    await set_time(page, START_NS + 60 * NS)
+    await page.click("text=Rest")
+    await poll(page, "window.stresstrack.state.waiting === 1")
+    assert "1 sample waiting" in await page.inner_text("#sync")
+    await page.screenshot(path=str(shots / "offline-reload.png"))

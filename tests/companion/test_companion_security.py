@@ -215,3 +215,19 @@ def call_ok(server: ServerThread) -> bool:
         return call(server, "/api/researcher/participants", None, RESEARCHER_TOKEN)[0] == 200
     except OSError:
         return False
+
+
+def test_the_researcher_pauses_and_resumes_recording(server: ServerThread) -> None:
+    token = enrol(server, "P001")
+    items = _items(strap_packets(strap(), 10))
+    pause = {"participant": "P001", "on": False}
+    assert call(server, "/api/researcher/recording", pause, RESEARCHER_TOKEN)[0] == 200
+    with _open(server, token) as ws:
+        reply = _send(ws, items[:5])
+        assert reply["type"] == "error" and "paused" in str(reply["error"])
+    assert _hr(server, "P001") == []
+    resume = {"participant": "P001", "on": True}
+    assert call(server, "/api/researcher/recording", resume, RESEARCHER_TOKEN)[0] == 200
+    with _open(server, token) as ws:
+        assert _send(ws, items)["seq"] == 10
+    assert len(_hr(server, "P001")) == 10

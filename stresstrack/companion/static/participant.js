@@ -64,7 +64,7 @@ async function enqueue(item) {
 async function refreshWaiting() {
   state.waiting = await tx("readonly", (s) => s.count());
   $("sync").textContent = state.waiting === 0 ? "All saved."
-    : `${state.waiting} samples waiting to be saved` + (state.ready ? "…" : " (offline, kept on this phone).");
+    : `${state.waiting} sample${state.waiting === 1 ? "" : "s"} waiting to be saved` + (state.ready ? "…" : " (offline, kept on this phone).");
 }
 
 // -- the connection to the server ---------------------------------------------------------------
@@ -260,11 +260,13 @@ $("enrol-form").onsubmit = async (e) => {
     localStorage.setItem("st.token", me.token);
     history.replaceState(null, "", "/");
     state.me = me;
+    localStorage.setItem("st.me", JSON.stringify(me));
     render();
   } catch (err) { $("enrol-error").textContent = err.message; }
 };
 $("consent-accept").onclick = async () => {
   state.me = await api("/api/consent", { accepted: true, version: state.me.consent_form.version, t: Date.now() });
+  localStorage.setItem("st.me", JSON.stringify(state.me));
   if ("Notification" in window && Notification.permission === "default") Notification.requestPermission().catch(() => {});
   render();
 };
@@ -280,8 +282,17 @@ window.stresstrack = { state, refreshWaiting };
   if (m) $("code").value = m[1];
   if ("serviceWorker" in navigator) navigator.serviceWorker.register("/sw.js").catch(() => {});
   if (state.token) {
-    try { state.me = await api("/api/me"); } catch (e) {
-      if (/enrolled/.test(e.message)) { localStorage.removeItem("st.token"); state.token = null; }
+    try {
+      state.me = await api("/api/me");
+      localStorage.setItem("st.me", JSON.stringify(state.me));
+    } catch (e) {
+      if (/enrolled/.test(e.message)) {
+        localStorage.removeItem("st.token");
+        localStorage.removeItem("st.me");
+        state.token = null;
+      } else {
+        state.me = JSON.parse(localStorage.getItem("st.me") || "null");  // offline: last known
+      }
     }
   }
   render();
