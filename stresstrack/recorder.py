@@ -100,8 +100,10 @@ class Recorder:
         """Store what is pending and run it, with what other processes stored, through the
         pipeline in store order; ``meta`` is written in the same transaction as the events."""
         pending, self._pending = self._pending, []
-        if self.store_raw and (pending or meta):
+        if self.store_raw and meta:
             self.store.add_events(pending, meta=meta)
+        elif self.store_raw and pending:
+            self.store.add_events(pending)
         self.events += len(pending)
         if self.pipeline is None:
             return

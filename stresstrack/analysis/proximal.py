@@ -123,7 +123,10 @@ def proximal_effect(outcomes: Sequence[DecisionOutcome]) -> ProximalEffect:
                               reason)  # fmt: skip
 
     if n < 3 or prompted == 0 or prompted == n:
-        return empty("needs prompted and unprompted decision points (0 < p < 1)")
+        return empty(
+            "needs prompted and unprompted decision points (0 < p < 1) with the stress index "
+            "over the horizon after them"
+        )
     a = np.array([float(o.prompted) - o.probability for o in outcomes])
     x = np.column_stack([np.ones(n), a])
     y = np.array([o.outcome for o in outcomes])
