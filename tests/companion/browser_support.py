@@ -93,6 +93,15 @@ class EmulatedStrap:
                 "knownServiceUuids": [HR_SERVICE],
             },
         )
+        await self._add_services()
+        cdp.on("BluetoothEmulation.gattOperationReceived", self._on_gatt)
+        cdp.on("BluetoothEmulation.characteristicOperationReceived", self._on_char)
+        cdp.on("BluetoothEmulation.descriptorOperationReceived", self._on_descriptor)
+        await self.page_cdp.send("DeviceAccess.enable")
+        self.page_cdp.on("DeviceAccess.deviceRequestPrompted", self._on_prompt)
+
+    async def _add_services(self) -> None:
+        cdp = self.cdp
         hr = await cdp.send(
             "BluetoothEmulation.addService", {"address": self.address, "serviceUuid": HR_SERVICE}
         )
@@ -122,11 +131,6 @@ class EmulatedStrap:
             },
         )
         self._battery_id = char["characteristicId"]
-        cdp.on("BluetoothEmulation.gattOperationReceived", self._on_gatt)
-        cdp.on("BluetoothEmulation.characteristicOperationReceived", self._on_char)
-        cdp.on("BluetoothEmulation.descriptorOperationReceived", self._on_descriptor)
-        await self.page_cdp.send("DeviceAccess.enable")
-        self.page_cdp.on("DeviceAccess.deviceRequestPrompted", self._on_prompt)
 
     def _on_gatt(self, ev: dict[str, Any]) -> None:
         params = {"address": ev["address"], "type": ev["type"], "code": 0}
@@ -199,6 +203,12 @@ class EmulatedStrap:
         await self.cdp.send(
             "BluetoothEmulation.simulateGATTDisconnection", {"address": self.address}
         )
+
+    async def back_in_range(self) -> None:
+        """The strap is back. Chromium 156's emulation finds no services when the page
+        rediscovers them after ``simulateGATTDisconnection``, so they are added again (a real
+        strap simply keeps its GATT table)."""
+        await self._add_services()
 
 
 async def open_phone(browser: Browser) -> tuple[Page, CDPSession]:

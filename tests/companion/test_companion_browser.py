@@ -219,11 +219,12 @@ async def test_server_outage_loses_and_duplicates_nothing(browser: Browser, tmp_
     assert "30 samples waiting" in await page.inner_text("#sync")
     await page.screenshot(path=str(shots / "offline.png"))
     server.start()  # same store, same port: the page reconnects by itself
-    for t, data in after:
-        await band.notify(data, t)
-    await all_saved(page)
     await band.disconnect()  # the strap goes out of range: the page says so and records it
     await poll(page, "document.getElementById('link').textContent !== 'connected'")
+    await band.back_in_range()  # ... and comes back: the page reconnects by itself
+    await poll(page, "document.getElementById('link').textContent === 'connected'", 60)
+    for t, data in after:
+        await band.notify(data, t)
     await all_saved(page)
     server.stop()
     with Store(server.store_path, readonly=True) as store:
@@ -231,7 +232,8 @@ async def test_server_outage_loses_and_duplicates_nothing(browser: Browser, tmp_
         statuses = [e for e in store.iter_events("P001") if type(e).__name__ == "DeviceStatus"]
     assert [e.time_ns for e in hr] == [t for t, _ in packets]
     assert len({e.time_ns for e in hr}) == len(packets)
-    assert [s.state.value for s in statuses if s.detail == "link lost"] == ["disconnected"]
+    lost = [s.state.value for s in statuses if s.detail in ("link lost", "reconnected")]
+    assert lost == ["disconnected", "gap"]
 
 
 async def test_without_web_bluetooth_the_page_says_where_to_collect(
