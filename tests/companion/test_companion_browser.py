@@ -198,8 +198,9 @@ async def test_enrol_pair_stream_prompt_and_session(browser: Browser, tmp_path: 
 
 async def test_server_outage_loses_and_duplicates_nothing(browser: Browser, tmp_path: Path) -> None:
     """The server is stopped for 30 s of strap data (the phone keeps receiving; the page shows
-    the samples waiting), then restarted: every notification is stored exactly once, in order,
-    and the strap's own disconnect is recorded."""
+    the samples waiting), then restarted: every notification is stored exactly once, in order.
+    Then the strap goes out of range and comes back: the page reconnects by itself and the hole
+    is recorded."""
     shots = artifacts_dir()
     server = ServerThread(tmp_path / "c.db", write_study(tmp_path, STUDY_TOML), free_port())
     server.start()
