@@ -62,7 +62,6 @@ __all__ = ["Companion", "CompanionError", "Packet", "ParticipantLive", "ReceiveC
 log = logging.getLogger(__name__)
 
 NS_PER_MS: Final = 1_000_000
-CONSENT: Final = "consent"
 # Buffered packets may be days old, but none comes from the future: a phone whose clock is
 # far ahead would put its data (and the pipeline's windows) there.
 FUTURE_TOLERANCE_NS: Final = 600 * 1_000_000_000
@@ -318,17 +317,10 @@ class Companion:
         expected = self.settings.consent_version
         if version != expected:
             raise CompanionError(409, f"consent form {version!r} is not the study's {expected!r}")
-        marker = Marker(
-            time_ns=time_ns,
-            participant=participant,
-            study=self.study,
-            device=PROMPT_DEVICE,
-            action=MarkerAction.EVENT,
-            kind=CONSENT,
-            note=json.dumps({"version": version}),
-        )
+        # In the store's meta, not as an event: the pipeline's default baseline is the first
+        # minutes after a participant's first event, which must be data, not the enrolment.
         record = json.dumps({"version": version, "time_ns": time_ns})
-        self.store.add_events([marker], meta={f"{_META}consent/{participant}": record})
+        self.store.set_meta(f"{_META}consent/{participant}", record)
 
     def recording(self, participant: str) -> bool:
         return self.store.meta(f"{_META}recording/{participant}") != "off"

@@ -94,8 +94,9 @@ async def enrol_in_browser(browser: Browser, server: ServerThread, shots: Path) 
     await page.wait_for_selector("#consent:not([hidden])")
     assert "You can stop at any time" in await page.inner_text("#consent-text")
     await page.screenshot(path=str(shots / "consent.png"))
-    await set_time(page, START_NS - NS)
+    await set_time(page, START_NS - 3600 * NS)  # consent an hour before the band is worn
     await page.click("#consent-accept")
+    await set_time(page, START_NS - NS)
     await page.wait_for_selector("#main:not([hidden])")
     return page
 
@@ -120,10 +121,10 @@ async def test_enrol_pair_stream_prompt_and_session(browser: Browser, tmp_path: 
     try:
         page = await enrol_in_browser(browser, server, shots)
         with Store(server.store_path, readonly=True) as store:
-            consent = [e for e in store.iter_events() if isinstance(e, Marker)]
-        assert [(m.kind, json.loads(m.note)) for m in consent] == [
-            ("consent", {"version": "v2-companion"})
-        ]
+            consent = store.meta("companion/consent/P001")
+            assert list(store.iter_events()) == []  # consent is not data
+        assert consent is not None
+        assert json.loads(consent) == {"version": "v2-companion", "time_ns": START_NS - 3600 * NS}
         band = await pair(browser, page)
         sim = strap()
         feed = StrapFeed(sim)
