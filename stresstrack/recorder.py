@@ -16,7 +16,7 @@ therefore sees exactly the order a replay of the store gives.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Final, Protocol
 
 from stresstrack.events import EVENT_TYPE_NAMES, Event, Marker
@@ -96,11 +96,13 @@ class Recorder:
         if len(self._pending) >= self.batch:
             self.flush()
 
-    def flush(self) -> None:
+    def flush(self, meta: Mapping[str, str] | None = None) -> None:
         """Store what is pending and run it, with what other processes stored, through the
-        pipeline in store order."""
+        pipeline in store order; ``meta`` is written in the same transaction as the events."""
         pending, self._pending = self._pending, []
-        if self.store_raw and pending:
+        if self.store_raw and meta:
+            self.store.add_events(pending, meta=meta)
+        elif self.store_raw and pending:
             self.store.add_events(pending)
         self.events += len(pending)
         if self.pipeline is None:

@@ -49,6 +49,8 @@ __all__ = [
 ARM_META_PREFIX: Final = "arm/"  # store meta key of a participant's arm: "arm/<participant>"
 _STUDY_KEYS: Final = frozenset({"name", "description"})
 _PARTICIPANT_KEYS: Final = frozenset({"id", "arm", "consent_date", "consent_version"})
+# Tables read by the companion web app (stresstrack.companion.settings), ignored here.
+COMPANION_TABLES: Final = frozenset({"consent", "companion", "prompt"})
 
 
 class ConsentError(StressTrackError):
@@ -128,10 +130,13 @@ def parse_study(text: str, where: str, *, today: dt.date | None = None) -> Study
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ImportFormatError(where, None, f"not valid TOML ({exc})") from exc
-    unknown = sorted(set(data) - {"study", "participant"})
+    unknown = sorted(set(data) - {"study", "participant"} - COMPANION_TABLES)
     if unknown:
         raise ImportFormatError(
-            where, None, f"unknown table(s) {', '.join(unknown)} (known: study, participant)"
+            where,
+            None,
+            f"unknown table(s) {', '.join(unknown)} "
+            "(known: study, participant, consent, companion, prompt)",
         )
     head = data.get("study")
     if not isinstance(head, dict) or "name" not in head:
@@ -163,16 +168,20 @@ def parse_study(text: str, where: str, *, today: dt.date | None = None) -> Study
     return Study(name=name, participants=participants, description=description, path=where)
 
 
-def load_study(path: str | Path) -> Study:
-    """Read a study file (see the module's documentation)."""
+def read_study_text(path: str | Path) -> str:
+    """A study file's text; a clear error when it cannot be read."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ImportFormatError(str(path), None, "no such study file") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ImportFormatError(str(path), None, f"cannot read ({exc})") from exc
-    return parse_study(text, str(path))
+
+
+def load_study(path: str | Path) -> Study:
+    """Read a study file (see the module's documentation)."""
+    return parse_study(read_study_text(path), str(path))
 
 
 def check_consent(study: Study, participant: str) -> StudyParticipant:

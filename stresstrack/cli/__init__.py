@@ -2,39 +2,38 @@
 
 from __future__ import annotations
 
-import argparse
-import logging
-import sys
-from collections.abc import Sequence
+import time
 
-from stresstrack import __version__
-from stresstrack.cli import (
-    analyze,
-    collect,
-    dashboards,
-    demo,
-    doctor,
-    export,
-    mark,
-    pipeline,
-    replay,
-    report,
-    scan,
-    sync,
-)
-from stresstrack.errors import StressTrackError
-from stresstrack.store.sqlite import StoreError
+# When the command was invoked, before any heavy import: `mark` stamps its marker with this.
+INVOKED_NS = time.time_ns()
+
+import argparse  # noqa: E402
+import importlib  # noqa: E402
+import logging  # noqa: E402
+import sys  # noqa: E402
+from collections.abc import Sequence  # noqa: E402
+from types import ModuleType  # noqa: E402
+
+from stresstrack import __version__  # noqa: E402
+from stresstrack.errors import StressTrackError  # noqa: E402
+from stresstrack.store.sqlite import StoreError  # noqa: E402
 
 __all__ = ["build_parser", "main"]
 
-# Order of the commands in --help.
-COMMAND_MODULES = (
-    demo, collect, mark, scan, replay, analyze, export, report, sync, doctor, dashboards,
-    pipeline,
+# Order of the commands in --help; each is loaded only when a parser needs it.
+COMMANDS = (
+    "demo", "collect", "mark", "scan", "replay", "analyze", "export", "report", "sync", "doctor",
+    "dashboards", "pipeline", "serve",
 )  # fmt: skip
+# Commands that load only their own module (quick to start: `mark` during a session).
+QUICK_COMMANDS = ("mark",)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _modules(names: Sequence[str]) -> list[ModuleType]:
+    return [importlib.import_module(f"stresstrack.cli.{n}") for n in names]
+
+
+def build_parser(commands: Sequence[str] = COMMANDS) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="stresstrack",
         description="Objective stress measurement (HRV, EDA) from wearables.",
@@ -42,14 +41,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"stresstrack {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in COMMAND_MODULES:
+    for module in _modules(commands):
         module.register(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    invoked_ns = INVOKED_NS if argv is None else time.time_ns()
+    words = list(sys.argv[1:] if argv is None else argv)
+    first = next((w for w in words if not w.startswith("-")), None)
+    parser = build_parser((first,) if first in QUICK_COMMANDS else COMMANDS)
+    args = parser.parse_args(words)
+    args.invoked_ns = invoked_ns
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.ERROR,
         format="%(levelname)s %(name)s: %(message)s",

@@ -167,6 +167,7 @@ def format_summary(analysis: Analysis) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from stresstrack.analysis import analyze_store, write_tables
+    from stresstrack.analysis.proximal import store_proximal, write_proximal
     from stresstrack.store.sqlite import Store
 
     settings = analysis_settings(args)
@@ -174,7 +175,11 @@ def run(args: argparse.Namespace) -> int:
     out: Path = args.out if args.out is not None else args.store.parent / "analysis"
     with Store(args.store, readonly=True) as store:
         analysis = analyze_store(store, settings, arms=arms)
+        prompts = store_proximal(store)  # just-in-time prompts (docs/companion.md)
     counts = write_tables(analysis, out)
     print(format_summary(analysis))
+    if prompts is not None:
+        print(write_proximal(prompts, out / "proximal.csv"))
+        counts["proximal.csv"] = 1
     print(f"\nwrote {', '.join(f'{name} ({n} rows)' for name, n in counts.items())} to {out}")
     return 0

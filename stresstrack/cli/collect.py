@@ -249,8 +249,10 @@ class LiveStatus:
         *,
         every_s: float = LOG_EVERY_S,
         clock: Callable[[], float] = time.monotonic,
+        physiology: Callable[[], list[str]] = list,
     ) -> None:
         self.rows = rows
+        self.physiology = physiology  # one line per participant: HR, RMSSD, SCL, stress
         self.stream = stream
         self.tty = stream.isatty()
         self.every_s = every_s
@@ -269,7 +271,7 @@ class LiveStatus:
                 f"{s.contact.value:<12} {motion:<6} {_age(now_ns, s.last_data_ns):>6} "
                 f"{s.notifications:>8} {s.bad_packets:>4} {s.reconnects:>6}"
             )
-        return lines
+        return lines + self.physiology()
 
     def log_lines(self, now_ns: int) -> list[str]:
         stamp = time.strftime("%H:%M:%S", time.localtime(now_ns / NS))
@@ -283,7 +285,7 @@ class LiveStatus:
                 f"last data {_age(now_ns, s.last_data_ns)} ago, {s.notifications} packets, "
                 f"{s.bad_packets} bad, {s.reconnects} reconnects"
             )
-        return out
+        return out + [f"{stamp} {line}" for line in self.physiology()]
 
     def refresh(self, now_ns: int) -> None:
         if self.tty:
@@ -377,7 +379,6 @@ class ProtocolMarks:
 
 async def _collect(args: argparse.Namespace, protocol: Protocol | None) -> int:
     from stresstrack.clock import WallClock
-    from stresstrack.pipeline.engine import Pipeline
     from stresstrack.recorder import Recorder
     from stresstrack.sensors.collector import DeviceCollector
     from stresstrack.store.sqlite import Store
@@ -413,7 +414,11 @@ async def _collect(args: argparse.Namespace, protocol: Protocol | None) -> int:
             from stresstrack.study import stamp_store
 
             stamp_store(store, args.study_choice)
-            recorder = Recorder(store, Pipeline(pipeline_config(args)), batch=1 << 30)
+            from stresstrack.pipeline.latest import LatestValues, ObservedPipeline
+
+            latest = LatestValues()  # HR, RMSSD, SCL and stress in the live view
+            pipeline = ObservedPipeline(pipeline_config(args), latest.observe)
+            recorder = Recorder(store, pipeline, batch=1 << 30)
             sink = CountingSink(recorder)
             collectors = [
                 DeviceCollector(
@@ -427,7 +432,9 @@ async def _collect(args: argparse.Namespace, protocol: Protocol | None) -> int:
                 for t in targets
             ]
             status = LiveStatus(
-                [(t.label, c) for t, c in zip(targets, collectors, strict=True)], sys.stdout
+                [(t.label, c) for t, c in zip(targets, collectors, strict=True)],
+                sys.stdout,
+                physiology=latest.lines,
             )
             marks = (
                 ProtocolMarks(

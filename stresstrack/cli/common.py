@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from stresstrack.events import validate_participant_id
-from stresstrack.pipeline.engine import PipelineConfig
 
 if TYPE_CHECKING:
+    from stresstrack.pipeline.engine import PipelineConfig
     from stresstrack.sinks.influx import InfluxSink, InfluxTarget
 
 __all__ = [
@@ -42,6 +42,8 @@ _PIPELINE_OPTIONS = (
 def add_pipeline_options(p: argparse.ArgumentParser) -> None:
     """Window and hop options (seconds) and artefact correction of the pipeline; see
     docs/stress-index.md and docs/features.md."""
+    from stresstrack.pipeline.engine import PipelineConfig
+
     g = p.add_argument_group("pipeline (seconds)")
     d = PipelineConfig()
     for option, name, text in _PIPELINE_OPTIONS:
@@ -74,6 +76,8 @@ def add_pipeline_options(p: argparse.ArgumentParser) -> None:
 
 
 def pipeline_config(args: argparse.Namespace) -> PipelineConfig:
+    from stresstrack.pipeline.engine import PipelineConfig
+
     values = {
         name: getattr(args, option[2:].replace("-", "_")) for option, name, _ in _PIPELINE_OPTIONS
     }

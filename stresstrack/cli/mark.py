@@ -157,7 +157,9 @@ def run(args: argparse.Namespace) -> int:
         raise StressTrackError(
             f"{args.store}: no such store (mark a store that collect, demo or replay wrote)"
         )
-    t = time.time_ns() if args.time is None else parse_mark_time(args.time)
+    # The time the command was invoked (stresstrack.cli stamps it before loading anything).
+    now = getattr(args, "invoked_ns", None) or time.time_ns()
+    t = now if args.time is None else parse_mark_time(args.time)
     with Store(args.store) as store:
         known = store.participants()
         if args.participant not in known and not args.allow_unknown:

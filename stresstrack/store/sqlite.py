@@ -254,9 +254,10 @@ class Store:
         return str(row[0])
 
     # -- writing -----------------------------------------------------------------------------
-    def add_events(self, events: Sequence[Event]) -> None:
-        """Append raw events in one transaction, in the order given (arrival order)."""
-        if not events:
+    def add_events(self, events: Sequence[Event], *, meta: Mapping[str, str] | None = None) -> None:
+        """Append raw events in one transaction, in the order given (arrival order); ``meta``
+        entries are set in the same transaction (e.g. how far a sender's sequence got)."""
+        if not events and not meta:
             return
         rows = []
         for e in events:
@@ -268,6 +269,8 @@ class Store:
                 "VALUES (?, ?, ?, ?, ?, ?)",
                 rows,
             )
+            if meta:
+                self._db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", meta.items())
 
     def add_results(
         self,

@@ -9,6 +9,7 @@ import importlib
 import pytest
 
 MODULES = (
+    "stresstrack.analysis.proximal",
     "stresstrack.analysis.stats",
     "stresstrack.cli.mark",
     "stresstrack.pipeline.eda",
