@@ -12,8 +12,8 @@ from stresstrack.cli.common import (
     influx_replica,
     pipeline_config,
 )
+from stresstrack.cli.lsl_options import add_lsl_outlet_option, lsl_pipeline
 from stresstrack.errors import StressTrackError
-from stresstrack.pipeline.engine import Pipeline
 from stresstrack.progress import Progress
 from stresstrack.protocol import DEFAULT_PROTOCOL, load_protocol
 from stresstrack.recorder import Recorder
@@ -46,6 +46,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "baseline-selfcare, partner-session",
     )
     add_pipeline_options(p)
+    add_lsl_outlet_option(p)
     add_influx_options(p)
     p.set_defaults(run=run)
 
@@ -69,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
     with Store(db) as store:
         store.set_meta("study", plan.study)
         store.set_meta("protocol", protocol.name)
-        recorder = Recorder(store, Pipeline(pipeline_config(args)))
+        recorder = Recorder(store, lsl_pipeline(args, pipeline_config(args)))
         with influx_replica(args, db):
             simulate_study(plan, recorder, on_progress=lambda f: progress.update(f * minutes))
             recorder.close()
