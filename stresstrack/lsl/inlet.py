@@ -211,6 +211,7 @@ class SourceInlet:
                 f"{', '.join(sorted(scales))}"
             )
         self.scale = scales.get(unit, 1.0)
+        self.samples = 0  # received so far
         self._chunker: SampleChunker | None = None
         if kind == "eda":
             self._chunker = SampleChunker(eda_maker(self.rate, ids), self.rate, chunk_s=CHUNK_S)
@@ -221,6 +222,7 @@ class SourceInlet:
 
     def convert(self, samples: Sequence[Sequence[Any]], stamps: Sequence[float]) -> list[Event]:
         out: list[Event] = []
+        self.samples += len(samples)
         for s, stamp in zip(samples, stamps, strict=True):
             t = self.clock.to_ns(stamp)
             v = float(s[0]) * self.scale
