@@ -10,7 +10,7 @@ each participant, device and signal; time stamps are the events' own times on LS
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
 from stresstrack.events import Beat, EdaSamples, Event, HeartRate, Marker, Waveform
@@ -26,6 +26,10 @@ __all__ = ["Publisher", "PublishingPipeline", "stream_info"]
 
 NS: Final = 1_000_000_000
 NAN: Final = float("nan")
+# How much an outlet holds for a slow consumer (seconds of data; 100s of samples for an
+# irregular stream). liblsl's default, 360 s, drops samples when `demo --lsl` publishes a
+# whole study faster than real time.
+MAX_BUFFERED_S: Final = 6 * 3600
 
 
 def stream_info(spec: StreamSpec) -> pylsl.StreamInfo:
@@ -79,8 +83,20 @@ class Publisher:
     def _outlet(self, spec: StreamSpec) -> Any:
         outlet = self._outlets.get(spec.source_id)
         if outlet is None:
-            outlet = self._outlets[spec.source_id] = self._pylsl.StreamOutlet(stream_info(spec))
+            outlet = self._outlets[spec.source_id] = self._pylsl.StreamOutlet(
+                stream_info(spec), max_buffered=MAX_BUFFERED_S
+            )
         return outlet
+
+    def announce(self, events: Sequence[Event]) -> None:
+        """Open the outlets these events go to, without sending them (so that recorders
+        can subscribe before the first sample)."""
+        for e in events:
+            spec = spec_for_event(e)
+            if spec is not None:
+                self._outlet(spec)
+        for study, participant in {(e.study, e.participant) for e in events}:
+            self._outlet(_stress_spec(study, participant))
 
     def events(self, events: Iterable[Event]) -> None:
         for e in events:
