@@ -45,6 +45,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="study protocol TOML, or a shipped one: stress-selfcare-recovery (default), "
         "baseline-selfcare, partner-session",
     )
+    p.add_argument(
+        "--realtime",
+        action="store_true",
+        help="run the study on the wall clock (e.g. with --lsl for LabRecorder), not as fast "
+        "as the CPU allows",
+    )
     add_pipeline_options(p)
     add_lsl_outlet_option(p)
     add_influx_options(p)
@@ -72,7 +78,12 @@ def run(args: argparse.Namespace) -> int:
         store.set_meta("protocol", protocol.name)
         recorder = Recorder(store, lsl_pipeline(args, pipeline_config(args)))
         with influx_replica(args, db):
-            simulate_study(plan, recorder, on_progress=lambda f: progress.update(f * minutes))
+            if args.realtime:
+                from stresstrack.cli.demo_realtime import run_realtime
+
+                run_realtime(plan, recorder, lambda f: progress.update(f * minutes))
+            else:
+                simulate_study(plan, recorder, on_progress=lambda f: progress.update(f * minutes))
             recorder.close()
             progress.close()
         report = render_report(store, out / "report.html", title=f"stresstrack demo ({plan.study})")
