@@ -22,9 +22,7 @@ pseudonyms leave the store. Files are written owner-only, like the store.
 
 from __future__ import annotations
 
-import gzip
 import json
-import os
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -39,6 +37,7 @@ from stresstrack import __version__
 from stresstrack.errors import StressTrackError
 from stresstrack.events import Beat, EdaSamples, Marker, MarkerAction, Waveform, WaveformKind
 from stresstrack.export import iso_utc, table_rows
+from stresstrack.files import write_private
 from stresstrack.replay.csv_generic import parse_time
 from stresstrack.store.sqlite import Store
 
@@ -78,25 +77,13 @@ def _na(v: float | None) -> str:
     return "n/a" if v is None or v != v else repr(float(v))
 
 
-def _write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    data = text.encode("utf-8")
-    if path.name.endswith(".gz"):
-        data = gzip.compress(data, mtime=0)
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-    os.replace(tmp, path)
-
-
 def _json(path: Path, obj: Any) -> None:
-    _write(path, json.dumps(obj, indent=2, ensure_ascii=False) + "\n")
+    write_private(path, json.dumps(obj, indent=2, ensure_ascii=False) + "\n")
 
 
 def _tsv(path: Path, header: Sequence[str], rows: Iterable[Sequence[str]]) -> None:
     lines = ["\t".join(header), *("\t".join(r) for r in rows)]
-    _write(path, "\n".join(lines) + "\n")
+    write_private(path, "\n".join(lines) + "\n")
 
 
 @dataclass
@@ -127,7 +114,7 @@ def _physio(
     arrays = [np.asarray(columns[n], dtype=float) for n in names]
     rows = ("\t".join(_na(a[i]) for a in arrays) for i in range(len(arrays[0])))
     data = Path(f"{base}_recording-{signal}_physio.tsv.gz")
-    _write(data, "\n".join(rows) + "\n")
+    write_private(data, "\n".join(rows) + "\n")
     side: dict[str, Any] = {
         "SamplingFrequency": rate,
         "StartTime": (start_ns - t0) / NS,
@@ -215,7 +202,7 @@ def export_bids(store: Store, out: Path, *, task: str | None = None) -> BidsSumm
         "DatasetType": "raw",
         "GeneratedBy": [{"Name": "stresstrack", "Version": __version__}],
     })  # fmt: skip
-    _write(out / "README", f"Study {study}, exported by stresstrack {__version__}.\n"
+    write_private(out / "README", f"Study {study}, exported by stresstrack {__version__}.\n"
            "Pseudonymous participants; physiological recordings in sub-*/beh.\n")  # fmt: skip
     _tsv(
         out / "participants.tsv",

@@ -26,7 +26,6 @@ date from a ``# start:`` line, else ``replay --start``.
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -38,6 +37,7 @@ import numpy as np
 from stresstrack.errors import ImportFormatError
 from stresstrack.events import Beat
 from stresstrack.export import iso_utc
+from stresstrack.files import write_private
 from stresstrack.pipeline.beats import CleanBeat, KubiosCorrector
 from stresstrack.store.sqlite import Store
 
@@ -91,11 +91,7 @@ def export_kubios(store: Store, out: Path, participant: str | None = None) -> li
         beats.sort(key=lambda b: b.time_ns)
         study = beats[0].study
         path = out / f"{pid}_rr.txt"
-        tmp = path.with_name(path.name + ".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(kubios_text(pid, study, corrected_beats(beats)))
-        os.replace(tmp, path)
+        write_private(path, kubios_text(pid, study, corrected_beats(beats)))
         files.append(path)
     return files
 

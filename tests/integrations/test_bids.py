@@ -62,6 +62,7 @@ def test_bids_files_hold_the_store(bids_dir: Path, demo_store: Path) -> None:
     sample on its grid from StartTime, events hold the sessions and beats, and the features
     file has the columns of ``export --table features``."""
     parts = pd.read_csv(bids_dir / "participants.tsv", sep="\t")
+    assert all(p.stat().st_mode & 0o077 == 0 for p in bids_dir.rglob("*"))  # owner-only
     with Store(demo_store, readonly=True) as store:
         pids = store.participants()
         assert list(parts["pseudonym"]) == pids
