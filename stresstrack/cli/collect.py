@@ -507,14 +507,16 @@ async def _run(
     emit: Callable[[Sequence[Event]], None] | None = None,
 ) -> bool:
     """Collect until stopped; True if a second signal cut the shutdown short."""
-    from stresstrack.lsl.inlet import SourceInlet, pump
-
     loop = asyncio.get_running_loop()
     tasks: list[asyncio.Task[object]] = [asyncio.create_task(c.run(stop)) for c in collectors]
-    emit = emit or recorder.emit
-    sources = [asyncio.create_task(pump(i, emit, stop, status.message)) for i in inlets]
-    tasks += sources
-    lsl_only = [t for t, i in zip(sources, inlets, strict=True) if isinstance(i, SourceInlet)]
+    lsl_only: list[asyncio.Task[None]] = []
+    if inlets:
+        from stresstrack.lsl.inlet import SourceInlet, pump
+
+        emit = emit or recorder.emit
+        sources = [asyncio.create_task(pump(i, emit, stop, status.message)) for i in inlets]
+        tasks += sources
+        lsl_only = [t for t, i in zip(sources, inlets, strict=True) if isinstance(i, SourceInlet)]
     marking = asyncio.create_task(marks.run()) if marks is not None else None
     deadline = None if args.duration is None else loop.time() + args.duration
     interrupted = False
