@@ -70,6 +70,7 @@ class Publisher:
 
         self._pylsl = pylsl
         self._outlets: dict[str, Any] = {}
+        self._participants: set[tuple[str, str]] = set()
         self._anchor_lsl = float(pylsl.local_clock())
         self._anchor_ns = time.time_ns()
 
@@ -100,6 +101,11 @@ class Publisher:
 
     def events(self, events: Iterable[Event]) -> None:
         for e in events:
+            if (e.study, e.participant) not in self._participants:
+                # The stress stream is there from the participant's first data on, so that
+                # recorders can subscribe before its first window.
+                self._participants.add((e.study, e.participant))
+                self._outlet(_stress_spec(e.study, e.participant))
             spec = spec_for_event(e)
             if spec is None:
                 continue
