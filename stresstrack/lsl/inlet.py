@@ -47,6 +47,7 @@ __all__ = [
     "MarkerInlet",
     "MarkerRule",
     "SourceInlet",
+    "marker_from_text",
     "open_inlet",
     "parse_marker_rule",
     "pull",
@@ -139,6 +140,38 @@ def _channel_unit(full_info: Any) -> str:
     return str(ch.child_value("unit")).strip().lower() if not ch.empty() else ""
 
 
+def marker_from_text(
+    text: str, lsl_s: float, *, rules: Mapping[str, MarkerRule], ids: EventIds, clock: LslClock,
+    stream: str,
+) -> Marker | None:  # fmt: skip
+    """The session marker a marker string stands for (pure); None for an empty string.
+
+    >>> clock = LslClock(lsl_s=10.0, utc_ns=1_000 * NS)
+    >>> ids = EventIds(participant="P1", study="s", device="lsl:PsychoPy")
+    >>> m = marker_from_text("go", 12.0, rules={"go": parse_marker_rule("start stressor", "t")},
+    ...                      ids=ids, clock=clock, stream="PsychoPy")
+    >>> m.action.value, m.kind, m.time_ns, m.note
+    ('start', 'stressor', 1002000000000, 'LSL PsychoPy: go')
+    >>> marker_from_text("recovery end", 13.0, rules={}, ids=ids, clock=clock, stream="x").action
+    <MarkerAction.STOP: 'stop'>
+    """
+    rule = rules.get(text.strip())
+    if rule is None:
+        parsed = parse_marker(text)
+        if parsed is None:
+            return None
+        rule = MarkerRule(*parsed)
+    return Marker(
+        time_ns=clock.to_ns(lsl_s),
+        action=rule.action,
+        kind=rule.kind,
+        mode=rule.mode,
+        label=rule.label,
+        note=f"LSL {stream}: {text.strip()}",
+        **ids,
+    )
+
+
 class MarkerInlet:
     """Marker strings of one stream → :class:`Marker` events of one participant."""
 
@@ -156,20 +189,8 @@ class MarkerInlet:
         self.name = str(inlet.info().name())
 
     def marker(self, text: str, lsl_s: float) -> Marker | None:
-        rule = self.rules.get(text.strip())
-        if rule is None:
-            parsed = parse_marker(text)
-            if parsed is None:
-                return None
-            rule = MarkerRule(*parsed)
-        return Marker(
-            time_ns=self.clock.to_ns(lsl_s),
-            action=rule.action,
-            kind=rule.kind,
-            mode=rule.mode,
-            label=rule.label,
-            note=f"LSL {self.name}: {text.strip()}",
-            **self.ids,
+        return marker_from_text(
+            text, lsl_s, rules=self.rules, ids=self.ids, clock=self.clock, stream=self.name
         )
 
     def convert(self, samples: Sequence[Sequence[Any]], stamps: Sequence[float]) -> list[Event]:

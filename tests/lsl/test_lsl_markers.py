@@ -14,8 +14,9 @@ import pylsl
 import pytest
 
 from stresstrack.cli import main
-from stresstrack.events import Marker, MarkerAction
-from stresstrack.lsl.inlet import LslClock, MarkerInlet, parse_marker_rule
+from stresstrack.errors import StressTrackError
+from stresstrack.events import EventIds, Marker, MarkerAction
+from stresstrack.lsl.inlet import LslClock, marker_from_text, parse_marker_rule
 from stresstrack.store.sqlite import Store
 
 NS = 1_000_000_000
@@ -115,17 +116,19 @@ def test_psychopy_markers_become_sessions_in_store_and_live_pipeline(tmp_path: P
 def test_marker_rules_and_fallback() -> None:
     """Mapped strings take the rule's fields; others read as in XDF files."""
     rules = {"go": parse_marker_rule("start stressor solo tsst", "t")}
-    conv = MarkerInlet.__new__(MarkerInlet)
-    conv.ids = {"participant": "p", "study": "s", "device": "lsl:x"}
-    conv.rules, conv.name = rules, "x"
-    conv.clock = LslClock(lsl_s=10.0, utc_ns=1_000 * NS)
-    go = conv.marker("go", 12.0)
+    ids = EventIds(participant="p", study="s", device="lsl:x")
+    clock = LslClock(lsl_s=10.0, utc_ns=1_000 * NS)
+
+    def marker(text: str, at: float) -> Marker | None:
+        return marker_from_text(text, at, rules=rules, ids=ids, clock=clock, stream="x")
+
+    go = marker("go", 12.0)
     assert go is not None
     assert (go.action, go.kind, go.mode, go.label, go.time_ns) == (
         MarkerAction.START, "stressor", "solo", "tsst", 1_002 * NS,
     )  # fmt: skip
-    end = conv.marker("recovery end", 13.0)
+    end = marker("recovery end", 13.0)
     assert end is not None and (end.action, end.kind) == (MarkerAction.STOP, "recovery")
-    assert conv.marker("   ", 13.0) is None
-    with pytest.raises(Exception, match="must be"):
+    assert marker("   ", 13.0) is None
+    with pytest.raises(StressTrackError, match="must be"):
         parse_marker_rule("begin", "study.toml [lsl.markers]")
