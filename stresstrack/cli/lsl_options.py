@@ -41,6 +41,13 @@ def add_lsl_inlet_options(p: argparse.ArgumentParser) -> None:
         "several); with no --device, collection stops when the sources close",
     )
     p.add_argument(
+        "--lsl-channel",
+        default="",
+        metavar="LABEL_OR_N",
+        help="channel of the --lsl-source streams to use: its label or 1-based number "
+        "(default: the first)",
+    )
+    p.add_argument(
         "--lsl-unit",
         default="",
         metavar="UNIT",
@@ -90,5 +97,6 @@ def lsl_inlets(
         print(f"looking for LSL stream {query} ({timeout:g} s at most)...", flush=True)
         info = resolve_query(query, timeout)
         ids = EventIds(participant=participant, study=study, device=f"lsl:{info.name()}")
-        out.append(SourceInlet(open_inlet(info), ids, clock, unit=args.lsl_unit))
+        inlet = open_inlet(info)
+        out.append(SourceInlet(inlet, ids, clock, unit=args.lsl_unit, channel=args.lsl_channel))
     return out

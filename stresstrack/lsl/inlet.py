@@ -50,6 +50,7 @@ __all__ = [
     "marker_from_text",
     "open_inlet",
     "parse_marker_rule",
+    "pick_channel",
     "pull",
     "pump",
     "resolve_query",
@@ -135,9 +136,31 @@ def open_inlet(info: Any) -> Any:
     return inlet
 
 
-def _channel_unit(full_info: Any) -> str:
+def _channels(full_info: Any) -> list[tuple[str, str]]:
+    """(label, unit) of each channel the stream's header describes."""
+    out = []
     ch = full_info.desc().child("channels").child("channel")
-    return str(ch.child_value("unit")).strip().lower() if not ch.empty() else ""
+    while not ch.empty():
+        out.append((str(ch.child_value("label")).strip(), str(ch.child_value("unit")).strip()))
+        ch = ch.next_sibling()
+    return out
+
+
+def pick_channel(channels: Sequence[tuple[str, str]], count: int, wanted: str, where: str) -> int:
+    """The index of the channel ``wanted`` names (a label, or a 1-based number); 0 if empty.
+
+    >>> pick_channel([("ACC", ""), ("ECG", "mV")], 2, "ecg", "s"), pick_channel([], 3, "2", "s")
+    (1, 1)
+    """
+    if not wanted:
+        return 0
+    if wanted.isdigit() and 1 <= int(wanted) <= count:
+        return int(wanted) - 1
+    for i, (label, _unit) in enumerate(channels):
+        if label.lower() == wanted.lower():
+            return i
+    labels = ", ".join(label for label, _ in channels) or "none"
+    raise LslError(f"{where}: no channel {wanted!r} (channels: {labels}; or 1-{count})")
 
 
 def marker_from_text(
@@ -208,23 +231,32 @@ class MarkerInlet:
 class SourceInlet:
     """Samples of an RR/HR/ECG/PPG/EDA stream → events, as a device of that signal gives."""
 
-    def __init__(self, inlet: Any, ids: EventIds, clock: LslClock, *, unit: str = "") -> None:
+    def __init__(
+        self, inlet: Any, ids: EventIds, clock: LslClock, *, unit: str = "", channel: str = ""
+    ) -> None:
         info = inlet.info()
         self.inlet = inlet
         self.name = str(info.name())
         self.ids = ids
         self.clock = clock
-        kind = classify_stream(str(info.type()), self.name, str(info.channel_format()))
+        channels = _channels(info)
+        where = f"LSL stream {self.name!r}"
+        self.channel = pick_channel(channels, int(info.channel_count()), channel, where)
+        label, described = channels[self.channel] if self.channel < len(channels) else ("", "")
+        fmt = str(info.channel_format())
+        kind = classify_stream(str(info.type()), self.name, fmt)
+        if kind not in _SIGNALS and channel:  # e.g. type "Physio" and the channel "EDA"
+            kind = classify_stream(label, label, fmt)
         if kind not in _SIGNALS:
             raise LslError(
-                f"LSL stream {self.name!r} (type {info.type()!r}) is not an RR, HR, ECG, PPG or "
-                "EDA stream: its type or name must say which"
+                f"{where} (type {info.type()!r}) is not an RR, HR, ECG, PPG or EDA stream: its "
+                "type, name or the --lsl-channel label must say which"
             )
         self.kind = kind
         self.rate = float(info.nominal_srate())
         if kind in ("ecg", "ppg", "eda") and not self.rate > 0:
-            raise LslError(f"LSL stream {self.name!r}: a {kind} stream needs a nominal rate")
-        unit = (unit or _channel_unit(info)).lower()
+            raise LslError(f"{where}: a {kind} stream needs a nominal rate")
+        unit = (unit or described).lower()
         scales = _UNIT_SCALE.get(kind, {})
         if unit and scales and unit not in scales:
             raise LslError(
@@ -246,7 +278,7 @@ class SourceInlet:
         self.samples += len(samples)
         for s, stamp in zip(samples, stamps, strict=True):
             t = self.clock.to_ns(stamp)
-            v = float(s[0]) * self.scale
+            v = float(s[self.channel]) * self.scale
             if v != v:  # NaN: a missing sample
                 continue
             if self._chunker is not None:

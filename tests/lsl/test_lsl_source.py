@@ -148,3 +148,42 @@ def test_collect_lsl_source_stores_the_stream_and_stops_when_it_closes(tmp_path:
         waves = [e for e in s.iter_events() if isinstance(e, Waveform)]
     values = np.concatenate([w.values for w in waves])
     np.testing.assert_array_equal(values, ecg * 1000.0)
+
+
+def test_a_channel_of_a_multichannel_stream_with_its_unit() -> None:
+    """A BITalino/OpenSignals-style stream (type ``Physio``, several channels): ``channel="EDA"``
+    takes that channel, tells the signal from its label, and converts the nanosiemens its
+    header declares to µS; an unknown channel is a clear error naming the channels."""
+    from stresstrack.events import EdaSamples
+    from stresstrack.lsl.inlet import LslError
+
+    name = f"bitalino-{uuid.uuid4().hex[:8]}"
+    info = pylsl.StreamInfo(name, "Physio", 2, 4.0, pylsl.cf_double64, name)
+    chans = info.desc().append_child("channels")
+    for label, unit in (("ACC", "g"), ("EDA", "nanosiemens")):
+        ch = chans.append_child("channel")
+        ch.append_child_value("label", label)
+        ch.append_child_value("unit", unit)
+    outlet = pylsl.StreamOutlet(info)
+    (found,) = pylsl.resolve_byprop("source_id", name, 1, DEADLINE_S)
+    clock = LslClock(lsl_s=0.0, utc_ns=1_767_603_600 * NS)
+    ids = {"participant": "p", "study": "s", "device": f"lsl:{name}"}
+    with pytest.raises(LslError, match="no channel 'GSR' \\(channels: ACC, EDA"):
+        SourceInlet(open_inlet(found), ids, clock, channel="GSR")  # type: ignore[arg-type]
+    with pytest.raises(LslError, match="not an RR, HR, ECG, PPG or EDA stream"):
+        SourceInlet(open_inlet(found), ids, clock)  # type: ignore[arg-type]
+    source = SourceInlet(open_inlet(found), ids, clock, channel="EDA")  # type: ignore[arg-type]
+    assert (source.kind, source.channel, source.scale) == ("eda", 1, 1e-3)
+    assert outlet.wait_for_consumers(DEADLINE_S)
+    t0 = pylsl.local_clock()
+    for i in range(8):
+        outlet.push_sample([0.5, 2000.0 + i], t0 + i / 4.0)
+    events: list[object] = []
+    deadline = time.monotonic() + DEADLINE_S
+    while source.samples < 8 and time.monotonic() < deadline:
+        got = pull(source)
+        assert got is not None
+        events += got
+    events += source.flush()
+    values = [v for e in events if isinstance(e, EdaSamples) for v in e.values_us]
+    assert values == pytest.approx([2.0 + i / 1000 for i in range(8)])
