@@ -17,7 +17,7 @@ from stresstrack.cli import main
 from stresstrack.errors import StressTrackError
 from stresstrack.events import EventIds, Marker, MarkerAction
 from stresstrack.lsl.inlet import LslClock, marker_from_text, parse_marker_rule
-from stresstrack.store.sqlite import Store
+from stresstrack.store.sqlite import Store, StoreError
 
 NS = 1_000_000_000
 DEADLINE_S = 60.0
@@ -39,10 +39,11 @@ consent_version = "v1"
 
 
 def _markers(store: Path) -> list[Marker]:
-    if not store.exists():
+    try:
+        with Store(store, readonly=True) as s:
+            return [e for e in s.iter_events() if isinstance(e, Marker)]
+    except StoreError:  # not created yet, or created and its tables not yet
         return []
-    with Store(store, readonly=True) as s:
-        return [e for e in s.iter_events() if isinstance(e, Marker)]
 
 
 def _wait_markers(store: Path, n: int, proc: subprocess.Popen[str]) -> list[Marker]:
