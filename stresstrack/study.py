@@ -12,6 +12,10 @@ A study file is TOML::
     consent_date = 2026-01-05         # TOML date (or "2026-01-05")
     consent_version = "v1.2"          # the consent form's version
 
+    [lsl.markers]                     # optional: LSL marker strings -> session markers
+    "selfcare_start" = "start self-care solo serum-massage"   # action kind [mode [label]]
+    "selfcare_end" = "stop self-care solo serum-massage"
+
 ``stresstrack collect --study study.toml`` refuses a participant who is not listed or has no
 consent recorded (date and form version); ``--no-consent-check`` overrides this for pilots,
 and simulated participants need none. The file holds pseudonyms only: the key linking them to
@@ -23,7 +27,7 @@ from __future__ import annotations
 import datetime as dt
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
@@ -75,6 +79,7 @@ class Study:
     participants: Mapping[str, StudyParticipant]
     description: str = ""
     path: str = ""  # the file it was read from
+    lsl_markers: Mapping[str, str] = field(default_factory=dict)  # `collect --lsl-markers`
 
     def arms(self) -> dict[str, str]:
         """Participant -> arm, for those that have one."""
@@ -130,14 +135,15 @@ def parse_study(text: str, where: str, *, today: dt.date | None = None) -> Study
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ImportFormatError(where, None, f"not valid TOML ({exc})") from exc
-    unknown = sorted(set(data) - {"study", "participant"} - COMPANION_TABLES)
+    unknown = sorted(set(data) - {"study", "participant", "lsl"} - COMPANION_TABLES)
     if unknown:
         raise ImportFormatError(
             where,
             None,
             f"unknown table(s) {', '.join(unknown)} "
-            "(known: study, participant, consent, companion, prompt)",
+            "(known: study, participant, lsl, consent, companion, prompt)",
         )
+    lsl_markers = _lsl_markers(data.get("lsl", {}), where)
     head = data.get("study")
     if not isinstance(head, dict) or "name" not in head:
         raise ImportFormatError(where, None, 'needs a [study] table with a name = "..."')
@@ -165,7 +171,23 @@ def parse_study(text: str, where: str, *, today: dt.date | None = None) -> Study
         if p.id in participants:
             raise ImportFormatError(where, line, f"participant {p.id} is listed twice")
         participants[p.id] = p
-    return Study(name=name, participants=participants, description=description, path=where)
+    return Study(
+        name=name,
+        participants=participants,
+        description=description,
+        path=where,
+        lsl_markers=lsl_markers,
+    )
+
+
+def _lsl_markers(raw: object, where: str) -> dict[str, str]:
+    """The ``[lsl.markers]`` table: marker string -> rule text (checked by the LSL inlet)."""
+    if not isinstance(raw, dict) or set(raw) - {"markers"}:
+        raise ImportFormatError(where, None, "[lsl] holds only a [lsl.markers] table")
+    markers = raw.get("markers", {})
+    if not isinstance(markers, dict) or not all(isinstance(v, str) for v in markers.values()):
+        raise ImportFormatError(where, None, '[lsl.markers]: entries are "STRING" = "RULE"')
+    return dict(markers)
 
 
 def read_study_text(path: str | Path) -> str:

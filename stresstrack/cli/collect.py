@@ -32,6 +32,12 @@ from stresstrack.cli.common import (
     participant_arg,
     pipeline_config,
 )
+from stresstrack.cli.lsl_options import (
+    add_lsl_inlet_options,
+    add_lsl_outlet_option,
+    lsl_inlets,
+    lsl_pipeline,
+)
 from stresstrack.cli.mark import HotkeyMarker, terminal_keys
 from stresstrack.errors import StressTrackError
 from stresstrack.events import EVENT_TYPE_NAMES, Event, Marker, MarkerAction
@@ -45,6 +51,7 @@ from stresstrack.transport.options import (
 
 if TYPE_CHECKING:
     from stresstrack.clock import Clock
+    from stresstrack.lsl.inlet import Converter
     from stresstrack.recorder import Recorder
     from stresstrack.sensors.collector import ClientFactory, DeviceCollector
 
@@ -117,6 +124,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="how long to look for each device before giving up (default 10)",
     )
     add_pipeline_options(p)
+    add_lsl_outlet_option(p)
+    add_lsl_inlet_options(p)
     add_influx_options(p)
     add_broker_options(
         p, option="--publish", text="also publish the events to this MQTT broker, "
@@ -130,8 +139,10 @@ def run(args: argparse.Namespace) -> int:
         raise StressTrackError("--duration must be more than 0 seconds")
     if not args.scan_timeout > 0:
         raise StressTrackError("--scan-timeout must be more than 0 seconds")
-    if not args.device and not args.simulate:
-        raise StressTrackError("name at least one --device (see `stresstrack scan`)")
+    if not args.device and not args.simulate and not args.lsl_source:
+        raise StressTrackError(
+            "name at least one --device (see `stresstrack scan`) or --lsl-source"
+        )
     check_publish_args(args)
     protocol = load_protocol(args.protocol) if args.protocol else None
     from stresstrack.study import resolve_study
@@ -403,7 +414,10 @@ async def _collect(args: argparse.Namespace, protocol: Protocol | None) -> int:
             if args.simulate:
                 targets = await _simulated_targets(args, clock, protocol)
             else:
-                targets = await _hardware_targets(args)
+                targets = await _hardware_targets(args) if args.device else []
+            inlets = await asyncio.to_thread(
+                lsl_inlets, args, args.participant, args.study, args.study_choice.study
+            )
         except asyncio.CancelledError:
             print("interrupted before collection started; nothing stored", file=sys.stderr)
             return 130
@@ -414,10 +428,11 @@ async def _collect(args: argparse.Namespace, protocol: Protocol | None) -> int:
             from stresstrack.study import stamp_store
 
             stamp_store(store, args.study_choice)
-            from stresstrack.pipeline.latest import LatestValues, ObservedPipeline
+            from stresstrack.pipeline.latest import LatestValues
 
             latest = LatestValues()  # HR, RMSSD, SCL and stress in the live view
-            pipeline = ObservedPipeline(pipeline_config(args), latest.observe)
+            pipeline = lsl_pipeline(args, pipeline_config(args))
+            pipeline.observe(outputs=latest.observe)
             recorder = Recorder(store, pipeline, batch=1 << 30)
             sink = CountingSink(recorder)
             collectors = [
@@ -448,7 +463,7 @@ async def _collect(args: argparse.Namespace, protocol: Protocol | None) -> int:
                 if protocol is not None
                 else None
             )
-            what = ", ".join(t.label for t in targets)
+            what = ", ".join([*(t.label for t in targets), *(f"LSL {i.name}" for i in inlets)])
             status.message(
                 f"collecting {args.participant}: {what} -> {args.store} (Ctrl-C to stop)"
             )
@@ -464,7 +479,16 @@ async def _collect(args: argparse.Namespace, protocol: Protocol | None) -> int:
                     if listening:
                         status.message("keys: s = start self-care session, e = end it")
                     interrupted = await _run(
-                        args, collectors, marks, recorder, status, clock, stop, reason
+                        args,
+                        collectors,
+                        marks,
+                        recorder,
+                        status,
+                        clock,
+                        stop,
+                        reason,
+                        inlets,
+                        sink.emit,
                     )
                 keys.close_open()
                 if marks is not None:
@@ -488,10 +512,20 @@ async def _run(
     clock: Clock,
     stop: asyncio.Event,
     reason: list[str],
+    inlets: Sequence[Converter] = (),
+    emit: Callable[[Sequence[Event]], None] | None = None,
 ) -> bool:
     """Collect until stopped; True if a second signal cut the shutdown short."""
     loop = asyncio.get_running_loop()
-    tasks = [asyncio.create_task(c.run(stop)) for c in collectors]
+    tasks: list[asyncio.Task[object]] = [asyncio.create_task(c.run(stop)) for c in collectors]
+    lsl_only: list[asyncio.Task[None]] = []
+    if inlets:
+        from stresstrack.lsl.inlet import SourceInlet, pump
+
+        emit = emit or recorder.emit
+        sources = [asyncio.create_task(pump(i, emit, stop, status.message)) for i in inlets]
+        tasks += sources
+        lsl_only = [t for t, i in zip(sources, inlets, strict=True) if isinstance(i, SourceInlet)]
     marking = asyncio.create_task(marks.run()) if marks is not None else None
     deadline = None if args.duration is None else loop.time() + args.duration
     interrupted = False
@@ -507,6 +541,9 @@ async def _run(
                 stop.set()
             elif marking is not None and marking.done() and args.duration is None:
                 reason[0] = "protocol finished"
+                stop.set()
+            elif not collectors and lsl_only and all(t.done() for t in lsl_only):
+                reason[0] = "LSL sources closed"
                 stop.set()
         _done, pending = await asyncio.wait(tasks, timeout=SHUTDOWN_S)
         if pending:

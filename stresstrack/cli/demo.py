@@ -12,8 +12,8 @@ from stresstrack.cli.common import (
     influx_replica,
     pipeline_config,
 )
+from stresstrack.cli.lsl_options import add_lsl_outlet_option, lsl_pipeline
 from stresstrack.errors import StressTrackError
-from stresstrack.pipeline.engine import Pipeline
 from stresstrack.progress import Progress
 from stresstrack.protocol import DEFAULT_PROTOCOL, load_protocol
 from stresstrack.recorder import Recorder
@@ -45,7 +45,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="study protocol TOML, or a shipped one: stress-selfcare-recovery (default), "
         "baseline-selfcare, partner-session",
     )
+    p.add_argument(
+        "--realtime",
+        action="store_true",
+        help="run the study on the wall clock (e.g. with --lsl for LabRecorder), not as fast "
+        "as the CPU allows",
+    )
     add_pipeline_options(p)
+    add_lsl_outlet_option(p)
     add_influx_options(p)
     p.set_defaults(run=run)
 
@@ -69,9 +76,14 @@ def run(args: argparse.Namespace) -> int:
     with Store(db) as store:
         store.set_meta("study", plan.study)
         store.set_meta("protocol", protocol.name)
-        recorder = Recorder(store, Pipeline(pipeline_config(args)))
+        recorder = Recorder(store, lsl_pipeline(args, pipeline_config(args)))
         with influx_replica(args, db):
-            simulate_study(plan, recorder, on_progress=lambda f: progress.update(f * minutes))
+            if args.realtime:
+                from stresstrack.cli.demo_realtime import run_realtime
+
+                run_realtime(plan, recorder, lambda f: progress.update(f * minutes))
+            else:
+                simulate_study(plan, recorder, on_progress=lambda f: progress.update(f * minutes))
             recorder.close()
             progress.close()
         report = render_report(store, out / "report.html", title=f"stresstrack demo ({plan.study})")

@@ -6,6 +6,8 @@ import argparse
 from pathlib import Path
 
 from stresstrack.cli.common import participant_arg
+from stresstrack.cli.export_dataset import add_dataset_options, run_dataset
+from stresstrack.errors import StressTrackError
 from stresstrack.export import TABLES, export_table
 from stresstrack.store.sqlite import Store
 
@@ -15,19 +17,24 @@ NAME = "export"
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(NAME, help="write a table of a store as CSV or Parquet")
     p.add_argument("store", type=Path, metavar="STORE")
-    p.add_argument("--table", choices=TABLES, required=True)
+    p.add_argument("--table", choices=TABLES, default=None)
     p.add_argument("--participant", type=participant_arg, default=None, metavar="ID")
-    p.add_argument("--out", type=Path, required=True, metavar="FILE.csv|FILE.parquet")
+    p.add_argument("--out", type=Path, default=None, metavar="FILE.csv|FILE.parquet")
     p.add_argument(
         "--format",
         choices=("csv", "parquet"),
         default=None,
         help="file format (default: from the --out suffix, .parquet or else CSV)",
     )
+    add_dataset_options(p)
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.bids is not None or args.kubios is not None:
+        return run_dataset(args)
+    if args.table is None or args.out is None:
+        raise StressTrackError("give --table and --out (or --bids DIR, or --kubios DIR)")
     fmt = args.format or ("parquet" if args.out.suffix.lower() == ".parquet" else "csv")
     with Store(args.store, readonly=True) as store:
         if fmt == "parquet":

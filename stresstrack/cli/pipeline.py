@@ -23,6 +23,7 @@ from stresstrack.cli.common import (
     influx_replica,
     pipeline_config,
 )
+from stresstrack.cli.lsl_options import add_lsl_outlet_option, lsl_pipeline
 from stresstrack.errors import StressTrackError
 from stresstrack.store.sqlite import Store
 from stresstrack.transport.mqtt import parse_worker
@@ -59,6 +60,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help=f"status line and status events every S seconds (default {STATUS_EVERY_S:g})",
     )
     add_pipeline_options(p)
+    add_lsl_outlet_option(p)
     add_influx_options(p)
     p.set_defaults(run=run)
 
@@ -89,6 +91,7 @@ def run(args: argparse.Namespace) -> int:
         client_id=args.mqtt_client_id,
         status_every_s=args.status_every,
         on_status=say,
+        pipeline_factory=lambda config: lsl_pipeline(args, config),
     )
     stop = threading.Event()
     reason = ["stopped"]

@@ -19,7 +19,7 @@ from stresstrack.errors import StressTrackError
 from stresstrack.store.sqlite import Store
 
 NAME = "replay"
-FORMAT_NAMES = ("store", "csv", "e4", "polar", "xdf", "emotibit", "wesad")
+FORMAT_NAMES = ("store", "csv", "e4", "polar", "xdf", "emotibit", "wesad", "kubios")
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -26,7 +26,7 @@ import bisect
 import dataclasses
 import math
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -227,6 +227,8 @@ class Pipeline:
     def __init__(self, config: PipelineConfig | None = None) -> None:
         self.config = c = config or PipelineConfig()
         self._p: dict[str, _Participant] = {}
+        self._input_observers: list[Callable[[Sequence[Event]], None]] = []
+        self._output_observers: list[Callable[[list[Output]], None]] = []
         self._hop_ns = int(c.hop_s * NS)
         self._slow_hop_ns = int(c.slow_hop_s * NS)
         self._edasymp_hop_ns = int(c.edasymp_hop_s * NS)
@@ -234,10 +236,33 @@ class Pipeline:
         self._wait_ns = int(c.max_wait_s * NS)
 
     # -- input -------------------------------------------------------------------------------
+    def observe(
+        self,
+        *,
+        inputs: Callable[[Sequence[Event]], None] | None = None,
+        outputs: Callable[[list[Output]], None] | None = None,
+    ) -> None:
+        """Also hand every batch given to :meth:`process_many` to ``inputs`` and every batch of
+        results of :meth:`process_many` and :meth:`finish` to ``outputs`` (live views, LSL
+        outlets): observers compose, where subclasses overriding these methods would not."""
+        if inputs is not None:
+            self._input_observers.append(inputs)
+        if outputs is not None:
+            self._output_observers.append(outputs)
+
     def process_many(self, events: Iterable[Event]) -> list[Output]:
+        if self._input_observers:
+            events = list(events)
+            for see in self._input_observers:
+                see(events)
         out: list[Output] = []
         for e in events:
             out.extend(self.process(e))
+        return self._observed(out)
+
+    def _observed(self, out: list[Output]) -> list[Output]:
+        for see in self._output_observers:
+            see(out)
         return out
 
     def process(self, event: Event) -> list[Output]:
@@ -289,7 +314,7 @@ class Pipeline:
             if not st.baseline.frozen:
                 out.extend(self._freeze(st))
             out.extend(st.open_sessions.values())
-        return out
+        return self._observed(out)
 
     @staticmethod
     def _add_eda(st: _Participant, event: EdaSamples) -> int:

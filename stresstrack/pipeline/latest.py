@@ -7,10 +7,9 @@ stress index.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from stresstrack.events import Event
 from stresstrack.pipeline.engine import Output, Pipeline, PipelineConfig
 from stresstrack.pipeline.results import FeatureRow, StressRow
 
@@ -22,17 +21,7 @@ class ObservedPipeline(Pipeline):
 
     def __init__(self, config: PipelineConfig, observe: Callable[[list[Output]], None]) -> None:
         super().__init__(config)
-        self._observe = observe
-
-    def process_many(self, events: Iterable[Event]) -> list[Output]:
-        out = super().process_many(events)
-        self._observe(out)
-        return out
-
-    def finish(self) -> list[Output]:
-        out = super().finish()
-        self._observe(out)
-        return out
+        self.observe(outputs=observe)
 
 
 @dataclass

@@ -20,6 +20,7 @@ from stresstrack.replay import (
     csv_generic,
     e4,
     emotibit,
+    kubios,
     polar_sensor_logger,
     stores,
     wesad,
@@ -45,6 +46,7 @@ FORMATS: Final[dict[str, Format]] = {
         e4.FORMAT,
         polar_sensor_logger.FORMAT,
         emotibit.FORMAT,
+        kubios.FORMAT,
         csv_generic.FORMAT,
     )
 }

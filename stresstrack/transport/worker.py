@@ -170,6 +170,7 @@ class Worker:
         backoff: Backoff = DEFAULT_BACKOFF,
         status_every_s: float = 60.0,
         on_status: Callable[[str], object] | None = None,
+        pipeline_factory: Callable[[PipelineConfig], Pipeline] = Pipeline,
     ) -> None:
         if not 1 <= index <= count:
             raise ValueError(f"worker {index} of {count}: the index must be 1 to {count}")
@@ -183,6 +184,7 @@ class Worker:
         self.backoff = backoff
         self.status_every_s = status_every_s
         self.on_status = on_status
+        self.pipeline_factory = pipeline_factory  # e.g. one that also publishes to LSL
         self.device = worker_device(index)
         self._inbox: queue.SimpleQueue[Received] = queue.SimpleQueue()
         self._states: queue.SimpleQueue[tuple[bool, str]] = queue.SimpleQueue()
@@ -217,7 +219,7 @@ class Worker:
         """Take messages until ``stop`` is set, then finish the pipeline's windows."""
         with _WorkerStore(self.store_path) as store:
             self._recover(store)
-            pipeline = Pipeline(self.config)
+            pipeline = self.pipeline_factory(self.config)
             self._warm_up(store, pipeline)
             recorder = Recorder(store, pipeline, batch=1 << 30)
             conn = Connection(

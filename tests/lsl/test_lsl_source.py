@@ -1,0 +1,190 @@
+"""An ECG stream of another LSL app, through ``--lsl-source``, and the same samples from CSV."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import neurokit2 as nk
+import numpy as np
+import pylsl
+import pytest
+
+from stresstrack.cli import main
+from stresstrack.events import Waveform, WaveformKind
+from stresstrack.lsl.inlet import LslClock, SourceInlet, open_inlet, pull
+from stresstrack.pipeline.engine import Pipeline, PipelineConfig
+from stresstrack.recorder import Recorder
+from stresstrack.store.sqlite import Store, StoreError
+
+NS = 1_000_000_000
+RATE = 250.0
+DEADLINE_S = 60.0
+PIPELINE = ["--hrv-window", "30", "--hop", "5", "--slow-hop", "30", "--baseline", "60"]
+CONFIG = PipelineConfig(hrv_window_s=30, hop_s=5, slow_hop_s=30, baseline_s=60)
+
+
+def _ecg_mv(seconds: float) -> np.ndarray:
+    """NeuroKit2's ECGSYN ECG (mV) with noise and HRV, seeded."""
+    return np.asarray(
+        nk.ecg_simulate(duration=seconds, sampling_rate=int(RATE), heart_rate=68, heart_rate_std=4,
+                        noise=0.05, random_state=7),
+        dtype=float,
+    )  # fmt: skip
+
+
+def _ecg_outlet(name: str) -> pylsl.StreamOutlet:
+    """An ECG stream as a BITalino/OpenSignals-style app announces it: millivolts."""
+    info = pylsl.StreamInfo(name, "ECG", 1, RATE, pylsl.cf_double64, name)
+    ch = info.desc().append_child("channels").append_child("channel")
+    ch.append_child_value("label", "ECG")
+    ch.append_child_value("unit", "millivolts")
+    return pylsl.StreamOutlet(info, chunk_size=32)
+
+
+def test_lsl_ecg_gives_the_features_of_the_same_samples_from_csv(tmp_path: Path) -> None:
+    """150 s of 250 Hz ECG (mV) pushed with explicit time stamps by a pylsl outlet and read by
+    the source inlet (clock-synchronised) through the pipeline give the features a CSV replay
+    (``ecg_uv``, times from the same LSL time stamps) gives."""
+    ecg = _ecg_mv(150.0)
+    name = f"ecg-{uuid.uuid4().hex[:8]}"
+    outlet = _ecg_outlet(name)
+    found = pylsl.resolve_byprop("source_id", name, 1, DEADLINE_S)
+    base = pylsl.local_clock() - 200.0  # the recording started 200 s ago on the sender's clock
+    clock = LslClock(lsl_s=base, utc_ns=1_767_603_600 * NS)  # 2026-01-05T09:00:00Z
+    ids = {"participant": "p-ecg", "study": "s", "device": f"lsl:{name}"}
+    source = SourceInlet(open_inlet(found[0]), ids, clock)  # type: ignore[arg-type]
+    assert outlet.wait_for_consumers(DEADLINE_S)
+    stamps = base + np.arange(len(ecg)) / RATE
+    for v, t in zip(ecg, stamps, strict=True):
+        outlet.push_sample([float(v)], float(t))
+
+    with Store(tmp_path / "lsl.db") as store:
+        recorder = Recorder(store, Pipeline(CONFIG))
+        deadline = time.monotonic() + DEADLINE_S
+        while source.samples < len(ecg) and time.monotonic() < deadline:
+            events = pull(source)
+            assert events is not None
+            recorder.emit(events)
+        recorder.emit(source.flush())
+        recorder.close()
+        assert source.samples == len(ecg)
+        lsl_features = store.features()
+        waves = [e for e in store.iter_events() if isinstance(e, Waveform)]
+    assert {(w.kind, w.sampling_rate) for w in waves} == {(WaveformKind.ECG, RATE)}
+    assert sum(len(w.values) for w in waves) == len(ecg)
+
+    folder = tmp_path / "csv"
+    folder.mkdir()
+    with (folder / "ecg.csv").open("w") as f:
+        f.write("time,ecg_uv\n")
+        for v, t in zip(ecg, stamps, strict=True):
+            ns = clock.to_ns(float(t))
+            f.write(f"{ns // NS}.{ns % NS:09d},{float(v) * 1000.0!r}\n")
+    replayed = tmp_path / "csv.db"
+    assert main(["replay", str(folder), "--format", "csv", "--participant", "p-ecg",
+                 "--store", str(replayed), *PIPELINE]) == 0  # fmt: skip
+    with Store(replayed, readonly=True) as r:
+        csv_features = r.features()
+
+    # Same windows; LSL's clock offset on one machine is microseconds, so times of beats
+    # differ by that much and the features agree to far better than their precision.
+    assert [f.time_ns for f in lsl_features] == [f.time_ns for f in csv_features]
+    assert len(lsl_features) >= 15
+    rmssd = [f.values.get("rmssd_ms") for f in lsl_features]
+    assert sum(v is not None for v in rmssd) >= 10
+    for a, b in zip(lsl_features, csv_features, strict=True):
+        assert a.values.keys() == b.values.keys()
+        for k, va in a.values.items():
+            vb = b.values[k]
+            assert (va is None) == (vb is None), k
+            if va is not None and vb is not None:
+                assert va == pytest.approx(vb, rel=1e-4, abs=1e-3), (k, a.time_ns)
+
+
+def _stored_samples(store: Path) -> int:
+    try:
+        with Store(store, readonly=True) as s:
+            return sum(len(e.values) for e in s.iter_events() if isinstance(e, Waveform))
+    except StoreError:  # not created yet, or created and its tables not yet
+        return 0
+
+
+@pytest.mark.slow
+def test_collect_lsl_source_stores_the_stream_and_stops_when_it_closes(tmp_path: Path) -> None:
+    """``collect --lsl-source`` with no device: every sample of the stream is stored as ECG
+    waveform events (µV from the stream's mV), and collection ends when the sender closes."""
+    ecg = _ecg_mv(20.0)
+    name = f"ecg-{uuid.uuid4().hex[:8]}"
+    outlet = _ecg_outlet(name)
+    store = tmp_path / "live.db"
+    collect = subprocess.Popen(
+        [sys.executable, "-m", "stresstrack", "collect", "--participant", "p-02",
+         "--no-consent-check", "--store", str(store), "--lsl-source", f"source_id='{name}'",
+         "--duration", "120"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )  # fmt: skip
+    try:
+        assert outlet.wait_for_consumers(DEADLINE_S), "collect did not subscribe"
+        t0 = pylsl.local_clock() - len(ecg) / RATE
+        for i, v in enumerate(ecg):
+            outlet.push_sample([float(v)], t0 + i / RATE)
+        deadline = time.monotonic() + DEADLINE_S
+        while _stored_samples(store) < len(ecg) - RATE and time.monotonic() < deadline:
+            time.sleep(0.2)  # polling the store, bounded by the deadline
+        del outlet  # the sender closes its stream (liblsl drops what was not yet delivered)
+        out, err = collect.communicate(timeout=DEADLINE_S)
+    finally:
+        if collect.poll() is None:
+            collect.kill()
+            collect.communicate()
+    assert collect.returncode == 0, err
+    assert "LSL sources closed" in out
+    with Store(store, readonly=True) as s:
+        waves = [e for e in s.iter_events() if isinstance(e, Waveform)]
+    values = np.concatenate([w.values for w in waves])
+    np.testing.assert_array_equal(values, ecg * 1000.0)
+
+
+def test_a_channel_of_a_multichannel_stream_with_its_unit() -> None:
+    """A BITalino/OpenSignals-style stream (type ``Physio``, several channels): ``channel="EDA"``
+    takes that channel, tells the signal from its label, and converts the nanosiemens its
+    header declares to µS; an unknown channel is a clear error naming the channels."""
+    from stresstrack.events import EdaSamples
+    from stresstrack.lsl.inlet import LslError
+
+    name = f"bitalino-{uuid.uuid4().hex[:8]}"
+    info = pylsl.StreamInfo(name, "Physio", 2, 4.0, pylsl.cf_double64, name)
+    chans = info.desc().append_child("channels")
+    for label, unit in (("ACC", "g"), ("EDA", "nanosiemens")):
+        ch = chans.append_child("channel")
+        ch.append_child_value("label", label)
+        ch.append_child_value("unit", unit)
+    outlet = pylsl.StreamOutlet(info)
+    (found,) = pylsl.resolve_byprop("source_id", name, 1, DEADLINE_S)
+    clock = LslClock(lsl_s=0.0, utc_ns=1_767_603_600 * NS)
+    ids = {"participant": "p", "study": "s", "device": f"lsl:{name}"}
+    with pytest.raises(LslError, match="no channel 'GSR' \\(channels: ACC, EDA"):
+        SourceInlet(open_inlet(found), ids, clock, channel="GSR")  # type: ignore[arg-type]
+    with pytest.raises(LslError, match="not an RR, HR, ECG, PPG or EDA stream"):
+        SourceInlet(open_inlet(found), ids, clock)  # type: ignore[arg-type]
+    source = SourceInlet(open_inlet(found), ids, clock, channel="EDA")  # type: ignore[arg-type]
+    assert (source.kind, source.channel, source.scale) == ("eda", 1, 1e-3)
+    assert outlet.wait_for_consumers(DEADLINE_S)
+    t0 = pylsl.local_clock()
+    for i in range(8):
+        outlet.push_sample([0.5, 2000.0 + i], t0 + i / 4.0)
+    events: list[object] = []
+    deadline = time.monotonic() + DEADLINE_S
+    while source.samples < 8 and time.monotonic() < deadline:
+        got = pull(source)
+        assert got is not None
+        events += got
+    events += source.flush()
+    values = [v for e in events if isinstance(e, EdaSamples) for v in e.values_us]
+    assert values == pytest.approx([2.0 + i / 1000 for i in range(8)])
