@@ -38,6 +38,20 @@ _PIPELINE_OPTIONS = (
     ("--baseline", "baseline_s", "baseline length when none is marked"),
 )
 
+# (option, PipelineConfig field, choices, help) of the pipeline's methods (docs/features.md).
+_CHOICE_OPTIONS = (
+    (
+        "--artefact-correction", "artefact_correction", ("kubios", "none"),
+        "beat artefact correction: kubios (Lipponen & Tarvainen 2019) or none, for NN "
+        "intervals that are already edited",
+    ),
+    (
+        "--spectrum", "spectrum", ("kubios", "neurokit"),
+        "HRV spectrum: kubios (smoothness priors, fixed 150 s Welch segments) or neurokit "
+        "(exactly nk.hrv_frequency at 4 Hz)",
+    ),
+)  # fmt: skip
+
 
 def add_pipeline_options(p: argparse.ArgumentParser) -> None:
     """Window and hop options (seconds) and artefact correction of the pipeline; see
@@ -51,20 +65,9 @@ def add_pipeline_options(p: argparse.ArgumentParser) -> None:
         g.add_argument(
             option, type=float, default=default, metavar="S", help=f"{text} (default {default:g})"
         )
-    g.add_argument(
-        "--artefact-correction",
-        choices=("kubios", "none"),
-        default=d.artefact_correction,
-        help="beat artefact correction: kubios (Lipponen & Tarvainen 2019) or none, for NN "
-        f"intervals that are already edited (default {d.artefact_correction})",
-    )
-    g.add_argument(
-        "--spectrum",
-        choices=("kubios", "neurokit"),
-        default=d.spectrum,
-        help="HRV spectrum: kubios (smoothness priors, fixed 150 s Welch segments) or neurokit "
-        f"(exactly nk.hrv_frequency at 4 Hz) (default {d.spectrum})",
-    )
+    for option, name, choices, text in _CHOICE_OPTIONS:
+        default = getattr(d, name)
+        g.add_argument(option, choices=choices, default=default, help=f"{text} (default {default})")
     g.add_argument(
         "--max-artefact-share",
         type=float,
@@ -81,12 +84,10 @@ def pipeline_config(args: argparse.Namespace) -> PipelineConfig:
     values = {
         name: getattr(args, option[2:].replace("-", "_")) for option, name, _ in _PIPELINE_OPTIONS
     }
-    return PipelineConfig(
-        **values,
-        artefact_correction=args.artefact_correction,
-        max_artefact_share=args.max_artefact_share,
-        spectrum=args.spectrum,
-    )
+    choices = {
+        name: getattr(args, option[2:].replace("-", "_")) for option, name, *_ in _CHOICE_OPTIONS
+    }
+    return PipelineConfig(**values, **choices, max_artefact_share=args.max_artefact_share)
 
 
 def participant_arg(text: str) -> str:
