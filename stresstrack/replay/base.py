@@ -296,6 +296,13 @@ def merge_by_time(streams: Sequence[Iterable[Event]]) -> Iterator[Event]:
     return heapq.merge(*streams, key=lambda e: e.time_ns)
 
 
+def samples_per_chunk(rate: float, chunk_s: float) -> int:
+    """Samples per event of a signal at ``rate`` (Hz) cut into ``chunk_s`` chunks."""
+    if not rate > 0:
+        raise ValueError("sampling rate must be > 0")
+    return max(1, round(rate * chunk_s))
+
+
 class SampleChunker:
     """Cuts a regularly sampled signal into events of about ``chunk_s`` seconds.
 
@@ -311,11 +318,9 @@ class SampleChunker:
         *,
         chunk_s: float = 1.0,
     ) -> None:
-        if not rate > 0:
-            raise ValueError("sampling rate must be > 0")
         self.make = make
         self.rate = rate
-        self.per_chunk = max(1, round(rate * chunk_s))
+        self.per_chunk = samples_per_chunk(rate, chunk_s)
         self._gap_ns = 1.5 * NS / rate
         self._first_ns: int | None = None
         self._last_ns = 0
@@ -411,7 +416,7 @@ def grid_chunks(
 
     Indices must increase; a skipped index (a bad row left out) starts a new event.
     """
-    per_chunk = max(1, round(rate * chunk_s))
+    per_chunk = samples_per_chunk(rate, chunk_s)
     first: int | None = None
     last = -1
     chunk: list[float] = []
@@ -452,6 +457,7 @@ def file_rate(file: DataFile, column: str, *, chunk_rows: int = 500_000) -> Rate
     return estimate_rate(times)
 
 
+@dataclass
 class GridChunker:
     """A sampled signal's rows → events, with samples re-timed on the grid of ``rate`` (Hz).
 
@@ -469,27 +475,25 @@ class GridChunker:
     [0, 30, 1000000000]
     """
 
-    def __init__(
-        self,
-        make: Callable[[int, tuple[float, ...]], Event],
-        rate: float,
-        *,
-        chunk_s: float = 1.0,
-    ) -> None:
-        if not rate > 0:
-            raise ValueError("sampling rate must be > 0")
-        self.make = make
-        self.rate = rate
-        self.per_chunk = max(1, round(rate * chunk_s))
-        self._period = NS / rate
-        self._gap = gap_threshold_s(rate) * NS
-        self._gain = min(1.0, 1.0 / (10.0 * rate))
-        self._origin = 0  # ns: the segment's first sample
-        self._anchor = 0.0  # ns after _origin: the grid's offset, following the timestamps
-        self._k = -1  # grid index of the last sample; -1: no open segment
-        self._last: int | None = None  # re-timed time of the last sample
-        self._first = 0  # time of the open event's first sample
-        self._values: list[float] = []
+    make: Callable[[int, tuple[float, ...]], Event]
+    rate: float
+    chunk_s: float = 1.0
+    per_chunk: int = field(init=False)
+    _period: float = field(init=False)
+    _gap: float = field(init=False)
+    _gain: float = field(init=False)
+    _origin: int = 0  # ns: the segment's first sample
+    _anchor: float = 0.0  # ns after _origin: the grid's offset, following the timestamps
+    _k: int = -1  # grid index of the last sample; -1: no open segment
+    _last: int | None = None  # re-timed time of the last sample
+    _first: int = 0  # time of the open event's first sample
+    _values: list[float] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.per_chunk = samples_per_chunk(self.rate, self.chunk_s)
+        self._period = NS / self.rate
+        self._gap = gap_threshold_s(self.rate) * NS
+        self._gain = min(1.0, 1.0 / (10.0 * self.rate))
 
     def add(self, times_ns: npt.NDArray[np.int64], values: npt.NDArray[np.float64]) -> list[Event]:
         """Events completed by these samples (times must not decrease)."""
