@@ -34,6 +34,7 @@ from stresstrack.store.sqlite import Store
 
 __all__ = [
     "ARM_META_PREFIX",
+    "ORDER_META_PREFIX",
     "ConsentError",
     "Study",
     "StudyChoice",
@@ -42,11 +43,15 @@ __all__ = [
     "load_study",
     "parse_study",
     "resolve_study",
+    "stamp_order",
     "stamp_store",
     "store_arms",
+    "store_orders",
 ]
 
 ARM_META_PREFIX: Final = "arm/"  # store meta key of a participant's arm: "arm/<participant>"
+# Store meta key of a participant's order of conditions: "order/<participant>" = "self-care,rest".
+ORDER_META_PREFIX: Final = "order/"
 _STUDY_KEYS: Final = frozenset({"name", "description"})
 _PARTICIPANT_KEYS: Final = frozenset({"id", "arm", "consent_date", "consent_version"})
 
@@ -247,4 +252,20 @@ def store_arms(store: Store, participants: list[str] | None = None) -> dict[str,
         arm = store.meta(ARM_META_PREFIX + p)
         if arm:
             out[p] = arm
+    return out
+
+
+def stamp_order(store: Store, participant: str, order: tuple[str, ...]) -> None:
+    """Record the order of conditions a participant follows (a counterbalanced protocol)."""
+    if order:
+        store.set_meta(ORDER_META_PREFIX + participant, ",".join(order))
+
+
+def store_orders(store: Store, participants: list[str] | None = None) -> dict[str, tuple[str, ...]]:
+    """Participant -> order of conditions recorded by :func:`stamp_order`."""
+    out = {}
+    for p in participants if participants is not None else store.participants():
+        order = store.meta(ORDER_META_PREFIX + p)
+        if order:
+            out[p] = tuple(order.split(","))
     return out

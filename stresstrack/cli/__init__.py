@@ -17,6 +17,7 @@ from stresstrack.cli import (
     export,
     mark,
     pipeline,
+    power,
     replay,
     report,
     scan,
@@ -29,8 +30,8 @@ __all__ = ["build_parser", "main"]
 
 # Order of the commands in --help.
 COMMAND_MODULES = (
-    demo, collect, mark, scan, replay, analyze, export, report, sync, doctor, dashboards,
-    pipeline,
+    demo, collect, mark, scan, replay, analyze, power, export, report, sync, doctor,
+    dashboards, pipeline,
 )  # fmt: skip
 
 
