@@ -65,10 +65,12 @@ __all__ = [
     "Effect",
     "ModelFit",
     "Responder",
+    "Row",
     "StudyEffects",
     "condition_rows",
     "default_design",
     "fit_mixed",
+    "row_effects",
     "study_effects",
 ]
 
@@ -113,6 +115,7 @@ class CarryOver:
     p: float
     flagged: bool
     note: str = ""
+    estimate: float = NAN  # the first condition × period term (two periods: the only one)
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,6 +181,7 @@ class ModelFit:
     scale: float  # residual variance
     n_obs: int
     n_groups: int
+    re_var: float = NAN  # random-intercept variance
 
 
 def default_design(kinds: Sequence[str], control: str) -> Design:
@@ -225,7 +229,8 @@ def fit_mixed(y: FloatArray, x: FloatArray, groups: Sequence[str]) -> ModelFit:
     cov = np.asarray(fit.cov_params(), dtype=np.float64)[:k, :k]
     if not (np.all(np.isfinite(params)) and np.all(np.isfinite(cov))):
         raise ValueError("the mixed model did not converge")
-    return ModelFit(params, cov, float(fit.scale), len(y), len(set(groups)))
+    re_var = float(np.asarray(fit.cov_re, dtype=np.float64).ravel()[0])
+    return ModelFit(params, cov, float(fit.scale), len(y), len(set(groups)), re_var)
 
 
 @dataclass(frozen=True, slots=True)
@@ -338,8 +343,23 @@ def _confounded(rows: Sequence[Row]) -> bool:
 def _controlled(
     results: Sequence[SessionResult], design: Design, outcome: str, primary_treatment: str
 ) -> tuple[list[Effect], ModelFit | None, _Matrix | None, list[Row]]:
-    assert design.control is not None
     rows = condition_rows(results, design, outcome)
+    return (*_controlled_rows(rows, design, outcome, primary_treatment), rows)
+
+
+def row_effects(
+    rows: Sequence[Row], design: Design, outcome: str = "stress_index"
+) -> tuple[list[Effect], list[CarryOver]]:
+    """The controlled estimates and carry-over checks of condition rows built elsewhere (e.g.
+    the session-summary simulations of validation/session_effect.py)."""
+    effects, _, _ = _controlled_rows(rows, design, outcome, design.treatments[0])
+    return effects, _carryover(rows, design)
+
+
+def _controlled_rows(
+    rows: Sequence[Row], design: Design, outcome: str, primary_treatment: str
+) -> tuple[list[Effect], ModelFit | None, _Matrix | None]:
+    assert design.control is not None
     primary = outcome == design.primary
     out = []
     fit: ModelFit | None = None
@@ -416,7 +436,7 @@ def _controlled(
                 note=note,
             )
         )
-    return out, fit, m, rows
+    return out, fit, m
 
 
 def _carryover(rows: Sequence[Row], design: Design) -> list[CarryOver]:
@@ -444,7 +464,8 @@ def _carryover(rows: Sequence[Row], design: Design) -> list[CarryOver]:
             out.append(CarryOver(t, NAN, False, why))
             continue
         p = _wald(fit, np.array([_unit(m.columns, c) for c in names]), df2)
-        out.append(CarryOver(t, p, bool(p < CARRYOVER_ALPHA)))
+        est = float(fit.params[m.columns.index(names[0])])
+        out.append(CarryOver(t, p, bool(p < CARRYOVER_ALPHA), estimate=est))
     return out
 
 

@@ -8,6 +8,7 @@ import importlib
 import pytest
 
 MODULES = (
+    "stresstrack.analysis.power",
     "stresstrack.analysis.stats",
     "stresstrack.cli.mark",
     "stresstrack.protocol",
