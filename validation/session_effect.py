@@ -40,7 +40,7 @@ the default demo design (stress-selfcare-vs-rest: self-care vs rest after a stre
 shortened for speed (baseline 3 min; blocks of stressor 2 min, condition 3 min, recovery
 1 min; pre window 2 min = the stressor).
 
-* *Full pipeline* (``--pipeline-studies``, default 100): simulated participants through the
+* *Full pipeline* (``--pipeline-studies``, default 40): simulated participants through the
   pipeline and the analysis, no specific effect (self-care at the rest level 0.30, so the
   only differences are period, order and noise), and with carry-over (rest after self-care at
   0.30 - 0.10: the calm of self-care lingers into the next block).
@@ -446,7 +446,8 @@ def estimate_summary_model(studies: Sequence[Sequence[Row]]) -> SummaryModel:
 def summary_study(
     model: SummaryModel, n: int, dz: float, carry: float, rng: np.random.Generator
 ) -> tuple[float, float, float]:
-    """One session-summary crossover study: (estimate, p, carry-over p)."""
+    """One session-summary crossover study: (estimate, p, carry-over p); the carry-over
+    check (a second fit) only when ``carry`` is simulated."""
     design = crossover_protocol(REST_LEVEL).design
     assert design is not None
     effect = dz * math.sqrt(2) * model.sd_e
@@ -462,15 +463,41 @@ def summary_study(
                 + u + rng.normal(0, model.sd_e)
             )  # fmt: skip
             rows.append(Row(f"s{i:03d}", cond, cond, "", k, float(pre), float(y)))
-    effects, carryover = row_effects(rows, design)
-    return effects[0].estimate, effects[0].p, carryover[0].p
+    effects, carryover = row_effects(rows, design, carryover=bool(carry))
+    return effects[0].estimate, effects[0].p, carryover[0].p if carryover else math.nan
+
+
+SUMMARY_CHUNK = 50  # studies per seeded chunk: results do not depend on the worker count
+
+
+def _summary_chunk(
+    args: tuple[SummaryModel, int, float, float, int, int, int],
+) -> list[tuple[float, float, float]]:
+    model, n, dz, carry, studies, seed, chunk = args
+    rng = np.random.default_rng([seed, 23, chunk])
+    return [summary_study(model, n, dz, carry, rng) for _ in range(studies)]
 
 
 def summary_studies(
-    model: SummaryModel, n: int, dz: float, carry: float, studies: int, seed: int
+    model: SummaryModel,
+    n: int,
+    dz: float,
+    carry: float,
+    studies: int,
+    seed: int,
+    workers: int = 1,
 ) -> list[tuple[float, float, float]]:
-    rng = np.random.default_rng([seed, 23])
-    return [summary_study(model, n, dz, carry, rng) for _ in range(studies)]
+    """``studies`` session-summary studies in seeded chunks, in ``workers`` processes."""
+    jobs = [
+        (model, n, dz, carry, min(SUMMARY_CHUNK, studies - start), seed, start // SUMMARY_CHUNK)
+        for start in range(0, studies, SUMMARY_CHUNK)
+    ]
+    if workers <= 1:
+        chunks = [_summary_chunk(j) for j in jobs]
+    else:
+        with ProcessPoolExecutor(workers) as pool:
+            chunks = list(pool.map(_summary_chunk, jobs))
+    return [r for c in chunks for r in c]
 
 
 def _rate(k: int, n: int) -> str:
@@ -519,27 +546,25 @@ def crossover_main(args: argparse.Namespace) -> bool:
         + ", ".join(f"{k} {v:.3g}" for k, v in vars(model).items())
     )
     t2 = time.monotonic()
-    for n in sorted({size, 20}):
-        results = summary_studies(model, n, 0.0, 0.0, args.studies, args.seed + n)
-        k, n_est = null_rate([p for _, p, _ in results])
-        p_above = above_alpha_p(k, n_est)
-        ok &= p_above >= 0.05
-        print(f"session-summary, no effect, n = {n}: significant in {_rate(k, n_est)}; above "
-              f"5 %? one-sided p = {p_above:.2f}")  # fmt: skip
+    results = summary_studies(model, size, 0.0, 0.0, args.studies, args.seed, workers)
+    k, n_est = null_rate([p for _, p, _ in results])
+    p_above = above_alpha_p(k, n_est)
+    ok &= p_above >= 0.05
+    print(f"session-summary, no effect, n = {size}: significant in {_rate(k, n_est)}; above "
+          f"5 %? one-sided p = {p_above:.2f}")  # fmt: skip
     predicted = power(0.5, 20, "crossover")
-    results = summary_studies(model, 20, 0.5, 0.0, args.studies, args.seed + 2)
+    results = summary_studies(model, 20, 0.5, 0.0, args.studies, args.seed + 2, workers)
     k, n_est = null_rate([p for _, p, _ in results])
     within = abs(k / n_est - predicted) <= 0.05
     ok &= within
     print(f"session-summary, dz 0.5, n = 20: empirical power {_rate(k, n_est)} vs "
           f"stresstrack power {predicted:.1%} ({'within' if within else 'NOT within'} "
           "5 points)")  # fmt: skip
-    for n in sorted({size, 20}):
-        results = summary_studies(model, n, 0.0, carry_points, args.studies, args.seed + 3)
-        k = sum(cp < CARRYOVER_ALPHA for _, _, cp in results)
-        print(f"session-summary, carry-over {carry_points:+.1f} points, n = {n}: flagged in "
-              f"{_rate(k, len(results))}")  # fmt: skip
-        ok &= k > len(results) / 2
+    results = summary_studies(model, 20, 0.0, carry_points, args.studies, args.seed + 3, workers)
+    k = sum(cp < CARRYOVER_ALPHA for _, _, cp in results)
+    print(f"session-summary, carry-over {carry_points:+.1f} points, n = 20: flagged in "
+          f"{_rate(k, len(results))}")  # fmt: skip
+    ok &= k > len(results) / 2
     print(f"  ({time.monotonic() - t2:.0f} s)")
     return ok
 
@@ -549,7 +574,7 @@ def main() -> None:
         parser = argparse.ArgumentParser(description="crossover validation (see the module)")
         parser.add_argument("crossover")
         parser.add_argument("--studies", type=int, default=1000, help="session-summary studies")
-        parser.add_argument("--pipeline-studies", type=int, default=100)
+        parser.add_argument("--pipeline-studies", type=int, default=40)
         parser.add_argument("--study-size", type=int, default=12)
         parser.add_argument(
             "--carry", type=float, default=0.25, help="carry-over, simulated stress level"

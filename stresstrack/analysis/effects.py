@@ -348,12 +348,12 @@ def _controlled(
 
 
 def row_effects(
-    rows: Sequence[Row], design: Design, outcome: str = "stress_index"
+    rows: Sequence[Row], design: Design, outcome: str = "stress_index", *, carryover: bool = True
 ) -> tuple[list[Effect], list[CarryOver]]:
-    """The controlled estimates and carry-over checks of condition rows built elsewhere (e.g.
-    the session-summary simulations of validation/session_effect.py)."""
+    """The controlled estimates (and carry-over checks) of condition rows built elsewhere
+    (e.g. the session-summary simulations of validation/session_effect.py)."""
     effects, _, _ = _controlled_rows(rows, design, outcome, design.treatments[0])
-    return effects, _carryover(rows, design)
+    return effects, _carryover(rows, design) if carryover else []
 
 
 def _controlled_rows(
