@@ -516,6 +516,7 @@ def crossover_main(args: argparse.Namespace) -> bool:
     ok = True
     t0 = time.monotonic()
     size, workers = args.study_size, args.workers
+    print(f"{time.strftime('%H:%M:%S')} start", flush=True)
     null = pipeline_crossovers(size, args.pipeline_studies, args.seed, REST_LEVEL, 0.0, workers)
     k, n_est = null_rate([r.p for r in null])
     p_above = above_alpha_p(k, n_est)
@@ -560,7 +561,9 @@ def crossover_main(args: argparse.Namespace) -> bool:
     print(f"session-summary, dz 0.5, n = 20: empirical power {_rate(k, n_est)} vs "
           f"stresstrack power {predicted:.1%} ({'within' if within else 'NOT within'} "
           "5 points)")  # fmt: skip
-    results = summary_studies(model, 20, 0.0, carry_points, args.studies, args.seed + 3, workers)
+    results = summary_studies(
+        model, 20, 0.0, carry_points, args.carry_studies, args.seed + 3, workers
+    )
     k = sum(cp < CARRYOVER_ALPHA for _, _, cp in results)
     print(f"session-summary, carry-over {carry_points:+.1f} points, n = 20: flagged in "
           f"{_rate(k, len(results))}")  # fmt: skip
@@ -575,6 +578,7 @@ def main() -> None:
         parser.add_argument("crossover")
         parser.add_argument("--studies", type=int, default=1000, help="session-summary studies")
         parser.add_argument("--pipeline-studies", type=int, default=40)
+        parser.add_argument("--carry-studies", type=int, default=200, help="session-summary")
         parser.add_argument("--study-size", type=int, default=12)
         parser.add_argument(
             "--carry", type=float, default=0.25, help="carry-over, simulated stress level"

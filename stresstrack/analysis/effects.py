@@ -160,6 +160,13 @@ class StudyEffects:
     def primary(self) -> Effect | None:
         return next((e for e in self.effects if e.primary), None)
 
+    def responder_counts(self) -> dict[str, int]:
+        """Participants per responder category, sorted by category."""
+        counts: dict[str, int] = {}
+        for r in self.responders:
+            counts[r.category] = counts.get(r.category, 0) + 1
+        return dict(sorted(counts.items()))
+
 
 @dataclass(frozen=True, slots=True)
 class Row:
@@ -483,15 +490,22 @@ def _breakdowns(rows: Sequence[Row], design: Design) -> list[Breakdown]:
     return out
 
 
+def _fit_or_none(m: _Matrix, df: float) -> ModelFit | None:
+    """The fit, or None when there are too few degrees of freedom or it fails."""
+    if df < 1:
+        return None
+    try:
+        return fit_mixed(m.y, m.x, m.groups)
+    except ValueError:
+        return None
+
+
 def _level_breakdown(
     rows: Sequence[Row], m: _Matrix, design: Design, t: str, levels: list[str]
 ) -> Breakdown:
     assert design.control is not None
     df = _bw_df(m)
-    try:
-        fit = fit_mixed(m.y, m.x, m.groups) if df >= 1 else None
-    except ValueError:
-        fit = None
+    fit = _fit_or_none(m, df)
     if fit is None:
         return Breakdown(t, "how", [], NAN, "too few participants to compare how it was done")
     out = []
@@ -509,10 +523,7 @@ def _arm_breakdown(
     rows: Sequence[Row], m: _Matrix, design: Design, t: str, arms: list[str]
 ) -> Breakdown:
     df = _bw_df(m)
-    try:
-        fit = fit_mixed(m.y, m.x, m.groups) if df >= 1 else None
-    except ValueError:
-        fit = None
+    fit = _fit_or_none(m, df)
     if fit is None:
         return Breakdown(t, "arm", [], NAN, "too few participants per arm")
     out = []

@@ -251,12 +251,9 @@ def format_effects(analysis: Analysis) -> list[str]:
             + (f" ({b.note})" if b.note else "")
         )
     if fx.responders:
-        counts: dict[str, int] = {}
-        for r in fx.responders:
-            counts[r.category] = counts.get(r.category, 0) + 1
         lines.append(
             "  responders (reliable change, |RCI| >= 1.96): "
-            + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+            + ", ".join(f"{k} {v}" for k, v in fx.responder_counts().items())
         )
     return [*lines, ""]
 

@@ -701,12 +701,9 @@ def _answer_section(a: Analysis) -> str:
             + "</p>"
         )
     if fx.responders:
-        counts: dict[str, int] = {}
-        for r in fx.responders:
-            counts[r.category] = counts.get(r.category, 0) + 1
         parts.append(
             '<h3>Responders</h3><p class="note" id="responders">'
-            + ", ".join(f"{_esc(k)}: {v}" for k, v in sorted(counts.items()))
+            + ", ".join(f"{_esc(k)}: {v}" for k, v in fx.responder_counts().items())
             + ". A participant's difference (condition − control, adjusted for period and "
             "pre value) counts as a reliable change when it exceeds 1.96 times its standard "
             "error from the model's residual variance (Jacobson &amp; Truax 1991).</p>"

@@ -17,6 +17,7 @@ import re
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -131,7 +132,8 @@ def _run(chromium: str, tmp: Path, *args: str) -> str:
     return proc.stdout
 
 
-def test_every_chart_is_drawn(chromium: str, report: Path, tmp_path: Path) -> None:
+def _geometry(chromium: str, report: Path, tmp_path: Path) -> dict[str, Any]:
+    """The report with the measuring script, as Chromium lays it out."""
     page = report.read_text(encoding="utf-8")
     page = re.sub(r'<meta http-equiv="Content-Security-Policy"[^>]*>', "", page)
     probe = tmp_path / "probe.html"
@@ -140,6 +142,11 @@ def test_every_chart_is_drawn(chromium: str, report: Path, tmp_path: Path) -> No
     found = re.search(r'<pre id="geometry">(.*?)</pre>', dom, re.S)
     assert found, dom[-2000:]
     g = json.loads(html.unescape(found.group(1)))
+    return dict(g)
+
+
+def test_every_chart_is_drawn(chromium: str, report: Path, tmp_path: Path) -> None:
+    g = _geometry(chromium, report, tmp_path)
 
     def drawn(name: str, *, lines: bool = False) -> list[dict[str, float]]:
         items = g[name]
@@ -169,14 +176,7 @@ def test_every_chart_is_drawn(chromium: str, report: Path, tmp_path: Path) -> No
 def test_the_controlled_answer_comes_first(chromium: str, report: Path, tmp_path: Path) -> None:
     """The first section is the answer: the primary controlled estimate in words, laid out
     on screen above the uncontrolled before / during / after."""
-    page = report.read_text(encoding="utf-8")
-    page = re.sub(r'<meta http-equiv="Content-Security-Policy"[^>]*>', "", page)
-    probe = tmp_path / "probe.html"
-    probe.write_text(page.replace("</body>", MEASURE + "</body>"), encoding="utf-8")
-    dom = _run(chromium, tmp_path, "--dump-dom", probe.as_uri())
-    found = re.search(r'<pre id="geometry">(.*?)</pre>', dom, re.S)
-    assert found, dom[-2000:]
-    g = json.loads(html.unescape(found.group(1)))
+    g = _geometry(chromium, report, tmp_path)
     assert g["first"] == "answer"
     text = g["headline"]["text"]
     # Simulated self-care (level 0.05) is calmer than rest (0.30): lowered, more than rest.
