@@ -29,7 +29,7 @@ from typing import Any, Final
 
 from stresstrack.errors import ImportFormatError, StressTrackError
 from stresstrack.events import validate_participant_id
-from stresstrack.protocol import table_lines
+from stresstrack.protocol import Protocol, table_lines
 from stresstrack.store.sqlite import Store
 
 __all__ = [
@@ -42,6 +42,7 @@ __all__ = [
     "check_consent",
     "load_study",
     "parse_study",
+    "participant_protocol",
     "resolve_study",
     "stamp_order",
     "stamp_store",
@@ -269,3 +270,19 @@ def store_orders(store: Store, participants: list[str] | None = None) -> dict[st
         if order:
             out[p] = tuple(order.split(","))
     return out
+
+
+def participant_protocol(
+    protocol: Protocol, study: Study | None, participant: str
+) -> tuple[Protocol, tuple[str, ...]]:
+    """The protocol ``participant`` follows and their order of conditions: a counterbalanced
+    protocol's order for the participant's position in the study file (0 = first listed);
+    the protocol as written when the participant is not in a study file.
+
+    ``collect --protocol P --study FILE`` uses this so live participants follow their order;
+    :func:`stamp_order` records it.
+    """
+    if study is None or participant not in study.participants:
+        return protocol, protocol.order_for(0) if protocol.blocks() else ()
+    index = list(study.participants).index(participant)
+    return protocol.for_participant(index), protocol.order_for(index)

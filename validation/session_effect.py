@@ -21,7 +21,7 @@ changes) must land within ±20 % of both:
 
 **False positives.** Studies of 10 participants with no effect (self-care at the baseline's
 level), signals with artefacts: how many studies the paired t test, the Wilcoxon test and the
-dz bootstrap interval call significant at α = 0.05. A calibrated test does so in 5 % of
+dz interval call significant at α = 0.05. A calibrated test does so in 5 % of
 studies on average, but the count over S studies scatters around it (200 studies: 10 ± 3),
 so a calibrated test exceeds 5 % in about half of such runs by chance alone. The script
 therefore prints each rate with its exact binomial 95 % interval, and passes when the rate
@@ -303,7 +303,7 @@ def rejection_rates(results: Sequence[NullStudy], alpha: float = 0.05) -> dict[s
     return {
         "paired t test": sum(r.ttest_p < alpha for r in results),
         "Wilcoxon signed-rank": sum(r.wilcoxon_p < alpha for r in results),
-        "dz bootstrap CI excludes 0": sum(r.ci_excludes_zero for r in results),
+        "dz CI excludes 0": sum(r.ci_excludes_zero for r in results),
     }
 
 

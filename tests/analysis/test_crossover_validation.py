@@ -30,9 +30,9 @@ from stresstrack.analysis.effects import CARRYOVER_ALPHA
 from stresstrack.analysis.power import power
 
 # The session-summary model estimated from the full-pipeline null studies of the validation
-# script (60 studies of 12 participants, seed 1; docs/sessions.md), index points.
+# script (10 studies of 10 participants, seed 1; docs/sessions.md), index points.
 MODEL = SummaryModel(
-    m_pre=90.6, sd_a=0.0, sd_d=7.59, m_y=57.2, g=0.045, period=-0.08, sd_u=7.11, sd_e=3.25
+    m_pre=90.3, sd_a=5.03, sd_d=6.39, m_y=56.4, g=0.239, period=1.13, sd_u=3.56, sd_e=5.93
 )
 
 
@@ -57,19 +57,22 @@ def test_empirical_power_matches_stresstrack_power() -> None:
 
 
 def test_carryover_is_flagged_in_most_studies() -> None:
-    """Carry-over of 24 index points (the full pipeline's estimate when rest after
+    """Carry-over of 28 index points (the full pipeline's estimate when rest after
     self-care is as calm as self-care), n = 20, 40 studies: flagged in more than half
     (one-sided binomial test against 50 % at 1 %: at least 28 of 40)."""
-    results = summary_studies(MODEL, 20, 0.0, 24.0, 40, seed=13)
+    results = summary_studies(MODEL, 20, 0.0, 28.0, 40, seed=13)
     k = sum(cp < CARRYOVER_ALPHA for _, _, cp in results)
     assert stats.binomtest(k, 40, 0.5, alternative="greater").pvalue < 0.01, k
 
 
 def test_full_pipeline_null_studies() -> None:
     """Simulated participants through the pipeline (beat and EDA artefacts), AB/BA, no
-    specific effect: every study gives an estimate from most participants (a participant
-    counts with both conditions included), and at most 1 of 3 is significant (P(X >= 2) =
-    0.7 % for a calibrated test)."""
-    results = pipeline_crossovers(8, 3, seed=21, level=REST_LEVEL, carry=0.0, workers=2)
-    assert all(math.isfinite(r.p) and r.n >= 5 for r in results), [(r.n, r.p) for r in results]
-    assert sum(r.p < 0.05 for r in results) <= 1
+    specific effect: the studies give estimates (a participant counts with both conditions
+    included; sessions with too little confident data are excluded, so not every study
+    keeps enough participants), and at most 1 of 3 is significant (P(X >= 2) = 0.7 % for a
+    calibrated test); the estimates scatter around 0."""
+    results = pipeline_crossovers(10, 3, seed=21, level=REST_LEVEL, carry=0.0, workers=2)
+    estimated = [r for r in results if math.isfinite(r.p)]
+    assert len(estimated) >= 2, [(r.n, r.p) for r in results]
+    assert sum(r.p < 0.05 for r in estimated) <= 1
+    assert all(abs(r.estimate) < 15 for r in estimated), [r.estimate for r in estimated]

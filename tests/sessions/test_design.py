@@ -119,3 +119,20 @@ def test_blocks_without_a_design_are_an_error() -> None:
     text = CROSSOVER.split("[design]")[0] + "[[phase]]" + CROSSOVER.split("[[phase]]", 1)[1]
     with pytest.raises(ImportFormatError, match="no \\[design\\]"):
         parse_protocol(text, "x.toml")
+
+
+def test_participants_of_a_study_file_follow_their_order() -> None:
+    """The study file's order of participants gives each their counterbalanced order."""
+    from stresstrack.study import parse_study, participant_protocol
+
+    study = parse_study(
+        '[study]\nname = "s"\n[[participant]]\nid = "P01"\n[[participant]]\nid = "P02"\n',
+        "study.toml",
+    )
+    p = load_protocol("stress-selfcare-vs-rest")
+    first, order1 = participant_protocol(p, study, "P01")
+    second, order2 = participant_protocol(p, study, "P02")
+    assert (order1, order2) == (("self-care", "rest"), ("rest", "self-care"))
+    kinds = [x.kind for x in second.phases if x.kind in ("self-care", "rest")]
+    assert kinds == ["rest", "self-care"] and first == p
+    assert participant_protocol(p, None, "P09") == (p, ("self-care", "rest"))
