@@ -15,6 +15,26 @@ phases). A protocol file is TOML::
     prompt = "Apply the serum." # optional: what the participant is asked to do
     simulated_stress = 0.1      # optional, simulators only: the phase's true stress level
 
+A crossover study adds a design and groups phases into blocks whose order is counterbalanced
+across participants::
+
+    [design]
+    conditions = ["self-care", "rest"]  # session kinds compared; one per block
+    control = "rest"                    # optional: the comparison condition
+    primary = "stress_index"            # optional (default): the primary outcome
+    secondary = ["hr", "rmssd", "scl", "scr_rate"]   # optional (default)
+    smallest_effect = 5.0               # optional: smallest effect of interest (TOST)
+    counterbalance = true               # optional (default): Williams orders of the blocks
+
+    [[phase]]
+    block = "A"                 # consecutive phases with the same block move together
+    kind = "stressor"
+    ...
+
+Participant ``i`` (0-based, in the study's order) follows ``protocol.for_participant(i)``: the
+blocks in the ``i``-th order of a Williams design (AB/BA for two conditions; Williams 1949,
+*Aust. J. Sci. Res.* 2:149), other phases in place.
+
 ``simulated_stress`` (0-1) overrides the simulators' level for the phase's kind
 (``stresstrack.simulators.physiology.PHASE_STRESS``); real collection ignores it. It lets a
 protocol file describe a simulated study with a known effect, e.g. for power analyses.
@@ -42,7 +62,9 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_PROTOCOL",
     "MODES",
+    "OUTCOMES",
     "PROTOCOL_DEVICE",
+    "Design",
     "Phase",
     "Protocol",
     "load_protocol",
@@ -52,15 +74,68 @@ __all__ = [
     "run_protocol",
     "shipped_protocols",
     "table_lines",
+    "williams_orders",
 ]
 
 NS: Final = 1_000_000_000
 MODES: Final = ("solo", "partner")  # how a self-care session is done
 PROTOCOL_DEVICE: Final = "protocol"  # the device field of markers a protocol writes
 _PHASE_KEYS: Final = frozenset(
-    {"kind", "minutes", "duration_s", "mode", "label", "prompt", "simulated_stress"}
+    {"kind", "minutes", "duration_s", "mode", "label", "prompt", "simulated_stress", "block"}
 )
-_TOP_KEYS: Final = frozenset({"name", "description", "phase"})
+_TOP_KEYS: Final = frozenset({"name", "description", "phase", "design"})
+_DESIGN_KEYS: Final = frozenset(
+    {"conditions", "control", "primary", "secondary", "smallest_effect", "counterbalance"}
+)
+# Outcomes the analysis measures per period (stresstrack.analysis.sessions.MEASURES).
+OUTCOMES: Final = (
+    "stress_index", "hr_z", "ln_rmssd_z", "scl_z", "scr_rate_z", "hr", "rmssd", "scl", "scr_rate",
+)  # fmt: skip
+
+
+def williams_orders(k: int) -> list[tuple[int, ...]]:
+    """Orders of ``k`` conditions balanced for first-order carry-over (Williams 1949): each
+    condition follows every other equally often; ``k`` rows, ``2k`` when ``k`` is odd.
+
+    >>> williams_orders(2)
+    [(0, 1), (1, 0)]
+    >>> williams_orders(3)
+    [(0, 1, 2), (1, 2, 0), (2, 0, 1), (2, 1, 0), (0, 2, 1), (1, 0, 2)]
+    """
+    if k < 1:
+        raise ValueError("a design needs at least one condition")
+    first = [0]
+    lo, hi = 1, k - 1
+    while len(first) < k:
+        first.append(lo)
+        lo += 1
+        if len(first) < k:
+            first.append(hi)
+            hi -= 1
+    rows = [tuple((c + i) % k for c in first) for i in range(k)]
+    if k % 2:
+        rows += [tuple(reversed(r)) for r in rows]
+    return rows
+
+
+DEFAULT_SECONDARY: Final = ("hr", "rmssd", "scl", "scr_rate")
+
+
+@dataclass(frozen=True, slots=True)
+class Design:
+    """What a study compares: its conditions (session kinds), control, and outcomes."""
+
+    conditions: tuple[str, ...]
+    control: str | None = None
+    primary: str = "stress_index"
+    secondary: tuple[str, ...] = DEFAULT_SECONDARY
+    smallest_effect: float | None = None  # in the primary outcome's units
+    counterbalance: bool = True
+
+    @property
+    def treatments(self) -> tuple[str, ...]:
+        """The conditions other than the control."""
+        return tuple(c for c in self.conditions if c != self.control)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +146,7 @@ class Phase:
     label: str = ""  # product or arm label
     prompt: str = ""  # what the participant is asked to do
     simulated_stress: float | None = None  # simulators only: true stress level (0-1)
+    block: str = ""  # crossover block: its phases move together when orders are counterbalanced
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +154,63 @@ class Protocol:
     name: str
     phases: tuple[Phase, ...]
     description: str = ""
+    design: Design | None = None
+
+    def blocks(self) -> list[tuple[str, tuple[Phase, ...]]]:
+        """The runs of consecutive phases sharing a block name, in file order."""
+        out: list[tuple[str, tuple[Phase, ...]]] = []
+        for p in self.phases:
+            if p.block and out and out[-1][0] == p.block:
+                out[-1] = (p.block, (*out[-1][1], p))
+            elif p.block:
+                out.append((p.block, (p,)))
+        return out
+
+    def block_condition(self, phases: tuple[Phase, ...]) -> str:
+        """The design condition a block's phases hold (the first phase of a condition kind)."""
+        kinds = self.design.conditions if self.design else ()
+        return next((p.kind for p in phases if p.kind in kinds), "")
+
+    def orders(self) -> list[tuple[str, ...]]:
+        """The counterbalanced orders of the blocks' conditions (one order if not
+        counterbalanced)."""
+        conditions = tuple(self.block_condition(ph) for _, ph in self.blocks())
+        if not conditions or self.design is None or not self.design.counterbalance:
+            return [conditions]
+        return [tuple(conditions[j] for j in row) for row in williams_orders(len(conditions))]
+
+    def order_for(self, index: int) -> tuple[str, ...]:
+        """Participant ``index``'s (0-based) order of conditions."""
+        orders = self.orders()
+        return orders[index % len(orders)]
+
+    def for_participant(self, index: int) -> Protocol:
+        """The protocol participant ``index`` (0-based) follows: blocks in their order.
+
+        >>> p = load_protocol("stress-selfcare-vs-rest")
+        >>> [x.kind for x in p.for_participant(1).phases if x.block]
+        ['stressor', 'rest', 'recovery', 'stressor', 'self-care', 'recovery']
+        """
+        blocks = self.blocks()
+        if not blocks or self.design is None or not self.design.counterbalance:
+            return self
+        by_condition = {self.block_condition(ph): ph for _, ph in blocks}
+        queue = [by_condition[c] for c in self.order_for(index)]
+        phases: list[Phase] = []
+        block_no = 0
+        # Replace each block, in place, by the next block of the order.
+        i = 0
+        while i < len(self.phases):
+            p = self.phases[i]
+            if not p.block:
+                phases.append(p)
+                i += 1
+                continue
+            size = len(blocks[block_no][1])
+            phases += queue[block_no]
+            block_no += 1
+            i += size
+        return Protocol(self.name, tuple(phases), self.description, self.design)
 
     @property
     def duration_s(self) -> float:
@@ -152,7 +285,75 @@ def _phase(p: Mapping[str, Any]) -> Phase:
         label=_text(p.get("label", ""), "label"),
         prompt=_text(p.get("prompt", ""), "prompt"),
         simulated_stress=level,
+        block=str(p.get("block", "")).strip(),
     )
+
+
+def _strings(value: object, what: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(x, str) and x.strip() for x in value):
+        raise ValueError(f"{what} must be a list of non-empty strings, got {value!r}")
+    return tuple(x.strip() for x in value)
+
+
+def _outcome(name: str, what: str) -> str:
+    if name not in OUTCOMES:
+        raise ValueError(f"{what} {name!r} is not an outcome (known: {', '.join(OUTCOMES)})")
+    return name
+
+
+def _design(d: Mapping[str, Any]) -> Design:
+    unknown = sorted(set(d) - _DESIGN_KEYS)
+    if unknown:
+        raise ValueError(
+            f"[design]: unknown key(s) {', '.join(unknown)} "
+            f"(known: {', '.join(sorted(_DESIGN_KEYS))})"
+        )
+    if "conditions" not in d:
+        raise ValueError('[design] needs conditions = ["self-care", "rest"] (session kinds)')
+    conditions = _strings(d["conditions"], "[design] conditions")
+    if len(set(conditions)) != len(conditions):
+        raise ValueError(f"[design] conditions are listed twice: {list(conditions)}")
+    control = _text(d["control"], "[design] control") if "control" in d else None
+    if control is not None and control not in conditions:
+        raise ValueError(f"[design] control {control!r} is not one of the conditions")
+    primary = _outcome(_text(d.get("primary", "stress_index"), "primary"), "[design] primary")
+    secondary = tuple(
+        _outcome(x, "[design] secondary")
+        for x in _strings(d.get("secondary", list(DEFAULT_SECONDARY)), "[design] secondary")
+        if x != primary
+    )
+    sesoi = None
+    if "smallest_effect" in d:
+        sesoi = _number(d["smallest_effect"], "[design] smallest_effect")
+        if sesoi <= 0:
+            raise ValueError(f"[design] smallest_effect must be > 0, got {sesoi:g}")
+    counterbalance = d.get("counterbalance", True)
+    if not isinstance(counterbalance, bool):
+        raise ValueError(f"[design] counterbalance must be true or false, got {counterbalance!r}")
+    return Design(conditions, control, primary, secondary, sesoi, counterbalance)
+
+
+def _check_blocks(protocol: Protocol) -> None:
+    """Blocks are contiguous and, with a design, hold exactly one condition each."""
+    names = [b for b, _ in protocol.blocks()]
+    if len(names) != len(set(names)):
+        raise ValueError(f"a block's phases must be consecutive (blocks in order: {names})")
+    design = protocol.design
+    if design is None:
+        if names:
+            raise ValueError("phases have a block but the protocol has no [design]")
+        return
+    for name, phases in protocol.blocks():
+        held = [p.kind for p in phases if p.kind in design.conditions]
+        if len(held) != 1:
+            raise ValueError(
+                f"block {name!r} must hold exactly one phase of a condition "
+                f"({', '.join(design.conditions)}), holds {held or 'none'}"
+            )
+    if names:
+        held = sorted(protocol.block_condition(ph) for _, ph in protocol.blocks())
+        if len(set(held)) != len(held):
+            raise ValueError(f"two blocks hold the same condition ({held})")
 
 
 def parse_protocol(text: str, where: str) -> Protocol:
@@ -181,9 +382,15 @@ def parse_protocol(text: str, where: str) -> Protocol:
     try:
         name = _text(data.get("name", Path(where).stem), "name")
         description = _text(data.get("description", ""), "description")
+        raw_design = data.get("design")
+        if raw_design is not None and not isinstance(raw_design, dict):
+            raise ValueError("[design] must be a table")
+        design = _design(raw_design) if raw_design is not None else None
+        protocol = Protocol(name or Path(where).stem, tuple(phases), description, design)
+        _check_blocks(protocol)
     except ValueError as exc:
         raise ImportFormatError(where, None, str(exc)) from None
-    return Protocol(name=name or Path(where).stem, phases=tuple(phases), description=description)
+    return protocol
 
 
 def shipped_protocols() -> list[str]:

@@ -33,11 +33,12 @@ from typing import Any, Final
 
 from stresstrack.errors import ImportFormatError, StressTrackError
 from stresstrack.events import validate_participant_id
-from stresstrack.protocol import table_lines
+from stresstrack.protocol import Protocol, table_lines
 from stresstrack.store.sqlite import Store
 
 __all__ = [
     "ARM_META_PREFIX",
+    "ORDER_META_PREFIX",
     "ConsentError",
     "Study",
     "StudyChoice",
@@ -45,12 +46,17 @@ __all__ = [
     "check_consent",
     "load_study",
     "parse_study",
+    "participant_protocol",
     "resolve_study",
+    "stamp_order",
     "stamp_store",
     "store_arms",
+    "store_orders",
 ]
 
 ARM_META_PREFIX: Final = "arm/"  # store meta key of a participant's arm: "arm/<participant>"
+# Store meta key of a participant's order of conditions: "order/<participant>" = "self-care,rest".
+ORDER_META_PREFIX: Final = "order/"
 _STUDY_KEYS: Final = frozenset({"name", "description"})
 _PARTICIPANT_KEYS: Final = frozenset({"id", "arm", "consent_date", "consent_version"})
 # Tables read by the companion web app (stresstrack.companion.settings), ignored here.
@@ -279,3 +285,35 @@ def store_arms(store: Store, participants: list[str] | None = None) -> dict[str,
         if arm:
             out[p] = arm
     return out
+
+
+def stamp_order(store: Store, participant: str, order: tuple[str, ...]) -> None:
+    """Record the order of conditions a participant follows (a counterbalanced protocol)."""
+    if order:
+        store.set_meta(ORDER_META_PREFIX + participant, ",".join(order))
+
+
+def store_orders(store: Store, participants: list[str] | None = None) -> dict[str, tuple[str, ...]]:
+    """Participant -> order of conditions recorded by :func:`stamp_order`."""
+    out = {}
+    for p in participants if participants is not None else store.participants():
+        order = store.meta(ORDER_META_PREFIX + p)
+        if order:
+            out[p] = tuple(order.split(","))
+    return out
+
+
+def participant_protocol(
+    protocol: Protocol, study: Study | None, participant: str
+) -> tuple[Protocol, tuple[str, ...]]:
+    """The protocol ``participant`` follows and their order of conditions: a counterbalanced
+    protocol's order for the participant's position in the study file (0 = first listed);
+    the protocol as written when the participant is not in a study file.
+
+    ``collect --protocol P --study FILE`` uses this so live participants follow their order;
+    :func:`stamp_order` records it.
+    """
+    if study is None or participant not in study.participants:
+        return protocol, protocol.order_for(0) if protocol.blocks() else ()
+    index = list(study.participants).index(participant)
+    return protocol.for_participant(index), protocol.order_for(index)

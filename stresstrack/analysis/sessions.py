@@ -31,12 +31,14 @@ import math
 import statistics
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Final, Literal
 
+from stresstrack.analysis.effects import StudyEffects, default_design, study_effects
 from stresstrack.analysis.stats import PairedStats, paired_stats
 from stresstrack.pipeline.results import FeatureRow, Session, StressRow
 from stresstrack.pipeline.stress import COMPONENTS
+from stresstrack.protocol import Design
 from stresstrack.store.sqlite import Store
 
 __all__ = [
@@ -57,6 +59,7 @@ __all__ = [
     "control_deltas",
     "group_summaries",
     "participant_effects",
+    "store_design",
 ]
 
 NS: Final = 1_000_000_000
@@ -102,6 +105,22 @@ class AnalysisSettings:
     boot: int = 2000
     seed: int = 0
     control: str | None = None  # a session kind every group is also compared with
+    design: Design | None = None  # conditions, control and outcomes (a protocol's [design])
+
+    def resolved_design(self, kinds: Iterable[str]) -> Design | None:
+        """The design: ``design`` (its control replaced by ``control`` if given), else the
+        one ``control`` implies, else none."""
+        kinds = list(kinds)
+        d = self.design
+        if d is None:
+            return default_design(kinds, self.control) if self.control is not None else None
+        control = self.control or d.control
+        conditions = d.conditions
+        if control is not None and not [c for c in conditions if c != control]:
+            conditions = default_design(kinds, control).conditions
+        elif control is not None and control not in conditions:
+            conditions = (*conditions, control)
+        return replace(d, conditions=conditions, control=control)
 
     def __post_init__(self) -> None:
         if not self.pre_s > 0:
@@ -209,6 +228,7 @@ class Analysis:
     sessions: Sequence[SessionResult]
     participants: Sequence[ParticipantEffect]
     groups: Sequence[GroupSummary]
+    effects: StudyEffects = field(default_factory=lambda: StudyEffects(None, ()))
 
 
 def _mean(xs: Iterable[float | None]) -> float | None:
@@ -390,6 +410,7 @@ def analyze(
         )
     effects = participant_effects(results)
     groups = group_summaries(results, effects, settings)
+    design = settings.resolved_design(r.session.kind for r in results)
     return Analysis(
         study=study,
         index_version=index_version,
@@ -398,7 +419,22 @@ def analyze(
         sessions=results,
         participants=effects,
         groups=groups,
+        effects=study_effects(results, groups, design),
     )
+
+
+def store_design(store: Store) -> Design | None:
+    """The design of the protocol the store records (meta ``protocol``), if it is a shipped
+    protocol or a file that can be read and has a ``[design]``."""
+    from stresstrack.protocol import load_protocol
+
+    name = store.meta("protocol")
+    if not name:
+        return None
+    try:
+        return load_protocol(name).design
+    except (ValueError, OSError):
+        return None
 
 
 def analyze_store(
@@ -410,6 +446,8 @@ def analyze_store(
     from stresstrack.study import store_arms
 
     settings = settings or AnalysisSettings()
+    if settings.design is None:
+        settings = replace(settings, design=store_design(store))
     participants = store.participants()
     data = [(p, store.sessions(p), store.stress(p), store.features(p)) for p in participants]
     studies = {s.study for _, se, _, _ in data for s in se}

@@ -1,19 +1,23 @@
-"""Paired statistics across participants: mean change, Cohen's dz with a seeded bootstrap
+"""Paired statistics across participants: mean change, Cohen's dz with a noncentral-t
 interval, the paired t test and the Wilcoxon signed-rank test.
 
 One pair per participant (``before``, ``after``), e.g. their mean stress index in the 5 min
 before a self-care session and during it. The change is ``after - before``.
 
 * Mean change with the t-based 95 % interval (the interval the paired t test inverts).
-* Cohen's dz = mean change / SD of the changes (Lakens 2013, *Front. Psychol.* 4:863), with a
-  bias-corrected and accelerated (BCa) bootstrap interval (Efron & Tibshirani 1993, ch. 14),
-  resampling participants with a seeded generator, so a seed gives the same interval.
+* Cohen's dz = mean change / SD of the changes (Lakens 2013, *Front. Psychol.* 4:863), with
+  an exact interval from the noncentral t distribution (Steiger & Fouladi 1997; Cumming &
+  Finch 2001, *Educ. Psychol. Meas.* 61:532): the noncentrality parameters that put the
+  observed t at the 97.5th and 2.5th percentiles, divided by √n. (A BCa bootstrap interval,
+  :func:`bootstrap_bca`, excluded 0 in 6.9 % of no-effect studies of 6-10 participants: too
+  narrow at these sizes.)
 * Two-sided paired t test (``scipy.stats.ttest_1samp`` of the changes) and Wilcoxon
   signed-rank test (``scipy.stats.wilcoxon``: exact for small samples).
 
-Undefined values are NaN: everything with no pair; SD, dz and tests with one; the dz interval
-with fewer than :data:`MIN_DZ_CI_N` pairs; dz and the t test when all changes are equal (SD
-0). When every change is exactly 0 the tests give p = 1.
+Undefined values are NaN: everything with no pair; SD, dz, its interval and tests with one;
+dz and the t test when all changes are equal (SD 0). When every change is exactly 0 the tests
+give p = 1. :func:`holm` adjusts a family of p-values (Holm 1979), :func:`tost_p` is the two
+one-sided tests of equivalence (Schuirmann 1987; Lakens 2017).
 """
 
 from __future__ import annotations
@@ -25,14 +29,17 @@ from typing import Final
 
 import numpy as np
 import numpy.typing as npt
-from scipy import special, stats
+from scipy import optimize, special, stats
 
 __all__ = [
     "MIN_DZ_CI_N",
     "PairedStats",
     "bootstrap_bca",
     "cohens_dz",
+    "dz_interval",
+    "holm",
     "paired_stats",
+    "tost_p",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -113,6 +120,65 @@ def bootstrap_bca(
     return float(lo), float(hi)
 
 
+def dz_interval(t: float, n: int, df: float, confidence: float = 0.95) -> tuple[float, float]:
+    """Interval of dz = t/√n from the noncentral t distribution with ``df`` degrees of freedom.
+
+    >>> lo, hi = dz_interval(2.0, 10, 9)
+    >>> round(lo, 3), round(hi, 3)
+    (-0.065, 1.302)
+    """
+    if not (math.isfinite(t) and n >= 2 and df > 0):
+        return NAN, NAN
+    tail = (1.0 - confidence) / 2.0
+
+    def at(ncp: float) -> float:
+        p = float(stats.nct.cdf(t, df, ncp))
+        if math.isnan(p):  # scipy's nct is NaN far in its tails: there it is 0 or 1
+            return 1.0 if ncp < t else 0.0
+        return p
+
+    def solve(target: float) -> float:
+        # cdf(t; ncp) falls from 1 to 0 as ncp grows: bracket, then bisect with brentq.
+        lo, hi = t - 10.0, t + 10.0
+        while at(lo) < target:
+            lo -= 10.0
+        while at(hi) > target:
+            hi += 10.0
+        return float(optimize.brentq(lambda x: at(x) - target, lo, hi, xtol=1e-10))
+
+    root_n = math.sqrt(n)
+    return solve(1.0 - tail) / root_n, solve(tail) / root_n
+
+
+def holm(pvalues: Sequence[float]) -> list[float]:
+    """Holm's step-down adjusted p-values (NaN stays NaN and does not count).
+
+    >>> holm([0.01, 0.04, 0.03])
+    [0.03, 0.06, 0.06]
+    """
+    idx = [i for i, p in enumerate(pvalues) if math.isfinite(p)]
+    out = [NAN] * len(pvalues)
+    m = len(idx)
+    running = 0.0
+    for rank, i in enumerate(sorted(idx, key=lambda j: pvalues[j])):
+        running = max(running, min(1.0, (m - rank) * pvalues[i]))
+        out[i] = running
+    return out
+
+
+def tost_p(estimate: float, se: float, df: float, margin: float) -> float:
+    """Two one-sided t tests of |effect| < ``margin``: the larger one-sided p (Schuirmann 1987).
+
+    >>> round(tost_p(0.5, 1.0, 20, 3.0), 4)
+    0.0106
+    """
+    if not (math.isfinite(estimate) and se > 0 and df > 0 and margin > 0):
+        return NAN
+    lower = float(stats.t.sf((estimate + margin) / se, df))
+    upper = float(stats.t.cdf((estimate - margin) / se, df))
+    return max(lower, upper)
+
+
 def paired_stats(
     before: Sequence[float],
     after: Sequence[float],
@@ -153,11 +219,7 @@ def paired_stats(
     half = float(stats.t.ppf(0.5 + confidence / 2.0, n - 1)) * sd / math.sqrt(n)
     ttest_p = float(stats.ttest_1samp(d, 0.0).pvalue)
     wilcoxon_p = 1.0 if not np.any(d) else float(stats.wilcoxon(d).pvalue)
-    dz_ci = (
-        bootstrap_bca(d, cohens_dz, n_resamples=n_resamples, seed=seed, confidence=confidence)
-        if n >= MIN_DZ_CI_N
-        else (NAN, NAN)
-    )
+    dz_ci = dz_interval(mean / (sd / math.sqrt(n)), n, n - 1, confidence)
     return PairedStats(
         n=n,
         mean_before=float(b.mean()),

@@ -1,7 +1,9 @@
-"""The analysis as CSV tables: sessions, participants, summary (stress index per group) and
-measures (every measure and contrast per group).
+"""The analysis as CSV tables: effects (the study's answer: one row per outcome × contrast),
+sessions, participants, summary (stress index per group) and measures (every measure and
+contrast per group).
 
-Every row carries ``study``, ``stress_index_version`` and ``stresstrack_version`` columns, so
+effects.csv has exactly :data:`EFFECTS_COLUMNS`; every row of the other tables carries
+``study``, ``stress_index_version`` and ``stresstrack_version`` columns, so
 a table read on its own still says where it came from; the summary and measures tables also
 carry the settings (windows, thresholds, bootstrap). Times are ISO 8601 UTC; undefined
 values are empty.
@@ -27,7 +29,9 @@ from stresstrack.analysis.stats import PairedStats
 from stresstrack.export import iso_utc
 
 __all__ = [
+    "EFFECTS_COLUMNS",
     "TABLE_FILES",
+    "effects_rows",
     "measures_rows",
     "participants_rows",
     "sessions_rows",
@@ -35,7 +39,13 @@ __all__ = [
     "write_tables",
 ]
 
-TABLE_FILES: Final = ("sessions.csv", "participants.csv", "summary.csv", "measures.csv")
+TABLE_FILES: Final = (
+    "effects.csv", "sessions.csv", "participants.csv", "summary.csv", "measures.csv",
+)  # fmt: skip
+EFFECTS_COLUMNS: Final = (
+    "outcome", "contrast", "estimate", "ci_low", "ci_high", "p", "p_adjusted", "dz",
+    "dz_ci_low", "dz_ci_high", "n_participants", "primary", "controlled",
+)  # fmt: skip
 _GROUP: Final = ("kind", "mode", "label", "arm")
 _VERSIONS: Final = ("stress_index_version", "stresstrack_version")
 _SETTINGS: Final = ("pre_s", "post_s", "window_s", "min_coverage", "min_confidence", "boot", "seed")
@@ -75,6 +85,20 @@ def _values(x: SessionResult | ParticipantEffect) -> list[Cell]:
         out += [x.value(m.name, "pre"), x.value(m.name, "during"), x.value(m.name, "post")]
         out += [x.delta(m.name), x.delta(m.name, "post")]
     return out
+
+
+def effects_rows(a: Analysis) -> Iterator[list[Cell]]:
+    """Header (exactly :data:`EFFECTS_COLUMNS`), then one row per outcome × contrast.
+
+    ``controlled`` is false for during − pre rows: they include natural recovery and time
+    effects and are not causal estimates (their contrast names say ``during − pre``).
+    """
+    yield list(EFFECTS_COLUMNS)
+    for e in a.effects.effects:
+        yield [
+            e.outcome, e.contrast, e.estimate, *e.ci, e.p, e.p_adjusted, e.dz, *e.dz_ci,
+            e.n_participants, e.primary, e.controlled,
+        ]  # fmt: skip
 
 
 def sessions_rows(a: Analysis) -> Iterator[list[Cell]]:
@@ -176,6 +200,7 @@ def write_tables(a: Analysis, out: Path) -> dict[str, int]:
     """Write :data:`TABLE_FILES` into the folder ``out``; returns rows written per file."""
     out.mkdir(parents=True, exist_ok=True)
     makers: Sequence[tuple[str, Iterator[list[Cell]]]] = (
+        ("effects.csv", effects_rows(a)),
         ("sessions.csv", sessions_rows(a)),
         ("participants.csv", participants_rows(a)),
         ("summary.csv", summary_rows(a)),

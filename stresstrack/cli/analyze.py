@@ -1,17 +1,21 @@
 """``stresstrack analyze``: did the sessions lower stress, for whom, and by how much?
 
-Writes sessions.csv, participants.csv, summary.csv and measures.csv (docs/sessions.md) and
-prints the summary.
+Writes effects.csv (the study's answer), sessions.csv, participants.csv, summary.csv and
+measures.csv (docs/sessions.md) and prints the controlled estimate first, then the
+uncontrolled during − pre changes, labelled as not causal.
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+from dataclasses import replace
 from pathlib import Path
 
 from stresstrack.analysis import Analysis, AnalysisSettings
+from stresstrack.analysis.effects import NOT_CAUSAL, Effect
 from stresstrack.errors import StressTrackError
+from stresstrack.protocol import Design
 
 NAME = "analyze"
 
@@ -21,11 +25,15 @@ __all__ = ["add_analysis_options", "analysis_arms", "analysis_settings", "format
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         NAME,
-        help="effect of each session kind: before / during / after, paired statistics",
-        description="For every session (other than baselines): the stress index, its "
-        "components and key features before, during and after it; per kind, mode, label and "
-        "arm: the mean change, Cohen's dz with a bootstrap 95%% CI, the paired t test and the "
-        "Wilcoxon signed-rank test across participants. See docs/sessions.md.",
+        help="the study's answer: each condition vs the control, and before / during / after",
+        description="With a control condition (a protocol's [design], or --control): each "
+        "condition minus the control in a linear mixed model (condition, period and the "
+        "pre-session value; random intercept per participant), with its 95%% CI, p, dz, a "
+        "carry-over check, Holm-adjusted secondary outcomes, per-kind/mode and per-arm "
+        "interaction tests and responders. Always: for every session (other than baselines) "
+        "before, during and after it, and per kind, mode, label and arm the during - pre "
+        "change (which includes natural recovery and time effects: not causal). "
+        "See docs/sessions.md.",
     )
     p.add_argument("store", type=Path, metavar="STORE")
     p.add_argument(
@@ -92,8 +100,30 @@ def add_analysis_options(p: argparse.ArgumentParser) -> None:
         "--control",
         default=None,
         metavar="KIND",
-        help="also compare every group's change with the same participants' change in "
-        "sessions of this kind (e.g. rest)",
+        help="the control condition (a session kind, e.g. rest): each condition is "
+        "compared with it in the mixed model (default: the protocol's [design] control)",
+    )
+    g.add_argument(
+        "--protocol",
+        default=None,
+        metavar="FILE_OR_NAME",
+        help="protocol whose [design] gives conditions, control and outcomes (default: the "
+        "protocol the store records)",
+    )
+    g.add_argument(
+        "--conditions",
+        default=None,
+        metavar="KIND,KIND",
+        help="session kinds compared (default: the design's; with --control alone, every "
+        "kind but baseline, stressor and recovery)",
+    )
+    g.add_argument(
+        "--smallest-effect",
+        type=float,
+        default=None,
+        metavar="X",
+        help="smallest effect of interest in primary-outcome units: adds an equivalence "
+        "test (TOST)",
     )
     g.add_argument(
         "--study",
@@ -116,9 +146,45 @@ def analysis_settings(args: argparse.Namespace) -> AnalysisSettings:
             boot=args.boot,
             seed=args.seed,
             control=args.control,
+            design=_design(args),
         )
     except ValueError as exc:
         raise StressTrackError(str(exc)) from None
+
+
+def _design(args: argparse.Namespace) -> Design | None:
+    """The design from --protocol, --conditions, --control and --smallest-effect; None
+    leaves it to the store's protocol (or to --control alone)."""
+    from stresstrack.protocol import load_protocol
+
+    design: Design | None = None
+    if getattr(args, "protocol", None):
+        design = load_protocol(args.protocol).design
+        if design is None:
+            raise ValueError(f"protocol {args.protocol!r} has no [design] (conditions, control)")
+    conditions = getattr(args, "conditions", None)
+    if conditions:
+        kinds = tuple(k.strip() for k in conditions.split(",") if k.strip())
+        control = args.control or (design.control if design else None)
+        if control is not None and control not in kinds:
+            kinds = (*kinds, control)
+        design = (
+            replace(design, conditions=kinds, control=control)
+            if design
+            else Design(conditions=kinds, control=control)
+        )
+    sesoi = getattr(args, "smallest_effect", None)
+    if sesoi is not None:
+        if not sesoi > 0:
+            raise ValueError(f"--smallest-effect must be > 0, got {sesoi:g}")
+        if design is None:
+            if args.control is None:
+                raise ValueError("--smallest-effect needs a control (--control or a design)")
+            design = Design(conditions=(args.control,), control=args.control)
+            # The conditions are filled from the sessions (AnalysisSettings.resolved_design).
+            design = replace(design, conditions=())
+        design = replace(design, smallest_effect=sesoi)
+    return design
 
 
 def analysis_arms(args: argparse.Namespace) -> dict[str, str] | None:
@@ -134,22 +200,83 @@ def _num(x: float, fmt: str = ".1f") -> str:
     return "–" if not math.isfinite(x) else format(x, fmt)
 
 
+def _p(x: float) -> str:
+    return "–" if not math.isfinite(x) else ("< 0.001" if x < 0.001 else f"{x:.3f}")
+
+
+def _effect_line(e: Effect) -> str:
+    line = (
+        f"{e.outcome}: {_num(e.estimate, '+.2f')} [{_num(e.ci[0], '.2f')}, "
+        f"{_num(e.ci[1], '.2f')}], p {_p(e.p)}"
+        + ("" if e.primary else f" (Holm {_p(e.p_adjusted)})")
+        + f", dz {_num(e.dz, '+.2f')} [{_num(e.dz_ci[0], '.2f')}, {_num(e.dz_ci[1], '.2f')}], "
+        f"n={e.n_participants}"
+    )
+    if math.isfinite(e.tost_p):
+        line += f", equivalence (TOST) p {_p(e.tost_p)}"
+    return line + (f" ({e.note})" if e.note else "")
+
+
+def format_effects(analysis: Analysis) -> list[str]:
+    """The controlled answer: primary estimate, secondary outcomes, carry-over, for whom."""
+    fx = analysis.effects
+    if fx.note:
+        return [f"no controlled estimate: {fx.note}", ""]
+    controlled = [e for e in fx.effects if e.controlled]
+    if not controlled:
+        return []
+    lines = ["controlled estimate (mixed model: condition + period + pre value, random "
+             "intercept per participant):"]  # fmt: skip
+    primary = fx.primary
+    if primary is not None:
+        lines.append(f"  PRIMARY {primary.contrast}, {_effect_line(primary)}")
+    for e in controlled:
+        if not e.primary:
+            lines.append(f"  {e.contrast}, {_effect_line(e)}")
+    for c in fx.carryover:
+        verdict = "FLAGGED" if c.flagged else "not flagged"
+        lines.append(
+            f"  carry-over check ({c.treatment} × period): p {_p(c.p)}, {verdict} at 0.10"
+            + (f" ({c.note})" if c.note else "")
+        )
+    for b in fx.breakdowns:
+        levels = "; ".join(
+            f"{lv.name} {_num(lv.estimate, '+.2f')} [{_num(lv.ci[0], '.2f')}, "
+            f"{_num(lv.ci[1], '.2f')}] n={lv.n_participants}"
+            for lv in b.levels
+        )
+        lines.append(
+            f"  for whom ({b.treatment} by {b.moderator}): interaction p {_p(b.p_interaction)}"
+            + (f"; {levels}" if levels else "")
+            + (f" ({b.note})" if b.note else "")
+        )
+    if fx.responders:
+        lines.append(
+            "  responders (reliable change, |RCI| >= 1.96): "
+            + ", ".join(f"{k} {v}" for k, v in fx.responder_counts().items())
+        )
+    return [*lines, ""]
+
+
 def format_summary(analysis: Analysis) -> str:
-    """The stress index summary per group, as printed by ``analyze``."""
+    """The controlled answer, then the during - pre summary per group, as printed by
+    ``analyze``."""
     lines = [
         f"study {analysis.study or '–'}, stress index {analysis.index_version or '–'}, "
         f"stresstrack {analysis.stresstrack_version}",
         f"{len(analysis.sessions)} sessions, "
         f"{sum(not r.included for r in analysis.sessions)} excluded",
         "",
+        *format_effects(analysis),
         "stress index change (during - pre), one value per participant:",
+        f"  NOTE: {NOT_CAUSAL}",
     ]
     if not analysis.groups:
         lines.append("  no sessions other than baselines")
     for g in analysis.groups:
         s = g.during["stress_index"]
         lines.append(
-            f"  {g.label or '(no kind)'}: n={s.n}, mean {_num(s.mean_delta, '+.1f')} "
+            f"  {g.label or '(no kind)'} (not causal): n={s.n}, mean {_num(s.mean_delta, '+.1f')} "
             f"[{_num(s.mean_ci[0])}, {_num(s.mean_ci[1])}], dz {_num(s.dz, '+.2f')} "
             f"[{_num(s.dz_ci[0], '.2f')}, {_num(s.dz_ci[1], '.2f')}], "
             f"Wilcoxon p={_num(s.wilcoxon_p, '.3g')}, t test p={_num(s.ttest_p, '.3g')}"

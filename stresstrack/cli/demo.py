@@ -15,11 +15,13 @@ from stresstrack.cli.common import (
 from stresstrack.cli.lsl_options import add_lsl_outlet_option, lsl_pipeline
 from stresstrack.errors import StressTrackError
 from stresstrack.progress import Progress
-from stresstrack.protocol import DEFAULT_PROTOCOL, load_protocol
+from stresstrack.protocol import load_protocol
 from stresstrack.recorder import Recorder
 from stresstrack.store.sqlite import Store
 
 NAME = "demo"
+DEMO_PROTOCOL = "stress-selfcare-vs-rest"  # counterbalanced self-care vs rest crossover
+DEMO_PARTICIPANTS = 8
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -27,7 +29,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         NAME,
         help="simulate a short study and write a store and an HTML report",
         description="Simulate participants wearing a heart-rate strap and an EDA band, through "
-        "the real collector and pipeline, as fast as the CPU allows.",
+        "the real collector and pipeline, as fast as the CPU allows. By default a "
+        "counterbalanced crossover (self-care vs rest after a stressor, AB/BA), so the report "
+        "leads with the controlled estimate.",
     )
     p.add_argument(
         "--out",
@@ -36,14 +40,20 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         metavar="DIR",
         help="output folder (default: stresstrack-demo)",
     )
-    p.add_argument("--participants", type=int, default=3, metavar="N", help="how many (default 3)")
+    p.add_argument(
+        "--participants",
+        type=int,
+        default=DEMO_PARTICIPANTS,
+        metavar="N",
+        help=f"how many (default {DEMO_PARTICIPANTS}: the crossover's model needs at least 4)",
+    )
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument(
         "--protocol",
         default=None,
         metavar="FILE_OR_NAME",
-        help="study protocol TOML, or a shipped one: stress-selfcare-recovery (default), "
-        "baseline-selfcare, partner-session",
+        help=f"study protocol TOML, or a shipped one: {DEMO_PROTOCOL} (default), "
+        "stress-selfcare-recovery, baseline-selfcare, partner-session",
     )
     p.add_argument(
         "--realtime",
@@ -63,7 +73,9 @@ def run(args: argparse.Namespace) -> int:
 
     if args.participants < 1:
         raise StressTrackError("--participants must be at least 1")
-    protocol = DEFAULT_PROTOCOL if args.protocol is None else load_protocol(args.protocol)
+    from stresstrack.study import stamp_order
+
+    protocol = load_protocol(DEMO_PROTOCOL if args.protocol is None else args.protocol)
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
     db = out / "stresstrack.db"
@@ -75,7 +87,9 @@ def run(args: argparse.Namespace) -> int:
     progress = Progress(f"simulating {plan.participants} participants", minutes, "sim-min")
     with Store(db) as store:
         store.set_meta("study", plan.study)
-        store.set_meta("protocol", protocol.name)
+        store.set_meta("protocol", DEMO_PROTOCOL if args.protocol is None else args.protocol)
+        for i, pid in enumerate(plan.participant_ids()):
+            stamp_order(store, pid, protocol.order_for(i))
         recorder = Recorder(store, lsl_pipeline(args, pipeline_config(args)))
         with influx_replica(args, db):
             if args.realtime:

@@ -28,7 +28,7 @@ from stresstrack.analysis import (
     SessionResult,
     analyze_store,
 )
-from stresstrack.analysis.sessions import control_deltas
+from stresstrack.analysis.effects import NOT_CAUSAL, Effect, StudyEffects
 from stresstrack.pipeline.results import FeatureRow, Session, StressRow
 from stresstrack.store.sqlite import Store
 
@@ -36,6 +36,7 @@ __all__ = [
     "Band",
     "ForestRow",
     "downsample_minmax",
+    "headline",
     "kind_colours",
     "nice_ticks",
     "render_report",
@@ -43,6 +44,7 @@ __all__ = [
     "svg_forest_plot",
     "svg_line_chart",
     "svg_period_bars",
+    "y_ticks",
 ]
 
 Point = tuple[float, float]
@@ -66,9 +68,11 @@ _SVG_NS: Final = "http://www.w3.org/2000/svg"
 WIDTH: Final = 960
 _LEFT, _RIGHT, _TOP = 56, 16, 6  # plot margins in px
 _X_AXIS_PX, _STRIP_PX = 22, 9  # room under the plot for tick labels and the confidence strip
+LABEL_CHAR_PX: Final = 5.6  # average width of a 10 px system-ui character
 
 _CSS: Final = """
 body{font:14px/1.4 system-ui,sans-serif;margin:1.5em auto;max-width:1000px;color:#222}
+section.answer h2{border-top:0;margin-top:.4em}
 h1{margin-bottom:.2em} h2{margin:1.6em 0 .2em;border-top:1px solid #ccc;padding-top:.6em}
 dl.meta{display:grid;grid-template-columns:max-content auto;gap:0 1em;margin:0}
 dl.meta dt{color:#666} dl.meta dd{margin:0}
@@ -90,6 +94,10 @@ p.empty{padding:2em;background:#f6f6f6;font-size:16px}
 .bdp-bar{fill:#777} .bdp-bar[data-period=during]{fill:#54a24b}
 tr.excluded td{color:#999} tr.excluded svg{opacity:.4} .reason{font-size:12px;color:#a33}
 p.note{font-size:12px;color:#555;max-width:900px}
+section.answer{border:2px solid #333;border-radius:6px;padding:.2em 1em .8em;margin-top:1em}
+p.headline{font-size:18px;line-height:1.45;margin:.5em 0} p.headline strong{font-size:20px}
+p.caveat{background:#fff4e5;border-left:4px solid #e8a33d;padding:.4em .8em;font-size:13px}
+p.why{color:#a33;font-size:13px} .missing{color:#a33;font-size:11px}
 """
 
 
@@ -172,6 +180,22 @@ def nice_ticks(lo: float, hi: float, count: int = 5) -> list[float]:
     return [first + i * step for i in range(n)]
 
 
+def y_ticks(lo: float, hi: float, count: int) -> list[float]:
+    """:func:`nice_ticks`, with at least two ticks whenever ``hi > lo`` (a panel with a
+    single tick has no scale).
+
+    >>> y_ticks(61.2, 63.9, 3)
+    [62.0, 63.0]
+    >>> [round(t, 6) for t in y_ticks(0.41, 0.47, 2)]
+    [0.42, 0.44, 0.46]
+    """
+    ticks = nice_ticks(lo, hi, count)
+    while len(ticks) < 2 and hi > lo and count < 64:
+        count *= 2
+        ticks = nice_ticks(lo, hi, count)
+    return ticks
+
+
 def _auto_range(values: Sequence[float]) -> tuple[float, float]:
     if not values:
         return 0.0, 1.0
@@ -223,6 +247,8 @@ def svg_line_chart(
         f'<svg xmlns="{_SVG_NS}" class="chart" id="{_esc(chart_id)}" width="{width}" '
         f'height="{height}" viewBox="0 0 {width} {height}" role="img" aria-label="{_esc(title)}">'
     ]
+    label_ends = [-math.inf, -math.inf]  # right end of the last label on each of two rows
+    title_start = _LEFT + pw - 4 - 1.15 * LABEL_CHAR_PX * len(title)  # the top row's title
     for b in bands:
         left = sx(b.start)
         cls = f"{band_class} {b.css}" if b.css else band_class
@@ -233,11 +259,24 @@ def svg_line_chart(
             f' fill="{_esc(b.colour)}"><title>{_esc(b.tooltip or b.kind)}</title></rect>'
         )
         if b.label:
-            parts.append(
-                f'<text class="band-label" x="{left + 3:.1f}" y="{_TOP + 11}">'
-                f"{_esc(b.label)}</text>"
+            # Labels on two rows; one that would overlap both is left out (the band's
+            # tooltip and the sessions table still name it).
+            width_px = LABEL_CHAR_PX * len(b.label) + 6
+            row = next(
+                (
+                    k
+                    for k in (0, 1)
+                    if left + 3 >= label_ends[k] and (k or left + 3 + width_px <= title_start)
+                ),
+                None,
             )
-    for t in nice_ticks(y0, y1, 4 if ph > 100 else 2):
+            if row is not None:
+                label_ends[row] = left + 3 + width_px
+                parts.append(
+                    f'<text class="band-label" x="{left + 3:.1f}" y="{_TOP + 11 + 12 * row}">'
+                    f"{_esc(b.label)}</text>"
+                )
+    for t in y_ticks(y0, y1, 4 if ph > 100 else 3):
         y = sy(t)
         parts.append(
             f'<line class="grid" x1="{_LEFT}" x2="{_LEFT + pw}" y1="{y:.1f}" y2="{y:.1f}"/>'
@@ -484,12 +523,18 @@ def _p(x: float) -> str:
     return "< 0.001" if x < 0.001 else f"{x:.3f}"
 
 
-def _note(s: PairedStats) -> str:
-    """``n=… · dz … [CI] · Wilcoxon p …`` (the interval only where there is one)."""
-    ci = ""
+def _dz_ci_text(s: PairedStats) -> str:
+    """The dz interval, or why there is none."""
     if all(math.isfinite(x) for x in s.dz_ci):
-        ci = f" [{s.dz_ci[0]:.2f}, {s.dz_ci[1]:.2f}]"
-    return f"n={s.n} · dz {_fmt(s.dz, '+.2f')}{ci} · Wilcoxon p {_p(s.wilcoxon_p)}"
+        return f"[{s.dz_ci[0]:.2f}, {s.dz_ci[1]:.2f}]"
+    if s.n < 2:
+        return f"[none: {s.n} participant]"
+    return "[none: every participant changed by the same amount]"
+
+
+def _note(s: PairedStats) -> str:
+    """``n=… · dz … [CI] · Wilcoxon p …`` (or why the interval is missing)."""
+    return f"n={s.n} · dz {_fmt(s.dz, '+.2f')} {_dz_ci_text(s)} · Wilcoxon p {_p(s.wilcoxon_p)}"
 
 
 def _forest_rows(a: Analysis, colours: Mapping[str, str]) -> list[ForestRow]:
@@ -512,41 +557,185 @@ def _forest_rows(a: Analysis, colours: Mapping[str, str]) -> list[ForestRow]:
                 key=g.label,
             )
         )
-        c = g.control.get("stress_index")
-        if c is not None and a.settings.control is not None:
-            ctrl = control_deltas(a.participants, a.settings.control, "stress_index")
-            diffs = [
-                (e.participant, d - ctrl[e.participant])
-                for e in a.participants
-                if e.group == g.key
-                and e.participant in ctrl
-                and (d := e.delta("stress_index")) is not None
-            ]
-            rows.append(
-                ForestRow(
-                    label=f"{g.label} − {a.settings.control}",
-                    mean=c.mean_delta,
-                    ci=c.mean_ci,
-                    dots=diffs,
-                    note=_note(c),
-                    colour=colours.get(g.key[0], "#222"),
-                    key=f"{g.label} vs {a.settings.control}",
-                )
-            )
     return rows
+
+
+_OUTCOME_NAMES: Final = {
+    "stress_index": ("stress index", "points"),
+    "hr": ("heart rate", "bpm"),
+    "rmssd": ("RMSSD", "ms"),
+    "scl": ("skin conductance level", "µS"),
+    "scr_rate": ("SCR rate", "/min"),
+    "hr_z": ("heart-rate component", "z"),
+    "ln_rmssd_z": ("ln RMSSD component", "z"),
+    "scl_z": ("SCL component", "z"),
+    "scr_rate_z": ("SCR-rate component", "z"),
+}
+
+
+def _ci(ci: tuple[float, float], spec: str = ".1f") -> str:
+    return f"{_fmt(ci[0], spec)} to {_fmt(ci[1], spec)}"
+
+
+def headline(e: Effect, design_control: str) -> str:
+    """The primary controlled estimate in plain words.
+
+    >>> from stresstrack.analysis.effects import Effect
+    >>> e = Effect("stress_index", "self-care vs rest", -12.3, (-15.0, -9.6), 0.0001, 0.0001,
+    ...            -1.5, (-2.2, -0.8), 20, True, True)
+    >>> print(headline(e, "rest"))  # doctest: +NORMALIZE_WHITESPACE
+    Self-care lowered the stress index by 12.3 points (95 % CI 9.6 to 15.0) more than rest,
+    in 20 participants.
+    """
+    treatment = e.contrast.split(" vs ")[0]
+    name, unit = _OUTCOME_NAMES.get(e.outcome, (e.outcome, ""))
+    who = f"in {e.n_participants} participant{'s' if e.n_participants != 1 else ''}"
+    if not math.isfinite(e.estimate):
+        return f"No estimate of {treatment} against {design_control}: {e.note}."
+    lo, hi = e.ci
+    if lo <= 0 <= hi:
+        return (
+            f"{treatment.capitalize()} and {design_control} did not differ clearly: the "
+            f"{name} was {e.estimate:+.1f} {unit} with {treatment} compared with "
+            f"{design_control} (95 % CI {lo:+.1f} to {hi:+.1f}, compatible with no "
+            f"difference), {who}."
+        )
+    verb = "lowered" if e.estimate < 0 else "raised"
+    a, b = sorted((abs(lo), abs(hi)))
+    return (
+        f"{treatment.capitalize()} {verb} the {name} by {abs(e.estimate):.1f} {unit} "
+        f"(95 % CI {a:.1f} to {b:.1f}) more than {design_control}, {who}."
+    )
+
+
+def _answer_section(a: Analysis) -> str:
+    """The study's answer first: the primary controlled estimate, then secondary outcomes,
+    carry-over, for whom, responders."""
+    fx: StudyEffects = a.effects
+    head = '<section class="answer" id="answer"><h2>The answer</h2>'
+    primary = fx.primary
+    if primary is None or fx.design is None or fx.design.control is None:
+        why = fx.note or "the study names no control condition"
+        return (
+            head + f'<p class="headline" id="headline">No controlled estimate: {_esc(why)}.</p>'
+            f'<p class="caveat" id="not-causal">Every change shown below is during − pre: it '
+            f"{_esc(NOT_CAUSAL.split(': ', 1)[1])}.</p></section>"
+        )
+    control = fx.design.control
+    parts = [head, f'<p class="headline" id="headline">{_esc(headline(primary, control))}</p>']
+    if math.isfinite(primary.estimate):
+        parts.append(
+            f'<p class="detail" id="primary-detail">Primary outcome '
+            f"<b>{_esc(_OUTCOME_NAMES.get(primary.outcome, (primary.outcome,))[0])}</b>, "
+            f"{_esc(primary.contrast)}: estimate "
+            f"{primary.estimate:+.2f} (95 % CI {_ci(primary.ci, '+.2f')}), p {_p(primary.p)}, "
+            f"dz {_fmt(primary.dz, '+.2f')} (95 % CI {_ci(primary.dz_ci, '+.2f')}, noncentral "
+            f"t), {primary.n_participants} participants with both conditions. Linear mixed "
+            "model: outcome during the session ~ condition + period + the pre-session value, "
+            f"random intercept per participant; t test on {primary.df:g} df."
+            + (
+                f" Equivalence within ±{fx.design.smallest_effect:g} (TOST): p "
+                f"{_p(primary.tost_p)}."
+                if fx.design.smallest_effect is not None
+                else ""
+            )
+            + "</p>"
+        )
+    for c in fx.carryover:
+        verdict = (
+            "<b>flagged</b>: the effect of the first block may linger into the second; "
+            "interpret with care"
+            if c.flagged
+            else "not flagged"
+        )
+        why = f" ({_esc(c.note)})" if c.note else ""
+        parts.append(
+            f'<p class="note" id="carryover">Carry-over check ({_esc(c.treatment)} × period): '
+            f"p {_p(c.p)}, {verdict} at p &lt; 0.10{why}. The check has little power "
+            "(it compares participants between orders).</p>"
+        )
+    secondary = [e for e in fx.effects if e.controlled and not e.primary]
+    if secondary:
+        parts.append(
+            '<h3>Secondary outcomes</h3><table class="secondary"><tr><th>Outcome</th>'
+            "<th>Contrast</th><th>Estimate (95% CI)</th><th>p</th><th>p, Holm</th>"
+            "<th>dz (95% CI)</th><th>n</th></tr>"
+        )
+        for e in secondary:
+            name, unit = _OUTCOME_NAMES.get(e.outcome, (e.outcome, ""))
+            missing = f'<div class="missing">{_esc(e.note)}</div>' if e.note else ""
+            parts.append(
+                f'<tr data-outcome="{_esc(e.outcome)}"><td>{_esc(name)} ({_esc(unit)})</td>'
+                f'<td>{_esc(e.contrast)}</td><td class="num">{_fmt(e.estimate, "+.2f")} '
+                f'({_ci(e.ci, "+.2f")}){missing}</td><td class="num">{_p(e.p)}</td>'
+                f'<td class="num">{_p(e.p_adjusted)}</td><td class="num">'
+                f"{_fmt(e.dz, '+.2f')} ({_ci(e.dz_ci, '+.2f')})</td>"
+                f'<td class="num">{e.n_participants}</td></tr>'
+            )
+        parts.append(
+            '</table><p class="note">Holm-adjusted across the secondary outcomes of each '
+            "contrast; the primary outcome is tested alone.</p>"
+        )
+    parts.append("<h3>For whom</h3>")
+    if not fx.breakdowns:
+        parts.append(
+            '<p class="note" id="no-breakdown">One way of doing each condition and no study '
+            "arms: nothing to break down. Differences between kinds, modes or arms are "
+            "tested as an interaction (does the effect differ?), not by separate tests.</p>"
+        )
+    for b in fx.breakdowns:
+        parts.append(
+            f'<table class="breakdown" data-moderator="{_esc(b.moderator)}"><tr><th>'
+            f"{_esc(b.treatment)} by {_esc(b.moderator)}</th><th>Effect vs {_esc(control)} "
+            "(95% CI)</th><th>n</th></tr>"
+        )
+        for lv in b.levels:
+            parts.append(
+                f'<tr><td>{_esc(lv.name)}</td><td class="num">{_fmt(lv.estimate, "+.2f")} '
+                f'({_ci(lv.ci, "+.2f")})</td><td class="num">{lv.n_participants}</td></tr>'
+            )
+        parts.append(
+            f'</table><p class="note">Interaction test (does the effect differ by '
+            f"{_esc(b.moderator)}?): p {_p(b.p_interaction)}"
+            + (f" ({_esc(b.note)})" if b.note else "")
+            + "</p>"
+        )
+    if fx.responders:
+        parts.append(
+            '<h3>Responders</h3><p class="note" id="responders">'
+            + ", ".join(f"{_esc(k)}: {v}" for k, v in fx.responder_counts().items())
+            + ". A participant's difference (condition − control, adjusted for period and "
+            "pre value) counts as a reliable change when it exceeds 1.96 times its standard "
+            "error from the model's residual variance (Jacobson &amp; Truax 1991).</p>"
+            '<table class="responders"><tr><th>Participant</th><th>Difference</th>'
+            "<th>Reliable change index</th><th>Classification</th></tr>"
+        )
+        for r in fx.responders:
+            parts.append(
+                f'<tr data-participant="{_esc(r.participant)}"><td>{_esc(r.participant)}</td>'
+                f'<td class="num">{r.difference:+.1f}</td><td class="num">{_fmt(r.rci, "+.2f")}'
+                f"</td><td>{_esc(r.category)}</td></tr>"
+            )
+        parts.append("</table>")
+    return "".join(parts) + "</section>"
 
 
 def _cohort_section(a: Analysis, colours: Mapping[str, str]) -> str:
     st = a.settings
     head = (
-        '<section class="cohort" id="cohort"><h2>Session effects</h2>'
+        '<section class="cohort" id="cohort"><h2>Before / during / after each session '
+        "(not causal)</h2>"
+        '<p class="caveat" id="cohort-caveat">During − pre includes natural recovery and time '
+        "effects and is not a causal estimate: these changes describe what happened, not what "
+        "the session caused (recovery from a stressor, for one, appears here as calming). The "
+        "controlled answer, where the study has a control, is above.</p>"
         f'<p class="note">Change of the stress index from the {st.pre_s / 60:g} min before each '
         f"session to the session (during − pre), one value per participant (the mean of their "
         f"sessions of the group). Square: mean with its 95 % confidence interval (t); dots: "
-        f"participants. dz: Cohen's d of the paired changes, with a seeded bootstrap (BCa, "
-        f"{st.boot} resamples) 95 % interval. A window counts when it lies wholly inside a "
-        f"period and has an index of confidence ≥ {st.min_confidence:g}; sessions with less "
-        f"than {st.min_coverage:.0%} of such windows before or during are excluded.</p>"
+        f"participants. dz: Cohen's d of the paired changes, with its exact 95 % interval "
+        f"(noncentral t). A window counts when it lies wholly inside a period and has an index "
+        f"of confidence ≥ {st.min_confidence:g}; sessions with less than {st.min_coverage:.0%} "
+        f"of such windows before or during are excluded.</p>"
     )
     if not a.sessions:
         return head + '<p id="no-sessions">No sessions other than baselines.</p></section>'
@@ -560,20 +749,29 @@ def _cohort_section(a: Analysis, colours: Mapping[str, str]) -> str:
     ]
     for g in a.groups:
         d, p = g.during["stress_index"], g.post["stress_index"]
+        post = (
+            f"{_fmt(p.mean_delta, '+.1f')} ({_fmt(p.mean_ci[0])}, {_fmt(p.mean_ci[1])})"
+            if p.n
+            else '– <span class="missing">no session with post values</span>'
+        )
         table.append(
             f'<tr data-group="{_esc(g.label)}"><td>{_esc(g.label)}</td>'
             f'<td class="num">{d.n}</td><td class="num">{_fmt(d.mean_before)}</td>'
             f'<td class="num">{_fmt(d.mean_after)}</td>'
             f'<td class="num">{_fmt(d.mean_delta, "+.1f")} ({_fmt(d.mean_ci[0])}, '
             f'{_fmt(d.mean_ci[1])})</td><td class="num">{_fmt(d.dz, "+.2f")} '
-            f"({_fmt(d.dz_ci[0], '.2f')}, {_fmt(d.dz_ci[1], '.2f')})</td>"
+            f"{_esc(_dz_ci_text(d))}</td>"
             f'<td class="num">{_esc(_p(d.wilcoxon_p))}</td>'
             f'<td class="num">{_esc(_p(d.ttest_p))}</td>'
-            f'<td class="num">{_fmt(p.mean_delta, "+.1f")} ({_fmt(p.mean_ci[0])}, '
-            f'{_fmt(p.mean_ci[1])})</td><td class="num">{g.sessions}</td>'
+            f'<td class="num">{post}</td><td class="num">{g.sessions}</td>'
             f'<td class="num excluded-count">{g.excluded}</td></tr>'
         )
-    table.append("</table>")
+    table.append(
+        '</table><p class="note">Pre and During here are the means of the windows the '
+        "analysis counts (wholly inside the period, confident index); the per-participant "
+        "tables further down also give the mean of every window ending in a session, which "
+        "can differ.</p>"
+    )
     excluded = [r for r in a.sessions if not r.included]
     if excluded:
         table.append(
@@ -610,6 +808,7 @@ def _periods_table(results: Sequence[SessionResult], minutes: Callable[[int], fl
     for r in results:
         vals = [r.value("stress_index", p) for p in ("pre", "during", "post")]
         status = "included" if r.included else "excluded"
+        shown = "included (no post values)" if r.included and r.post_note else status
         reason = r.reason or r.post_note
         rows.append(
             f'<tr class="{status}" data-kind="{_esc(r.session.kind)}">'
@@ -621,7 +820,7 @@ def _periods_table(results: Sequence[SessionResult], minutes: Callable[[int], fl
             f'<td class="num">{_fmt(r.delta("rmssd"), "+.1f")}</td>'
             f'<td class="num">{_fmt(r.delta("scl"), "+.2f")}</td>'
             f'<td class="num">{r.pre.coverage:.0%} / {r.during.coverage:.0%} / '
-            f"{r.post.coverage:.0%}</td><td>{status}"
+            f"{r.post.coverage:.0%}</td><td>{shown}"
             + (f'<div class="reason">{_esc(reason)}</div>' if reason else "")
             + "</td></tr>"
         )
@@ -679,7 +878,8 @@ def _summary(
     if sessions:
         rows.append(
             '<table class="by-kind"><tr><th>Session kind</th><th>Sessions</th>'
-            "<th>Windows with a value</th><th>Mean stress index</th></tr>"
+            "<th>Windows with a value</th><th>Mean stress index, every window ending in the "
+            "session</th></tr>"
         )
         for kind in dict.fromkeys(s.kind for s in sessions):
             of_kind = [s for s in sessions if s.kind == kind]
@@ -693,7 +893,12 @@ def _summary(
                 f'<tr data-kind="{_esc(kind)}"><td>{_esc(kind)}</td><td class="num">{len(of_kind)}'
                 f'</td><td class="num">{len(values)}</td><td class="num mean">{mean}</td></tr>'
             )
-        rows.append("</table>")
+        rows.append(
+            '</table><p class="note">This mean counts every window ending inside a session, '
+            "including those that began before it; the before / during / after analysis "
+            "counts only windows wholly inside the session with a confident index, so its "
+            "during value can differ.</p>"
+        )
     return "".join(rows)
 
 
@@ -856,6 +1061,7 @@ def render_report(
     ]
     if sections:
         sections.insert(0, _cohort_section(analysis, colours))
+        sections.insert(0, _answer_section(analysis))
     else:
         sections = [
             '<p class="empty" id="no-data">No data: this store holds no participants, '

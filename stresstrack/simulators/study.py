@@ -84,7 +84,9 @@ def build_air(plan: StudyPlan, clock: Clock) -> tuple[SimulatedAir, list[Simulat
     out = []
     for i, pid in enumerate(plan.participant_ids()):
         params = ParticipantParams.draw(rng)
-        model = ParticipantModel(plan.protocol, params, seed=plan.seed * 10_000 + i)
+        # A counterbalanced protocol gives each participant their order of blocks.
+        protocol = plan.protocol.for_participant(i)
+        model = ParticipantModel(protocol, params, seed=plan.seed * 10_000 + i)
         strap, band = _strap_and_band(pid, i, model, clock, start_ns, plan.faults, plan.seed)
         air.add(strap)
         air.add(band)
@@ -236,9 +238,13 @@ async def run_simulated_study(
     tasks = [asyncio.create_task(c.run(stop)) for c in collectors]
     protocols = [
         run_protocol(
-            plan.protocol, participant=p.participant, study=plan.study, clock=clock, sink=sink
+            plan.protocol.for_participant(i),
+            participant=p.participant,
+            study=plan.study,
+            clock=clock,
+            sink=sink,
         )
-        for p in people
+        for i, p in enumerate(people)
     ]
     progress = asyncio.create_task(_progress(plan.protocol.duration_s, on_progress))
     await asyncio.gather(*protocols)

@@ -9,6 +9,7 @@ import pytest
 
 from stresstrack import __version__
 from stresstrack.analysis import MEASURES, TABLE_FILES
+from stresstrack.analysis.tables import EFFECTS_COLUMNS
 from stresstrack.cli import main
 from stresstrack.pipeline.results import FeatureRow, Session, StressRow
 from stresstrack.store.sqlite import Store
@@ -76,7 +77,7 @@ def test_analyze_writes_the_tables(tmp_path: Path, capsys: pytest.CaptureFixture
     assert p2["hr_z_delta"] == "-0.4" and float(p2["hr_delta"]) == pytest.approx(-0.4)
     for m in MEASURES:
         assert {f"{m.name}_pre", f"{m.name}_delta", f"{m.name}_post_delta"} <= set(p2)
-    for table in TABLE_FILES:
+    for table in TABLE_FILES[1:]:  # effects.csv has exactly its 13 columns (below)
         rows = _read(out / table)
         assert rows, table
         assert {r["stress_index_version"] for r in rows} == {"1.1"}
@@ -94,10 +95,27 @@ def test_analyze_writes_the_tables(tmp_path: Path, capsys: pytest.CaptureFixture
     assert float(s["mean_pre"]) == 50.0 and float(s["mean_during"]) == pytest.approx(42.0)
     assert s["excluded_reasons"] == "not closed (no stop marker) (1)"
     assert s["post_mean_delta"] == "0" and s["wilcoxon_p"] == "0.25"
-    assert s["ci_low"] == "" and s["pre_s"] == "300" and s["seed"] == "3"  # n < 5: no dz CI
+    assert s["pre_s"] == "300" and s["seed"] == "3"
+    # The noncentral-t dz interval exists from 2 participants: it holds dz.
+    assert float(s["ci_low"]) < float(s["dz"]) < float(s["ci_high"])
 
     measures = _read(out / "measures.csv")
     assert len(measures) == 2 * len(MEASURES) * 2  # 2 groups, during and post
+
+    # No control: effects.csv holds only during - pre rows, none primary, none controlled.
+    assert "no controlled estimate" in printed and "not a causal estimate" in printed
+    with (out / "effects.csv").open(newline="", encoding="utf-8") as f:
+        header = next(csv.reader(f))
+    assert tuple(header) == EFFECTS_COLUMNS
+    effects = _read(out / "effects.csv")
+    assert {(r["primary"], r["controlled"]) for r in effects} == {("false", "false")}
+    (row,) = [
+        r
+        for r in effects
+        if r["outcome"] == "stress_index"
+        and r["contrast"] == "during − pre: self-care · solo · serum"
+    ]
+    assert float(row["estimate"]) == pytest.approx(-8.0) and row["n_participants"] == "3"
     assert {r["contrast"] for r in measures} == {"during", "post"}
 
 

@@ -1,18 +1,23 @@
-"""The report in a real browser (headless Chromium): every chart is drawn with real geometry.
+"""The report in a real browser (headless Chromium): the controlled answer comes first, and
+every chart is drawn with real geometry.
 
 The report itself has no script (its Content-Security-Policy forbids them). A copy with the
 policy removed and a measuring script appended is loaded with ``--dump-dom``: the script
 writes the rendered size of every drawn element into the page. A screenshot of the report
-itself is checked for drawn pixels. Chromium missing: skipped, except on CI.
+itself is checked for drawn pixels and saved as a test artefact (``test-artifacts/`` at the
+repository root, or ``$STRESSTRACK_TEST_ARTIFACTS``). Chromium missing: skipped, except on CI.
 """
 
 from __future__ import annotations
 
 import html
 import json
+import os
 import re
+import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -21,7 +26,7 @@ from servers import require_binary
 
 from stresstrack.analysis import AnalysisSettings
 from stresstrack.pipeline import Pipeline
-from stresstrack.protocol import Phase, Protocol
+from stresstrack.protocol import Design, Phase, Protocol
 from stresstrack.recorder import Recorder
 from stresstrack.report import render_report
 from stresstrack.simulators.study import StudyPlan, simulate_study
@@ -54,12 +59,34 @@ MEASURE = """<script>
   }
   out.svgs = Array.from(document.querySelectorAll("svg"))
     .map((s) => s.getBoundingClientRect().width);
+  const box = (q) => {
+    const e = document.querySelector(q);
+    if (!e) return null;
+    const r = e.getBoundingClientRect();
+    return {top: r.top, h: r.height, w: r.width, text: e.textContent};
+  };
+  out.headline = box("#headline");
+  out.answer = box("#answer");
+  out.cohort = box("#cohort");
+  out.first = document.querySelector("main > section").id;
   const pre = document.createElement("pre");
   pre.id = "geometry";
   pre.textContent = JSON.stringify(out);
   document.body.appendChild(pre);
 })();
 </script>"""
+
+
+PEOPLE = 6
+GROUPS = 4  # stressor, self-care · solo · serum, recovery, rest
+
+
+def artefact_dir() -> Path:
+    """Where tests leave files for people to look at (screenshots)."""
+    default = Path(__file__).resolve().parents[2] / "test-artifacts"
+    out = Path(os.environ.get("STRESSTRACK_TEST_ARTIFACTS", default))
+    out.mkdir(parents=True, exist_ok=True)
+    return out
 
 
 @pytest.fixture(scope="module")
@@ -70,22 +97,27 @@ def chromium() -> str:
 @pytest.fixture(scope="module")
 def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
     tmp = tmp_path_factory.mktemp("browser")
+    # A short counterbalanced crossover (AB/BA): self-care vs rest after a stressor.
     protocol = Protocol(
         "short",
         (
             Phase("baseline", 180.0),
-            Phase("stressor", 150.0),
-            Phase("self-care", 180.0, mode="solo", label="serum"),
-            Phase("recovery", 120.0),
+            Phase("stressor", 150.0, block="A"),
+            Phase("self-care", 180.0, mode="solo", label="serum", block="A"),
+            Phase("recovery", 120.0, block="A"),
+            Phase("stressor", 150.0, block="B"),
+            Phase("rest", 180.0, block="B"),
+            Phase("recovery", 120.0, block="B"),
         ),
+        design=Design(conditions=("self-care", "rest"), control="rest"),
     )
     with Store(tmp / "study.db") as store:
         store.set_meta("study", "demo")
         recorder = Recorder(store, Pipeline())
-        simulate_study(StudyPlan(participants=3, seed=4, protocol=protocol), recorder)
+        simulate_study(StudyPlan(participants=PEOPLE, seed=4, protocol=protocol), recorder)
         recorder.close()
         # The 3 min baseline is shorter than the default 5 min pre window.
-        settings = AnalysisSettings(pre_s=150.0, post_s=120.0, boot=300)
+        settings = AnalysisSettings(pre_s=150.0, post_s=120.0, boot=0, design=protocol.design)
         return render_report(store, tmp / "report.html", settings=settings)
 
 
@@ -100,7 +132,8 @@ def _run(chromium: str, tmp: Path, *args: str) -> str:
     return proc.stdout
 
 
-def test_every_chart_is_drawn(chromium: str, report: Path, tmp_path: Path) -> None:
+def _geometry(chromium: str, report: Path, tmp_path: Path) -> dict[str, Any]:
+    """The report with the measuring script, as Chromium lays it out."""
     page = report.read_text(encoding="utf-8")
     page = re.sub(r'<meta http-equiv="Content-Security-Policy"[^>]*>', "", page)
     probe = tmp_path / "probe.html"
@@ -109,6 +142,11 @@ def test_every_chart_is_drawn(chromium: str, report: Path, tmp_path: Path) -> No
     found = re.search(r'<pre id="geometry">(.*?)</pre>', dom, re.S)
     assert found, dom[-2000:]
     g = json.loads(html.unescape(found.group(1)))
+    return dict(g)
+
+
+def test_every_chart_is_drawn(chromium: str, report: Path, tmp_path: Path) -> None:
+    g = _geometry(chromium, report, tmp_path)
 
     def drawn(name: str, *, lines: bool = False) -> list[dict[str, float]]:
         items = g[name]
@@ -120,26 +158,44 @@ def test_every_chart_is_drawn(chromium: str, report: Path, tmp_path: Path) -> No
                 assert e["h"] > 0 and e["sh"] > 0, (name, e)
         return items
 
-    assert len(drawn("stress")) == 3  # one line per participant
+    assert len(drawn("stress")) == PEOPLE  # one line per participant
     assert all(e["h"] > 20 for e in g["stress"])  # it moves with the protocol's phases
-    assert len(drawn("components")) == 3 * 4
-    assert len(drawn("bands")) == 3 * 4  # baseline, stressor, self-care, recovery
-    # Forest plot: one row per non-baseline kind, a dot per participant, mean and CI.
-    assert len(drawn("labels")) == 3
-    assert len(drawn("dots")) == 3 * 3
-    assert len(drawn("means")) == 3
-    assert len(drawn("cis", lines=True)) == 3
+    assert len(drawn("components")) == PEOPLE * 4
+    assert len(drawn("bands")) == PEOPLE * 7  # baseline, then 2 blocks of 3 sessions
+    # Forest plot: one row per non-baseline group, a dot per participant, mean and CI.
+    assert len(drawn("labels")) == GROUPS
+    assert len(drawn("dots")) == GROUPS * PEOPLE
+    assert len(drawn("means")) == GROUPS
+    assert len(drawn("cis", lines=True)) == GROUPS
     assert g["zero"] and g["zero"][0]["h"] > 0
-    assert len(drawn("bars")) >= 3 * 3 * 2  # pre/during(/post) for 3 sessions of 3 people
+    assert len(drawn("bars")) >= PEOPLE * 6 * 2  # pre/during(/post) of 6 sessions each
     assert all(w > 100 for w in g["svgs"])
     assert g["stress"][0]["stroke"] == "rgb(34, 34, 34)"
 
 
+def test_the_controlled_answer_comes_first(chromium: str, report: Path, tmp_path: Path) -> None:
+    """The first section is the answer: the primary controlled estimate in words, laid out
+    on screen above the uncontrolled before / during / after."""
+    g = _geometry(chromium, report, tmp_path)
+    assert g["first"] == "answer"
+    text = g["headline"]["text"]
+    # Simulated self-care (level 0.05) is calmer than rest (0.30): lowered, more than rest.
+    assert re.fullmatch(
+        rf"Self-care lowered the stress index by [\d.]+ points \(95 % CI [\d.]+ to [\d.]+\) "
+        rf"more than rest, in {PEOPLE} participants\.",
+        text,
+    ), text
+    assert g["headline"]["h"] > 15 and g["headline"]["w"] > 300
+    assert g["headline"]["top"] < g["cohort"]["top"]
+    assert g["answer"]["top"] + g["answer"]["h"] <= g["cohort"]["top"]
+
+
 def test_screenshot_shows_the_plots(chromium: str, report: Path, tmp_path: Path) -> None:
-    """The report as opened (no script): the top of the page holds the forest plot and the
-    first participant's shaded stress curve."""
+    """The report as opened (no script): the answer box, the forest plot and the first
+    participant's shaded stress curve; the screenshot is kept as a test artefact."""
     shot = tmp_path / "shot.png"
-    _run(chromium, tmp_path, f"--screenshot={shot}", "--window-size=1100,1500", report.as_uri())
+    _run(chromium, tmp_path, f"--screenshot={shot}", "--window-size=1100,2600", report.as_uri())
+    shutil.copyfile(shot, artefact_dir() / "report-browser.png")
     rgb = np.asarray(Image.open(shot).convert("RGB"), dtype=np.int32)
     r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
     dark = float(np.mean(r + g + b < 200))

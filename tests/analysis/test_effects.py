@@ -1,0 +1,182 @@
+"""The controlled estimate: our mixed model against statsmodels' formula interface called
+directly on an independently built table, Holm against statsmodels' multipletests, and what
+is (and is not) reported without a control or without counterbalancing."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import statsmodels.formula.api as smf
+from scipy import stats
+from statsmodels.stats.multitest import multipletests
+
+from stresstrack.analysis import AnalysisSettings, analyze
+from stresstrack.analysis.effects import NOT_CAUSAL
+from stresstrack.analysis.stats import holm
+from stresstrack.pipeline.results import FeatureRow, Session, StressRow
+from stresstrack.protocol import Design
+
+NS = 1_000_000_000
+T0 = 1_767_603_600 * NS
+DESIGN = Design(conditions=("self-care", "rest"), control="rest", secondary=("hr",))
+# Minutes: pre 1 (5, 10], session 1 (10, 15], gap, pre 2 (20, 25], session 2 (25, 30].
+PIECES = ((5, 10, "pre1"), (10, 15, "during1"), (20, 25, "pre2"), (25, 30, "during2"))
+
+
+def _participant(pid: str, order: tuple[str, str], values: dict[str, float]) -> tuple:
+    """Rows every 5 s whose index is constant within each 5 min piece (so each period's mean
+    is exactly the piece's value); 50 elsewhere."""
+    stress, features = [], []
+    for k in range(1, 32 * 12 + 1):
+        t_min = k / 12
+        x = next((values[name] for lo, hi, name in PIECES if lo < t_min <= hi), 50.0)
+        t = T0 + k * 5 * NS
+        stress.append(
+            StressRow(
+                time_ns=t,
+                participant=pid,
+                study="s",
+                index=x,
+                confidence=0.9,
+                components={},
+                version="1",
+            )
+        )
+        features.append(FeatureRow(time_ns=t, participant=pid, study="s", values={}))
+    sessions = [
+        Session(participant=pid, study="s", kind=kind, start_ns=T0 + start * 60 * NS,
+                end_ns=T0 + (start + 5) * 60 * NS, mode="solo" if kind == "self-care" else "")
+        for kind, start in zip(order, (10, 25), strict=True)
+    ]  # fmt: skip
+    return pid, sessions, stress, features
+
+
+def _study(
+    n: int, seed: int, effect: float, *, crossover: bool = True
+) -> tuple[list, pd.DataFrame]:
+    """``n`` participants, AB/BA (or all AB); the known table the model should see."""
+    rng = np.random.default_rng(seed)
+    data, table = [], []
+    for i in range(n):
+        order = ("self-care", "rest") if (i % 2 == 0 or not crossover) else ("rest", "self-care")
+        u = rng.normal(0, 5)
+        values = {}
+        for period, kind in enumerate(order, 1):
+            pre = 60 + u + rng.normal(0, 8)
+            during = (
+                40
+                + 0.5 * (pre - 60)
+                + (effect if kind == "self-care" else 0.0)
+                + 2.0 * (period == 2)
+                + u
+                + rng.normal(0, 3)
+            )
+            values[f"pre{period}"], values[f"during{period}"] = pre, during
+            table.append({"pid": f"P{i:02d}", "cond": kind, "period": period, "pre": pre,
+                          "during": during})  # fmt: skip
+        data.append(_participant(f"P{i:02d}", order, values))
+    return data, pd.DataFrame(table)
+
+
+SETTINGS = AnalysisSettings(boot=0, design=DESIGN)
+
+
+def test_mixed_model_estimate_equals_statsmodels_formula_fit() -> None:
+    """The same model written as a formula (treatment coding against rest, period as a
+    factor, pre as covariate, random intercept per participant), fitted by REML on the table
+    built from the generating values: same estimate and SE; the CI and p use a t with the
+    between-within df, 2n - n - 3 = n - 3."""
+    data, table = _study(14, seed=2, effect=-6.0)
+    a = analyze(data, SETTINGS)
+    primary = a.effects.primary
+    assert primary is not None and primary.outcome == "stress_index"
+    assert primary.contrast == "self-care vs rest" and primary.controlled
+
+    fit = smf.mixedlm(
+        "during ~ C(cond, Treatment('rest')) + C(period) + pre", table, groups=table["pid"]
+    ).fit(reml=True)
+    name = "C(cond, Treatment('rest'))[T.self-care]"
+    est, se = float(fit.params[name]), float(fit.bse[name])
+    assert primary.estimate == pytest.approx(est, rel=1e-4)
+    assert primary.se == pytest.approx(se, rel=1e-3)
+    df = 14 - 3
+    half = stats.t.ppf(0.975, df) * se
+    assert primary.ci == (pytest.approx(est - half, rel=1e-3), pytest.approx(est + half, rel=1e-3))
+    assert primary.p == pytest.approx(2 * stats.t.sf(abs(est / se), df), rel=1e-3)
+    assert primary.n_participants == 14 and primary.df == df
+    # dz = t / sqrt(n) with its noncentral-t interval.
+    assert primary.dz == pytest.approx(est / se / math.sqrt(14), rel=1e-3)
+    assert primary.dz_ci[0] < primary.dz < primary.dz_ci[1] < 0
+    # The known effect is recovered within its interval.
+    assert primary.ci[0] < -6.0 < primary.ci[1]
+
+
+def test_carryover_check_against_statsmodels_interaction_term() -> None:
+    """The carry-over check is the condition × period term; in AB/BA it is one term, so its
+    F test equals the square of statsmodels' z for that term, referred to F(1, n - 2)."""
+    data, table = _study(16, seed=4, effect=-6.0)
+    (carry,) = analyze(data, SETTINGS).effects.carryover
+    fit = smf.mixedlm(
+        "during ~ C(cond, Treatment('rest')) * C(period) + pre", table, groups=table["pid"]
+    ).fit(reml=True)
+    name = "C(cond, Treatment('rest'))[T.self-care]:C(period)[T.2]"
+    z = float(fit.params[name] / fit.bse[name])
+    assert carry.p == pytest.approx(stats.f.sf(z * z, 1, 16 - 2), rel=1e-2)
+    assert carry.flagged == (carry.p < 0.10)
+
+
+def test_secondary_outcomes_are_holm_adjusted_and_primary_is_not() -> None:
+    data, _ = _study(10, seed=3, effect=-6.0)
+    fx = analyze(data, SETTINGS).effects
+    primary = fx.primary
+    assert primary is not None and primary.p_adjusted == primary.p
+    assert sum(e.primary for e in fx.effects) == 1
+    # No feature values: the hr row says why it has no numbers.
+    (hr,) = [e for e in fx.effects if e.outcome == "hr" and e.controlled]
+    assert math.isnan(hr.estimate) and hr.note
+
+
+def test_holm_equals_statsmodels_multipletests() -> None:
+    p = [0.01, 0.04, 0.03, 0.2, 0.005, 0.049]
+    assert holm(p) == pytest.approx(list(multipletests(p, method="holm")[1]))
+
+
+def test_fixed_order_is_refused_with_the_reason() -> None:
+    """Everyone self-care first: condition and period cannot be separated."""
+    data, _ = _study(8, seed=5, effect=-6.0, crossover=False)
+    primary = analyze(data, SETTINGS).effects.primary
+    assert primary is not None and math.isnan(primary.estimate)
+    assert "confounded" in primary.note
+
+
+def test_without_a_control_only_uncontrolled_rows_labelled_not_causal() -> None:
+    data, _ = _study(8, seed=6, effect=-6.0)
+    fx = analyze(data, AnalysisSettings(boot=0)).effects
+    assert fx.primary is None and "no control" in fx.note
+    assert fx.effects and all(
+        not e.controlled and e.note.startswith(NOT_CAUSAL) for e in fx.effects
+    )
+
+
+def test_responders_use_the_reliable_change_index() -> None:
+    """A large effect (-25; residual SD 3, so a difference SD of 4.2 and a reliable-change
+    threshold of 8.3 points, 3.9 SD below the effect): every participant is reliably calmer."""
+    data, _ = _study(10, seed=7, effect=-25.0)
+    fx = analyze(data, SETTINGS).effects
+    assert len(fx.responders) == 10
+    assert {r.category for r in fx.responders} == {"reliably calmer"}
+    assert all(r.rci < -1.96 for r in fx.responders)
+
+
+def test_tost_with_a_smallest_effect_of_interest() -> None:
+    """No effect, margin 10 points: equivalence shown (TOST p < 0.05); margin 0.5: not."""
+    from dataclasses import replace
+
+    data, _ = _study(16, seed=8, effect=0.0)
+    wide = analyze(data, replace(SETTINGS, design=replace(DESIGN, smallest_effect=10.0)))
+    narrow = analyze(data, replace(SETTINGS, design=replace(DESIGN, smallest_effect=0.5)))
+    assert wide.effects.primary is not None and wide.effects.primary.tost_p < 0.05
+    assert narrow.effects.primary is not None and narrow.effects.primary.tost_p > 0.05
