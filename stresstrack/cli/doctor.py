@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import time
 import urllib.error
 import urllib.parse
@@ -71,7 +72,12 @@ def diagnose(target: InfluxTarget) -> list[Check]:
     try:
         writer.write([f"{DOCTOR_MEASUREMENT},check=doctor ok=1i {now}"])
     except InfluxWriteError as err:
-        checks.append(Check("write", False, _explain(err.status, err.message, target)))
+        # 1.x before 1.8 answers Go's bare "404 page not found": no such endpoint.
+        if err.status == 404 and _too_old(version) and "database" not in err.message:
+            detail = f"InfluxDB {version} has no /api/v2/write: InfluxDB 1.8 or newer is needed"
+        else:
+            detail = _explain(err.status, err.message, target)
+        checks.append(Check("write", False, detail))
         return checks
     finally:
         writer.close()
@@ -108,6 +114,16 @@ def _query_back(target: InfluxTarget, time_ns: int) -> Check:
             "to a database and retention policy (DBRP) for Grafana's InfluxQL queries",
         )
     return Check(name, True, "read the test point back")
+
+
+def _too_old(version: str) -> bool:
+    """InfluxDB 1.x before 1.8, which has no /api/v2/write (``1.6.7~rc0`` -> True).
+
+    >>> [_too_old(v) for v in ("1.6.7~rc0", "1.8.10", "v2.7.11", "unknown version")]
+    [True, False, False, False]
+    """
+    m = re.match(r"v?(\d+)\.(\d+)", version)
+    return m is not None and (int(m.group(1)), int(m.group(2))) < (1, 8)
 
 
 def _explain(status: int | None, message: str, target: InfluxTarget) -> str:
