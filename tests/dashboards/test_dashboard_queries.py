@@ -7,7 +7,9 @@ against the store the data came from.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 import math
 from collections.abc import Iterator
 from typing import Any
@@ -69,6 +71,16 @@ def run(study: LoadedStudy, query: str, interval: str = "10s", **extra: str) -> 
     text = interpolate(query, RANGE, interval=interval, variables={**variables(study), **extra})
     assert "$" not in text.replace("$/", "").replace("^(", ""), text  # every macro replaced
     return study.rows(text)
+
+
+def store_events(study: LoadedStudy) -> list[Any]:
+    with Store(study.store, readonly=True) as store:
+        return [e for p in study.participants for e in store.iter_events(p)]
+
+
+def pseudonym(study: str, device: str) -> str:
+    """docs/schema.md: the device tag is d- and 12 hex digits of SHA-256(study NUL device)."""
+    return "d-" + hashlib.sha256(f"{study}\x00{device}".encode()).hexdigest()[:12]
 
 
 def same_series(got: list[tuple[Any, ...]], want: list[tuple[Any, ...]]) -> bool:
@@ -145,14 +157,21 @@ def test_device_panels_show_each_device(loaded_study: LoadedStudy) -> None:
     board = boards()["participant"]
     with Store(loaded_study.store, readonly=True) as store:
         statuses = [e for e in store.iter_events(P1) if isinstance(e, DeviceStatus)]
-    devices = {e.device for e in statuses}
+    devices = {pseudonym(e.study, e.device) for e in statuses}
     assert len(devices) == 2  # the strap and the EDA band
+    addresses = {e.device for e in statuses}
+    assert all(re.fullmatch(r"([0-9A-F]{2}:){5}[0-9A-F]{2}", a) for a in addresses), addresses
+    tagged = {r["value"] for r in loaded_study.rows('SHOW TAG VALUES WITH KEY = "device"')}
+    assert tagged and not tagged & {e.device for e in store_events(loaded_study)}  # no address
     for title in ("Connection", "Battery"):
         got = run(loaded_study, target(board, title)["query"], "1m")
         assert {r["device"] for r in got} <= devices, title
     states = run(loaded_study, target(board, "Connection")["query"], "1m")
     assert {r["device"] for r in states} == devices
-    last = {d: [e.state.value for e in statuses if e.device == d][-1] for d in devices}
+    last = {
+        d: [e.state.value for e in statuses if pseudonym(e.study, e.device) == d][-1]
+        for d in devices
+    }
     for d in devices:
         assert [r["state"] for r in states if r["device"] == d][-1] == last[d]
     battery = run(loaded_study, target(board, "Battery")["query"], "1m")
@@ -245,7 +264,7 @@ def test_cohort_tables_have_one_row_per_participant(loaded_study: LoadedStudy) -
         statuses = [e for e in events[str(r["participant"])] if isinstance(e, DeviceStatus)]
         t = max(e.time_ns for e in statuses)
         # The last status; devices that changed at the same instant tie (either may win).
-        last = {e.device: e for e in statuses if e.time_ns == t}
+        last = {pseudonym(e.study, e.device): e for e in statuses if e.time_ns == t}
         status = last[str(r["device"])]
         assert r["state"] == status.state.value
         assert t <= int(r["time"]) < t + 10  # same-instant shift of docs/schema.md
