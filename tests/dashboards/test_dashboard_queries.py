@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import math
+import re
 from collections.abc import Iterator
 from typing import Any
 
