@@ -15,6 +15,7 @@ from stresstrack.cli import (
     demo,
     doctor,
     export,
+    influx,
     mark,
     pipeline,
     replay,
@@ -29,8 +30,8 @@ __all__ = ["build_parser", "main"]
 
 # Order of the commands in --help.
 COMMAND_MODULES = (
-    demo, collect, mark, scan, replay, analyze, export, report, sync, doctor, dashboards,
-    pipeline,
+    demo, collect, mark, scan, replay, analyze, export, report, sync, doctor, influx,
+    dashboards, pipeline,
 )  # fmt: skip
 
 
