@@ -22,7 +22,7 @@ from stresstrack.dashboards import build_dashboards
 from stresstrack.dashboards.influxql import TimeRange, interpolate
 from stresstrack.dashboards.provisioning import dashboard_json
 from stresstrack.dashboards.sessions import COMPARED, DELTAS, WINDOWS
-from stresstrack.events import Beat, DeviceStatus, EdaSamples
+from stresstrack.events import DeviceStatus
 from stresstrack.pipeline.results import Session
 from stresstrack.simulators.study import DEFAULT_START
 from stresstrack.store import Store
@@ -270,23 +270,41 @@ def test_cohort_tables_have_one_row_per_participant(loaded_study: LoadedStudy) -
         assert t <= int(r["time"]) < t + 10  # same-instant shift of docs/schema.md
         assert r["connected"] == (1 if status.state.value in ("connected", "bad_packet") else 0)
 
-    beats = run(loaded_study, target(board, "Last seen")["query"])
-    eda = run(loaded_study, target(board, "Last seen", "B")["query"])
-    assert [r["participant"] for r in beats] == want == [r["participant"] for r in eda]
-    for r in beats:
-        beat_times = [e.time_ns for e in events[str(r["participant"])] if isinstance(e, Beat)]
-        assert r["time"] == max(beat_times)
-    for r in eda:
-        chunks = [e for e in events[str(r["participant"])] if isinstance(e, EdaSamples)]
-        last = chunks[-1]  # docs/schema.md: sample i at time + round(i * 1e9 / rate)
-        n = len(last.values_us) - 1
-        assert r["time"] == last.time_ns + round(n * 1e9 / last.sampling_rate)
-        assert r["last EDA (µS)"] == pytest.approx(last.values_us[-1])
+    # Per-minute means of each participant's stress rows, by numpy: the reference for the
+    # panels on the downsampled series.
+    minute = 60 * 1_000_000_000
+    with Store(loaded_study.store, readonly=True) as store:
+        per_minute = {
+            p: _minute_means([(r.time_ns, r.index) for r in store.stress(p)], minute) for p in want
+        }
+        features_minutes = {
+            p: _minute_means([(f.time_ns, 1.0) for f in store.features(p)], minute) for p in want
+        }
+    seen = run(loaded_study, target(board, "Last seen")["query"])
+    assert [r["participant"] for r in seen] == want
+    for r in seen:
+        assert r["time"] == max(features_minutes[str(r["participant"])])
 
-    stress = run(loaded_study, target(board, "Stress index")["query"], "1s")
-    assert {r["participant"] for r in stress} == set(want)
-    battery = run(loaded_study, target(board, "Battery")["query"])
-    assert sorted({r["participant"] for r in battery}) == want
+    band = run(loaded_study, target(board, "Stress index across participants")["query"], "1m")
+    assert band
+    for r in band:
+        values = [m[r["time"]] for m in per_minute.values() if r["time"] in m]
+        assert r["median"] == pytest.approx(float(np.median(values)))
+        assert r["p90"] == pytest.approx(max(values))  # nearest rank of 3 values
+
+    top = run(loaded_study, target(board, "Most stressed (10)")["query"])
+    last = {p: m[max(m)] for p, m in per_minute.items()}
+    assert {str(r["participant"]): r["stress index"] for r in top} == pytest.approx(last)
+    battery = run(loaded_study, target(board, "Lowest batteries (10)")["query"])
+    assert sorted(str(r["participant"]) for r in battery) == want
+
+
+def _minute_means(points: list[tuple[int, float | None]], minute: int) -> dict[int, float]:
+    buckets: dict[int, list[float]] = {}
+    for t, v in points:
+        if v is not None:
+            buckets.setdefault(t // minute * minute, []).append(v)
+    return {t: float(np.mean(v)) for t, v in buckets.items()}
 
 
 def test_variables_list_the_study_and_its_participants(loaded_study: LoadedStudy) -> None:
