@@ -203,4 +203,3 @@ def _refusal(base: str, name: str, uid: str, folder: str, exc: Any) -> str:
     if status in (409, 412):
         return f"{head}; another dashboard is in the way of uid {uid}: delete or move it"
     return head
-
