@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import collections
-import importlib.util
 import json
 import sys
 import tempfile
@@ -29,10 +28,10 @@ import urllib.parse
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import numpy as np
+from influx_sink import _load  # benchmarks/influx_sink.py: a tests/ module by path
 
 from stresstrack.dashboards import build_dashboards
 from stresstrack.dashboards.downsampling import DOWNSAMPLED, backfill_statement
@@ -45,22 +44,9 @@ from stresstrack.simulators.study import StudyPlan, simulate_study
 from stresstrack.sinks.outbox import store_points
 from stresstrack.store import Store
 
-TESTS = Path(__file__).resolve().parent.parent / "tests"
 S = 1_000_000_000
 HOP_S = 5
 STUDY = "scale"
-
-
-def _load(name: str) -> ModuleType:
-    """A module of tests/ by path (the servers are kept there, once)."""
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, TESTS / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def points_per_participant_hour() -> collections.Counter[str]:
