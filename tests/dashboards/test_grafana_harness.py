@@ -113,7 +113,10 @@ def test_sessions_after_a_click_on_a_table_row(loaded_study: LoadedStudy) -> Non
         s = next(s for s in store.sessions("sim-001") if s.kind == "self-care")
     assert s.end_ns is not None
     d = show(loaded_study, "sessions", participant="sim-001", session_start=str(s.start_ns // MS))
+    assert d.variables["session_start"].value == str(s.start_ns // MS)
     assert d.variables["session_end"].value == str(s.end_ns // MS)
+    assert {t: p.errors for t, p in d.panels.items() if p.errors} == {}
+    assert d.annotation_errors == {}
     _assert_deltas(d)
 
 
