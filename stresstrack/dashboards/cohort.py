@@ -5,7 +5,8 @@ current stress index, connection state, signal quality and when data last arrive
 time, the distribution of stress across participants (10th-90th percentile band and the
 median) rather than one line each, the ten most stressed and the ten lowest batteries; the
 sessions in progress. "Now" panels read the last ``NOW_WINDOW`` of results; the rest reads
-the per-minute series of ``stresstrack influx setup`` (``dashboards/downsampling.py``), never
+the per-minute series of ``stresstrack influx setup`` (the band: ``stress_cohort_1m``, the
+participants' percentiles computed once per minute by InfluxDB) (``dashboards/downsampling.py``), never
 raw samples, so every query stays under a second at 1000 participants x 8 h
 (benchmarks/cohort_scale.py).
 """
@@ -104,9 +105,8 @@ def build() -> dm.Dashboard:
         .span(16)
         .with_target(
             query(
-                'SELECT percentile("stress_index", 10) AS "p10", median("stress_index") AS '
-                '"median", percentile("stress_index", 90) AS "p90" '
-                f'FROM "stress_1m" {W} GROUP BY time($__interval) fill(none)'
+                'SELECT mean("p10") AS "p10", mean("median") AS "median", mean("p90") AS "p90" '
+                f'FROM "stress_cohort_1m" {W} GROUP BY time($__interval) fill(none)'
             )
         )
         .override_by_name(

@@ -29,16 +29,27 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class Downsample:
-    """``target`` = mean of ``fields`` of ``source`` per ``every``, per ``tags``."""
+    """``target`` = mean of ``fields`` of ``source`` per ``every``, per ``tags``; or, with
+    ``quantiles_of``, those percentiles of one field over all series of a study (``fields``
+    then names them), recomputed over ``resample_for`` (its source is itself downsampled)."""
 
     target: str
     source: str
     fields: tuple[str, ...]
     every: str
     tags: tuple[str, ...] = ("study", "participant")
+    quantiles_of: str = ""
+    resample_for: str = ""
 
     def select(self) -> str:
+        if self.quantiles_of:
+            return ", ".join(
+                f'percentile("{self.quantiles_of}", {_PERCENT[f]}) AS "{f}"' for f in self.fields
+            )
         return ", ".join(f'mean("{f}") AS "{f}"' for f in self.fields)
+
+
+_PERCENT: Final = {"p10": 10, "median": 50, "p90": 90}
 
 
 DOWNSAMPLED: Final = (
@@ -60,6 +71,17 @@ DOWNSAMPLED: Final = (
     ),
     Downsample("heart_rate_10s", "heart_rate", ("bpm",), "10s", ("study", "participant", "device")),
     Downsample("eda_10s", "eda", ("conductance_us",), "10s", ("study", "participant", "device")),
+    # The cohort's stress distribution per minute: a 1000-participant band reads 1 series,
+    # not 1000 (percentile over stress_1m took 14 s for 8 h, benchmarks/cohort_scale.py).
+    Downsample(
+        "stress_cohort_1m",
+        "stress_1m",
+        ("p10", "median", "p90"),
+        "1m",
+        ("study",),
+        quantiles_of="stress_index",
+        resample_for="3m",
+    ),
 )
 
 
@@ -75,8 +97,9 @@ def cq_statement(db: str, d: Downsample) -> str:
     "stress_index", mean("stress_confidence") AS "stress_confidence" INTO "stress_1m" FROM
     "stress" GROUP BY time(1m), "study", "participant" END
     """
+    resample = f"RESAMPLE FOR {d.resample_for} " if d.resample_for else ""
     return (
-        f'CREATE CONTINUOUS QUERY "{d.target}" ON "{db}" BEGIN SELECT {d.select()} '
+        f'CREATE CONTINUOUS QUERY "{d.target}" ON "{db}" {resample}BEGIN SELECT {d.select()} '
         f'INTO "{d.target}" FROM "{d.source}" {_group_by(d, d.every)} END'
     )
 
@@ -107,6 +130,8 @@ def same_query(a: str, b: str) -> bool:
 
 def flux_task(bucket: str, org: str, d: Downsample) -> str:
     """The InfluxDB 2.x task computing ``d`` every ``d.every`` over the last two periods."""
+    if d.quantiles_of:
+        return _flux_quantiles(bucket, org, d)
     fields = " or ".join(f'r._field == "{f}"' for f in d.fields)
     m = re.fullmatch(r"(\d+)([a-z]+)", d.every)
     assert m is not None, d.every
@@ -121,4 +146,30 @@ def flux_task(bucket: str, org: str, d: Downsample) -> str:
         f"    |> aggregateWindow(every: {d.every}, fn: mean, createEmpty: false)\n"
         f'    |> set(key: "_measurement", value: "{d.target}")\n'
         f'    |> to(bucket: "{bucket}", org: "{org}")\n'
+    )
+
+
+def _flux_quantiles(bucket: str, org: str, d: Downsample) -> str:
+    tags = ", ".join(f'"{t}"' for t in d.tags)
+    head = f'option task = {{name: "stresstrack {d.target}", every: {d.every}, offset: 30s}}\n\n'
+    head += (
+        f'data = from(bucket: "{bucket}")\n'
+        f"    |> range(start: -{d.resample_for})\n"
+        f'    |> filter(fn: (r) => r._measurement == "{d.source}" and '
+        f'r._field == "{d.quantiles_of}")\n'
+        f'    |> group(columns: ["_time", {tags}])\n'
+    )
+    parts = []
+    for f in d.fields:
+        parts.append(
+            f'{f} = data |> quantile(q: {_PERCENT[f] / 100}, method: "exact_selector")'
+            f' |> set(key: "_field", value: "{f}")'
+        )
+    return (
+        head
+        + "\n".join(parts)
+        + f"\n\nunion(tables: [{', '.join(d.fields)}])\n"
+        + f'    |> group(columns: [{tags}, "_field"])\n'
+        + f'    |> set(key: "_measurement", value: "{d.target}")\n'
+        + f'    |> to(bucket: "{bucket}", org: "{org}")\n'
     )

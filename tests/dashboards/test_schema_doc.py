@@ -25,6 +25,7 @@ NOT_IN_A_SIMULATED_STUDY = {
     "reason",  # stress: when the index is missing or degraded
     "hrv_reason",  # features: when no HRV window value (engine.py: reasons["hrv"])
     "eda_reason",  # features: when no EDA window value (engine.py: reasons["eda"])
+    "p10",  # stress_cohort_1m: the nearest rank of 10 % needs 5 participants (the study has 3)
 }
 
 
