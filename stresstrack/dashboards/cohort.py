@@ -5,9 +5,9 @@ current stress index, connection state, signal quality and when data last arrive
 time, the distribution of stress across participants (10th-90th percentile band and the
 median) rather than one line each, the ten most stressed and the ten lowest batteries; the
 sessions in progress. "Now" panels read the last ``NOW_WINDOW`` of results; the rest reads
-the per-minute series of ``stresstrack influx setup`` (the band: ``stress_cohort_1m``, the
-participants' percentiles computed once per minute by InfluxDB) (``dashboards/downsampling.py``), never
-raw samples, so every query stays under a second at 1000 participants x 8 h
+the per-minute series of ``stresstrack influx setup`` (``dashboards/downsampling.py``; the
+band: ``stress_cohort_1m``, the participants' percentiles computed by InfluxDB), never raw
+samples, so every query stays under a second at 1000 participants x 8 h
 (benchmarks/cohort_scale.py).
 """
 
