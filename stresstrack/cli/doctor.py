@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
@@ -53,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
 def diagnose(target: InfluxTarget) -> list[Check]:
     """Every check in order; stops after the first one the others depend on fails."""
     checks: list[Check] = []
-    status, headers, body = _http(target, "GET", "/ping")
+    status, headers, body = influx_http(target, "GET", "/ping")
     if status is None:
         checks.append(Check("reachable", False, f"no answer from {target.url} ({body})"))
         return checks
@@ -61,7 +63,7 @@ def diagnose(target: InfluxTarget) -> list[Check]:
     checks.append(
         Check("reachable", 200 <= status < 300, f"/ping answered {status} (InfluxDB {version})")
     )
-    status, _headers, body = _http(target, "GET", "/health")
+    status, _headers, body = influx_http(target, "GET", "/health")
     if status == 404:
         checks.append(Check("health", True, "no /health endpoint (InfluxDB 1.x before 1.8)"))
     elif status is not None:
@@ -71,7 +73,12 @@ def diagnose(target: InfluxTarget) -> list[Check]:
     try:
         writer.write([f"{DOCTOR_MEASUREMENT},check=doctor ok=1i {now}"])
     except InfluxWriteError as err:
-        checks.append(Check("write", False, _explain(err.status, err.message, target)))
+        # 1.x before 1.8 answers Go's bare "404 page not found": no such endpoint.
+        if err.status == 404 and _too_old(version) and "database" not in err.message:
+            detail = f"InfluxDB {version} has no /api/v2/write: InfluxDB 1.8 or newer is needed"
+        else:
+            detail = _explain(err.status, err.message, target)
+        checks.append(Check("write", False, detail))
         return checks
     finally:
         writer.close()
@@ -86,7 +93,7 @@ def _query_back(target: InfluxTarget, time_ns: int) -> Check:
     if rp:
         params["rp"] = rp
     params["q"] = f'SELECT "ok" FROM "{DOCTOR_MEASUREMENT}" WHERE time = {time_ns}'
-    status, _headers, body = _http(target, "GET", "/query", params)
+    status, _headers, body = influx_http(target, "GET", "/query", params)
     name = "query (InfluxQL)"
     if status is None or not 200 <= status < 300:
         detail = "no answer" if status is None else _explain(status, _short(body), target)
@@ -110,6 +117,16 @@ def _query_back(target: InfluxTarget, time_ns: int) -> Check:
     return Check(name, True, "read the test point back")
 
 
+def _too_old(version: str) -> bool:
+    """InfluxDB 1.x before 1.8, which has no /api/v2/write (``1.6.7~rc0`` -> True).
+
+    >>> [_too_old(v) for v in ("1.6.7~rc0", "1.8.10", "v2.7.11", "unknown version")]
+    [True, False, False, False]
+    """
+    m = re.match(r"v?(\d+)\.(\d+)", version)
+    return m is not None and (int(m.group(1)), int(m.group(2))) < (1, 8)
+
+
 def _explain(status: int | None, message: str, target: InfluxTarget) -> str:
     if status in (401, 403):
         return f"{status}: the token was refused ({message}); for InfluxDB 1.x use user:password"
@@ -122,12 +139,16 @@ def _short(body: str) -> str:
     return body.strip().replace("\n", " ")[:300]
 
 
-def _http(
-    target: InfluxTarget, method: str, path: str, params: dict[str, str] | None = None
+def influx_http(
+    target: InfluxTarget,
+    method: str,
+    path: str,
+    params: dict[str, str] | None = None,
+    body: Mapping[str, object] | None = None,
 ) -> tuple[int | None, dict[str, str], str]:
     """``(status, headers, body)``, status ``None`` with the reason when there is no answer."""
     params = dict(params or {})
-    headers = {}
+    headers = {"Content-Type": "application/json"} if body is not None else {}
     if target.token:
         user, sep, password = target.token.partition(":")
         if sep and path == "/query":
@@ -137,13 +158,14 @@ def _http(
     url = target.url.rstrip("/") + path
     if params:
         url += "?" + urllib.parse.urlencode(params)
-    req = urllib.request.Request(url, method=method, headers=headers)
+    data = json.dumps(dict(body)).encode() if body is not None else None
+    req = urllib.request.Request(url, data=data, method=method, headers=headers)
     try:
         with urllib.request.urlopen(req, timeout=target.timeout_s) as r:
             return int(r.status), dict(r.headers.items()), r.read().decode("utf-8", "replace")
     except urllib.error.HTTPError as exc:
-        body = exc.read().decode("utf-8", "replace")
-        return exc.code, dict(exc.headers.items()), target.hide(body)
+        text = exc.read().decode("utf-8", "replace")
+        return exc.code, dict(exc.headers.items()), target.hide(text)
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
         return None, {}, target.hide(str(reason))

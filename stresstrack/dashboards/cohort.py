@@ -1,17 +1,23 @@
-"""The cohort dashboard: every participant of a study at a glance, live.
+"""The cohort dashboard: every participant of a study at a glance, live, readable at 1000.
 
 Tables with one row per participant (InfluxQL ``last()`` grouped by ``participant``): the
-current stress index, connection state, signal quality and when data last arrived; the stress
-of everyone over time; the sessions in progress.
+current stress index, connection state, signal quality and when data last arrived; over
+time, the distribution of stress across participants (10th-90th percentile band and the
+median) rather than one line each, the ten most stressed and the ten lowest batteries; the
+sessions in progress. "Now" panels read the last ``NOW_WINDOW`` of results; the rest reads
+the per-minute series of ``stresstrack influx setup`` (``dashboards/downsampling.py``; the
+band: ``stress_cohort_1m``, the participants' percentiles computed by InfluxDB), never raw
+samples, so every query stays under a second at 1000 participants x 8 h
+(benchmarks/cohort_scale.py).
 """
 
 from __future__ import annotations
 
 from typing import Final
 
-from grafana_foundation_sdk.builders import bargauge, table
 from grafana_foundation_sdk.builders import common as cb
 from grafana_foundation_sdk.builders import dashboard as db
+from grafana_foundation_sdk.builders import table
 from grafana_foundation_sdk.models import common as cm
 from grafana_foundation_sdk.models import dashboard as dm
 
@@ -34,6 +40,8 @@ UID: Final = UID_PREFIX + "cohort"
 W: Final = where(STUDY)
 BY_PARTICIPANT: Final = 'GROUP BY "participant"'
 IN_PROGRESS_WINDOW: Final = "24h"  # sessions in progress: those started in the last day
+NOW_WINDOW: Final = "15m"  # "now": a window is computed every few seconds while data flows
+TOP: Final = 10
 
 
 def _table(title: str, *, description: str = "") -> table.Panel:
@@ -68,7 +76,50 @@ def _colored(name: str) -> db.DashboardFieldConfigSourceOverrides:
     )
 
 
+def _top(title: str, description: str, inner: str, pick: str, column: str) -> table.Panel:
+    """The ``TOP`` participants by ``pick`` (top/bottom) of their last ``column``."""
+    return (
+        _table(title, description=description)
+        .sort_by([cb.TableSortByFieldState().display_name(column).desc(pick == "top")])
+        .with_target(
+            query(
+                f'SELECT {pick}("{column}", "participant", {TOP}) AS "{column}" '
+                f"FROM ({inner} {W} {BY_PARTICIPANT})"
+            ).table()
+        )
+        .span(8)
+    )
+
+
 def build() -> dm.Dashboard:
+    band = (
+        timeseries_panel(
+            "Stress index across participants",
+            "none",
+            description="per minute: median and 10th-90th percentile of the participants' "
+            "stress index (0-100, 50 = own baseline)",
+        )
+        .min(0)
+        .max(100)
+        .interval("1m")
+        .span(16)
+        .with_target(
+            query(
+                'SELECT mean("p10") AS "p10", mean("median") AS "median", mean("p90") AS "p90" '
+                f'FROM "stress_cohort_1m" {W} GROUP BY time($__interval) fill(none)'
+            )
+        )
+        .override_by_name(
+            "p90",
+            [
+                dm.DynamicConfigValue(id_val="custom.fillBelowTo", value="p10"),
+                dm.DynamicConfigValue(id_val="custom.lineWidth", value=0),
+                dm.DynamicConfigValue(id_val="custom.fillOpacity", value=25),
+            ],
+        )
+        .override_by_name("p10", [dm.DynamicConfigValue(id_val="custom.lineWidth", value=0)])
+        .override_by_name("median", [dm.DynamicConfigValue(id_val="custom.lineWidth", value=2)])
+    )
     board = (
         db.Dashboard("StressTrack: cohort")
         .uid(UID)
@@ -81,6 +132,7 @@ def build() -> dm.Dashboard:
         .with_row(db.Row("Now"))
         .with_panel(
             _table("Stress now", description="last stress index of each participant and its time")
+            .time_from(NOW_WINDOW)
             .with_target(
                 query(
                     'SELECT last("stress_index") AS "stress index", '
@@ -109,6 +161,7 @@ def build() -> dm.Dashboard:
                 "Signal quality",
                 description="quality of the last window of each participant (shares 0-1)",
             )
+            .time_from(NOW_WINDOW)
             .with_target(
                 query(
                     'SELECT last("valid_features") AS "valid features", '
@@ -124,56 +177,38 @@ def build() -> dm.Dashboard:
         .with_panel(
             _table(
                 "Last seen",
-                description="time of the last beat and the last EDA sample of each participant",
-            )
-            .with_target(
+                description="the last minute with results of each participant (data flowing)",
+            ).with_target(
                 query(
-                    f'SELECT last("rr_ms") AS "last RR (ms)" FROM "beat" {W} {BY_PARTICIPANT}'
+                    'SELECT last("valid_features") AS "valid features" '
+                    f'FROM "features_1m" {W} {BY_PARTICIPANT}'
                 ).table()
             )
-            .with_target(
-                query(
-                    'SELECT last("conductance_us") AS "last EDA (µS)" '
-                    f'FROM "eda" {W} {BY_PARTICIPANT}',
-                    "B",
-                ).table()
-            )
-            .with_transformation(dm.DataTransformerConfig(id_val="merge", options={}))
         )
         .with_row(db.Row("Over time"))
+        .with_panel(band)
         .with_panel(
-            timeseries_panel("Stress index", "none", description="0-100, 50 = own baseline")
-            .min(0)
-            .max(100)
-            .interval("5s")
-            .span(16)
-            .with_target(
-                query(
-                    f'SELECT mean("stress_index") FROM "stress" {W} '
-                    'GROUP BY time($__interval), "participant" fill(none)',
-                    alias="$tag_participant",
-                )
+            _top(
+                f"Most stressed ({TOP})",
+                "highest last per-minute stress index",
+                'SELECT last("stress_index") AS "stress index" FROM "stress_1m"',
+                "top",
+                "stress index",
             )
+            .thresholds(_thresholds((None, "green"), (60, "yellow"), (75, "red")))
+            .overrides([_colored("stress index")])
         )
         .with_panel(
-            bargauge.Panel()
-            .title("Battery")
-            .datasource(DATASOURCE)
-            .unit("percent")
-            .min(0)
-            .max(100)
-            .orientation(cm.VizOrientation.HORIZONTAL)
-            .reduce_options(cb.ReduceDataOptions().calcs(["lastNotNull"]))
-            .thresholds(_thresholds((None, "red"), (20, "yellow"), (40, "green")))
-            .with_target(
-                query(
-                    f'SELECT last("battery_pct") FROM "device_status" {W} '
-                    'GROUP BY "participant", "device"',
-                    alias="$tag_participant $tag_device",
-                )
+            _top(
+                f"Lowest batteries ({TOP})",
+                "lowest last battery level of any device of each participant",
+                'SELECT last("battery_pct") AS "battery" FROM "device_status"',
+                "bottom",
+                "battery",
             )
-            .height(8)
-            .span(8)
+            .unit("percent")
+            .thresholds(_thresholds((None, "red"), (20, "yellow"), (40, "green")))
+            .overrides([_colored("battery")])
         )
         .with_panel(
             _table(
@@ -181,7 +216,7 @@ def build() -> dm.Dashboard:
                 description=f"sessions started in the last {IN_PROGRESS_WINDOW} and not closed",
             )
             .time_from(IN_PROGRESS_WINDOW)
-            .span(24)
+            .span(16)
             .with_target(
                 query(
                     'SELECT "participant", "kind", "mode", "label", "open" FROM "session" '

@@ -23,9 +23,11 @@ from stresstrack.dashboards.influxql import (
 
 __all__ = [
     "DEFAULT_RANGE",
+    "ID_REGEX",
     "PARTICIPANT",
     "REFRESH",
     "SELF_CARE_KIND",
+    "SESSION_END",
     "STUDY",
     "UID_PREFIX",
     "finish",
@@ -53,9 +55,16 @@ def where(*conditions: str) -> str:
     return "WHERE " + " AND ".join((*conditions, "$timeFilter"))
 
 
-def query(text: str, ref_id: str = "A", *, alias: str | None = None) -> InfluxQueryBuilder:
-    q = InfluxQueryBuilder(text).ref_id(ref_id)
-    return q.alias(alias) if alias is not None else q
+def query(text: str, ref_id: str = "A", *, alias: str = "$col") -> InfluxQueryBuilder:
+    """A raw InfluxQL target; the alias names the series (Grafana's default would be
+    ``measurement.column``, which no override or transformation here expects)."""
+    return InfluxQueryBuilder(text).ref_id(ref_id).alias(alias)
+
+
+# Pseudonymous IDs: letters, digits, "-", "_" and "." (docs/schema.md). The variables only
+# offer values that match, and refuse typed-in values (``allowCustomValue: false``): no free
+# text reaches an InfluxQL query through a variable.
+ID_REGEX: Final = "/^[A-Za-z0-9][A-Za-z0-9._-]*$/"
 
 
 def study_variable(*, include_all: bool) -> db.QueryVariable:
@@ -64,6 +73,8 @@ def study_variable(*, include_all: bool) -> db.QueryVariable:
         .label("Study")
         .datasource(DATASOURCE)
         .query('SHOW TAG VALUES WITH KEY = "study"')
+        .regex(ID_REGEX)
+        .allow_custom_value(False)
         .refresh(dm.VariableRefresh.ON_TIME_RANGE_CHANGED)
         .sort(dm.VariableSort.ALPHABETICAL_ASC)
     )
@@ -78,31 +89,60 @@ def participant_variable(*, multi: bool = False) -> db.QueryVariable:
         .label("Participant")
         .datasource(DATASOURCE)
         .query(f'SHOW TAG VALUES WITH KEY = "participant" WHERE {STUDY}')
+        .regex(ID_REGEX)
+        .allow_custom_value(False)
         .refresh(dm.VariableRefresh.ON_TIME_RANGE_CHANGED)
         .sort(dm.VariableSort.NATURAL_ASC)
         .multi(multi)
     )
 
 
-# "open" is always present: without it an open session (no end_ms, no duration_s yet) would
-# have no selected field, and InfluxQL leaves such points out.
-SESSION_FIELDS: Final = '"end_ms", "duration_s", "open", "kind", "mode", "label"'
+# Grafana's InfluxQL annotations (public/app/plugins/datasource/influxdb/response_parser.ts,
+# transformAnnotationResponse): the backend names each column "<measurement>.<column>", the
+# end column is matched by that exact name, and a row with a null in any column is dropped.
+# So each query selects only columns every row has, and open sessions (no end_ms) get
+# "now" (${__to}) as their end from a query of their own.
+SESSION_END: Final = "session.end_ms"
 
 
 def session_annotations(*filters: str) -> list[cogbuilder.Builder[dm.AnnotationQuery]]:
-    """Self-care sessions (green) and the other sessions (blue) as region annotations.
+    """Sessions as region annotations: self-care (green), other kinds (blue), open (orange).
 
-    One ``session`` point per session at its start, ``end_ms`` once closed (docs/schema.md):
-    the end becomes the region's end; an open session shows as a point.
+    One ``session`` point per session at its start, ``end_ms`` and ``open = 0`` once closed
+    (docs/schema.md): closed sessions span start to end, open ones start to now.
     """
+    self_care = f"\"kind\" = '{SELF_CARE_KIND}'"
+    other = f"\"kind\" != '{SELF_CARE_KIND}'"
+    closed, is_open = '"open" = 0', '"open" = 1'
+    specs = (
+        (
+            "Self-care sessions",
+            "green",
+            f'SELECT "end_ms", "kind", "mode", "label" FROM "session" '
+            f"{where(*filters, self_care, closed)}",
+            "kind,mode",
+            "label",
+        ),
+        (
+            "Other sessions",
+            "blue",
+            f'SELECT "end_ms", "kind" FROM "session" {where(*filters, other, closed)}',
+            "",
+            "kind",
+        ),
+        (
+            "Open sessions",
+            "orange",
+            'SELECT "open" * 0 + ${__to} AS "end_ms", "kind" FROM "session" '
+            + where(*filters, is_open),
+            "",
+            "kind",
+        ),
+    )
     out: list[cogbuilder.Builder[dm.AnnotationQuery]] = []
-    for name, color, kind in (
-        ("Self-care sessions", "green", f"\"kind\" = '{SELF_CARE_KIND}'"),
-        ("Other sessions", "blue", f"\"kind\" != '{SELF_CARE_KIND}'"),
-    ):
-        text = f'SELECT {SESSION_FIELDS} FROM "session" {where(*filters, kind)}'
+    for name, color, text, tags, text_column in specs:
         target = InfluxAnnotationTarget(
-            text, time_end_column="end_ms", tags_column="kind,mode,label", text_column="label"
+            text, time_end_column=SESSION_END, tags_column=tags, text_column=text_column
         )
         out.append(
             db.AnnotationQuery()

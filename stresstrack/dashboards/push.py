@@ -2,9 +2,15 @@
 
 The token (a Grafana service account token) comes from ``GRAFANA_TOKEN`` or a file and is
 never printed: errors say what failed and where, without it. Dashboards are written with
-``overwrite`` into one folder, created when missing; the datasource they query
-(uid ``stresstrack-influxdb``) is checked and reported when missing, since Grafana shows the
-dashboards without data then.
+``overwrite`` into one folder, created when missing (a folder created meanwhile, HTTP 409,
+is used); the datasource they query (uid ``stresstrack-influxdb``) is left as it is, checked
+and reported when missing, since Grafana shows the dashboards without data then.
+
+Grafana's refusals of a dashboard write (HTTP API, ``POST /api/dashboards/db``): a dashboard
+provisioned from files with the same uid cannot be saved (400): it is skipped and reported,
+the files are ours (``dashboards export``); 403: the token's role may not write there; 409
+and 412 (``name-exists``, ``version-mismatch``, ``plugin-dashboard``): another dashboard is in
+the way. Each is a clear error naming the dashboard and what to do.
 """
 
 from __future__ import annotations
@@ -38,10 +44,16 @@ class PushReport:
     folder_uid: str
     dashboards: tuple[str, ...]  # Grafana URLs of the dashboards written
     datasource_found: bool
+    provisioned: tuple[str, ...] = ()  # uids skipped: provisioned from files in that Grafana
 
     def summary(self) -> str:
         lines = [f"pushed {len(self.dashboards)} dashboards to {self.url}:"]
         lines += [f"  {u}" for u in self.dashboards]
+        lines += [
+            f"skipped {uid}: provisioned from files in this Grafana (update those files with "
+            "`stresstrack dashboards export`)"
+            for uid in self.provisioned
+        ]
         if not self.datasource_found:
             lines.append(
                 f"warning: no datasource with uid {DATASOURCE_UID!r} in Grafana: the dashboards "
@@ -96,11 +108,16 @@ def push(
                 f"Grafana {base} refused reading folder {folder_uid!r} "
                 f"(HTTP {exc.status_code}): {exc.message}"
             ) from None
-        call(f"creating folder {folder!r}", api.folder.create_folder, folder, folder_uid)
+        try:
+            call(f"creating folder {folder!r}", api.folder.create_folder, folder, folder_uid)
+        except PushError:
+            # 409: created meanwhile (or a folder of that name exists); use it if it is there.
+            call(f"reading folder {folder_uid!r}", api.folder.get_folder, folder_uid)
     except requests.RequestException as exc:
         raise PushError(f"cannot reach Grafana at {base}: {type(exc).__name__}") from None
 
     written = []
+    provisioned = []
     for name, board in dashboards.items():
         payload = {
             "dashboard": {**json.loads(dashboard_json(board)), "id": None},
@@ -108,7 +125,17 @@ def push(
             "overwrite": True,
             "message": "stresstrack dashboards push",
         }
-        answer = call(f"dashboard {name!r}", api.dashboard.update_dashboard, payload)
+        try:
+            answer = api.dashboard.update_dashboard(payload)
+        except GrafanaException as exc:
+            if _is_provisioned(exc):
+                provisioned.append(str(board.uid))
+                continue
+            raise PushError(_refusal(base, name, str(board.uid), folder, exc)) from None
+        except requests.RequestException as exc:
+            raise PushError(
+                f"cannot reach Grafana at {base} (dashboard {name!r}): {type(exc).__name__}"
+            ) from None
         path = answer.get("url", "") if isinstance(answer, dict) else ""
         written.append(f"{base}{path}" if path else f"{base}/d/{board.uid}")
 
@@ -120,5 +147,39 @@ def push(
     except requests.RequestException as exc:
         raise PushError(f"cannot reach Grafana at {base}: {type(exc).__name__}") from None
     return PushReport(
-        url=base, folder_uid=folder_uid, dashboards=tuple(written), datasource_found=found
+        url=base,
+        folder_uid=folder_uid,
+        dashboards=tuple(written),
+        datasource_found=found,
+        provisioned=tuple(provisioned),
     )
+
+
+def _answer(exc: Any) -> tuple[int | None, str, str]:
+    """(HTTP status, Grafana's ``status`` word, its message) of a refusal."""
+    body = exc.response if isinstance(exc.response, dict) else {}
+    return exc.status_code, str(body.get("status", "")), str(body.get("message", exc.message))
+
+
+def _is_provisioned(exc: Any) -> bool:
+    status, word, message = _answer(exc)
+    return status == 400 and ("provisioned" in message.lower() or "provisioned" in word)
+
+
+def _refusal(base: str, name: str, uid: str, folder: str, exc: Any) -> str:
+    status, word, message = _answer(exc)
+    head = f"Grafana {base} refused dashboard {name!r} (uid {uid}, HTTP {status}"
+    head += f", {word}): {message}" if word else f"): {message}"
+    if status == 403:
+        return (
+            f"{head}; the token may not write dashboards in folder {folder!r}: give its "
+            "service account the Editor role"
+        )
+    if status == 412 and word == "name-exists":
+        return (
+            f"{head}; another dashboard with this title is in folder {folder!r}: rename or "
+            "delete it"
+        )
+    if status in (409, 412):
+        return f"{head}; another dashboard is in the way of uid {uid}: delete or move it"
+    return head

@@ -2,14 +2,18 @@
 
 InfluxQL cannot join the ``session`` measurement with ``stress``/``features``, and
 docs/schema.md has no per-session summary measurement, so this dashboard picks one session at
-a time: the sessions table links each row to this dashboard with ``session_start`` and
-``session_end`` (Unix ms) set, and the comparison panels query the absolute windows
+a time: ``session_start`` lists the starts (Unix ms) of the participant's closed sessions in
+the time range, newest first, so the newest is chosen on first load; ``session_end`` is that
+session's ``end_ms``. The sessions table links each row here with its raw start
+(``${__value.time}``: epoch ms, never the formatted cell). Both are query variables that
+refuse typed-in values, so nothing but a session's own number reaches the queries. The
+comparison panels query the absolute windows
 
     before: [start - $around, start)   during: [start, end)   after: [end, end + $around)
 
 with one query each; Grafana's ``concatenate`` and ``calculateField`` transformations put the
 three means side by side and add ``Δ during`` and ``Δ after`` (minus before). A session still
-open has no end yet: its row has no ``end_ms`` and the link leaves ``session_end`` empty.
+open has no end yet and is not offered.
 """
 
 from __future__ import annotations
@@ -49,6 +53,7 @@ WINDOWS: Final = (
     ("during", "time >= ${session_start}ms AND time < ${session_end}ms"),
     ("after", "time >= ${session_end}ms AND time < ${session_end}ms + $around"),
 )
+EPOCH_MS_REGEX: Final = "/^[0-9]{1,16}$/"  # a session variable's values: Unix ms, nothing else
 DELTAS: Final = (("Δ during", "during"), ("Δ after", "after"))  # each minus "before"
 
 
@@ -95,6 +100,7 @@ def _compare_panel(c: Compared) -> stat.Panel:
                 f'SELECT mean("{c.field}") AS "{name}" FROM "{c.measurement}" '
                 f"WHERE {STUDY} AND {PARTICIPANT} AND {condition}",
                 "ABC"[i],
+                alias=name,
             )
         )
     p = p.with_transformation(
@@ -119,11 +125,24 @@ def _compare_panel(c: Compared) -> stat.Panel:
     return p
 
 
+def _session_variable(name: str, label: str, text: str) -> db.QueryVariable:
+    """A session bound: Unix ms from the ``session`` measurement, numbers only, newest first."""
+    return (
+        db.QueryVariable(name)
+        .label(label)
+        .datasource(DATASOURCE)
+        .query(text)
+        .regex(EPOCH_MS_REGEX)
+        .allow_custom_value(False)
+        .refresh(dm.VariableRefresh.ON_TIME_RANGE_CHANGED)
+        .sort(dm.VariableSort.NUMERICAL_DESC)
+    )
+
+
 def build() -> dm.Dashboard:
     link = (
         f"/d/{UID}/?${{__url_time_range}}&${{study:queryparam}}&${{participant:queryparam}}"
         "&${around:queryparam}&var-session_start=${__value.time}"
-        "&var-session_end=${__data.fields.end_ms}"
     )
     sessions = (
         table.Panel()
@@ -161,8 +180,22 @@ def build() -> dm.Dashboard:
             .values(",".join(AROUND_CHOICES))
             .current(dm.VariableOption(text=AROUND_DEFAULT, value=AROUND_DEFAULT, selected=True))
         )
-        .with_variable(db.TextBoxVariable("session_start").label("Session start (Unix ms)"))
-        .with_variable(db.TextBoxVariable("session_end").label("Session end (Unix ms)"))
+        .with_variable(
+            _session_variable(
+                "session_start",
+                "Session start (Unix ms)",
+                'SELECT round("end_ms" - "duration_s" * 1000) AS "start" FROM "session" '
+                + where(STUDY, PARTICIPANT, '"open" = 0'),
+            )
+        )
+        .with_variable(
+            _session_variable(
+                "session_end",
+                "Session end (Unix ms)",
+                f'SELECT "end_ms" FROM "session" WHERE {STUDY} AND {PARTICIPANT} '
+                "AND time = ${session_start}ms",
+            )
+        )
         .annotations(session_annotations(STUDY, PARTICIPANT))
         .with_row(db.Row("Sessions"))
         .with_panel(sessions)

@@ -6,6 +6,7 @@ row always gives the same points: resending overwrites, never duplicates.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from typing import Any, Final
@@ -18,6 +19,7 @@ from stresstrack.store.sqlite import EventRow
 __all__ = [
     "MEASUREMENTS",
     "RANKED_TYPES",
+    "device_pseudonym",
     "event_lines",
     "feature_line",
     "result_line",
@@ -46,6 +48,21 @@ _WAVEFORM: Final = {"ecg": ("ecg", "ecg_uv"), "ppg": ("ppg", "ppg_au")}
 _NS_PER_MS: Final = 1_000_000
 
 
+def device_pseudonym(study: str, device: str) -> str:
+    """The ``device`` tag: a per-study pseudonym of the device's address (docs/schema.md).
+
+    The store keeps the address; InfluxDB gets ``d-`` and 12 hex digits of SHA-256 over the
+    study and the address, so one wearable has different tags in different studies.
+
+    >>> device_pseudonym("pilot", "A0:9E:1A:00:00:01")
+    'd-dab63d057456'
+    """
+    if not device:
+        return device
+    digest = hashlib.sha256(f"{study}\x00{device}".encode()).hexdigest()
+    return f"d-{digest[:12]}"
+
+
 def _sampled(
     measurement: str, tags: str, field: str, t0: int, rate: float, values: list[Any]
 ) -> list[str]:
@@ -61,7 +78,11 @@ def event_lines(row: EventRow, rank: int = 0) -> list[str]:
     """The points of one stored event; ``rank`` is its same-instant rank (status, marker)."""
     _id, type_name, time_ns, participant, study, device, payload = row
     body: dict[str, Any] = json.loads(payload)
-    base = [("study", study), ("participant", participant), ("device", device)]
+    base = [
+        ("study", study),
+        ("participant", participant),
+        ("device", device_pseudonym(study, device)),
+    ]
     if type_name == "eda":
         tags = tag_set(base)
         rate, values = body["sampling_rate"], body["values_us"]

@@ -16,6 +16,7 @@ from pathlib import Path
 from influx_adapter import InfluxAdapter
 from servers import InfluxServer
 
+from stresstrack.dashboards.downsampling import DOWNSAMPLED, backfill_statement
 from stresstrack.pipeline import Pipeline
 from stresstrack.pipeline.results import Session
 from stresstrack.protocol import Phase, Protocol
@@ -80,4 +81,13 @@ def load_study(influx_server: InfluxServer, path: Path) -> LoadedStudy:
         assert report.delivered and report.dead_points == 0, report
     finally:
         adapter.stop()
+    # The downsampled series of `stresstrack influx setup` (the cohort dashboard reads them),
+    # computed over the study as its continuous queries would have.
+    with Store(path, readonly=True) as store:
+        times = [s.start_ns for s in store.sessions()] + [s.end_ns or 0 for s in store.sessions()]
+    for d in DOWNSAMPLED:
+        q = backfill_statement(
+            d, min(times) // 1_000_000 - 3_600_000, max(times) // 1_000_000 + 3_600_000
+        )
+        influx_server.query(q, db=db)
     return LoadedStudy(influx_server, db, path, plan.study, plan.participant_ids(), open_session)

@@ -113,7 +113,11 @@ def test_dashboards_read_back_with_the_sdk(name: str) -> None:
     assert all(t.datasource is not None and t.datasource.uid == DATASOURCE_UID for t in targets)
     for a in original["annotations"].get("list", []):
         t = a["target"]
-        assert (t["rawQuery"], t["fromAnnotations"], t["timeEndColumn"]) == (True, True, "end_ms")
+        assert (t["rawQuery"], t["fromAnnotations"], t["timeEndColumn"]) == (
+            True,
+            True,
+            "session.end_ms",
+        )
 
 
 def test_influx_query_serialises_as_grafana_stores_it() -> None:

@@ -28,6 +28,9 @@ class FakeGrafana(BaseHTTPRequestHandler):
     requests: ClassVar[list[tuple[str, str, str, Any]]] = []
     folders: ClassVar[set[str]] = set()
     token: ClassVar[str] = CANARY
+    # uid -> (status, body) Grafana answers a dashboard write with (its HTTP API docs).
+    refusals: ClassVar[dict[str, tuple[int, Any]]] = {}
+    folder_conflict: ClassVar[bool] = False  # the folder appears between read and create
 
     def log_message(self, format: str, *args: object) -> None:
         pass
@@ -55,10 +58,16 @@ class FakeGrafana(BaseHTTPRequestHandler):
                 self._answer(404, {"message": "folder not found"})
         elif self.command == "POST" and self.path == "/api/folders":
             self.folders.add(body["uid"])
-            self._answer(200, {"uid": body["uid"], "title": body["title"]})
+            if self.folder_conflict:
+                self._answer(409, {"message": "a folder with the same uid already exists"})
+            else:
+                self._answer(200, {"uid": body["uid"], "title": body["title"]})
         elif self.command == "POST" and self.path == "/api/dashboards/db":
             uid = body["dashboard"]["uid"]
-            self._answer(200, {"status": "success", "uid": uid, "url": f"/d/{uid}/x"})
+            if uid in self.refusals:
+                self._answer(*self.refusals[uid])
+            else:
+                self._answer(200, {"status": "success", "uid": uid, "url": f"/d/{uid}/x"})
         elif self.command == "GET" and self.path.startswith("/api/datasources/uid/"):
             self._answer(404, {"message": "Data source not found"})
         else:
@@ -72,6 +81,8 @@ class FakeGrafana(BaseHTTPRequestHandler):
 def grafana() -> Iterator[str]:
     FakeGrafana.requests = []
     FakeGrafana.folders = set()
+    FakeGrafana.refusals = {}
+    FakeGrafana.folder_conflict = False
     server = ThreadingHTTPServer(("127.0.0.1", 0), FakeGrafana)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -162,3 +173,62 @@ def test_missing_token_unreachable_grafana_and_bad_url(
         == 2
     )
     assert f"--grafana-token-file {empty} is empty" in capsys.readouterr().err
+
+
+PROVISIONED = (400, {"message": "Cannot save provisioned dashboard"})
+
+
+def test_a_provisioned_dashboard_is_skipped_and_a_folder_conflict_is_used(
+    grafana: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Grafana provisions our files (docker-compose): the same uid cannot be saved by the API;
+    push says so and writes the others. A folder created meanwhile (409) is used."""
+    monkeypatch.setenv(TOKEN_ENV, CANARY)
+    FakeGrafana.refusals = {"stresstrack-cohort": PROVISIONED}
+    FakeGrafana.folder_conflict = True
+    assert main(["dashboards", "push", "--grafana-url", grafana]) == 0
+    out = capsys.readouterr().out
+    assert "pushed 2 dashboards" in out
+    assert "skipped stresstrack-cohort: provisioned from files in this Grafana" in out
+    calls = [(m, p) for m, p, _, _ in FakeGrafana.requests]
+    assert calls[:3] == [
+        ("GET", "/api/folders/stresstrack"),
+        ("POST", "/api/folders"),
+        ("GET", "/api/folders/stresstrack"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("answer", "expected"),
+    [
+        (
+            (403, {"message": "Access denied"}),
+            "(uid stresstrack-participant, HTTP 403): Access denied; the token may not write "
+            "dashboards in folder 'StressTrack': give its service account the Editor role",
+        ),
+        (
+            (412, {"status": "name-exists", "message": "A dashboard with the same name in the "
+                   "folder already exists"}),
+            "(uid stresstrack-participant, HTTP 412, name-exists): A dashboard with the same "
+            "name in the folder already exists; another dashboard with this title is in folder "
+            "'StressTrack': rename or delete it",
+        ),
+        (
+            (409, {"message": "conflict"}),
+            "(uid stresstrack-participant, HTTP 409): conflict; another dashboard is in the way",
+        ),
+    ],
+)  # fmt: skip
+def test_refusals_name_the_dashboard_and_what_to_do(
+    grafana: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    answer: tuple[int, Any],
+    expected: str,
+) -> None:
+    monkeypatch.setenv(TOKEN_ENV, CANARY)
+    FakeGrafana.refusals = {"stresstrack-participant": answer}
+    assert main(["dashboards", "push", "--grafana-url", grafana]) == 2
+    _out, err = capsys.readouterr()
+    assert f"Grafana {grafana} refused dashboard 'participant' {expected}" in err, err
+    assert CANARY not in err

@@ -7,8 +7,10 @@ against the store the data came from.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -20,7 +22,7 @@ from stresstrack.dashboards import build_dashboards
 from stresstrack.dashboards.influxql import TimeRange, interpolate
 from stresstrack.dashboards.provisioning import dashboard_json
 from stresstrack.dashboards.sessions import COMPARED, DELTAS, WINDOWS
-from stresstrack.events import Beat, DeviceStatus, EdaSamples
+from stresstrack.events import DeviceStatus
 from stresstrack.pipeline.results import Session
 from stresstrack.simulators.study import DEFAULT_START
 from stresstrack.store import Store
@@ -69,6 +71,16 @@ def run(study: LoadedStudy, query: str, interval: str = "10s", **extra: str) -> 
     text = interpolate(query, RANGE, interval=interval, variables={**variables(study), **extra})
     assert "$" not in text.replace("$/", "").replace("^(", ""), text  # every macro replaced
     return study.rows(text)
+
+
+def store_events(study: LoadedStudy) -> list[Any]:
+    with Store(study.store, readonly=True) as store:
+        return [e for p in study.participants for e in store.iter_events(p)]
+
+
+def pseudonym(study: str, device: str) -> str:
+    """docs/schema.md: the device tag is d- and 12 hex digits of SHA-256(study NUL device)."""
+    return "d-" + hashlib.sha256(f"{study}\x00{device}".encode()).hexdigest()[:12]
 
 
 def same_series(got: list[tuple[Any, ...]], want: list[tuple[Any, ...]]) -> bool:
@@ -145,14 +157,21 @@ def test_device_panels_show_each_device(loaded_study: LoadedStudy) -> None:
     board = boards()["participant"]
     with Store(loaded_study.store, readonly=True) as store:
         statuses = [e for e in store.iter_events(P1) if isinstance(e, DeviceStatus)]
-    devices = {e.device for e in statuses}
+    devices = {pseudonym(e.study, e.device) for e in statuses}
     assert len(devices) == 2  # the strap and the EDA band
+    addresses = {e.device for e in statuses}
+    assert all(re.fullmatch(r"([0-9A-F]{2}:){5}[0-9A-F]{2}", a) for a in addresses), addresses
+    tagged = {r["value"] for r in loaded_study.rows('SHOW TAG VALUES WITH KEY = "device"')}
+    assert tagged and not tagged & {e.device for e in store_events(loaded_study)}  # no address
     for title in ("Connection", "Battery"):
         got = run(loaded_study, target(board, title)["query"], "1m")
         assert {r["device"] for r in got} <= devices, title
     states = run(loaded_study, target(board, "Connection")["query"], "1m")
     assert {r["device"] for r in states} == devices
-    last = {d: [e.state.value for e in statuses if e.device == d][-1] for d in devices}
+    last = {
+        d: [e.state.value for e in statuses if pseudonym(e.study, e.device) == d][-1]
+        for d in devices
+    }
     for d in devices:
         assert [r["state"] for r in states if r["device"] == d][-1] == last[d]
     battery = run(loaded_study, target(board, "Battery")["query"], "1m")
@@ -164,35 +183,37 @@ def test_device_panels_show_each_device(loaded_study: LoadedStudy) -> None:
 
 
 def test_session_annotations_are_every_session_with_its_end(loaded_study: LoadedStudy) -> None:
+    """The raw rows behind the regions (test_grafana_harness.py: what Grafana makes of them)."""
     board = boards()["participant"]
-    (care, other) = board["annotations"]["list"]
-    assert (care["name"], other["name"]) == ("Self-care sessions", "Other sessions")
-    for a in (care, other):
-        assert a["target"]["timeEndColumn"] == "end_ms"
-        assert a["target"]["tagsColumn"] == "kind,mode,label"
+    (care, other, opened) = board["annotations"]["list"]
+    assert [a["name"] for a in (care, other, opened)] == [
+        "Self-care sessions",
+        "Other sessions",
+        "Open sessions",
+    ]
+    for a in (care, other, opened):
+        assert a["target"]["timeEndColumn"] == "session.end_ms"
     with Store(loaded_study.store, readonly=True) as store:
         sessions = store.sessions(P1)
 
     def expected(kinds: set[str], keep: bool) -> list[tuple[Any, ...]]:
         return [
-            (s.start_ns, s.end_ns // MS if s.end_ns else None, s.kind, s.mode or None)
+            (s.start_ns, s.end_ns // MS, s.kind)
             for s in sessions
-            if (s.kind in kinds) == keep
+            if (s.kind in kinds) == keep and s.end_ns is not None
         ]
 
     for a, keep in ((care, True), (other, False)):
         got = run(loaded_study, a["target"]["query"])
-        assert [(r["time"], r["end_ms"], r["kind"], r["mode"]) for r in got] == expected(
-            {"self-care"}, keep
-        )
+        assert [(r["time"], r["end_ms"], r["kind"]) for r in got] == expected({"self-care"}, keep)
     assert len(expected({"self-care"}, True)) == 1 and len(expected({"self-care"}, False)) == 3
 
 
-def test_open_session_is_a_point_annotation_and_in_progress(loaded_study: LoadedStudy) -> None:
+def test_open_session_is_a_region_to_now_and_in_progress(loaded_study: LoadedStudy) -> None:
     opened = loaded_study.open_session
-    care = boards()["participant"]["annotations"]["list"][0]
-    got = run(loaded_study, care["target"]["query"], participant=opened.participant)
-    assert [(r["time"], r["end_ms"]) for r in got][-1] == (opened.start_ns, None)
+    annotation = boards()["participant"]["annotations"]["list"][2]
+    got = run(loaded_study, annotation["target"]["query"], participant=opened.participant)
+    assert [(r["time"], r["end_ms"]) for r in got] == [(opened.start_ns, RANGE.to_ms)]
     table = target(boards()["cohort"], "Sessions in progress")
     assert table["resultFormat"] == "table"
     got = run(loaded_study, table["query"])
@@ -243,36 +264,54 @@ def test_cohort_tables_have_one_row_per_participant(loaded_study: LoadedStudy) -
         statuses = [e for e in events[str(r["participant"])] if isinstance(e, DeviceStatus)]
         t = max(e.time_ns for e in statuses)
         # The last status; devices that changed at the same instant tie (either may win).
-        last = {e.device: e for e in statuses if e.time_ns == t}
+        last = {pseudonym(e.study, e.device): e for e in statuses if e.time_ns == t}
         status = last[str(r["device"])]
         assert r["state"] == status.state.value
         assert t <= int(r["time"]) < t + 10  # same-instant shift of docs/schema.md
         assert r["connected"] == (1 if status.state.value in ("connected", "bad_packet") else 0)
 
-    beats = run(loaded_study, target(board, "Last seen")["query"])
-    eda = run(loaded_study, target(board, "Last seen", "B")["query"])
-    assert [r["participant"] for r in beats] == want == [r["participant"] for r in eda]
-    for r in beats:
-        beat_times = [e.time_ns for e in events[str(r["participant"])] if isinstance(e, Beat)]
-        assert r["time"] == max(beat_times)
-    for r in eda:
-        chunks = [e for e in events[str(r["participant"])] if isinstance(e, EdaSamples)]
-        last = chunks[-1]  # docs/schema.md: sample i at time + round(i * 1e9 / rate)
-        n = len(last.values_us) - 1
-        assert r["time"] == last.time_ns + round(n * 1e9 / last.sampling_rate)
-        assert r["last EDA (µS)"] == pytest.approx(last.values_us[-1])
+    # Per-minute means of each participant's stress rows, by numpy: the reference for the
+    # panels on the downsampled series.
+    minute = 60 * 1_000_000_000
+    with Store(loaded_study.store, readonly=True) as store:
+        per_minute = {
+            p: _minute_means([(r.time_ns, r.index) for r in store.stress(p)], minute) for p in want
+        }
+        features_minutes = {
+            p: _minute_means([(f.time_ns, 1.0) for f in store.features(p)], minute) for p in want
+        }
+    seen = run(loaded_study, target(board, "Last seen")["query"])
+    assert [r["participant"] for r in seen] == want
+    for r in seen:
+        assert r["time"] == max(features_minutes[str(r["participant"])])
 
-    stress = run(loaded_study, target(board, "Stress index")["query"], "1s")
-    assert {r["participant"] for r in stress} == set(want)
-    battery = run(loaded_study, target(board, "Battery")["query"])
-    assert sorted({r["participant"] for r in battery}) == want
+    band = run(loaded_study, target(board, "Stress index across participants")["query"], "1m")
+    assert band
+    for r in band:
+        values = [m[r["time"]] for m in per_minute.values() if r["time"] in m]
+        assert r["median"] == pytest.approx(float(np.median(values)))
+        assert r["p90"] == pytest.approx(max(values))  # nearest rank of 3 values
+
+    top = run(loaded_study, target(board, "Most stressed (10)")["query"])
+    last = {p: m[max(m)] for p, m in per_minute.items()}
+    assert {str(r["participant"]): r["stress index"] for r in top} == pytest.approx(last)
+    battery = run(loaded_study, target(board, "Lowest batteries (10)")["query"])
+    assert sorted(str(r["participant"]) for r in battery) == want
+
+
+def _minute_means(points: list[tuple[int, float | None]], minute: int) -> dict[int, float]:
+    buckets: dict[int, list[float]] = {}
+    for t, v in points:
+        if v is not None:
+            buckets.setdefault(t // minute * minute, []).append(v)
+    return {t: float(np.mean(v)) for t, v in buckets.items()}
 
 
 def test_variables_list_the_study_and_its_participants(loaded_study: LoadedStudy) -> None:
     for board in boards().values():
         for v in board["templating"]["list"]:
-            if v["type"] != "query":
-                continue
+            if v["type"] != "query" or v["name"].startswith("session_"):
+                continue  # the session bounds: test_grafana_harness.py
             values = {r["value"] for r in run(loaded_study, v["query"])}
             expected = {
                 "study": {loaded_study.study},

@@ -6,8 +6,6 @@ The schema (schema/README.md) is used as published except for these relaxations:
   annotation's target (query and column mappings) is accepted in addition, and checked
   strictly against :data:`INFLUX_ANNOTATION_TARGET`. Panel targets are free objects in the
   schema; each is checked strictly against :data:`INFLUX_TARGET`.
-- ``VariableModel`` gains ``includeAll``, ``allValue``, ``allowCustomValue`` and ``regex``:
-  fields of the 11.6 SDK's VariableModel that this stored schema revision lacks.
 - ``DynamicConfigValue.value`` and ``MatcherConfig.options`` are CUE ``_`` (any value), which
   cog renders as ``object``: Grafana stores strings and numbers there (``"unit": "ms"``,
   ``byName`` matchers), so they accept any JSON value.
@@ -70,12 +68,6 @@ def relaxed_schema() -> dict[str, Any]:
     schema: dict[str, Any] = json.loads(SCHEMA.read_text("utf-8"))
     d = schema["definitions"]
     d["AnnotationTarget"] = {"anyOf": [d["AnnotationTarget"], INFLUX_ANNOTATION_TARGET]}
-    d["VariableModel"]["properties"].update(
-        includeAll={"type": "boolean"},
-        allValue={"type": "string"},
-        allowCustomValue={"type": "boolean"},
-        regex={"type": "string"},
-    )
     d["DynamicConfigValue"]["properties"]["value"] = {}
     d["MatcherConfig"]["properties"]["options"] = {}
     d["Threshold"]["properties"]["value"] = {"type": ["number", "null"]}

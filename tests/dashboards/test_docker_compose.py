@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import secrets
+import subprocess
+import tomllib
 from pathlib import Path
 from typing import Any
 
+import jsonschema
+import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRETS = {
     "INFLUXDB_ADMIN_PASSWORD",
     "STRESSTRACK_INFLUX_TOKEN",
+    "STRESSTRACK_GRAFANA_TOKEN",
     "GRAFANA_ADMIN_PASSWORD",
 }
 
@@ -33,15 +40,104 @@ def env_example() -> dict[str, str]:
 
 def test_services_images_and_dependencies() -> None:
     services = compose()["services"]
-    assert set(services) == {"influxdb", "grafana", "stresstrack"}
-    assert services["influxdb"]["image"] == "influxdb:2.7"
-    assert re.fullmatch(r"grafana/grafana:11\.\d+\.\d+", services["grafana"]["image"])
+    assert set(services) == {"preflight", "influxdb", "grafana", "stresstrack"}
+    # Patch releases: InfluxDB 2.7's and the Grafana 11.6 line's latest (11.6.16, the version
+    # of @grafana/data the harness runs, tests/dashboards/grafana_node/package.json).
+    assert services["influxdb"]["image"] == services["preflight"]["image"] == "influxdb:2.7.12"
+    node = json.loads((ROOT / "tests/dashboards/grafana_node/package.json").read_text())
+    assert (
+        services["grafana"]["image"] == f"grafana/grafana:{node['dependencies']['@grafana/data']}"
+    )
     assert services["stresstrack"]["build"] == "."
+    assert re.search(r"^FROM python:3\.11\.\d+-slim-\w+$", (ROOT / "Dockerfile").read_text(), re.M)
+    assert services["influxdb"]["depends_on"] == {
+        "preflight": {"condition": "service_completed_successfully"}
+    }
     for name in ("grafana", "stresstrack"):
         assert services[name]["depends_on"] == {"influxdb": {"condition": "service_healthy"}}
+    assert services["stresstrack"]["init"] is True  # TERM reaches live.sh (test_live_script.py)
     for name, s in services.items():
+        if name == "preflight":
+            continue
         assert s["healthcheck"]["test"][0] in ("CMD", "CMD-SHELL"), name
         assert s["restart"] == "unless-stopped"
+
+
+def test_compose_file_is_valid_against_the_compose_spec_schema() -> None:
+    """The official schema (schema/README.md: compose-spec/compose-spec, its commit)."""
+    schema = json.loads((ROOT / "tests/dashboards/schema/compose-spec.json").read_text("utf-8"))
+    jsonschema.Draft7Validator(schema).validate(compose())
+    broken = compose()
+    broken["services"]["grafana"]["depends_on"] = {"influxdb": {"condition": "when-ready"}}
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.Draft7Validator(schema).validate(broken)
+
+
+def _preflight(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["sh", str(ROOT / "deploy/preflight.sh")],
+        env={"PATH": os.environ["PATH"], **env},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=30,
+    )
+
+
+def test_the_placeholder_secrets_of_env_example_are_refused() -> None:
+    """docker compose up with .env copied from .env.example unedited: preflight fails, and
+    every other service waits for it (influxdb, then grafana and stresstrack)."""
+    example = env_example()
+    done = _preflight(example)
+    assert done.returncode == 1
+    for secret in SECRETS:
+        assert secret in done.stderr
+    assert "change-me" not in done.stdout + done.stderr  # the values are not echoed
+    real = {k: secrets.token_urlsafe(32) for k in SECRETS}
+    assert _preflight({**example, **real}).returncode == 0
+    short = {**example, **real, "GRAFANA_ADMIN_PASSWORD": "admin"}
+    assert _preflight(short).returncode == 1
+    preflight_env = compose()["services"]["preflight"]["environment"]
+    assert set(preflight_env) == SECRETS
+
+
+def test_least_privilege_credentials() -> None:
+    """Grafana reads as the read-only user; the collectors write with the write-only token
+    from the init script; only the operator (and InfluxDB's setup) has the admin token."""
+    services = compose()["services"]
+    grafana = services["grafana"]["environment"]
+    assert grafana["STRESSTRACK_INFLUX_TOKEN"].startswith(
+        "stresstrack-grafana:${STRESSTRACK_GRAFANA_TOKEN"
+    )
+    collector = services["stresstrack"]["environment"]
+    assert "STRESSTRACK_INFLUX_TOKEN" not in collector
+    assert collector["STRESSTRACK_INFLUX_TOKEN_FILE"] == "/tokens/writer.token"
+    assert "influxdb-tokens:/tokens:ro" in services["stresstrack"]["volumes"]
+    init = (ROOT / "deploy/influxdb/init/10-least-privilege.sh").read_text()
+    assert "--read-bucket" in init and "--write-bucket" in init
+    assert "--write-bucket" not in init.split("influx auth create")[0]  # the Grafana user reads
+    assert (
+        subprocess.run(
+            ["sh", "-n", str(ROOT / "deploy/influxdb/init/10-least-privilege.sh")], check=False
+        ).returncode
+        == 0
+    )
+    text = (ROOT / "docker-compose.yml").read_text()
+    assert text.count("${STRESSTRACK_INFLUX_TOKEN:?") == 2  # preflight and InfluxDB's setup
+
+
+def test_image_dependencies_are_constrained() -> None:
+    """Every runtime dependency of pyproject.toml has an exact version in the constraints."""
+    pinned = {}
+    for line in (ROOT / "deploy/stresstrack/constraints.txt").read_text().splitlines():
+        if line and not line.startswith("#"):
+            name, _, version = line.partition("==")
+            pinned[re.sub(r"[-_.]+", "-", name).lower()] = version
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    for dep in project["dependencies"]:
+        name = re.sub(r"[-_.]+", "-", re.split(r"[<>=!~\[; ]", dep)[0]).lower()
+        assert pinned.get(name), f"{name} is not pinned in deploy/stresstrack/constraints.txt"
+    assert "pip install -c constraints.txt ." in (ROOT / "Dockerfile").read_text()
 
 
 def test_ports_are_on_loopback_by_default() -> None:
@@ -56,12 +152,18 @@ def test_ports_are_on_loopback_by_default() -> None:
 def test_volumes_are_named_and_mounts_exist_in_the_repo() -> None:
     c = compose()
     declared = set(c["volumes"])
-    assert declared == {"influxdb-data", "influxdb-config", "grafana-data", "stresstrack-data"}
+    assert declared == {
+        "influxdb-data",
+        "influxdb-config",
+        "influxdb-tokens",
+        "grafana-data",
+        "stresstrack-data",
+    }
     for name, s in c["services"].items():
         for v in s.get("volumes", []):
             source = v.split(":")[0]
             if source.startswith("."):
-                assert (ROOT / source).is_dir(), (name, v)
+                assert (ROOT / source).exists(), (name, v)
                 assert v.endswith(":ro"), (name, v)  # provisioning is read-only
             else:
                 assert source in declared, (name, v)
@@ -107,7 +209,10 @@ def test_secrets_come_from_env_and_every_variable_is_in_env_example() -> None:
 
 def test_stresstrack_service_runs_the_live_script() -> None:
     dockerfile = (ROOT / "Dockerfile").read_text("utf-8")
-    assert "pip install ." in dockerfile and 'CMD ["stresstrack-live"]' in dockerfile
+    assert (
+        "pip install -c constraints.txt ." in dockerfile
+        and 'CMD ["stresstrack-live"]' in dockerfile
+    )
     assert "USER stresstrack" in dockerfile
     script = ROOT / "deploy/stresstrack/live.sh"
     assert os.access(script, os.X_OK)
@@ -125,4 +230,4 @@ def test_stresstrack_service_runs_the_live_script() -> None:
     assert build_parser().parse_args(collect).simulate
     env = compose()["services"]["stresstrack"]["environment"]
     assert env["STRESSTRACK_INFLUX_URL"] == "http://influxdb:8086"
-    assert {"STRESSTRACK_INFLUX_TOKEN", "STRESSTRACK_INFLUX_BUCKET"} <= set(env)
+    assert {"STRESSTRACK_INFLUX_TOKEN_FILE", "STRESSTRACK_INFLUX_BUCKET"} <= set(env)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from stresstrack.events import (
     Beat,
     Contact,
@@ -21,7 +23,10 @@ from stresstrack.store import event_to_payload
 
 T0 = 1_767_603_600_000_000_000
 IDS = {"participant": "p-01", "study": "s1", "device": "F0:00:00:00:00:01"}
-DEV, PART = "device=F0:00:00:00:00:01", "participant=p-01"
+# The device tag is a per-study pseudonym: SHA-256 of "study NUL address", 12 hex digits
+# (docs/schema.md); the Bluetooth address never reaches InfluxDB.
+DEV = "device=d-" + hashlib.sha256(b"s1\x00F0:00:00:00:00:01").hexdigest()[:12]
+PART = "participant=p-01"
 TAGS = f"{DEV},{PART},study=s1"  # tags are sorted by key
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import logging
 import time
 from pathlib import Path
@@ -179,7 +180,8 @@ def test_no_value_can_inject_line_protocol(
         {
             "time": T0 + i * S,
             "action": "event",
-            "device": tag(text),
+            # a per-study pseudonym (docs/schema.md): SHA-256(study NUL device), 12 hex digits
+            "device": "d-" + hashlib.sha256(f"{text}\x00{text}".encode()).hexdigest()[:12],
             "kind": tag(text),
             "label": string(text),
             "mode": string(text),

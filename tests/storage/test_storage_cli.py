@@ -161,6 +161,12 @@ def test_doctor_reports_a_ready_server(
     # A missing database is named.
     assert main(["doctor", *_influx_args(influx_adapter.url, "no_such_db")]) == 1
     assert "[FAIL] write: 404: bucket/database 'no_such_db'" in capsys.readouterr().out
+    # InfluxDB 1.6 itself (no v2 write adapter in front): the version is what is wrong.
+    assert main(["doctor", *_influx_args(influx_server.url, influx_db)]) == 1
+    assert (
+        "[FAIL] write: InfluxDB 1.6.7~rc0 has no /api/v2/write: InfluxDB 1.8 or newer is needed"
+        in capsys.readouterr().out
+    )
 
 
 def test_bad_influx_options_are_clear_errors(

@@ -1,0 +1,180 @@
+"""The three dashboards as Grafana 11.6 shows them, on a simulated study in a real influxd.
+
+Each query's answer goes through Grafana's own logic (``grafana_harness``: the InfluxDB
+plugin's frontend and backend, ported, and ``@grafana/data`` run by Node), so these tests see
+the names, regions and values a Grafana user would see, not the raw InfluxDB rows.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import pytest
+from dashboard_study import LoadedStudy
+from grafana_harness import backend, frontend
+from grafana_harness.grafana import Dashboard, display_text, node_available, render
+
+from stresstrack.dashboards import build_dashboards
+from stresstrack.dashboards.provisioning import dashboard_json
+from stresstrack.dashboards.sessions import COMPARED, DELTAS
+from stresstrack.simulators.study import DEFAULT_START
+from stresstrack.store import Store
+
+pytestmark = [
+    pytest.mark.influx,
+    # Skipped without Node and @grafana/data, except on CI (CI=true), where it must run.
+    pytest.mark.skipif(
+        not node_available() and os.environ.get("CI", "").lower() not in ("1", "true", "yes"),
+        reason="scripts/test installs @grafana/data",
+    ),
+]
+
+MS = 1_000_000
+START_MS = int(DEFAULT_START.timestamp() * 1000)
+FROM_MS, TO_MS = START_MS - 60_000, START_MS + 3 * 3_600_000
+P3 = "sim-003"  # the participant with an open session (dashboard_study.py)
+
+
+def boards() -> dict[str, dict[str, Any]]:
+    return {k: json.loads(dashboard_json(b)) for k, b in build_dashboards().items()}
+
+
+def show(loaded: LoadedStudy, name: str, **url: str) -> Dashboard:
+    server = loaded.server
+    return render(
+        boards()[name],
+        url=server.url,
+        db=loaded.db,
+        auth=(server.user, server.password),
+        from_ms=FROM_MS,
+        to_ms=TO_MS,
+        variables=url,
+    )
+
+
+@pytest.mark.parametrize("name", ["participant", "cohort", "sessions"])
+def test_first_load_has_no_query_errors_and_every_override_matches(
+    loaded_study: LoadedStudy, name: str
+) -> None:
+    """On first load (no URL variables) every panel answers and each override hits a field."""
+    d = show(loaded_study, name)
+    for title, panel in d.panels.items():
+        assert panel.errors == [], f"{name}/{title}: {panel.errors}"
+        assert panel.display_names(), f"{name}/{title}: no data"
+        for matcher, hit in panel.overrides:
+            assert hit, (
+                f"{name}/{title}: override {matcher!r} matches none of {panel.display_names()}"
+            )
+        for n in panel.display_names():  # aliases: no "measurement.column" legends
+            assert not n.startswith(("stress.", "features.", "eda.", "heart_rate.")), (title, n)
+    assert d.annotation_errors == {}
+
+
+@pytest.mark.parametrize("name", ["participant", "sessions"])
+def test_every_session_kind_is_a_region(loaded_study: LoadedStudy, name: str) -> None:
+    """Every session of the participant, open ones included, is a region from its start to
+    its end (an open session: to the end of the range, "now")."""
+    d = show(loaded_study, name, participant=P3)
+    events = [e for evs in d.annotations.values() for e in evs]
+    with Store(loaded_study.store, readonly=True) as store:
+        sessions = [s for s in store.sessions(P3) if FROM_MS * MS <= s.start_ns <= TO_MS * MS]
+    assert {s.kind for s in sessions} >= {"baseline", "stressor", "self-care", "recovery"}
+    assert len(events) == len(sessions)
+    for s in sessions:
+        (e,) = [e for e in events if e.time == s.start_ns // MS]
+        assert e.is_region, (s, e)
+        assert e.time_end == (s.end_ns // MS if s.end_ns is not None else TO_MS), (s, e)
+    open_events = d.annotations["Open sessions"]
+    assert [e.time for e in open_events] == [loaded_study.open_session.start_ns // MS]
+    self_care = d.annotations["Self-care sessions"]
+    assert all(e.text == "serum" and {"self-care", "solo"} <= set(e.tags) for e in self_care)
+
+
+def test_sessions_first_load_picks_the_newest_session_and_computes_deltas(
+    loaded_study: LoadedStudy,
+) -> None:
+    """First load: a default session (the newest closed one), every comparison answers and
+    Grafana's calculateField adds Δ during / Δ after = window mean minus before."""
+    d = show(loaded_study, "sessions", participant="sim-001")
+    with Store(loaded_study.store, readonly=True) as store:
+        closed = [s for s in store.sessions("sim-001") if s.end_ns is not None]
+    newest = max(closed, key=lambda s: s.start_ns)
+    assert newest.end_ns is not None
+    assert d.variables["session_start"].value == str(newest.start_ns // MS)
+    assert d.variables["session_end"].value == str(newest.end_ns // MS)
+    _assert_deltas(d)
+
+
+def test_sessions_after_a_click_on_a_table_row(loaded_study: LoadedStudy) -> None:
+    """The row link carries the raw start (``${__value.time}``), and the board follows it."""
+    board = boards()["sessions"]
+    table = next(p for p in board["panels"] if p["type"] == "table")
+    (link,) = table["fieldConfig"]["defaults"]["links"]
+    assert "var-session_start=${__value.time}" in link["url"]
+    assert "__data.fields" not in link["url"]  # formatted cells never reach a query
+    with Store(loaded_study.store, readonly=True) as store:
+        s = next(s for s in store.sessions("sim-001") if s.kind == "self-care")
+    assert s.end_ns is not None
+    d = show(loaded_study, "sessions", participant="sim-001", session_start=str(s.start_ns // MS))
+    assert d.variables["session_start"].value == str(s.start_ns // MS)
+    assert d.variables["session_end"].value == str(s.end_ns // MS)
+    assert {t: p.errors for t, p in d.panels.items() if p.errors} == {}
+    assert d.annotation_errors == {}
+    _assert_deltas(d)
+
+
+def _assert_deltas(d: Dashboard) -> None:
+    for c in COMPARED:
+        panel = d.panels[f"{c.title} around the session"]
+        assert panel.errors == []
+        before = panel.value("before")
+        assert before is not None, panel.display_names()
+        for alias, left in DELTAS:
+            assert panel.value(alias) == pytest.approx(panel.value(left) - before), alias
+
+
+def test_a_formatted_cell_in_a_link_would_break_the_query(loaded_study: LoadedStudy) -> None:
+    """Why links carry ``${__value.time}``: ``${__data.fields.end_ms}`` of a dateTimeAsIso
+    column is the formatted cell, which InfluxDB rejects in a time condition."""
+    frames = [
+        {
+            "schema": {"fields": [{"name": "end_ms", "type": "number"}]},
+            "data": {"values": [[1767604440000]]},
+        }
+    ]
+    text = display_text(frames, "end_ms", "dateTimeAsIso", 0)
+    assert text is not None and not text.isdigit()
+    server = loaded_study.server
+    q = backend.BackendQuery(f'SELECT "stress_index" FROM "stress" WHERE time < {text}ms')
+    r = backend.execute(server.url, loaded_study.db, (server.user, server.password), q.raw_query, q)
+    assert r.error is not None and "error parsing query" in r.error
+
+
+INJECTION = '1767600000000ms; DROP MEASUREMENT "stress"; SELECT 1 FROM x WHERE time > 0'
+
+
+def test_influxql_injection_through_variables_is_not_possible(loaded_study: LoadedStudy) -> None:
+    """Regression: a text box feeding ``${session_start}ms`` let a URL run any InfluxQL
+    (Grafana passes a value that starts with a number unescaped). The variables now only
+    take values from their option lists; a crafted URL falls back to a real session."""
+    old = frontend.interpolate_query_expr(
+        INJECTION, frontend.Variable("session_start", ""), "time >= ${session_start}ms"
+    )
+    assert "DROP MEASUREMENT" in old  # what the text box let through
+    for name in ("participant", "cohort", "sessions"):
+        for v in boards()[name]["templating"]["list"]:
+            assert v["type"] in ("query", "custom"), (name, v["name"], v["type"])
+            if v["type"] == "query":
+                assert v.get("allowCustomValue") is False and v.get("regex"), (name, v["name"])
+    d = show(
+        loaded_study,
+        "sessions",
+        participant="sim-001",
+        session_start=INJECTION,
+        session_end=INJECTION,
+        study=INJECTION,
+    )
+    assert all("DROP" not in q for q in d.queries)
+    assert loaded_study.rows('SELECT count("stress_index") FROM "stress"')

@@ -1,0 +1,72 @@
+"""``stresstrack influx setup`` on a real influxd 1.x: continuous queries, idempotent, and a
+backfill whose per-minute means are numpy's over the raw points."""
+
+from __future__ import annotations
+
+import time
+import urllib.parse
+import urllib.request
+
+import numpy as np
+import pytest
+from servers import InfluxServer
+
+from stresstrack.cli import main
+from stresstrack.dashboards.downsampling import DOWNSAMPLED, flux_task
+from stresstrack.sinks import TOKEN_ENV
+
+pytestmark = pytest.mark.influx
+S = 1_000_000_000
+
+
+def test_setup_creates_continuous_queries_once_and_backfills(
+    influx_server: InfluxServer, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = influx_server.reset_database("setup_test")
+    monkeypatch.setenv(TOKEN_ENV, influx_server.token)
+    now_s = int(time.time())
+    t0 = (now_s - 3 * 3600) // 60 * 60  # whole minutes, three hours ago
+    rng = np.random.default_rng(7)
+    values = rng.uniform(20, 80, size=(2, 36))  # 2 participants, 3 min at a 5-s hop
+    lines = [
+        f"stress,study=s,participant=p{p} stress_index={float(v)!r},stress_confidence=0.5 "
+        f"{(t0 + 5 * i) * S}"
+        for p in range(2)
+        for i, v in enumerate(values[p])
+    ]
+    _write(influx_server, db, lines)
+    args = ["influx", "setup", "--influx-url", influx_server.url, "--influx-bucket", db]
+    assert main(args) == 0
+    assert capsys.readouterr().out.split() == [
+        x for d in DOWNSAMPLED for x in (f"{d.target}:", "created")
+    ]
+    assert main([*args, "--backfill-hours", "4"]) == 0
+    out = capsys.readouterr().out
+    assert all(f"{d.target}: unchanged" in out for d in DOWNSAMPLED)
+    (result,) = influx_server.query("SHOW CONTINUOUS QUERIES")["results"]
+    (ours,) = [s for s in result["series"] if s["name"] == db]
+    assert [v[0] for v in ours["values"]] == [d.target for d in DOWNSAMPLED]
+    got = influx_server.rows('SELECT * FROM "stress_1m" GROUP BY "participant"', db=db)
+    assert len(got) == 6
+    for r in got:
+        p = int(str(r["participant"])[1:])
+        minute = (int(r["time"]) // S - t0) // 60
+        want = values[p][12 * minute : 12 * minute + 12].mean()
+        assert r["stress_index"] == pytest.approx(want)
+
+
+def _write(server: InfluxServer, db: str, lines: list[str]) -> None:
+    """influxd's own 1.x /write (the setup test needs no sink)."""
+    params = urllib.parse.urlencode({"db": db, "u": server.user, "p": server.password})
+    req = urllib.request.Request(f"{server.url}/write?{params}", data="\n".join(lines).encode())
+    with urllib.request.urlopen(req, timeout=30) as r:
+        assert r.status == 204
+
+
+def test_flux_task_names_every_field() -> None:
+    d = DOWNSAMPLED[1]
+    flux = flux_task("b", "o", d)
+    assert 'option task = {name: "stresstrack features_1m", every: 1m, offset: 10s}' in flux
+    assert "range(start: -2m)" in flux
+    for f in d.fields:
+        assert f'r._field == "{f}"' in flux
