@@ -16,16 +16,19 @@ therefore sees exactly the order a replay of the store gives.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Callable, Iterable, Sequence
 from typing import Final, Protocol
 
+from stresstrack.errors import EventError
 from stresstrack.events import EVENT_TYPE_NAMES, Event, Marker
+from stresstrack.limits import check_event
 from stresstrack.pipeline.engine import Output, Pipeline
 from stresstrack.pipeline.results import FeatureRow, Session, StressRow
 from stresstrack.store.codec import event_from_payload
-from stresstrack.store.sqlite import EventRow, Store
+from stresstrack.store.sqlite import EventRow, Quarantined, Store
 
-__all__ = ["EventSink", "Recorder", "split_outputs"]
+__all__ = ["EventSink", "Recorder", "process_isolated", "split_outputs"]
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +48,25 @@ def split_outputs(
     stress = [o for o in outputs if isinstance(o, StressRow)]
     sessions = [o for o in outputs if isinstance(o, Session)]
     return features, stress, sessions
+
+
+def process_isolated(
+    pipeline: Pipeline,
+    events: Iterable[Event],
+    on_error: Callable[[Event, Exception], object] | None = None,
+) -> list[Output]:
+    """Run ``events`` through ``pipeline`` one by one; an event the pipeline cannot process
+    is reported to ``on_error`` (and logged) and the next one goes on: one bad event never
+    stops a long-running process."""
+    out: list[Output] = []
+    for event in events:
+        try:
+            out.extend(pipeline.process(event))
+        except Exception as exc:  # per-event isolation (issue 16): anything, then go on
+            log.error("the pipeline could not process %r: %s: %s", event, type(exc).__name__, exc)
+            if on_error is not None:
+                on_error(event, exc)
+    return out
 
 
 def _key(e: Event) -> _Key:
@@ -76,8 +98,13 @@ class Recorder:
         batch: int = 256,
         store_raw: bool = True,
         participants: Iterable[str] = (),
+        live: bool = False,
+        source: str = "recorder",
     ) -> None:
         self.store = store
+        self.live = live  # events must not be ahead of this machine's clock (limits)
+        self.source = source  # how quarantined events name where they came from
+        self.quarantined = 0
         self.pipeline = pipeline
         self.batch = batch
         self.store_raw = store_raw
@@ -99,7 +126,7 @@ class Recorder:
     def flush(self) -> None:
         """Store what is pending and run it, with what other processes stored, through the
         pipeline in store order."""
-        pending, self._pending = self._pending, []
+        pending, self._pending = self._checked(self._pending), []
         if self.store_raw and pending:
             self.store.add_events(pending)
         self.events += len(pending)
@@ -107,7 +134,30 @@ class Recorder:
             return
         batch = self._with_external(pending) if self.following else pending
         if batch:
-            self._write(self.pipeline.process_many(batch))
+            self._write(process_isolated(self.pipeline, batch, self._failed))
+
+    def _checked(self, events: list[Event]) -> list[Event]:
+        """The events within the limits; the others go to the store's quarantine."""
+        now = time.time_ns()
+        good: list[Event] = []
+        bad: list[Quarantined] = []
+        for e in events:
+            try:
+                good.append(check_event(e, now_ns=now if self.live else None))
+            except EventError as exc:
+                log.error("%s: event refused: %s", self.source, exc)
+                bad.append(Quarantined(now, self.source, str(e.participant), str(exc), repr(e)))
+        if bad:
+            self.quarantined += len(bad)
+            self.store.quarantine(bad)
+        return good
+
+    def _failed(self, event: Event, exc: Exception) -> None:
+        reason = f"stored, but the pipeline could not process it ({type(exc).__name__}: {exc})"
+        self.quarantined += 1
+        self.store.quarantine(
+            [Quarantined(time.time_ns(), self.source, event.participant, reason, repr(event))]
+        )
 
     def poll_external(self) -> int:
         """Flush, and feed the pipeline the events other processes stored since the last look
@@ -121,7 +171,12 @@ class Recorder:
         """Flush what is pending and let the pipeline finish its last windows."""
         self.flush()
         if self.pipeline is not None:
-            self._write(self.pipeline.finish())
+            try:
+                outputs = self.pipeline.finish()
+            except Exception as exc:  # per-event isolation: the results so far are kept
+                log.error("the pipeline could not finish: %s: %s", type(exc).__name__, exc)
+                outputs = []
+            self._write(outputs)
 
     def _write(self, outputs: Sequence[Output]) -> None:
         if outputs:
@@ -179,7 +234,11 @@ class Recorder:
     def _external(self, rows: Iterable[EventRow]) -> list[Event]:
         out: list[Event] = []
         for r in rows:
-            event = _decode(r)
+            try:
+                event = _decode(r)
+            except EventError as exc:  # another process stored it; never fatal here
+                log.error("stored event %d skipped: %s", r[0], exc)
+                continue
             if event.participant in self._participants:
                 out.append(event)
                 self.external += 1

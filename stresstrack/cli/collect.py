@@ -413,7 +413,9 @@ async def _collect(args: argparse.Namespace, protocol: Protocol | None) -> int:
             from stresstrack.study import stamp_store
 
             stamp_store(store, args.study_choice)
-            recorder = Recorder(store, Pipeline(pipeline_config(args)), batch=1 << 30)
+            recorder = Recorder(
+                store, Pipeline(pipeline_config(args)), batch=1 << 30, live=True, source="collect"
+            )
             sink = CountingSink(recorder)
             collectors = [
                 DeviceCollector(

@@ -30,6 +30,7 @@ from stresstrack.events import (
     WaveformKind,
     validate_participant_id,
 )
+from stresstrack.limits import PLAUSIBLE
 
 __all__ = [
     "NS",
@@ -56,14 +57,6 @@ __all__ = [
 ]
 
 NS: Final = 1_000_000_000
-# Plausible ranges: a value outside is an error in the file, not physiology.
-PLAUSIBLE: Final[dict[str, tuple[float, float]]] = {
-    "rr_ms": (200.0, 3000.0),
-    "hr_bpm": (20.0, 250.0),
-    "eda_us": (0.0, 100.0),
-    "ecg_uv": (-50_000.0, 50_000.0),
-    "ppg": (-math.inf, math.inf),
-}
 # Unix times outside these years are a misread column, not a recording.
 _EARLIEST_S: Final = datetime(1990, 1, 1, tzinfo=UTC).timestamp()
 _LATEST_S: Final = datetime(2100, 1, 1, tzinfo=UTC).timestamp()
