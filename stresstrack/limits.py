@@ -42,19 +42,22 @@ __all__ = [
 ]
 
 NS: Final = 1_000_000_000
-# Calendar bounds of any event time (and of Unix times in recordings): before 1990 or from
-# 2100 on, a time is a misread column or a broken clock, not a recording.
-EARLIEST_NS: Final = int(datetime(1990, 1, 1, tzinfo=UTC).timestamp()) * NS
+# Calendar bounds of any event time: from 2100 on a time is a misread column or a broken
+# clock, not a recording (and windows over it would be walked for centuries). Generic CSV
+# files may count from 0 (synthetic data); device formats check 1990-2099 themselves.
+EARLIEST_NS: Final = 0
 LATEST_NS: Final = int(datetime(2100, 1, 1, tzinfo=UTC).timestamp()) * NS
 # Live and MQTT events may run ahead of the receiver's clock by clock drift, not more.
 MAX_FUTURE_NS: Final = 3600 * NS
 # Sampling rates (Hz) of the devices and formats we read: E4 EDA 4 Hz, EmotiBit 15 Hz, WESAD
 # chest 700 Hz; Polar H10 ECG 130 Hz, biosignalsplux up to 4000 Hz; E4 BVP 64 Hz, Verity PPG
-# 55-176 Hz. Below 1 Hz NeuroKit2's EDA filters cannot be designed (issue 16, item 1).
+# 55-176 Hz. Below 1 Hz NeuroKit2's EDA filters cannot be designed (issue 16, item 1); a
+# waveform below 1 Hz cannot show a heartbeat.
 RATE_HZ: Final[dict[str, tuple[float, float]]] = {
     "eda": (1.0, 4000.0),
-    "ecg": (25.0, 10_000.0),
-    "ppg": (10.0, 4000.0),
+    "ecg": (1.0, 10_000.0),
+    "ppg": (1.0, 4000.0),
+    "hr": (0.01, 100.0),  # heart-rate readings: E4 HR.csv 1 Hz
 }
 # Samples in one event: live chunks hold about 1 s, importers cut at 1 s; 60 s at the highest
 # rate is far more than any source sends, and bounds what one message can make us allocate.
@@ -129,7 +132,7 @@ def _time(value: object, field: str, what: str, latest: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int):
         raise EventError(what, f"{field} is not an integer (ns since 1970)")
     if not EARLIEST_NS <= value < latest:
-        when = "in the future" if value >= latest and latest < LATEST_NS else "not in 1990-2099"
+        when = "in the future" if value >= latest and latest < LATEST_NS else "not in 1970-2099"
         raise EventError(what, f"{field} {value} is {when}")
 
 

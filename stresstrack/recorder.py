@@ -61,7 +61,7 @@ def process_isolated(
     out: list[Output] = []
     for event in events:
         try:
-            out.extend(pipeline.process(event))
+            out.extend(pipeline.process_many([event]))  # what subclasses count
         except Exception as exc:  # per-event isolation (issue 16): anything, then go on
             log.error("the pipeline could not process %r: %s: %s", event, type(exc).__name__, exc)
             if on_error is not None:
@@ -100,6 +100,7 @@ class Recorder:
         participants: Iterable[str] = (),
         live: bool = False,
         source: str = "recorder",
+        idempotent: bool = False,
     ) -> None:
         self.store = store
         self.live = live  # events must not be ahead of this machine's clock (limits)
@@ -114,7 +115,10 @@ class Recorder:
         self.external = 0  # events other processes stored that the pipeline was fed
         self.following = store_raw and pipeline is not None
         # Events already in the store belong to earlier runs: follow from here on.
-        self._cursor = store.last_positions()["events"] if self.following else 0
+        last = store.last_positions()["events"]
+        self._cursor = last if self.following else 0
+        # A replay run again: events an earlier run stored are not stored twice.
+        self._stored_by = last if idempotent else None
         self._participants = set(participants)
         self._held: list[Marker] = []  # others' markers of participants not (yet) ours
 
@@ -127,12 +131,13 @@ class Recorder:
         """Store what is pending and run it, with what other processes stored, through the
         pipeline in store order."""
         pending, self._pending = self._checked(self._pending), []
+        stored = pending
         if self.store_raw and pending:
-            self.store.add_events(pending)
+            stored = self.store.add_events(pending, unless_stored_by=self._stored_by)
         self.events += len(pending)
         if self.pipeline is None:
             return
-        batch = self._with_external(pending) if self.following else pending
+        batch = self._with_external(pending, stored) if self.following else pending
         if batch:
             self._write(process_isolated(self.pipeline, batch, self._failed))
 
@@ -202,8 +207,9 @@ class Recorder:
                 return k
         return None
 
-    def _with_external(self, pending: list[Event]) -> list[Event]:
-        """``pending`` with the events others stored around it, in store order."""
+    def _with_external(self, pending: list[Event], stored: list[Event]) -> list[Event]:
+        """``pending`` with the events others stored around it (``stored``: those of
+        ``pending`` this flush wrote), in store order."""
         new = {e.participant for e in pending} - self._participants
         self._participants |= new
         rows = self._rows_after_cursor()
@@ -211,15 +217,15 @@ class Recorder:
             return pending
         self._cursor = rows[-1][0]
         before, after = rows, []
-        if pending:
-            start = self._own_block(rows, pending)
+        if stored:
+            start = self._own_block(rows, stored)
             if start is None:
                 # Cannot happen with one writer per transaction; never feed an event twice.
                 log.warning("own rows not found in the store; external events fed first")
-                own = {_key(e) for e in pending}
+                own = {_key(e) for e in stored}
                 before = [r for r in rows if _row_key(r) not in own]
             else:
-                before, after = rows[:start], rows[start + len(pending) :]
+                before, after = rows[:start], rows[start + len(stored) :]
         out: list[Event] = []
         if new and self._held:
             released = [m for m in self._held if m.participant in new]

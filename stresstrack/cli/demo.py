@@ -13,6 +13,7 @@ from stresstrack.cli.common import (
     pipeline_config,
 )
 from stresstrack.errors import StressTrackError
+from stresstrack.outputs import check_output
 from stresstrack.pipeline.engine import Pipeline
 from stresstrack.progress import Progress
 from stresstrack.protocol import DEFAULT_PROTOCOL, load_protocol
@@ -35,6 +36,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         default=Path("stresstrack-demo"),
         metavar="DIR",
         help="output folder (default: stresstrack-demo)",
+    )
+    p.add_argument(
+        "--force", action="store_true", help="replace the store and report already in --out"
     )
     p.add_argument("--participants", type=int, default=3, metavar="N", help="how many (default 3)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
@@ -60,6 +64,8 @@ def run(args: argparse.Namespace) -> int:
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
     db = out / "stresstrack.db"
+    check_output(db, force=args.force, option="--out", writes_store=True)
+    check_output(out / "report.html", force=args.force, option="--out")
     for suffix in ("", "-wal", "-shm"):
         Path(f"{db}{suffix}").unlink(missing_ok=True)  # a demo store is regenerated
     plan = StudyPlan(participants=args.participants, seed=args.seed, protocol=protocol)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from stresstrack.cli.common import participant_arg
 from stresstrack.export import TABLES, export_table
+from stresstrack.outputs import check_output
 from stresstrack.store.sqlite import Store
 
 NAME = "export"
@@ -24,11 +25,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         default=None,
         help="file format (default: from the --out suffix, .parquet or else CSV)",
     )
+    p.add_argument("--force", action="store_true", help="replace --out if it exists")
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     fmt = args.format or ("parquet" if args.out.suffix.lower() == ".parquet" else "csv")
+    check_output(args.out, force=args.force, inputs=[args.store])
     with Store(args.store, readonly=True) as store:
         if fmt == "parquet":
             from stresstrack.export_parquet import export_table_parquet

@@ -299,20 +299,43 @@ class Store:
         return str(row[0])
 
     # -- writing -----------------------------------------------------------------------------
-    def add_events(self, events: Sequence[Event]) -> None:
-        """Append raw events in one transaction, in the order given (arrival order)."""
+    def add_events(
+        self, events: Sequence[Event], *, unless_stored_by: int | None = None
+    ) -> list[Event]:
+        """Append raw events in one transaction, in the order given (arrival order).
+
+        ``unless_stored_by``: leave out every event already stored with an id up to this one
+        (same participant, device, type, time and body: events are keyed by their source
+        and time), so that a replay run again into the same store adds nothing. Returns the
+        events written.
+        """
         if not events:
-            return
+            return []
         rows = []
+        kept: list[Event] = []
         for e in events:
             type_name, payload = event_to_payload(e)
-            rows.append((e.time_ns, e.study, e.participant, e.device, type_name, payload))
+            row = (e.time_ns, e.study, e.participant, e.device, type_name, payload)
+            if (
+                unless_stored_by is not None
+                and self._db.execute(
+                    "SELECT 1 FROM events WHERE participant = ? AND time_ns = ? AND device = ? "
+                    "AND type = ? AND payload = ? AND id <= ? LIMIT 1",
+                    (e.participant, e.time_ns, e.device, type_name, payload, unless_stored_by),
+                ).fetchone()
+            ):
+                continue
+            rows.append(row)
+            kept.append(e)
+        if not rows:
+            return []
         with self._transaction():
             self._db.executemany(
                 "INSERT INTO events (time_ns, study, participant, device, type, payload) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
                 rows,
             )
+        return kept
 
     def add_results(
         self,

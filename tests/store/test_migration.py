@@ -79,7 +79,7 @@ def test_v1_store_is_migrated_and_keeps_its_data(tmp_path: Path) -> None:
         assert newest is not None and newest.last > max(seqs)
         assert store.integrity_check() == "ok"
     with Store(path) as again:  # opening a migrated store is a no-op
-        assert again.schema_version == 2
+        assert again.schema_version == 3
         assert len(again.features()) == 2
 
 
