@@ -76,7 +76,7 @@ PLAUSIBLE: Final[dict[str, tuple[float, float]]] = {
     "hr_bpm": (20.0, 250.0),
     "eda_us": (0.0, 100.0),
     "ecg_uv": (-50_000.0, 50_000.0),
-    "ppg": (-math.inf, math.inf),
+    "ppg": (-1e12, 1e12),  # device units: any, within the physical limit below
 }
 # Longest text of each field, in characters.
 TEXT_LIMITS: Final[dict[str, int]] = {

@@ -52,6 +52,7 @@ from stresstrack.replay.base import (
     ImportStats,
     SampleChunker,
     bad_row,
+    check_rate,
     check_value,
     chunk_samples,
     eda_maker,
@@ -234,6 +235,8 @@ def _sampled(
     rate = round(NS / step, 3)
     if not rate > 0:
         raise ImportFormatError(file.label, None, f"samples {step / NS:g} s apart: not a signal")
+    signal = {"eda_us": "eda", "ecg_uv": "ecg"}.get(column, "ppg")
+    check_rate(rate, signal, f"{file.label} (from the spacing of its times)")
     if column == "eda_us":
         make = eda_maker(rate, ids)
     else:

@@ -161,8 +161,9 @@ def test_e4_zip_bombs_and_corrupt_members_are_refused(tmp_path: Path) -> None:
     raw[data + 12 : data + 52] = b"\xff" * 40  # inside the LZMA stream, past its header
     lz.write_bytes(bytes(raw))
     for path, message in ((line, "refused"), (samples, "refused"), (lz, "cannot read")):
-        with pytest.raises(ImportFormatError, match=message):
+        with pytest.raises(ImportFormatError) as info:
             list(FORMATS["e4"].read([path], ImportOptions(participant="p-1"), ImportStats()))
+        assert message in str(info.value)[:300], str(info.value)[:300]  # never 1 GiB of text
 
 
 def test_a_pickle_cannot_request_any_allocation(tmp_path: Path) -> None:

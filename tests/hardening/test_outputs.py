@@ -134,3 +134,20 @@ def test_csv_cells_cannot_run_as_formulas(tmp_path: Path) -> None:
 def test_participant_ids_with_a_newline_are_refused(text: str) -> None:
     with pytest.raises(ValueError, match="not a pseudonym"):
         validate_participant_id(text)
+
+
+@pytest.mark.parametrize(
+    "url", ["http://admin:s3cret-canary@localhost:8086", "https://s3cret-canary@db.lab:8086/"]
+)
+def test_credentials_in_the_influx_url_are_refused_and_never_printed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], url: str
+) -> None:
+    """Item 12: a password in ``--influx-url`` was printed in warnings and saved in the
+    store's ``sink_cursors``."""
+    db = _store(tmp_path / "s.db")
+    assert main(["sync", str(db), "--influx-url", url, "--influx-bucket", "b"]) == 2
+    err = capsys.readouterr().err
+    assert "no credentials in the URL" in err
+    assert "s3cret-canary" not in err
+    with Store(db, readonly=True) as store:
+        assert store._db.execute("SELECT COUNT(*) FROM sink_cursors").fetchone()[0] == 0
