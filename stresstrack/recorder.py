@@ -132,7 +132,9 @@ class Recorder:
         pipeline in store order."""
         pending, self._pending = self._checked(self._pending), []
         stored = pending
-        if self.store_raw and pending:
+        if self.store_raw and pending and self._stored_by is None:
+            self.store.add_events(pending)
+        elif self.store_raw and pending:
             stored = self.store.add_events(pending, unless_stored_by=self._stored_by)
         self.events += len(pending)
         if self.pipeline is None:
