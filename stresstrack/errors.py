@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["DecodeError", "ImportFormatError", "StressTrackError"]
+__all__ = ["DecodeError", "EventError", "ImportFormatError", "StressTrackError"]
 
 
 class StressTrackError(Exception):
@@ -28,3 +28,12 @@ class ImportFormatError(StressTrackError, ValueError):
         self.problem = problem
         where = f"{path}, line {line}" if line is not None else path
         super().__init__(f"{where}: {problem}")
+
+
+class EventError(StressTrackError, ValueError):
+    """An event whose values are outside the documented limits (stresstrack.limits)."""
+
+    def __init__(self, what: str, problem: str) -> None:
+        self.what = what
+        self.problem = problem
+        super().__init__(f"{what}: {problem}")

@@ -37,12 +37,13 @@ RR_TICKS_PER_S: Final = 1024
 
 # Pseudonymous participant IDs: letters, digits, '-', '_' and '.', 1–64 characters, and not
 # shaped like an e-mail address. Names with spaces cannot pass, which keeps real names out.
-_PARTICIPANT_RE: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+# ``\A...\Z``, not ``^...$``: ``$`` also matches before a final newline.
+_PARTICIPANT_RE: Final = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")
 
 
 def validate_participant_id(participant: str) -> str:
     """Return ``participant`` if it is a valid pseudonymous ID, else raise ``ValueError``."""
-    if not _PARTICIPANT_RE.match(participant):
+    if not isinstance(participant, str) or not _PARTICIPANT_RE.match(participant):
         raise ValueError(
             f"participant ID {participant!r} is not a pseudonym: use 1-64 letters, digits, "
             "'-', '_' or '.', starting with a letter or digit (no names, no e-mail addresses)"

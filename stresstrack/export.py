@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import csv
-import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final
 
+from stresstrack.outputs import csv_safe, private_output
 from stresstrack.pipeline.engine import FEATURE_NAMES
 from stresstrack.pipeline.stress import COMPONENTS, contributions
 from stresstrack.store.sqlite import Store
@@ -122,13 +122,10 @@ def table_rows(store: Store, table: str, participant: str | None = None) -> Iter
 
 def export_table(store: Store, table: str, out: Path, participant: str | None = None) -> int:
     """Write ``table`` to ``out`` as CSV; return the number of data rows."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
     n = -1
-    with tmp.open("w", newline="", encoding="utf-8") as f:
+    with private_output(out, newline="") as f:
         w = csv.writer(f, lineterminator="\n")
         for row in table_rows(store, table, participant):
-            w.writerow(row)
+            w.writerow([csv_safe(cell) for cell in row])
             n += 1
-    os.replace(tmp, out)
     return n

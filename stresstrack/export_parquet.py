@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from stresstrack.export import table_rows
+from stresstrack.outputs import private_file
 from stresstrack.store.sqlite import Store
 
 __all__ = ["STRING_COLUMNS", "TIME_COLUMNS", "export_table_parquet", "table_parquet"]
@@ -67,7 +68,10 @@ def export_table_parquet(
 
     data = table_parquet(store, table, participant)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    pq.write_table(data, tmp)
-    os.replace(tmp, out)
+    tmp = private_file(out.with_name(f".{out.name}.tmp"))  # owner-only before any data
+    try:
+        pq.write_table(data, tmp)
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
     return int(data.num_rows)

@@ -16,16 +16,19 @@ therefore sees exactly the order a replay of the store gives.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Final, Protocol
 
+from stresstrack.errors import EventError
 from stresstrack.events import EVENT_TYPE_NAMES, Event, Marker
+from stresstrack.limits import check_event
 from stresstrack.pipeline.engine import Output, Pipeline
 from stresstrack.pipeline.results import FeatureRow, Session, StressRow
 from stresstrack.store.codec import event_from_payload
-from stresstrack.store.sqlite import EventRow, Store
+from stresstrack.store.sqlite import EventRow, Quarantined, Store
 
-__all__ = ["EventSink", "Recorder", "split_outputs"]
+__all__ = ["EventSink", "Recorder", "process_isolated", "split_outputs"]
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +48,25 @@ def split_outputs(
     stress = [o for o in outputs if isinstance(o, StressRow)]
     sessions = [o for o in outputs if isinstance(o, Session)]
     return features, stress, sessions
+
+
+def process_isolated(
+    pipeline: Pipeline,
+    events: Iterable[Event],
+    on_error: Callable[[Event, Exception], object] | None = None,
+) -> list[Output]:
+    """Run ``events`` through ``pipeline`` one by one; an event the pipeline cannot process
+    is reported to ``on_error`` (and logged) and the next one goes on: one bad event never
+    stops a long-running process."""
+    out: list[Output] = []
+    for event in events:
+        try:
+            out.extend(pipeline.process_many([event]))  # what subclasses count
+        except Exception as exc:  # per-event isolation (issue 16): anything, then go on
+            log.error("the pipeline could not process %r: %s: %s", event, type(exc).__name__, exc)
+            if on_error is not None:
+                on_error(event, exc)
+    return out
 
 
 def _key(e: Event) -> _Key:
@@ -76,8 +98,14 @@ class Recorder:
         batch: int = 256,
         store_raw: bool = True,
         participants: Iterable[str] = (),
+        live: bool = False,
+        source: str = "recorder",
+        idempotent: bool = False,
     ) -> None:
         self.store = store
+        self.live = live  # events must not be ahead of this machine's clock (limits)
+        self.source = source  # how quarantined events name where they came from
+        self.quarantined = 0
         self.pipeline = pipeline
         self.batch = batch
         self.store_raw = store_raw
@@ -87,7 +115,10 @@ class Recorder:
         self.external = 0  # events other processes stored that the pipeline was fed
         self.following = store_raw and pipeline is not None
         # Events already in the store belong to earlier runs: follow from here on.
-        self._cursor = store.last_positions()["events"] if self.following else 0
+        last = store.last_positions()["events"]
+        self._cursor = last if self.following else 0
+        # A replay run again: events an earlier run stored are not stored twice.
+        self._stored_by = last if idempotent else None
         self._participants = set(participants)
         self._held: list[Marker] = []  # others' markers of participants not (yet) ours
 
@@ -99,17 +130,41 @@ class Recorder:
     def flush(self, meta: Mapping[str, str] | None = None) -> None:
         """Store what is pending and run it, with what other processes stored, through the
         pipeline in store order; ``meta`` is written in the same transaction as the events."""
-        pending, self._pending = self._pending, []
-        if self.store_raw and meta:
+        pending, self._pending = self._checked(self._pending), []
+        stored = pending
+        if self.store_raw and (pending or meta) and self._stored_by is None:
             self.store.add_events(pending, meta=meta)
-        elif self.store_raw and pending:
-            self.store.add_events(pending)
+        elif self.store_raw and (pending or meta):
+            stored = self.store.add_events(pending, unless_stored_by=self._stored_by, meta=meta)
         self.events += len(pending)
         if self.pipeline is None:
             return
-        batch = self._with_external(pending) if self.following else pending
+        batch = self._with_external(pending, stored) if self.following else pending
         if batch:
-            self._write(self.pipeline.process_many(batch))
+            self._write(process_isolated(self.pipeline, batch, self._failed))
+
+    def _checked(self, events: list[Event]) -> list[Event]:
+        """The events within the limits; the others go to the store's quarantine."""
+        now = time.time_ns()
+        good: list[Event] = []
+        bad: list[Quarantined] = []
+        for e in events:
+            try:
+                good.append(check_event(e, now_ns=now if self.live else None))
+            except EventError as exc:
+                log.error("%s: event refused: %s", self.source, exc)
+                bad.append(Quarantined(now, self.source, str(e.participant), str(exc), repr(e)))
+        if bad:
+            self.quarantined += len(bad)
+            self.store.quarantine(bad)
+        return good
+
+    def _failed(self, event: Event, exc: Exception) -> None:
+        reason = f"stored, but the pipeline could not process it ({type(exc).__name__}: {exc})"
+        self.quarantined += 1
+        self.store.quarantine(
+            [Quarantined(time.time_ns(), self.source, event.participant, reason, repr(event))]
+        )
 
     def poll_external(self) -> int:
         """Flush, and feed the pipeline the events other processes stored since the last look
@@ -123,7 +178,12 @@ class Recorder:
         """Flush what is pending and let the pipeline finish its last windows."""
         self.flush()
         if self.pipeline is not None:
-            self._write(self.pipeline.finish())
+            try:
+                outputs = self.pipeline.finish()
+            except Exception as exc:  # per-event isolation: the results so far are kept
+                log.error("the pipeline could not finish: %s: %s", type(exc).__name__, exc)
+                outputs = []
+            self._write(outputs)
 
     def _write(self, outputs: Sequence[Output]) -> None:
         if outputs:
@@ -149,8 +209,9 @@ class Recorder:
                 return k
         return None
 
-    def _with_external(self, pending: list[Event]) -> list[Event]:
-        """``pending`` with the events others stored around it, in store order."""
+    def _with_external(self, pending: list[Event], stored: list[Event]) -> list[Event]:
+        """``pending`` with the events others stored around it (``stored``: those of
+        ``pending`` this flush wrote), in store order."""
         new = {e.participant for e in pending} - self._participants
         self._participants |= new
         rows = self._rows_after_cursor()
@@ -158,15 +219,15 @@ class Recorder:
             return pending
         self._cursor = rows[-1][0]
         before, after = rows, []
-        if pending:
-            start = self._own_block(rows, pending)
+        if stored:
+            start = self._own_block(rows, stored)
             if start is None:
                 # Cannot happen with one writer per transaction; never feed an event twice.
                 log.warning("own rows not found in the store; external events fed first")
-                own = {_key(e) for e in pending}
+                own = {_key(e) for e in stored}
                 before = [r for r in rows if _row_key(r) not in own]
             else:
-                before, after = rows[:start], rows[start + len(pending) :]
+                before, after = rows[:start], rows[start + len(stored) :]
         out: list[Event] = []
         if new and self._held:
             released = [m for m in self._held if m.participant in new]
@@ -181,7 +242,11 @@ class Recorder:
     def _external(self, rows: Iterable[EventRow]) -> list[Event]:
         out: list[Event] = []
         for r in rows:
-            event = _decode(r)
+            try:
+                event = _decode(r)
+            except EventError as exc:  # another process stored it; never fatal here
+                log.error("stored event %d skipped: %s", r[0], exc)
+                continue
             if event.participant in self._participants:
                 out.append(event)
                 self.external += 1

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import csv
 import math
-import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Final
@@ -27,6 +26,7 @@ from stresstrack.analysis.sessions import (
 )
 from stresstrack.analysis.stats import PairedStats
 from stresstrack.export import iso_utc
+from stresstrack.outputs import csv_safe, private_output
 
 __all__ = [
     "EFFECTS_COLUMNS",
@@ -185,14 +185,12 @@ def measures_rows(a: Analysis) -> Iterator[list[Cell]]:
 
 
 def _write(path: Path, rows: Iterator[list[Cell]]) -> int:
-    tmp = path.with_name(path.name + ".tmp")
     n = -1
-    with tmp.open("w", newline="", encoding="utf-8") as f:
+    with private_output(path, newline="") as f:
         w = csv.writer(f)
         for row in rows:
-            w.writerow([_cell(v) for v in row])
+            w.writerow([csv_safe(_cell(v)) for v in row])
             n += 1
-    os.replace(tmp, path)
     return n
 
 

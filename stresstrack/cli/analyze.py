@@ -14,7 +14,9 @@ from pathlib import Path
 
 from stresstrack.analysis import Analysis, AnalysisSettings
 from stresstrack.analysis.effects import NOT_CAUSAL, Effect
+from stresstrack.cli.common import finite_float
 from stresstrack.errors import StressTrackError
+from stresstrack.outputs import check_output
 from stresstrack.protocol import Design
 
 NAME = "analyze"
@@ -53,21 +55,21 @@ def add_analysis_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("session analysis")
     g.add_argument(
         "--pre",
-        type=float,
+        type=finite_float,
         default=d.pre_s,
         metavar="S",
         help=f"seconds before (default {d.pre_s:g})",
     )
     g.add_argument(
         "--post",
-        type=float,
+        type=finite_float,
         default=d.post_s,
         metavar="S",
         help=f"seconds after (default {d.post_s:g})",
     )
     g.add_argument(
         "--window",
-        type=float,
+        type=finite_float,
         default=d.window_s,
         metavar="S",
         help="the pipeline's window length: a window counts for a period when it lies wholly "
@@ -75,7 +77,7 @@ def add_analysis_options(p: argparse.ArgumentParser) -> None:
     )
     g.add_argument(
         "--min-coverage",
-        type=float,
+        type=finite_float,
         default=d.min_coverage,
         metavar="F",
         help="exclude a session when less than this share of its pre or during windows has "
@@ -83,7 +85,7 @@ def add_analysis_options(p: argparse.ArgumentParser) -> None:
     )
     g.add_argument(
         "--min-confidence",
-        type=float,
+        type=finite_float,
         default=d.min_confidence,
         metavar="F",
         help=f"confidence a window's index needs to count (default {d.min_confidence:g})",
@@ -293,13 +295,15 @@ def format_summary(analysis: Analysis) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from stresstrack.analysis import analyze_store, write_tables
+    from stresstrack.analysis import TABLE_FILES, analyze_store, write_tables
     from stresstrack.analysis.proximal import store_proximal, write_proximal
     from stresstrack.store.sqlite import Store
 
     settings = analysis_settings(args)
     arms = analysis_arms(args)
     out: Path = args.out if args.out is not None else args.store.parent / "analysis"
+    for name in TABLE_FILES:  # the tables are rewritten on every run, never over a store
+        check_output(out / name, force=True, inputs=[args.store])
     with Store(args.store, readonly=True) as store:
         analysis = analyze_store(store, settings, arms=arms)
         prompts = store_proximal(store)  # just-in-time prompts (docs/companion.md)

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Final, TextIO
 from stresstrack.cli.common import (
     add_influx_options,
     add_pipeline_options,
+    finite_float,
     influx_replica,
     participant_arg,
     pipeline_config,
@@ -115,10 +116,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="mark the phases of this protocol as sessions and print each phase's prompt; "
         "collection stops when it ends unless --duration is given",
     )
-    p.add_argument("--duration", type=float, default=None, metavar="S", help="stop after S seconds")
+    p.add_argument(
+        "--duration", type=finite_float, default=None, metavar="S", help="stop after S seconds"
+    )
     p.add_argument(
         "--scan-timeout",
-        type=float,
+        type=finite_float,
         default=10.0,
         metavar="S",
         help="how long to look for each device before giving up (default 10)",
@@ -433,7 +436,7 @@ async def _collect(args: argparse.Namespace, protocol: Protocol | None) -> int:
             latest = LatestValues()  # HR, RMSSD, SCL and stress in the live view
             pipeline = lsl_pipeline(args, pipeline_config(args))
             pipeline.observe(outputs=latest.observe)
-            recorder = Recorder(store, pipeline, batch=1 << 30)
+            recorder = Recorder(store, pipeline, batch=1 << 30, live=True, source="collect")
             sink = CountingSink(recorder)
             collectors = [
                 DeviceCollector(

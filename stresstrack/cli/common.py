@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import math
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -53,6 +54,27 @@ _CHOICE_OPTIONS = (
 )  # fmt: skip
 
 
+MAX_OPTION_NUMBER = 1e9  # seconds: about 31 years; larger durations overflow ns arithmetic
+
+
+def finite_float(text: str) -> float:
+    """An option's number: finite and at most 1e9 in size (``inf``, ``nan`` and ``1e999`` are
+    refused by argparse with one error line, never an ``OverflowError`` traceback).
+
+    >>> finite_float("2.5")
+    2.5
+    """
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value) or abs(value) > MAX_OPTION_NUMBER:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a finite number of at most {MAX_OPTION_NUMBER:g}"
+        )
+    return value
+
+
 def add_pipeline_options(p: argparse.ArgumentParser) -> None:
     """Window and hop options (seconds) and artefact correction of the pipeline; see
     docs/stress-index.md and docs/features.md."""
@@ -63,7 +85,11 @@ def add_pipeline_options(p: argparse.ArgumentParser) -> None:
     for option, name, text in _PIPELINE_OPTIONS:
         default = getattr(d, name)
         g.add_argument(
-            option, type=float, default=default, metavar="S", help=f"{text} (default {default:g})"
+            option,
+            type=finite_float,
+            default=default,
+            metavar="S",
+            help=f"{text} (default {default:g})",
         )
     for option, name, choices, text in _CHOICE_OPTIONS:
         default = getattr(d, name)
@@ -122,7 +148,7 @@ def add_influx_options(p: argparse.ArgumentParser, *, required: bool = False) ->
     )
     g.add_argument(
         "--influx-wait",
-        type=float,
+        type=finite_float,
         default=DEFAULT_INFLUX_WAIT_S,
         metavar="S",
         help="at the end, give InfluxDB this long without progress to take the rest "

@@ -14,6 +14,7 @@ from stresstrack.cli.common import (
 )
 from stresstrack.cli.lsl_options import add_lsl_outlet_option, lsl_pipeline
 from stresstrack.errors import StressTrackError
+from stresstrack.outputs import check_output
 from stresstrack.progress import Progress
 from stresstrack.protocol import load_protocol
 from stresstrack.recorder import Recorder
@@ -39,6 +40,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         default=Path("stresstrack-demo"),
         metavar="DIR",
         help="output folder (default: stresstrack-demo)",
+    )
+    p.add_argument(
+        "--force", action="store_true", help="replace the store and report already in --out"
     )
     p.add_argument(
         "--participants",
@@ -79,6 +83,8 @@ def run(args: argparse.Namespace) -> int:
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
     db = out / "stresstrack.db"
+    check_output(db, force=args.force, option="--out", writes_store=True)
+    check_output(out / "report.html", force=args.force, option="--out")
     for suffix in ("", "-wal", "-shm"):
         Path(f"{db}{suffix}").unlink(missing_ok=True)  # a demo store is regenerated
     plan = StudyPlan(participants=args.participants, seed=args.seed, protocol=protocol)

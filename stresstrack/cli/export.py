@@ -9,6 +9,7 @@ from stresstrack.cli.common import participant_arg
 from stresstrack.cli.export_dataset import add_dataset_options, run_dataset
 from stresstrack.errors import StressTrackError
 from stresstrack.export import TABLES, export_table
+from stresstrack.outputs import check_output
 from stresstrack.store.sqlite import Store
 
 NAME = "export"
@@ -27,6 +28,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="file format (default: from the --out suffix, .parquet or else CSV)",
     )
     add_dataset_options(p)
+    p.add_argument("--force", action="store_true", help="replace --out if it exists")
     p.set_defaults(run=run)
 
 
@@ -36,6 +38,7 @@ def run(args: argparse.Namespace) -> int:
     if args.table is None or args.out is None:
         raise StressTrackError("give --table and --out (or --bids DIR, or --kubios DIR)")
     fmt = args.format or ("parquet" if args.out.suffix.lower() == ".parquet" else "csv")
+    check_output(args.out, force=args.force, inputs=[args.store])
     with Store(args.store, readonly=True) as store:
         if fmt == "parquet":
             from stresstrack.export_parquet import export_table_parquet

@@ -27,8 +27,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 from stresstrack.cli.common import participant_arg
-from stresstrack.errors import StressTrackError
+from stresstrack.errors import EventError, StressTrackError
 from stresstrack.events import Marker, MarkerAction
+from stresstrack.limits import check_event
 from stresstrack.protocol import MODES
 
 if TYPE_CHECKING:
@@ -180,6 +181,10 @@ def run(args: argparse.Namespace) -> int:
             label=args.label.strip(),
             note=args.note.strip(),
         )
+        try:
+            check_event(marker)  # text a terminal mangled (e.g. "\udce9") never gets stored
+        except EventError as exc:
+            raise StressTrackError(f"--kind/--mode/--label/--note: {exc.problem}") from None
         store.add_events([marker])
     what = " · ".join(x for x in (kind, marker.mode, marker.label) if x)
     print(f"marked {args.action} of {what} for {args.participant} at {_utc(t)} in {args.store}")

@@ -20,6 +20,7 @@ from typing import Final
 from stresstrack.cli.common import (
     add_influx_options,
     add_pipeline_options,
+    finite_float,
     influx_replica,
     pipeline_config,
 )
@@ -54,7 +55,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument(
         "--status-every",
-        type=float,
+        type=finite_float,
         default=STATUS_EVERY_S,
         metavar="S",
         help=f"status line and status events every S seconds (default {STATUS_EVERY_S:g})",

@@ -11,6 +11,7 @@ from pathlib import Path
 from stresstrack.cli.common import (
     add_influx_options,
     add_pipeline_options,
+    finite_float,
     influx_replica,
     participant_arg,
     pipeline_config,
@@ -70,7 +71,7 @@ def add_replay_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--speed",
-        type=float,
+        type=finite_float,
         default=0.0,
         metavar="0|1|N",
         help="0: as fast as possible (default); 1: real time (demos to live dashboards); "
@@ -126,6 +127,14 @@ def _start_ns(text: str | None) -> int | None:
         raise StressTrackError(f"--start {text!r} is not an ISO 8601 time") from None
 
 
+def _remove_if_empty(path: Path) -> None:
+    with Store(path, readonly=True) as store:
+        empty = not store.participants()
+    if empty:
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+
 def run(args: argparse.Namespace) -> int:
     from stresstrack.replay import ImportOptions, find_recordings, format_summary
     from stresstrack.replay.base import resolve_timezone
@@ -152,6 +161,7 @@ def run(args: argparse.Namespace) -> int:
     )
     recordings = find_recordings(args.sources, args.format)
     t0 = time.monotonic()
+    created = not out.exists()
     with Store(out):
         pass  # created before the InfluxDB replica starts following it
     with influx_replica(args, out):
@@ -165,6 +175,8 @@ def run(args: argparse.Namespace) -> int:
         )
     elapsed = time.monotonic() - t0
     failed = [r for r in results if r.error]
+    if created and len(failed) == len(results):
+        _remove_if_empty(out)  # a failed replay leaves no empty store behind
     if len(results) == 1 and failed:
         # One recording: the error is the message (what was read before it is kept).
         raise StressTrackError(failed[0].error or "")

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from stresstrack.cli.analyze import add_analysis_options, analysis_arms, analysis_settings
+from stresstrack.outputs import check_output
 from stresstrack.store.sqlite import Store
 
 NAME = "report"
@@ -21,6 +22,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument("store", type=Path, metavar="STORE")
     p.add_argument("--out", type=Path, required=True, metavar="report.html")
+    p.add_argument("--force", action="store_true", help="replace --out if it exists")
     add_analysis_options(p)
     p.set_defaults(run=run)
 
@@ -28,6 +30,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def run(args: argparse.Namespace) -> int:
     from stresstrack.report import render_report
 
+    check_output(args.out, force=args.force, inputs=[args.store])
     settings = analysis_settings(args)
     arms = analysis_arms(args)
     with Store(args.store, readonly=True) as store:

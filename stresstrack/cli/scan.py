@@ -6,6 +6,7 @@ import argparse
 import asyncio
 from typing import Any
 
+from stresstrack.cli.common import finite_float
 from stresstrack.errors import StressTrackError
 
 NAME = "scan"
@@ -20,7 +21,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "sensors, their name): heart-rate, polar-pmd (ECG/PPI/ACC), eda:<profile>, battery.",
     )
     p.add_argument(
-        "--timeout", type=float, default=5.0, metavar="S", help="scan for S seconds (default 5)"
+        "--timeout",
+        type=finite_float,
+        default=5.0,
+        metavar="S",
+        help="scan for S seconds (default 5)",
     )
     p.add_argument(
         "--simulate",

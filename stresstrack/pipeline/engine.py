@@ -219,6 +219,7 @@ class _Participant:
     pending: list[FeatureRow] = field(default_factory=list)
     slow: dict[str, float | None] = field(default_factory=dict)
     slow_reasons: dict[str, str] = field(default_factory=dict)
+    gaps: list[tuple[int, int]] = field(default_factory=list)  # (last data, next data)
 
 
 class Pipeline:
@@ -275,6 +276,8 @@ class Pipeline:
             st.first_ns = t
             first_end = t + int(self.config.hrv_window_s * NS)
             st.next_end_ns = -(-first_end // self._hop_ns) * self._hop_ns
+        if st.max_ns and t - st.max_ns > self._span_ns:
+            st.gaps.append((st.max_ns, t))  # no window can hold data from both sides
         if isinstance(event, Beat):
             key = "hrs" if event.source is BeatSource.HRS else event.source.value
             self._add_beat(st, key, t, event.rr_ms)
@@ -404,10 +407,12 @@ class Pipeline:
     def _advance(self, pid: str, st: _Participant, *, final: bool) -> list[Output]:
         out: list[Output] = []
         computed = False
+        self._skip_gaps(st)
         while st.next_end_ns is not None and self._ready(st, st.next_end_ns, final):
             computed = True
             end = st.next_end_ns
             st.next_end_ns += self._hop_ns
+            self._skip_gaps(st)
             row = self._window(pid, st, end)
             out.append(row)
             if not st.baseline.frozen:
@@ -422,6 +427,16 @@ class Pipeline:
         if computed and st.next_end_ns is not None:
             self._trim(st, st.next_end_ns - self._span_ns - self._hop_ns)
         return out
+
+    def _skip_gaps(self, st: _Participant) -> None:
+        """Gaps cost nothing: once no window can reach back to the data before a gap, the
+        next window is the first one that holds the data after it."""
+        while st.gaps and st.next_end_ns is not None:
+            last, resume = st.gaps[0]
+            if st.next_end_ns - self._span_ns <= last:
+                return
+            st.gaps.pop(0)
+            st.next_end_ns = max(st.next_end_ns, -(-resume // self._hop_ns) * self._hop_ns)
 
     def _freeze(self, st: _Participant) -> list[Output]:
         st.baseline.freeze()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import lzma
 import math
 import zipfile
 import zlib
@@ -36,6 +37,7 @@ from stresstrack.events import (
     WaveformKind,
     validate_participant_id,
 )
+from stresstrack.limits import PLAUSIBLE, RATE_HZ
 from stresstrack.sample_rate import RateEstimate, estimate_rate, gap_threshold_s
 
 __all__ = [
@@ -49,6 +51,7 @@ __all__ = [
     "ImportStats",
     "SampleChunker",
     "bad_row",
+    "check_rate",
     "check_value",
     "chunk_samples",
     "eda_maker",
@@ -56,6 +59,7 @@ __all__ = [
     "grid_chunks",
     "iter_lines",
     "merge_by_time",
+    "note_unread",
     "parse_number",
     "parse_unix_ns",
     "participant_from_name",
@@ -65,18 +69,15 @@ __all__ = [
 ]
 
 NS: Final = 1_000_000_000
-# Plausible ranges: a value outside is an error in the file, not physiology.
-PLAUSIBLE: Final[dict[str, tuple[float, float]]] = {
-    "rr_ms": (200.0, 3000.0),
-    "hr_bpm": (20.0, 250.0),
-    "eda_us": (0.0, 100.0),
-    "ecg_uv": (-50_000.0, 50_000.0),
-    "ppg": (-math.inf, math.inf),
-}
 # Unix times outside these years are a misread column, not a recording.
 _EARLIEST_S: Final = datetime(1990, 1, 1, tzinfo=UTC).timestamp()
 _LATEST_S: Final = datetime(2100, 1, 1, tzinfo=UTC).timestamp()
 _MAX_SKIP_MESSAGES: Final = 5
+# Allocation caps of every importer (docs/formats.md, "Limits"): a recording's line is a few
+# dozen bytes; a zip member is refused when it expands beyond these (a decompression bomb).
+MAX_LINE_BYTES: Final = 1 << 20
+MAX_MEMBER_BYTES: Final = 4 << 30  # a day of E4 BVP at 64 Hz is ~60 MB
+MAX_COMPRESSION_RATIO: Final = 200  # recorded text compresses 3-20x; bombs 1000x
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,8 +175,20 @@ class DataFile:
             if self.member is None:
                 return self.path.open("rb")
             archive = zipfile.ZipFile(self.path)
+            info = archive.getinfo(self.member)
+            ratio = info.file_size / max(info.compress_size, 1)
+            if info.file_size > MAX_MEMBER_BYTES or (
+                info.file_size > MAX_LINE_BYTES and ratio > MAX_COMPRESSION_RATIO
+            ):
+                archive.close()
+                raise ImportFormatError(
+                    self.label,
+                    None,
+                    f"expands to {info.file_size} bytes ({ratio:.0f}x its compressed size): "
+                    f"refused (at most {MAX_MEMBER_BYTES} bytes and {MAX_COMPRESSION_RATIO}x)",
+                )
             return archive.open(self.member)
-        except (OSError, KeyError, zipfile.BadZipFile, RuntimeError) as exc:
+        except (OSError, KeyError, zipfile.BadZipFile, RuntimeError, NotImplementedError) as exc:
             raise ImportFormatError(self.label, None, f"cannot open ({exc})") from exc
 
 
@@ -188,11 +201,22 @@ def iter_lines(
         number = 0
         while True:
             try:
-                raw = handle.readline()
-            except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+                raw = handle.readline(MAX_LINE_BYTES + 1)
+            except (
+                OSError,
+                EOFError,
+                zipfile.BadZipFile,
+                zlib.error,
+                lzma.LZMAError,
+                NotImplementedError,  # a zip compression method Python lacks
+            ) as exc:
                 raise ImportFormatError(file.label, number + 1, f"cannot read ({exc})") from exc
             if not raw:
                 return
+            if len(raw) > MAX_LINE_BYTES:
+                raise ImportFormatError(
+                    file.label, number + 1, f"a line longer than {MAX_LINE_BYTES} bytes"
+                )
             number += 1
             stats.bytes_read += len(raw)
             try:
@@ -225,6 +249,17 @@ def check_value(value: float, quantity: str, what: str | None = None) -> float:
             f"{what or quantity} value {value:g} is outside the plausible range {lo:g}..{hi:g}"
         )
     return value
+
+
+def check_rate(rate: float, signal: str, where: str, line: int | None = None) -> float:
+    """``rate`` (Hz) if a device of ``signal`` (a key of ``RATE_HZ``) can sample at it, else
+    :class:`ImportFormatError`: an absurd rate would spread a few samples over centuries."""
+    lo, hi = RATE_HZ[signal]
+    if not lo <= rate <= hi:
+        raise ImportFormatError(
+            where, line, f"{signal.upper()} sample rate {rate:g} Hz is outside {lo:g}-{hi:g} Hz"
+        )
+    return rate
 
 
 def unix_seconds_to_ns(seconds: float, what: str = "time") -> int:
@@ -289,6 +324,21 @@ def expand_parts(paths: Sequence[Path], is_part: Callable[[Path], bool]) -> list
         else:
             out.append(p)
     return out
+
+
+def note_unread(
+    paths: Sequence[Path], parts: Sequence[Path], what: str, stats: ImportStats
+) -> None:
+    """Note every data file (``.csv``, ``.txt``) of the folders given that is not one of the
+    recording's ``parts``: an empty, binary or UTF-16 file must not vanish without a word."""
+    taken = {p.resolve() for p in parts}
+    for folder in paths:
+        if not folder.is_dir():
+            continue
+        for f in sorted(folder.iterdir()):
+            if f.is_file() and f.suffix.lower() in (".csv", ".txt") and f.resolve() not in taken:
+                why = "empty" if f.stat().st_size == 0 else "not UTF-8 text or an unknown header"
+                stats.note(f"{f.name}: not {what} ({why}), skipped")
 
 
 def merge_by_time(streams: Sequence[Iterable[Event]]) -> Iterator[Event]:

@@ -48,6 +48,7 @@ from stresstrack.events import (
     MarkerAction,
     WaveformKind,
 )
+from stresstrack.limits import EARLIEST_NS, LATEST_NS
 from stresstrack.replay.base import (
     NS,
     PLAUSIBLE,
@@ -58,6 +59,7 @@ from stresstrack.replay.base import (
     ImportOptions,
     ImportStats,
     bad_row,
+    check_rate,
     check_value,
     eda_maker,
     expand_parts,
@@ -65,6 +67,7 @@ from stresstrack.replay.base import (
     folder_participant,
     iter_lines,
     merge_by_time,
+    note_unread,
     parse_number,
     waveform_maker,
 )
@@ -78,7 +81,6 @@ FAST_ROWS: Final = 100_000  # rows per block of the fast reader of sampled signa
 ROW_BLOCK: Final = 4096  # rows per block when read row by row
 CHUNK_S: Final = 1.0
 MAX_DIGITS: Final = 12  # Unix seconds have 10 digits before the point
-LATEST_NS: Final = 7_258_118_400 * NS  # 2200-01-01: later times are a misread column
 SUFFIXES: Final = (".csv", ".txt")
 
 
@@ -107,8 +109,8 @@ def _time(text: str) -> int:
         t = parse_time(text)
     except (ValueError, OverflowError):
         raise ValueError(f"time {text.strip()!r} is neither Unix seconds nor ISO 8601") from None
-    if not 0 <= t <= LATEST_NS:
-        raise ValueError(f"time {text.strip()!r} is outside 1970-2200")
+    if not EARLIEST_NS <= t < LATEST_NS:  # the calendar bounds of every event (limits)
+        raise ValueError(f"time {text.strip()!r} is outside 1970-2099")
     return t
 
 
@@ -155,6 +157,7 @@ def read(paths: Sequence[Path], options: ImportOptions, stats: ImportStats) -> I
     files = [DataFile(p) for p in _parts(paths)]
     if not files:
         raise ImportFormatError(str(paths[0]), None, "no generic CSV files (see docs/formats.md)")
+    note_unread(paths, [f.path for f in files], "a generic CSV file", stats)
     stats.bytes_total += sum(f.size() for f in files)
     return merge_by_time([iter_csv_file(f, pid, options, stats) for f in files])
 
@@ -234,6 +237,8 @@ def _sampled(
             rate = file_rate(file, "time").rate_hz
         except ValueError as exc:
             raise ImportFormatError(file.label, None, f"sampled signal: {exc}") from None
+    signal = {"eda_us": "eda", "ecg_uv": "ecg"}.get(column, "ppg")
+    check_rate(rate, signal, f"{file.label} (from the spacing of its times)")
     if column == "eda_us":
         make = eda_maker(rate, ids)
     else:

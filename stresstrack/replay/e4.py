@@ -49,6 +49,7 @@ from stresstrack.replay.base import (
     ImportOptions,
     ImportStats,
     bad_row,
+    check_rate,
     check_value,
     eda_maker,
     grid_chunks,
@@ -218,6 +219,7 @@ def _sampled(
     lines = iter_lines(file, stats)
     start, rate = _header(lines, file, with_rate=True)
     quantity = {"eda": "eda_us", "bvp": "ppg", "hr": "hr_bpm"}[signal]
+    check_rate(rate, {"bvp": "ppg"}.get(signal, signal), file.label, 2)
 
     def values() -> Iterator[tuple[int, float]]:
         for number, text in lines:

@@ -47,12 +47,14 @@ from stresstrack.replay.base import (
     ImportOptions,
     ImportStats,
     bad_row,
+    check_rate,
     check_value,
     eda_maker,
     expand_parts,
     folder_participant,
     iter_lines,
     merge_by_time,
+    note_unread,
     parse_number,
     parse_unix_ns,
     waveform_maker,
@@ -72,6 +74,7 @@ HEADER: Final = (
 USED_TAGS: Final = ("EA", "PG", "HR", "BI", "UN")
 # Stock firmware rates, from the sample _info.json in EmotiBit_Docs (firmware 1.12.1).
 DEFAULT_RATES: Final = {"EA": 15.0, "PG": 25.0}
+MAX_INFO_BYTES: Final = 1 << 20  # the stock _info.json is ~5 KB
 DEVICE: Final = "emotibit"
 NOTE_KIND: Final = "note"
 
@@ -116,6 +119,8 @@ def _rates(path: Path, stats: ImportStats) -> dict[str, float]:
         stats.note(f"{info.name} not found: stock rates used (EDA 15 Hz, PPG 25 Hz)")
         return rates
     try:
+        if info.stat().st_size > MAX_INFO_BYTES:
+            raise ImportFormatError(str(info), None, f"larger than {MAX_INFO_BYTES} bytes")
         entries = json.loads(info.read_text(encoding="utf-8"))
         for entry in entries:
             details = entry.get("info", {}) if isinstance(entry, dict) else {}
@@ -125,8 +130,12 @@ def _rates(path: Path, stats: ImportStats) -> dict[str, float]:
             for tag in details.get("typeTags", []):
                 if isinstance(tag, str):
                     rates[tag] = float(rate)
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError, TypeError) as exc:
+    except (OSError, UnicodeDecodeError, ValueError, AttributeError, TypeError) as exc:
         raise ImportFormatError(str(info), None, f"unreadable info file ({exc})") from exc
+    except RecursionError:  # JSON nested deeper than Python's stack
+        raise ImportFormatError(str(info), None, "unreadable info file (nested too deep)") from None
+    for tag, signal in (("EA", "eda"), ("PG", "ppg")):
+        check_rate(rates[tag], signal, f"{info}: nominal_srate of {tag}")
     return rates
 
 
@@ -135,6 +144,7 @@ def read(paths: Sequence[Path], options: ImportOptions, stats: ImportStats) -> I
     files = _parts(paths)
     if not files:
         raise ImportFormatError(str(paths[0]), None, "no EmotiBit parsed files (*_EA.csv...)")
+    note_unread(paths, files, "an EmotiBit parsed file", stats)
     ids = EventIds(participant=pid, study=options.study, device=DEVICE)
     streams: list[Iterator[Event]] = []
     for path in files:

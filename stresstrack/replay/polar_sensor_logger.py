@@ -67,12 +67,14 @@ from stresstrack.replay.base import (
     ImportStats,
     SampleChunker,
     bad_row,
+    check_rate,
     check_value,
     chunk_samples,
     expand_parts,
     folder_participant,
     iter_lines,
     merge_by_time,
+    note_unread,
     parse_number,
     resolve_timezone,
     unix_seconds_to_ns,
@@ -164,6 +166,7 @@ def read(paths: Sequence[Path], options: ImportOptions, stats: ImportStats) -> I
     files = _parts(paths)
     if not files:
         raise ImportFormatError(str(paths[0]), None, "no Polar Sensor Logger files")
+    note_unread(paths, files, "a Polar Sensor Logger file", stats)
     streams: list[Iterator[Event]] = []
     for path in files:
         file = DataFile(path)
@@ -309,6 +312,7 @@ def _waveform(
     rate = round(NS / step, 3)
     if not rate > 0:
         raise ImportFormatError(file.label, None, f"samples {step / NS:g} s apart: not a signal")
+    check_rate(rate, kind, f"{file.label} (from the sensor timestamps)")
     kind_enum = WaveformKind.ECG if kind == "ecg" else WaveformKind.PPG
     chunker = SampleChunker(waveform_maker(kind_enum, rate, ids), rate)
     anchor = (head[0][0], head[0][1])
@@ -389,6 +393,8 @@ def _heart_rate(
     timer = BeatTimer()
     for number, phone, fields in rows:
         try:
+            if hr_col >= len(fields):
+                raise ValueError(f"no HR value (column {hr_col + 1} of the header)")
             bpm = check_value(_number(fields[hr_col], "HR"), "hr_bpm")
             rrs = (
                 [

@@ -20,11 +20,13 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
+import os
 import queue
 import shutil
 import sqlite3
 import tempfile
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -33,8 +35,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-from stresstrack.errors import StressTrackError
+from stresstrack.errors import EventError, StressTrackError
 from stresstrack.events import Event
+from stresstrack.limits import check_event
 from stresstrack.pipeline.engine import Output, Pipeline, PipelineConfig
 from stresstrack.pipeline.results import FeatureRow
 from stresstrack.progress import Progress
@@ -56,6 +59,7 @@ RECORDER_BATCH: Final = 2000
 EMIT_BATCH: Final = 256
 COPY_BATCH: Final = 5000
 PROGRESS_EVERY: Final = 2048  # events between progress reports
+ORPHAN_CHECK_S: Final = 0.5  # how often a pool worker looks whether its parent still lives
 MAX_TIME_NS: Final = 2**63  # SQLite integers are 64-bit
 
 ProgressFn = Callable[[int, float], None]  # (recording index, fraction done)
@@ -126,6 +130,10 @@ def replay_recording(
             t = event.time_ns
             if not 0 <= t < MAX_TIME_NS:  # what no store can hold: never expected
                 raise StressTrackError(f"{recording.label}: event time {t} ns is out of range")
+            try:
+                check_event(event)  # the limits of every event (calendar, rates, values)
+            except EventError as exc:
+                raise StressTrackError(f"{recording.label}: {exc}") from None
             batch.append(event)
             if len(batch) >= EMIT_BATCH or speed > 0:
                 recorder.emit(batch)
@@ -186,7 +194,7 @@ def replay_group(
     for k, recording in enumerate(recordings):
         store = store_for(k)
         if recorder is None or recorder.store is not store:
-            recorder = Recorder(store, pipeline, batch=RECORDER_BATCH)
+            recorder = Recorder(store, pipeline, batch=RECORDER_BATCH, idempotent=True)
         index = indices[k]
         report = None if progress is None else _bind(progress, index)
         results.append(
@@ -304,11 +312,42 @@ class _Task:
 _queue: Any = None  # the worker's progress queue, set by _init_worker
 
 
-def _init_worker(progress_queue: Any) -> None:
+def _init_worker(progress_queue: Any, parts_dir: str) -> None:
     global _queue
     _queue = progress_queue
     # Progress reports are best effort: never keep a finished worker waiting to send one.
     progress_queue.cancel_join_thread()
+    # A replay killed with SIGKILL cannot stop its workers: they notice they were orphaned,
+    # remove the temporary part stores (health data) and exit.
+    parent = os.getppid()
+    threading.Thread(
+        target=_watch_parent, args=(parent, parts_dir), name="orphan watch", daemon=True
+    ).start()
+
+
+def _watch_parent(parent: int, parts_dir: str) -> None:
+    while os.getppid() == parent:
+        time.sleep(ORPHAN_CHECK_S)
+    shutil.rmtree(parts_dir, ignore_errors=True)
+    os._exit(1)
+
+
+def _remove_stale_parts(out: Path) -> None:
+    """Part folders of earlier replays into ``out`` whose process is gone (killed)."""
+    for folder in out.parent.glob(f".{out.name}.parts-*"):
+        pid_text = folder.name.removeprefix(f".{out.name}.parts-").split("-", 1)[0]
+        if pid_text.isdigit() and not _alive(int(pid_text)):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _report(index: int, fraction: float) -> None:
@@ -361,9 +400,10 @@ def _replay_parallel(
     progress: _FolderProgress,
 ) -> list[RecordingResult]:
     out.parent.mkdir(parents=True, exist_ok=True)
-    with Store(out):
-        pass  # create it (or fail) before any work
-    parts_dir = Path(tempfile.mkdtemp(prefix=f".{out.name}.parts-", dir=out.parent))
+    with Store(out) as existing:  # create it (or fail) before any work
+        stored_by = existing.last_positions()["events"]  # what an earlier run stored
+    _remove_stale_parts(out)
+    parts_dir = Path(tempfile.mkdtemp(prefix=f".{out.name}.parts-{os.getpid()}-", dir=out.parent))
     parts = [parts_dir / f"recording-{i:05d}.db" for i in range(len(recordings))]
     results: dict[int, RecordingResult] = {}
     try:
@@ -387,7 +427,7 @@ def _replay_parallel(
                 max_workers=min(workers, len(tasks)),
                 mp_context=context,
                 initializer=_init_worker,
-                initargs=(progress_queue,),
+                initargs=(progress_queue, str(parts_dir)),
             ) as pool,
         ):
             pending: dict[Future[list[RecordingResult]], _Task] = {
@@ -411,7 +451,7 @@ def _replay_parallel(
                 # Copy, in recording order, the parts that are ready, while workers go on.
                 while copied < len(parts) and copied in results:
                     try:
-                        _copy(parts[copied], store)
+                        _copy(parts[copied], store, stored_by)
                     except (StoreError, sqlite3.Error) as exc:  # a worker died mid-write
                         result = results[copied]
                         result.error = result.error or f"its results could not be copied ({exc})"
@@ -432,8 +472,9 @@ def _drain(progress_queue: Any, progress: _FolderProgress) -> None:
         progress.update(index, fraction)
 
 
-def _copy(part: Path, out: Store) -> None:
-    """Append a part store's events and results to ``out`` in their stored order."""
+def _copy(part: Path, out: Store, stored_by: int) -> None:
+    """Append a part store's events and results to ``out`` in their stored order, leaving
+    out the events ``out`` held up to id ``stored_by`` (a replay run again)."""
     if not part.exists():
         return
     with Store(part, readonly=True) as src:
@@ -441,9 +482,9 @@ def _copy(part: Path, out: Store) -> None:
         for event in src.iter_events():
             batch.append(event)
             if len(batch) >= COPY_BATCH:
-                out.add_events(batch)
+                out.add_events(batch, unless_stored_by=stored_by)
                 batch = []
-        out.add_events(batch)
+        out.add_events(batch, unless_stored_by=stored_by)
         out.add_results(src.features(), src.stress(), src.sessions())
 
 

@@ -34,6 +34,7 @@ import builtins
 import codecs
 import functools
 import io
+import math
 import pickle
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -73,6 +74,10 @@ ALIGN_TOLERANCE_US: Final = 1e-5  # EDA.csv holds 6 decimals
 CHEST_DEVICE: Final = "respiban"
 PROTOCOL_DEVICE: Final = "wesad-protocol"
 PICKLE_PROTOCOL_2: Final = b"\x80\x02"
+# Allocation cap of the unpickler: a WESAD pickle's arrays are stored in its own bytes, so no
+# call needs more elements than the file has bytes (times a margin for dtype widening).
+PICKLE_EXPANSION: Final = 8
+MIN_PICKLE_LIMIT: Final = 1 << 20
 
 
 @functools.cache
@@ -97,14 +102,48 @@ def _safe_globals() -> dict[tuple[str, str], Any]:
     return allowed
 
 
+def _requested(arg: object) -> int:
+    """How many elements or bytes an argument asks a constructor to allocate."""
+    if isinstance(arg, bool):
+        return 0
+    if isinstance(arg, int):
+        return arg  # bytearray(n), bytes(n)
+    if isinstance(arg, range):
+        return len(arg)  # list(range(n)), bytes(range(n))
+    if isinstance(arg, tuple) and arg and all(isinstance(a, int) for a in arg):
+        return math.prod(abs(a) for a in arg)  # a shape
+    return 0
+
+
 class _RestrictedUnpickler(pickle.Unpickler):
+    """Only :func:`_safe_globals`, and no call may ask for more than ``limit`` elements: a
+    60-byte pickle must not make us allocate gigabytes (``bytearray(10**12)``)."""
+
+    def __init__(self, file: io.BytesIO, limit: int) -> None:
+        super().__init__(file, encoding="latin1")
+        self.limit = limit
+
     def find_class(self, module: str, name: str) -> Any:
         try:
-            return _safe_globals()[(module, name)]
+            found = _safe_globals()[(module, name)]
         except KeyError:
             raise pickle.UnpicklingError(
                 f"refused to load {module}.{name}: only numpy arrays and plain data are allowed"
             ) from None
+        if isinstance(found, type) and issubclass(found, np.generic | np.ndarray | np.dtype):
+            return found  # passed to _reconstruct as a class, not called with a size
+        limit = self.limit
+
+        def capped(*args: Any, **kwargs: Any) -> Any:
+            for arg in (*args, *kwargs.values()):
+                if _requested(arg) > limit:
+                    raise pickle.UnpicklingError(
+                        f"{module}.{name} asks for {_requested(arg)} elements, more than the "
+                        f"file could hold ({limit})"
+                    )
+            return found(*args, **kwargs)
+
+        return capped
 
 
 def load_pickle(path: Path) -> Any:
@@ -117,7 +156,8 @@ def load_pickle(path: Path) -> Any:
         raise ImportFormatError(str(path), None, "empty file")
     try:
         # latin1: the pickles were written by Python 2 (numpy arrays inside str objects).
-        return _RestrictedUnpickler(io.BytesIO(data), encoding="latin1").load()
+        limit = max(MIN_PICKLE_LIMIT, PICKLE_EXPANSION * len(data))
+        return _RestrictedUnpickler(io.BytesIO(data), limit).load()
     except pickle.UnpicklingError as exc:
         raise ImportFormatError(str(path), None, f"not a WESAD pickle ({exc})") from exc
     except Exception as exc:  # a corrupt pickle can fail in any of the loader's steps

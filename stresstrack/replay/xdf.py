@@ -64,6 +64,7 @@ from stresstrack.events import (
     MarkerAction,
     WaveformKind,
 )
+from stresstrack.limits import EARLIEST_NS, LATEST_NS
 from stresstrack.replay.base import (
     NS,
     PLAUSIBLE,
@@ -73,6 +74,7 @@ from stresstrack.replay.base import (
     ImportStats,
     SampleChunker,
     bad_row,
+    check_rate,
     chunk_samples,
     eda_maker,
     merge_by_time,
@@ -247,8 +249,14 @@ def _header_datetime(info: Any) -> int | None:
         raise ValueError(f"file header datetime {text!r} is not ISO 8601") from None
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=UTC)
-    delta = dt - _EPOCH
-    return (delta.days * 86_400 + delta.seconds) * NS + delta.microseconds * 1000
+    try:
+        delta = dt - _EPOCH
+    except OverflowError:  # e.g. 9999-12-31T23:59:59-12:00
+        raise ValueError(f"file header datetime {text!r} is out of range") from None
+    t = (delta.days * 86_400 + delta.seconds) * NS + delta.microseconds * 1000
+    if not EARLIEST_NS <= t < LATEST_NS:
+        raise ValueError(f"file header datetime {text!r} is not in 1990-2099")
+    return t
 
 
 def _check_stream_header(info: Any) -> int:
@@ -462,6 +470,7 @@ def _stream_events(
     )
     if not rate > 0:
         raise ImportFormatError(where, None, "a sampled stream without a sampling rate")
+    check_rate(rate, kind, where)
     if kind == "eda":
         make = eda_maker(rate, ids)
     else:

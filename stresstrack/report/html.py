@@ -13,7 +13,6 @@ import html
 import importlib.metadata
 import itertools
 import math
-import os
 import statistics
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -29,6 +28,7 @@ from stresstrack.analysis import (
     analyze_store,
 )
 from stresstrack.analysis.effects import NOT_CAUSAL, Effect, StudyEffects
+from stresstrack.outputs import private_output
 from stresstrack.pipeline.results import FeatureRow, Session, StressRow
 from stresstrack.store.sqlite import Store
 
@@ -1083,7 +1083,6 @@ def render_report(
     )
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text(page, encoding="utf-8")
-    os.replace(tmp, out)
+    with private_output(out) as f:
+        f.write(page)
     return out

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Literal, Protocol, cast
+from urllib.parse import urlsplit
 
 from stresstrack.backoff import Backoff
 from stresstrack.errors import StressTrackError
@@ -60,6 +61,15 @@ MESSAGE_MAX: Final = 500
 ErrorKind = Literal["unreachable", "refused", "rejected"]
 
 
+def _without_credentials(url: str) -> str:
+    """``url`` with anything before an ``@`` in its authority replaced by ``***``."""
+    scheme, sep, rest = url.partition("://")
+    authority, slash, path = rest.partition("/")
+    if "@" in authority:
+        authority = "***@" + authority.rpartition("@")[2]
+    return f"{scheme}{sep}{authority}{slash}{path}" if sep else url.rpartition("@")[2]
+
+
 @dataclass(frozen=True, slots=True)
 class InfluxTarget:
     """Where to write: InfluxDB 2.x/Cloud/3.x (org, bucket, token) or 1.8+ (see docs)."""
@@ -73,7 +83,15 @@ class InfluxTarget:
     def __post_init__(self) -> None:
         if not self.url.startswith(("http://", "https://")):
             raise StressTrackError(
-                f"--influx-url {self.url!r}: must start with http:// or https://"
+                "--influx-url: must start with http:// or https:// "
+                f"(got {_without_credentials(self.url)!r})"
+            )
+        parts = urlsplit(self.url)
+        if parts.username is not None or parts.password is not None or "@" in parts.netloc:
+            # Never echoed, never saved: the URL names the sink's cursors in the store.
+            raise StressTrackError(
+                "--influx-url: no credentials in the URL (it shows in process lists and would "
+                f"be saved in the store); use ${TOKEN_ENV} or --influx-token-file"
             )
         if not self.bucket:
             raise StressTrackError("--influx-bucket is required with --influx-url")

@@ -8,15 +8,20 @@ batch, in one store transaction with the batch's dead letters.
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Final
 
+from stresstrack.errors import EventError
 from stresstrack.sinks.points import RANKED_TYPES, event_lines, result_line
+from stresstrack.store.codec import event_from_payload
 from stresstrack.store.sqlite import RESULT_TABLES, Store
 
 __all__ = ["STREAMS", "Batch", "Outbox", "point_counts", "store_points"]
+
+log = logging.getLogger(__name__)
 
 STREAMS: Final = ("events", *RESULT_TABLES)
 
@@ -68,6 +73,12 @@ class Outbox:
             if not rows:
                 break
             for row in rows:
+                try:  # a stored event outside the limits (an older release): never shipped
+                    event_from_payload(*row[1:])
+                except EventError as exc:
+                    log.error("event %d not shipped: %s", row[0], exc)
+                    batch.last = row[0]
+                    continue
                 rank = self.store.same_instant_rank(row) if row[1] in RANKED_TYPES else 0
                 points = event_lines(row, rank)
                 batch.lines += points

@@ -40,8 +40,9 @@ MEASUREMENTS: Final = (
     "session",
 )
 # Event types that may legitimately share an instant on one device (docs/schema.md, "Same
-# instant"): their k-th event at the same nanosecond is written at time + k.
-RANKED_TYPES: Final = frozenset({"status", "marker"})
+# instant"): their k-th event at the same nanosecond is written at time + k. Beats too: a
+# recording may repeat a time (rounded to the ms, or two intervals ending on one tick).
+RANKED_TYPES: Final = frozenset({"status", "marker", "beat"})
 # Link states in which the device is connected (docs/schema.md, device_status.connected).
 _CONNECTED_STATES: Final = frozenset({"connected", "bad_packet"})
 _WAVEFORM: Final = {"ecg": ("ecg", "ecg_uv"), "ppg": ("ppg", "ppg_au")}

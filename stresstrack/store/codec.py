@@ -7,6 +7,7 @@ import json
 from enum import StrEnum
 from typing import Any, Final
 
+from stresstrack.errors import EventError
 from stresstrack.events import (
     EVENT_TYPE_NAMES,
     EVENT_TYPES,
@@ -17,6 +18,7 @@ from stresstrack.events import (
     MarkerAction,
     WaveformKind,
 )
+from stresstrack.limits import check_event
 
 __all__ = ["event_from_payload", "event_to_payload"]
 
@@ -43,17 +45,41 @@ def event_to_payload(event: Event) -> tuple[str, str]:
 
 
 def event_from_payload(
-    type_name: str, time_ns: int, participant: str, study: str, device: str, payload: str
+    type_name: str,
+    time_ns: int,
+    participant: str,
+    study: str,
+    device: str,
+    payload: str,
+    *,
+    now_ns: int | None = None,
 ) -> Event:
-    """Rebuild an event from what :func:`event_to_payload` wrote."""
-    cls = EVENT_TYPES[type_name]
-    body: dict[str, Any] = json.loads(payload)
-    for key, value in list(body.items()):
-        if isinstance(value, list):
-            body[key] = tuple(value)
-        elif value is not None and key in _ENUM_FIELDS:
-            body[key] = _ENUM_FIELDS[key](value)
-    if type_name == "waveform":
-        body["kind"] = WaveformKind(body["kind"])
-    event: Event = cls(time_ns=time_ns, participant=participant, study=study, device=device, **body)
-    return event
+    """Rebuild an event from what :func:`event_to_payload` wrote, checked against the
+    documented limits (:func:`stresstrack.limits.check_event`; ``now_ns`` for live data).
+
+    Anything else raises :class:`~stresstrack.errors.EventError` naming the problem.
+    """
+    what = f"{type_name} of {participant!r} at {time_ns!r}"
+    cls = EVENT_TYPES.get(type_name)
+    if cls is None:
+        raise EventError(what, "unknown event type")
+    try:
+        body = json.loads(payload)
+    except (ValueError, RecursionError) as exc:
+        raise EventError(what, f"body is not JSON ({exc})") from None
+    if not isinstance(body, dict):
+        raise EventError(what, "body is not a JSON object")
+    try:
+        for key, value in list(body.items()):
+            if isinstance(value, list):
+                body[key] = tuple(value)
+            elif value is not None and key in _ENUM_FIELDS:
+                body[key] = _ENUM_FIELDS[key](value)
+        if type_name == "waveform":
+            body["kind"] = WaveformKind(body["kind"])
+        event: Event = cls(
+            time_ns=time_ns, participant=participant, study=study, device=device, **body
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise EventError(what, f"bad body ({exc})") from None
+    return check_event(event, now_ns=now_ns)

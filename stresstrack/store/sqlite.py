@@ -20,13 +20,16 @@ case, power loss on a participant's laptop, where the last seconds of data are l
 
 Schema versions: 1 (first release); 2 adds the outbox: a store-wide sequence number ``seq``
 on features, stress and sessions, taken anew by every insert *and replacement*, the sinks'
-cursors and their dead letters. Older stores are migrated in one transaction when opened
-for writing; read-only opening works on every version.
+cursors and their dead letters; 3 adds ``quarantine``: events refused at a boundary (outside
+the limits of :mod:`stresstrack.limits`, or that the pipeline could not process), with their
+source and the reason, kept instead of stored as data. Older stores are migrated in one
+transaction when opened for writing; read-only opening works on every version.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -36,13 +39,26 @@ from types import TracebackType
 from typing import Any, Final, Self
 from urllib.parse import quote
 
+from stresstrack.errors import EventError
 from stresstrack.events import Event
 from stresstrack.pipeline.results import FeatureRow, Session, StressRow
 from stresstrack.store.codec import event_from_payload, event_to_payload
 
-__all__ = ["RESULT_TABLES", "SCHEMA_VERSION", "DeadLetter", "EventRow", "Store", "StoreError"]
+__all__ = [
+    "RESULT_TABLES",
+    "SCHEMA_VERSION",
+    "DeadLetter",
+    "EventRow",
+    "Quarantined",
+    "Store",
+    "StoreError",
+]
 
-SCHEMA_VERSION: Final = 2
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION: Final = 3
+# Longest text kept of a quarantined event (what arrived, for the investigator to look at).
+QUARANTINE_TEXT_MAX: Final = 65_536
 RESULT_TABLES: Final = ("features", "stress", "sessions")
 
 # Version 1, exactly as the first release created it. New stores are created with it and
@@ -135,7 +151,19 @@ CREATE TABLE dead_letters (
 );
 """
 
-_MIGRATIONS: Final = {2: _MIGRATE_V2}
+# 2 -> 3: events refused at a boundary, kept apart with the reason.
+_MIGRATE_V3: Final = """
+CREATE TABLE quarantine (
+    id INTEGER PRIMARY KEY,
+    received_ns INTEGER NOT NULL,
+    source TEXT NOT NULL,
+    participant TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    content TEXT NOT NULL
+);
+"""
+
+_MIGRATIONS: Final = {2: _MIGRATE_V2, 3: _MIGRATE_V3}
 
 _RESULT_COLUMNS: Final = {
     "features": "study, participant, time_ns, vals, quality, reasons",
@@ -160,6 +188,22 @@ class DeadLetter:
     line: str
 
 
+@dataclass(frozen=True, slots=True)
+class Quarantined:
+    """An event refused at a boundary: where it came from, why, and what arrived."""
+
+    received_ns: int
+    source: str  # e.g. "mqtt stresstrack/v1/...", "collect", "store event 12"
+    participant: str
+    reason: str
+    content: str  # as received (cut at QUARANTINE_TEXT_MAX characters)
+
+
+def _safe_text(text: str) -> str:
+    """Text SQLite can store: lone surrogates escaped, cut at the quarantine limit."""
+    return text[:QUARANTINE_TEXT_MAX].encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def _statements(script: str) -> list[str]:
     return [s.strip() for s in script.split(";") if s.strip()]
 
@@ -173,6 +217,7 @@ class Store:
 
     def __init__(self, path: str | os.PathLike[str], *, readonly: bool = False) -> None:
         self.path = Path(path)
+        self.skipped_events = 0  # stored events outside the limits that iter_events skipped
         if readonly and not self.path.exists():
             raise StoreError(f"{self.path}: no such store")
         if not readonly and not self.path.exists():
@@ -254,15 +299,41 @@ class Store:
         return str(row[0])
 
     # -- writing -----------------------------------------------------------------------------
-    def add_events(self, events: Sequence[Event], *, meta: Mapping[str, str] | None = None) -> None:
-        """Append raw events in one transaction, in the order given (arrival order); ``meta``
-        entries are set in the same transaction (e.g. how far a sender's sequence got)."""
+    def add_events(
+        self,
+        events: Sequence[Event],
+        *,
+        unless_stored_by: int | None = None,
+        meta: Mapping[str, str] | None = None,
+    ) -> list[Event]:
+        """Append raw events in one transaction, in the order given (arrival order).
+
+        ``unless_stored_by``: leave out every event already stored with an id up to this one
+        (same participant, device, type, time and body: events are keyed by their source
+        and time), so that a replay run again into the same store adds nothing. ``meta``
+        entries are set in the same transaction (e.g. how far a sender's sequence got).
+        Returns the events written.
+        """
         if not events and not meta:
-            return
+            return []
         rows = []
+        kept: list[Event] = []
         for e in events:
             type_name, payload = event_to_payload(e)
-            rows.append((e.time_ns, e.study, e.participant, e.device, type_name, payload))
+            row = (e.time_ns, e.study, e.participant, e.device, type_name, payload)
+            if (
+                unless_stored_by is not None
+                and self._db.execute(
+                    "SELECT 1 FROM events WHERE participant = ? AND time_ns = ? AND device = ? "
+                    "AND type = ? AND payload = ? AND id <= ? LIMIT 1",
+                    (e.participant, e.time_ns, e.device, type_name, payload, unless_stored_by),
+                ).fetchone()
+            ):
+                continue
+            rows.append(row)
+            kept.append(e)
+        if not rows and not meta:
+            return []
         with self._transaction():
             self._db.executemany(
                 "INSERT INTO events (time_ns, study, participant, device, type, payload) "
@@ -271,6 +342,7 @@ class Store:
             )
             if meta:
                 self._db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", meta.items())
+        return kept
 
     def add_results(
         self,
@@ -331,6 +403,35 @@ class Store:
                 )
             self._db.execute("UPDATE meta SET value = ? WHERE key = 'result_seq'", (str(seq),))
 
+    def quarantine(self, entries: Sequence[Quarantined]) -> None:
+        """Keep refused events apart from the data, in one transaction."""
+        if not entries:
+            return
+        with self._transaction():
+            self._db.executemany(
+                "INSERT INTO quarantine (received_ns, source, participant, reason, content) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [
+                    (
+                        q.received_ns,
+                        _safe_text(q.source),
+                        _safe_text(q.participant),
+                        _safe_text(q.reason),
+                        _safe_text(q.content),
+                    )
+                    for q in entries
+                ],
+            )
+
+    def quarantined(self) -> list[Quarantined]:
+        """The events refused so far, oldest first (none in stores before schema 3)."""
+        if self.schema_version < 3:
+            return []
+        rows = self._db.execute(
+            "SELECT received_ns, source, participant, reason, content FROM quarantine ORDER BY id"
+        )
+        return [Quarantined(*r) for r in rows]
+
     def set_meta(self, key: str, value: str) -> None:
         with self._transaction():
             self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
@@ -367,8 +468,15 @@ class Store:
             rows = self._db.execute(sql, (last, *params, batch)).fetchall()
             if not rows:
                 return
-            for _rid, type_name, time_ns, part, study, device, payload in rows:
-                yield event_from_payload(type_name, time_ns, part, study, device, payload)
+            for rid, type_name, time_ns, part, study, device, payload in rows:
+                try:
+                    event = event_from_payload(type_name, time_ns, part, study, device, payload)
+                except EventError as exc:
+                    # Stored by an older release or another tool: skipped, never fatal.
+                    self.skipped_events += 1
+                    log.warning("%s: stored event %d skipped: %s", self.path, rid, exc)
+                    continue
+                yield event
             last = rows[-1][0]
 
     def count(self, table: str) -> int:

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, Final
 from urllib.parse import quote, unquote, urlsplit
 
-from stresstrack.errors import StressTrackError
+from stresstrack.errors import EventError, StressTrackError
 from stresstrack.events import EVENT_TYPES, Event, validate_participant_id
 from stresstrack.store.codec import event_from_payload
 from stresstrack.store.sqlite import EventRow
@@ -41,6 +41,7 @@ __all__ = [
     "Broker",
     "EventBatch",
     "PayloadError",
+    "RejectedEvent",
     "SequencedEvent",
     "batch_from_payload",
     "batch_to_payload",
@@ -60,6 +61,9 @@ TOPIC_ROOT: Final = "stresstrack/v1"
 # workers. Fixed forever: a participant's partition must not change between releases.
 PARTITIONS: Final = 64
 PASSWORD_ENV: Final = "STRESSTRACK_MQTT_PASSWORD"
+# A publisher sends at most 500 events per message (about 200 KB with EDA chunks); larger
+# payloads are refused before they are parsed (bounds what a stranger makes a worker allocate).
+MAX_PAYLOAD_BYTES: Final = 16 * 1024 * 1024
 DEFAULT_PORT: Final = 1883  # IANA "mqtt"
 DEFAULT_TLS_PORT: Final = 8883  # IANA "secure-mqtt"
 _SCHEMES: Final = {"mqtt": False, "mqtts": True}
@@ -158,6 +162,15 @@ class SequencedEvent:
 
 
 @dataclass(frozen=True, slots=True)
+class RejectedEvent:
+    """An event of a valid message that is outside the limits: kept in quarantine."""
+
+    seq: int
+    reason: str
+    content: str  # the event as it arrived (JSON)
+
+
+@dataclass(frozen=True, slots=True)
 class EventBatch:
     """Consecutive events of one participant from one source, as one message carries them."""
 
@@ -167,10 +180,11 @@ class EventBatch:
     prev: int  # sequence number of the participant's previous event from the source, 0: none
     sent_ns: int  # wall clock of the publisher when it published the message
     events: tuple[SequencedEvent, ...]
+    rejected: tuple[RejectedEvent, ...] = ()
 
     @property
     def last_seq(self) -> int:
-        return self.events[-1].seq
+        return max([e.seq for e in self.events] + [r.seq for r in self.rejected])
 
 
 def batch_to_payload(
@@ -218,15 +232,19 @@ def _kind_name(kind: type | tuple[type, ...]) -> str:
     return " or ".join(names.get(k, k.__name__) for k in kinds)
 
 
-def batch_from_payload(topic: str, payload: bytes) -> EventBatch:
+def batch_from_payload(topic: str, payload: bytes, *, now_ns: int | None = None) -> EventBatch:
     """Decode and check one message; :class:`PayloadError` names what is wrong.
 
     The topic must be the one :func:`events_topic` gives for the payload's study and
-    participant; sequence numbers must increase and exceed ``prev``.
+    participant; sequence numbers must increase and exceed ``prev``. An event outside the
+    limits of :mod:`stresstrack.limits` (``now_ns``: the receiver's clock) does not spoil
+    the message: it is returned in ``rejected`` with the reason.
     """
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        raise PayloadError(topic, f"{len(payload)} bytes (at most {MAX_PAYLOAD_BYTES})")
     try:
         data = json.loads(payload)
-    except (UnicodeDecodeError, ValueError) as exc:
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise PayloadError(topic, f"not JSON ({exc})") from None
     if not isinstance(data, dict):
         raise PayloadError(topic, "not a JSON object")
@@ -253,7 +271,10 @@ def batch_from_payload(topic: str, payload: bytes) -> EventBatch:
         raise PayloadError(topic, f"events of {study}/{participant} belong on {expected}")
     if not rows:
         raise PayloadError(topic, "no events")
+    if not 0 <= prev < 2**63 or len(source) > 256:
+        raise PayloadError(topic, "prev must be 0 to 2^63-1 and the source at most 256 characters")
     events: list[SequencedEvent] = []
+    rejected: list[RejectedEvent] = []
     last = prev
     for i, row in enumerate(rows):
         if not (isinstance(row, list) and len(row) == 5):
@@ -261,19 +282,22 @@ def batch_from_payload(topic: str, payload: bytes) -> EventBatch:
         seq, type_name, time_ns, device, body = row
         if not (isinstance(seq, int) and isinstance(time_ns, int) and isinstance(device, str)):
             raise PayloadError(topic, f"event {i}: seq and time_ns must be integers, device text")
-        if seq <= last:
+        if isinstance(seq, bool) or seq <= last or seq >= 2**63:
             raise PayloadError(topic, f"event {i}: sequence {seq} does not follow {last}")
+        last = seq
         if type_name not in EVENT_TYPES or not isinstance(body, dict):
-            raise PayloadError(topic, f"event {seq}: unknown type {type_name!r} or bad body")
+            reason = f"event {seq}: unknown type {type_name!r} or bad body"
+            rejected.append(RejectedEvent(seq, reason, json.dumps(row)[:65_536]))
+            continue
         try:
             event = event_from_payload(
-                type_name, time_ns, participant, study, device, json.dumps(body)
+                type_name, time_ns, participant, study, device, json.dumps(body), now_ns=now_ns
             )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise PayloadError(topic, f"event {seq} ({type_name}): {exc}") from None
+        except EventError as exc:
+            rejected.append(RejectedEvent(seq, f"event {seq}: {exc}", json.dumps(row)[:65_536]))
+            continue
         events.append(SequencedEvent(seq, event))
-        last = seq
-    return EventBatch(source, study, participant, prev, sent_ns, tuple(events))
+    return EventBatch(source, study, participant, prev, sent_ns, tuple(events), tuple(rejected))
 
 
 # -- broker ----------------------------------------------------------------------------------

@@ -39,8 +39,8 @@ from stresstrack.backoff import Backoff
 from stresstrack.events import DeviceState, DeviceStatus, Event
 from stresstrack.pipeline.engine import Output, Pipeline, PipelineConfig
 from stresstrack.pipeline.results import FeatureRow, Session, StressRow
-from stresstrack.recorder import Recorder, split_outputs
-from stresstrack.store.sqlite import Store
+from stresstrack.recorder import Recorder, process_isolated, split_outputs
+from stresstrack.store.sqlite import Quarantined, Store
 from stresstrack.transport.connection import (
     DEFAULT_BACKOFF,
     NEVER_EXPIRES,
@@ -51,6 +51,7 @@ from stresstrack.transport.mqtt import (
     Broker,
     EventBatch,
     PayloadError,
+    RejectedEvent,
     batch_from_payload,
     worker_filters,
     worker_of,
@@ -283,11 +284,12 @@ class Worker:
         events: list[Event] = []
         updates: dict[str, int] = {}
         sent: dict[str, int] = {}
+        refused: list[Quarantined] = []
         now = time.time_ns()
         for message in messages:
             self._messages += 1
             try:
-                batch = batch_from_payload(message.topic, message.payload)
+                batch = batch_from_payload(message.topic, message.payload, now_ns=now)
             except PayloadError as exc:
                 self._reject(store, message, str(exc))
                 continue
@@ -297,20 +299,26 @@ class Worker:
             key = f"{batch.participant}@{batch.source}"
             last = updates.get(key, self._cursors.get(key, 0))
             new = [e.event for e in batch.events if e.seq > last]
-            self._duplicates += len(batch.events) - len(new)
-            if not new:
+            bad = [r for r in batch.rejected if r.seq > last]
+            self._duplicates += len(batch.events) + len(batch.rejected) - len(new) - len(bad)
+            if not (new or bad):
                 continue
-            if batch.prev > last:
+            if bad:
+                self._refuse(batch.participant, message.topic, batch.source, bad, now, refused)
+            if batch.prev > last and batch.events:
                 events.append(self._gap(batch, last))
             events.extend(new)
             self._events += len(new)
             updates[key] = batch.last_seq
+            if not new:
+                continue
             who = (batch.study, batch.participant)
             self._newest[who] = max(self._newest.get(who, 0), max(e.time_ns for e in new))
             self._active.add(who)
             sent[batch.participant] = min(sent.get(batch.participant, now), batch.sent_ns)
             self._lags.append((now - batch.sent_ns) / 1e9)
-        if events:
+        store.quarantine(refused)
+        if events or updates:
             store.sent_ns = sent
             self._store(store, recorder, events, updates)
             store.sent_ns = {}
@@ -360,14 +368,34 @@ class Worker:
             gap_start_ns=newest,
         )
 
+    def _refuse(
+        self,
+        participant: str,
+        topic: str,
+        source: str,
+        bad: Sequence[RejectedEvent],
+        now: int,
+        out: list[Quarantined],
+    ) -> None:
+        """Events of a valid message that are outside the limits: quarantined, not stored."""
+        self._rejected += len(bad)
+        for r in bad:
+            log.error("%s: %s; kept in the store's quarantine", topic, r.reason)
+            out.append(
+                Quarantined(now, f"mqtt {topic} from {source}", participant, r.reason, r.content)
+            )
+        self._say(
+            f"worker {self.index}: {participant}: {len(bad)} event(s) quarantined: {bad[0].reason}"
+        )
+
     def _reject(self, store: Store, message: Received, problem: str) -> None:
         self._rejected += 1
-        log.error("%s; kept in the store's dead_letters", problem)
+        log.error("%s; kept in the store's dead_letters and quarantine", problem)
         self._say(f"worker {self.index}: rejected a message: {problem}")
-        text = message.payload.decode("utf-8", "replace")
-        store.advance_sink(
-            REJECTED_TARGET, "messages", 0, [(0, 0, problem, text)], rejected_ns=time.time_ns()
-        )
+        text = message.payload[:65_536].decode("utf-8", "replace")
+        now = time.time_ns()
+        store.advance_sink(REJECTED_TARGET, "messages", 0, [(0, 0, problem, text)], rejected_ns=now)
+        store.quarantine([Quarantined(now, f"mqtt {message.topic}", "", problem, text)])
 
     # -- start-up ----------------------------------------------------------------------------
     def _recover(self, store: Store) -> None:
@@ -390,7 +418,7 @@ class Worker:
         self._say(f"worker {self.index}: rebuilding the pipeline from {n} stored events")
         outputs: list[Output] = []
         for event in store.iter_events():
-            outputs.extend(pipeline.process(event))
+            outputs.extend(process_isolated(pipeline, [event]))
             who = (event.study, event.participant)
             self._newest[who] = max(self._newest.get(who, 0), event.time_ns)
         features, stress, sessions = split_outputs(_latest(outputs))

@@ -208,7 +208,7 @@ def live_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _export(store: Path, table: str, participant: str, out: Path) -> list[list[str]]:
     args = ["export", str(store), "--table", table, "--participant", participant]
-    assert main([*args, "--out", str(out)]) == 0
+    assert main([*args, "--out", str(out), "--force"]) == 0
     return _read(out)
 
 

@@ -49,8 +49,8 @@ def test_v1_store_is_migrated_and_keeps_its_data(tmp_path: Path) -> None:
         assert old.schema_version == 1
         assert old.features()[0].values == {"rmssd_ms": 40.0}
     with Store(path) as store:
-        assert store.schema_version == SCHEMA_VERSION == 2
-        assert store.meta("schema_version") == "2"
+        assert store.schema_version == SCHEMA_VERSION == 3
+        assert store.meta("schema_version") == "3"
         assert list(store.iter_events()) == [
             Beat(time_ns=T0, participant="p1", study="s", device="AA", rr_ms=800.0, rr_ticks=819)
         ]
@@ -79,7 +79,7 @@ def test_v1_store_is_migrated_and_keeps_its_data(tmp_path: Path) -> None:
         assert newest is not None and newest.last > max(seqs)
         assert store.integrity_check() == "ok"
     with Store(path) as again:  # opening a migrated store is a no-op
-        assert again.schema_version == 2
+        assert again.schema_version == 3
         assert len(again.features()) == 2
 
 
