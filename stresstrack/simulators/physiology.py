@@ -54,13 +54,13 @@ FloatArray = npt.NDArray[np.float64]
 # Target stress level of each phase kind; anything else counts as rest. A protocol phase's
 # ``simulated_stress`` or ParticipantModel(phase_stress=...) overrides it (phase_level).
 # Effects are per unit of change from REST_LEVEL: a stressor is Δs = +0.6; self-care
-# Δs = -0.1 gives the small effects (dz 0.3-0.6) self-care studies report.
+# Δs = -0.08 gives the small effects (dz 0.3-0.6) self-care studies report.
 PHASE_STRESS: Final[dict[str, float]] = {
     "baseline": 0.3,
     "rest": 0.3,
     "recovery": 0.3,
     "stressor": 0.9,
-    "self-care": 0.2,
+    "self-care": 0.22,
 }
 REST_LEVEL: Final = 0.3
 _STRESSOR_DS: Final = 0.6  # gains below are given for this change
@@ -127,11 +127,11 @@ class ParticipantParams:
         return cls(
             hr_rest=float(np.clip(rng.normal(66, 7), 50, 90)),
             hr_gain=float(np.clip(reactivity * (4.0 + 10.0 * specificity), 5.0, 15.0)),
-            rsa_ms=float(np.exp(rng.normal(np.log(20), 0.35))),
+            rsa_ms=float(np.exp(rng.normal(np.log(18), 0.35))),
             vagal_drop=float(np.clip(reactivity * (0.08 + 0.25 * specificity), 0.1, 0.33)),
-            lf_ms=float(np.exp(rng.normal(np.log(16), 0.3))),
+            lf_ms=float(np.exp(rng.normal(np.log(18), 0.3))),
             pink_ms=float(np.exp(rng.normal(np.log(32), 0.25))),
-            beat_noise_ms=float(rng.uniform(10.0, 18.0)),
+            beat_noise_ms=float(rng.uniform(12.0, 20.0)),
             hr_wander_bpm=float(rng.uniform(2.0, 4.0)),
             resp_hz=float(rng.uniform(12.0, 18.0) / 60.0),
             scl_rest=float(np.clip(np.exp(rng.normal(np.log(4.0), 0.45)), 1.5, 15.0)),
