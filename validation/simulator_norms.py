@@ -12,6 +12,7 @@ Run: python validation/simulator_norms.py [--participants 40] [--seed 0]
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 from typing import Final
 
 import numpy as np
@@ -79,7 +80,7 @@ def cohort_statistics(n: int = 40, seed: int = 0) -> dict[str, float]:
         drift.append(p.eda_drift_us_per_min)
         # A 60 s episode of moderate movement (0.4) at rest, same person, no stress.
         rest = Protocol("rest", (Phase("rest", 240.0),))
-        still = ParticipantParams(**{**_fields(p), "movement_every_s": None})
+        still = replace(p, movement_every_s=None)
         moved = ParticipantModel(rest, still, seed * 1000 + i, activity=(Episode(120, 180, 0.4),))
         calm = ParticipantModel(rest, still, seed * 1000 + i)
         (bm, rm), (bc, rc) = simulate_beats(moved), simulate_beats(calm)
@@ -136,10 +137,6 @@ def cohort_statistics(n: int = 40, seed: int = 0) -> dict[str, float]:
         "move_acc_ratio": float(np.median(move_acc)),
         "eda_drift": float(np.median(drift)),
     }
-
-
-def _fields(p: ParticipantParams) -> dict[str, object]:
-    return {name: getattr(p, name) for name in p.__dataclass_fields__}
 
 
 def main() -> None:

@@ -355,6 +355,8 @@ class Pipeline:
                     if inside:
                         st.stress.baseline.add(derived, settled=settled)
                     st.pending.append((row, derived))
+                    if self._baseline_over(st, end + self._hop_ns):
+                        out.extend(self._freeze(st))  # that was the baseline's last window
                     continue
             out.append(self._stress(row, derived, st.stress))
         if computed and st.next_end_ns is not None:

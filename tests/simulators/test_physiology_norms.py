@@ -14,10 +14,11 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "validation"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "validation"))
 
 from simulator_norms import cohort_statistics
+
+ROOT = Path(__file__).resolve().parents[2]
 
 _ROW = re.compile(r"^\| (\w+) \| [^|]+ \| ([^|]+) \| ([^|]+) \| [^|]+ \|$")
 
