@@ -11,8 +11,9 @@ mean level over its 60 s; the physiology's lag makes it a little smaller than Δ
 is known on two measured scales, and the analysis (the mean of the participants' during − pre
 changes) must land within ±20 % of both:
 
-* heart rate: the model's HR is hr_rest + hr_gain·s, so each participant's known change is
-  hr_gain·Δs̄ (heart trace), averaged over the participants the analysis included;
+* heart rate: the model's HR is hr_rest + hr_gain·(s − 0.3)/0.6 (hr_gain is a stressor's
+  effect, Δs = STRESSOR_DELTA = 0.6) plus a slow wander, so each participant's known change
+  is hr_gain·Δs̄/0.6 (heart trace), averaged over the participants the analysis included;
 * stress index: the index has no closed form, so its known change is *counterfactual*: the
   same participants (same parameters, same noise seeds) are also simulated with no effect
   (self-care at 0.30), on clean signals; the known effect is the mean difference of their
@@ -54,7 +55,12 @@ from stresstrack.events import Marker
 from stresstrack.pipeline import Pipeline, PipelineConfig
 from stresstrack.pipeline.results import FeatureRow, Session, StressRow
 from stresstrack.protocol import Phase, Protocol, protocol_markers
-from stresstrack.simulators.physiology import PHASE_STRESS, ParticipantModel, ParticipantParams
+from stresstrack.simulators.physiology import (
+    PHASE_STRESS,
+    STRESSOR_DELTA,
+    ParticipantModel,
+    ParticipantParams,
+)
 from stresstrack.simulators.recording import CLEAN, REALISTIC, Artefacts, recording_events
 
 NS = 1_000_000_000
@@ -70,11 +76,15 @@ ARTEFACTS = replace(REALISTIC, dropout_every_s=600.0)
 
 
 def validation_protocol(delta_s: float) -> Protocol:
-    """Baseline 3 min, self-care 3 min at the baseline's level + ``delta_s``, recovery 1 min."""
+    """Baseline 5 min, self-care 3 min at the baseline's level + ``delta_s``, recovery 1 min.
+
+    Five minutes of baseline: with three, the baseline holds two independent 60 s windows
+    and the index's confidence (docs/stress-index.md) drops below the analysis's 0.5 as soon
+    as artefacts add to it."""
     return Protocol(
         name="session-effect",
         phases=(
-            Phase("baseline", 180.0),
+            Phase("baseline", 300.0),
             Phase(
                 "self-care",
                 180.0,
@@ -143,7 +153,7 @@ class EffectResult:
     n: int
     excluded: int
     true_ds: float  # Δs̄ over the analysed windows
-    true_hr: float  # mean hr_gain·Δs̄
+    true_hr: float  # mean hr_gain·Δs̄ / STRESSOR_DELTA
     true_index: float  # counterfactual index change
     est_hr: float
     est_index: float
@@ -186,7 +196,7 @@ def effect_cohorts(n: int, delta_s: float, seed: int) -> list[EffectResult]:
         r_n = _self_care(analyze_participant(twin.sessions, twin.stress, twin.features, SETTINGS))
         a, b = r_e.value("stress_index", "during"), r_n.value("stress_index", "during")
         if r_e.included and r_n.included and a is not None and b is not None:
-            known[pid] = (ds, params.hr_gain * ds, a - b)
+            known[pid] = (ds, params.hr_gain * ds / STRESSOR_DELTA, a - b)
     out = []
     for name, people in runs.items():
         result = analyze([(p.pid, p.sessions, p.stress, p.features) for p in people], SETTINGS)

@@ -63,7 +63,12 @@ from stresstrack.pipeline.hrv import (
     hrv_time,
     reference_hrv,
 )
-from stresstrack.pipeline.movement import MOVEMENT_FEATURES, acc_activity
+from stresstrack.pipeline.movement import (
+    MOVEMENT_FEATURES,
+    acc_activity,
+    motion_activity,
+    parse_motion_detail,
+)
 from stresstrack.pipeline.respiration import (
     RESPIRATION_FEATURES,
     respiration_acc,
@@ -178,6 +183,7 @@ class _Participant:
     acc_t: list[int] = field(default_factory=list)  # accelerometer magnitude (mG)
     acc_v: list[float] = field(default_factory=list)
     acc_rate: float = 0.0
+    motion: list[tuple[int, bool, float]] = field(default_factory=list)  # Polar still/moving
     slow: dict[str, float | None] = field(default_factory=dict)
     slow_reasons: dict[str, str] = field(default_factory=dict)
 
@@ -237,6 +243,9 @@ class Pipeline:
         elif isinstance(event, DeviceStatus):
             if event.contact is not None:
                 self._contact(st, t, event.contact)
+            motion = parse_motion_detail(event.detail)
+            if motion is not None:
+                st.motion.append((t, *motion))
         elif isinstance(event, Marker):
             out.extend(self._marker(st, event))
         st.max_ns = max(st.max_ns, t)
@@ -389,6 +398,9 @@ class Pipeline:
         k = bisect.bisect_left(st.acc_t, before_ns)
         if k:
             del st.acc_t[:k], st.acc_v[:k]
+        k = bisect.bisect_right([m[0] for m in st.motion], before_ns) - 1
+        if k > 0:
+            del st.motion[:k]  # the change in force at before_ns stays
         st.no_contact = [(a, b) for a, b in st.no_contact if b is None or b >= before_ns]
 
     # -- one window --------------------------------------------------------------------------
@@ -566,6 +578,8 @@ class Pipeline:
             values.update(respiration_rr(rr, t_s))
         lo = bisect.bisect_right(st.acc_t, end - window)
         hi = bisect.bisect_right(st.acc_t, end)
+        if st.motion and not (st.acc_rate and hi > lo):  # live Polar: still/moving changes
+            values.update(motion_activity(st.motion, end - window, end))
         if st.acc_rate and hi - lo >= 0.8 * self.config.hrv_window_s * st.acc_rate:
             mag = np.asarray(st.acc_v[lo:hi], dtype=float)
             values.update(acc_activity(mag, st.acc_rate))

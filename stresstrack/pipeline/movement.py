@@ -9,7 +9,10 @@ sees 3-5 mG (sensor noise); fidgeting a few tens; walking hundreds.
 
 from __future__ import annotations
 
+import bisect
 import math
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -21,6 +24,8 @@ __all__ = [
     "MOVING_MG",
     "AdditionalHeartRate",
     "acc_activity",
+    "motion_activity",
+    "parse_motion_detail",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -28,6 +33,7 @@ MOVEMENT_FEATURES: Final = ("activity_mg", "moving_share")
 # A one-second block counts as moving above 30 mG (about 10x a still chest's noise; Polar's
 # own still/moving detector in sensors/pmd_session.py enters "moving" at 60 mG of SD).
 MOVING_MG: Final = 30.0
+_MOTION: Final = re.compile(r"motion=(moving|still) level_mg=(\d+(?:\.\d+)?)")
 
 
 def acc_activity(magnitude_mg: FloatArray, sampling_rate: float) -> dict[str, float | None]:
@@ -48,6 +54,44 @@ def acc_activity(magnitude_mg: FloatArray, sampling_rate: float) -> dict[str, fl
         "activity_mg": round(float(rms.mean()), 6),
         "moving_share": round(float(np.mean(rms > MOVING_MG)), 6),
     }
+
+
+def parse_motion_detail(detail: str) -> tuple[bool, float] | None:
+    """Moving and level (mG) from a Polar collector's motion status, else None.
+
+    >>> parse_motion_detail("motion=moving level_mg=412")
+    (True, 412.0)
+    >>> parse_motion_detail("eda:stresstrack-eda-v1") is None
+    True
+    """
+    m = _MOTION.fullmatch(detail)
+    return None if m is None else (m.group(1) == "moving", float(m.group(2)))
+
+
+def motion_activity(
+    changes: Sequence[tuple[int, bool, float]], start_ns: int, end_ns: int
+) -> dict[str, float | None]:
+    """Activity and moving share over (start, end] from still/moving changes ``(time,
+    moving, level_mg)`` (the live Polar collector stores only these, sensors/pmd_session.py):
+    each state lasts until the next change and counts with its level.
+
+    >>> motion_activity([(0, False, 4.0), (30, True, 200.0), (45, False, 5.0)], 0, 60)
+    {'activity_mg': 53.25, 'moving_share': 0.25}
+    """
+    k = bisect.bisect_right([c[0] for c in changes], start_ns) - 1
+    if k < 0:
+        return dict.fromkeys(MOVEMENT_FEATURES)
+    level = moving = 0.0
+    for i in range(k, len(changes)):
+        t, is_moving, mg = changes[i]
+        lo = max(t, start_ns)
+        hi = min(changes[i + 1][0] if i + 1 < len(changes) else end_ns, end_ns)
+        if hi <= lo:
+            continue
+        level += mg * (hi - lo)
+        moving += (hi - lo) if is_moving else 0
+    span = end_ns - start_ns
+    return {"activity_mg": round(level / span, 6), "moving_share": round(moving / span, 6)}
 
 
 @dataclass

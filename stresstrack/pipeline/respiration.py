@@ -9,7 +9,9 @@ windows with slow breathing (``stress.py``).
 
 Both estimators take the peak of a periodogram: of the RR series interpolated at 4 Hz, or of
 the acceleration magnitude averaged to 4 Hz, over 0.05-0.5 Hz (3-30 breaths per minute), and
-report the power around the peak that the stress index compares with the baseline.
+report the power around the peak that the stress index compares with the baseline, and the
+share of the 0.04-0.5 Hz power within ±0.02 Hz of the peak (a paced breath is a near-sine;
+Mayer waves and the 1/f background are broad).
 """
 
 from __future__ import annotations
@@ -27,12 +29,19 @@ __all__ = [
 ]
 
 FloatArray = npt.NDArray[np.float64]
-RESPIRATION_FEATURES: Final = ("resp_rate_bpm", "resp_from_acc", "rr_slow_power_ms2")
+RESPIRATION_FEATURES: Final = (
+    "resp_rate_bpm", "resp_from_acc", "rr_slow_power_ms2", "resp_peak_share",
+)  # fmt: skip
 # Below 9 breaths per minute (0.15 Hz) the RSA leaves the HF band: the vagal component no
 # longer reads vagal tone alone (Grossman & Taylor 2007; Task Force 1996 band limits).
 SLOW_BREATHING_PER_MIN: Final = 9.0
+# At rest the 60 s RR spectrum's largest peak is often the Mayer waves (~0.1 Hz), not the
+# breath: a slow peak counts as breathing only when it holds half of the 0.04-0.5 Hz power
+# within ±0.02 Hz (paced breathing on simulated people: 0.5-0.9; rest: 0.3-0.5); otherwise
+# the rate is the peak of the HF band.
+PACED_PEAK_SHARE: Final = 0.6
 _FS: Final = 4.0
-_BAND: Final = (0.05, 0.5)
+_BAND: Final = (0.07, 0.5)  # 4.2-30 breaths/min: below, VLF and drifts dominate
 _SLOW: Final = (0.04, 0.15)
 _NFFT: Final = 2048  # zero padding: 4/2048 Hz ≈ 0.12 breaths/min resolution
 
@@ -50,8 +59,8 @@ def _periodogram(x: FloatArray, fs: float = _FS) -> tuple[FloatArray, FloatArray
     return freqs, np.asarray(spec, dtype=np.float64)
 
 
-def _peak(f: FloatArray, p: FloatArray) -> float:
-    band = (f >= _BAND[0]) & (f <= _BAND[1])
+def _peak(f: FloatArray, p: FloatArray, limits: tuple[float, float] = _BAND) -> float:
+    band = (f >= limits[0]) & (f <= limits[1])
     return float(f[band][np.argmax(p[band])] * 60.0)
 
 
@@ -70,9 +79,16 @@ def respiration_rr(rr: FloatArray, t_s: FloatArray) -> dict[str, float | None]:
     grid = np.arange(t_s[0], t_s[-1], 1.0 / _FS)
     f, p = _periodogram(np.interp(grid, t_s, rr))
     slow = (f >= _SLOW[0]) & (f < _SLOW[1])
-    out["resp_rate_bpm"] = _peak(f, p)
+    rate = _peak(f, p)
+    near = np.abs(f - rate / 60.0) <= 0.02
+    total = float(np.sum(p[(f >= 0.04) & (f <= 0.5)]))
+    share = float(np.sum(p[near])) / total if total > 0 else 0.0
+    if rate < 9.0 and share < PACED_PEAK_SHARE:
+        rate = _peak(f, p, (0.15, _BAND[1]))  # a broad slow peak: Mayer waves, not breath
+    out["resp_rate_bpm"] = rate
     out["resp_from_acc"] = 0.0
     out["rr_slow_power_ms2"] = float(np.sum(p[slow]) * (f[1] - f[0]))
+    out["resp_peak_share"] = share
     return out
 
 

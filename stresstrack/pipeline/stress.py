@@ -89,8 +89,9 @@ SCL_TAU_S: Final = 300.0
 # a baseline window moving in more than a fifth of them is rejected.
 MOVING_DOMINATED: Final = 0.5
 BASELINE_MAX_MOVING: Final = 0.2
-# Slow breathing from the RR series alone (no accelerometer): the RSA peak below 9/min must
-# also carry 3x the baseline's 0.04-0.15 Hz power, so ordinary Mayer waves do not count.
+# Slow breathing from the RR series alone (no accelerometer): a sharp RSA peak below 9/min
+# (respiration.py) that also carries 3x the baseline's 0.04-0.15 Hz power, so ordinary Mayer
+# waves do not count.
 SLOW_POWER_RATIO: Final = 3.0
 # Components' z-scores at baseline are roughly independent N(0, 1): the range of four such
 # values exceeds 2.5 about one time in six. Wider ranges lower the confidence.
@@ -321,7 +322,7 @@ def confidence(
 
     * the weight of the components available over that of the usable ones;
     * the mean coverage of the families used and the share of uncorrected beats;
-    * the baseline: independent windows (4 or more = 1) times the share not rejected;
+    * the baseline: √(independent windows / 4), at most 1, times the share not rejected;
     * agreement: 1 while the components' z range is within what baseline noise gives
       (2.5), then ``exp(-(range - 2.5) / 2)``;
     * confounds: 0.7 when breathing is slow, ``1 - moving share / 2`` with movement.
@@ -342,7 +343,7 @@ def confidence(
     cov = float(np.mean([quality.get(f"{fam}_coverage", 0.0) for fam in {c.family for c in used}]))
     clean = 1.0 - quality.get("hrv_corrected_share", 0.0)
     ind = max(b.independent.values(), default=0)
-    base = min(1.0, ind / FULL_INDEPENDENT_WINDOWS)
+    base = min(1.0, math.sqrt(ind / FULL_INDEPENDENT_WINDOWS))  # ~ the SE of its mean
     if b.offered:
         base *= 1.0 - b.rejected / b.offered
     zs = [max(-Z_CLIP, min(Z_CLIP, v)) for v in (z[c.name] for c in used) if v is not None]

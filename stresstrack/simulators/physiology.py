@@ -40,6 +40,7 @@ from stresstrack.protocol import Phase, Protocol
 __all__ = [
     "PHASE_STRESS",
     "REST_LEVEL",
+    "STRESSOR_DELTA",
     "Episode",
     "ParticipantModel",
     "ParticipantParams",
@@ -63,7 +64,8 @@ PHASE_STRESS: Final[dict[str, float]] = {
     "self-care": 0.22,
 }
 REST_LEVEL: Final = 0.3
-_STRESSOR_DS: Final = 0.6  # gains below are given for this change
+STRESSOR_DELTA: Final = 0.6  # a stressor's change of level; gains are given for it
+_STRESSOR_DS: Final = STRESSOR_DELTA
 _STEP_S: Final = 0.25  # resolution of the stress-level trace
 _GRID_HZ: Final = 4.0  # resolution of the heart-rhythm grid
 ACC_GRAVITY_MG: Final = 1000.0
