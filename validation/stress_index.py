@@ -107,92 +107,71 @@ STRESS_PROTOCOL = Protocol(
 ALARM: Final = 75.0
 
 
+def _rest(p: ParticipantParams, seed: int, **kw: object) -> ParticipantModel:
+    """The scenario's person at rest (no spontaneous movement), with ``kw`` for the model."""
+    return ParticipantModel(
+        SCENARIO_PROTOCOL,
+        replace(p, movement_every_s=None),
+        seed,
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+def _stressed(p: ParticipantParams, seed: int) -> ParticipantModel:
+    return ParticipantModel(STRESS_PROTOCOL, replace(p, movement_every_s=None), seed)
+
+
 @dataclass(frozen=True)
 class Scenario:
     name: str
     stress: bool  # True: the index should move; False: it should not
     make: Callable[[ParticipantParams, int], ParticipantModel]  # the manipulated run
-    control: Callable[[ParticipantParams, int], ParticipantModel]  # the same person without
+    control: Callable[[ParticipantParams, int], ParticipantModel] = _rest  # same person without
     acc: bool = False  # a chest accelerometer is worn
-
-
-def _rest(p: ParticipantParams, seed: int, **kw: object) -> ParticipantModel:
-    return ParticipantModel(SCENARIO_PROTOCOL, p, seed, **kw)  # type: ignore[arg-type]
-
-
-def _still(p: ParticipantParams) -> ParticipantParams:
-    return replace(p, movement_every_s=None)
 
 
 _PACED = (Episode(*SPAN, 6.0),)
 _MOVES = (Episode(320.0, 380.0, 0.4), Episode(430.0, 500.0, 0.3))
 _ORIENTING = tuple(float(t) for t in np.arange(SPAN[0], SPAN[1], 10.0))
 
-
-def _stress_only(p: ParticipantParams, system: str) -> ParticipantParams:
-    if system == "heart":
-        return replace(p, scl_gain=0.0, scr_gain_per_min=0.0)
-    return replace(p, hr_gain=0.0, vagal_drop=0.0)
-
-
 SCENARIOS: Final = (
     Scenario(
-        "paced breathing 6/min, strap only",
-        False,
-        lambda p, s: _rest(_still(p), s, breathing=_PACED),
-        lambda p, s: _rest(_still(p), s),
+        "paced breathing 6/min, strap only", False, lambda p, s: _rest(p, s, breathing=_PACED)
     ),
     Scenario(
-        "paced breathing 6/min, with ACC",
-        False,
-        lambda p, s: _rest(_still(p), s, breathing=_PACED),
-        lambda p, s: _rest(_still(p), s),
+        "paced breathing 6/min, with ACC", False, lambda p, s: _rest(p, s, breathing=_PACED),
         acc=True,
     ),
     Scenario(
-        "movement without stress, with ACC",
-        False,
-        lambda p, s: _rest(_still(p), s, activity=_MOVES),
-        lambda p, s: _rest(_still(p), s),
+        "movement without stress, with ACC", False, lambda p, s: _rest(p, s, activity=_MOVES),
         acc=True,
     ),
     Scenario(
-        "movement without stress, strap only (no ACC: not handled)",
-        False,
-        lambda p, s: _rest(_still(p), s, activity=_MOVES),
-        lambda p, s: _rest(_still(p), s),
+        "movement without stress, strap only (no ACC: not handled)", False,
+        lambda p, s: _rest(p, s, activity=_MOVES),
     ),
     Scenario(
-        "orienting responses every 10 s",
-        False,
-        lambda p, s: _rest(_still(p), s, orienting=_ORIENTING),
-        lambda p, s: _rest(_still(p), s),
+        "orienting responses every 10 s", False, lambda p, s: _rest(p, s, orienting=_ORIENTING)
     ),
     Scenario(
-        "EDA drift +0.1 uS/min",
-        False,
-        lambda p, s: _rest(replace(_still(p), eda_drift_us_per_min=0.1), s),
-        lambda p, s: _rest(replace(_still(p), eda_drift_us_per_min=0.0), s),
+        "EDA drift +0.1 uS/min", False,
+        lambda p, s: _rest(replace(p, eda_drift_us_per_min=0.1), s),
+        lambda p, s: _rest(replace(p, eda_drift_us_per_min=0.0), s),
     ),
     Scenario(
-        "stressor, EDA non-responder",
-        True,
-        lambda p, s: ParticipantModel(STRESS_PROTOCOL, replace(_still(p), eda_responder=False), s),
-        lambda p, s: _rest(replace(_still(p), eda_responder=False), s),
+        "stressor, EDA non-responder", True,
+        lambda p, s: _stressed(replace(p, eda_responder=False), s),
+        lambda p, s: _rest(replace(p, eda_responder=False), s),
     ),
     Scenario(
-        "stressor in the heart only",
-        True,
-        lambda p, s: ParticipantModel(STRESS_PROTOCOL, _stress_only(_still(p), "heart"), s),
-        lambda p, s: _rest(_still(p), s),
+        "stressor in the heart only", True,
+        lambda p, s: _stressed(replace(p, scl_gain=0.0, scr_gain_per_min=0.0), s),
     ),
     Scenario(
-        "stressor in the skin only",
-        True,
-        lambda p, s: ParticipantModel(STRESS_PROTOCOL, _stress_only(_still(p), "skin"), s),
-        lambda p, s: _rest(_still(p), s),
+        "stressor in the skin only", True,
+        lambda p, s: _stressed(replace(p, hr_gain=0.0, vagal_drop=0.0), s),
     ),
-)
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
