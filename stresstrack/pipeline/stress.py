@@ -93,9 +93,12 @@ BASELINE_MAX_MOVING: Final = 0.2
 # (respiration.py) that also carries 3x the baseline's 0.04-0.15 Hz power, so ordinary Mayer
 # waves do not count.
 SLOW_POWER_RATIO: Final = 3.0
-# Components' z-scores at baseline are roughly independent N(0, 1): the range of four such
-# values exceeds 2.5 about one time in six. Wider ranges lower the confidence.
-AGREEMENT_RANGE: Final = 2.5
+# Components disagree when some point clearly to stress and others clearly to calm: the
+# conflict is the smaller of the largest positive z and the largest negative |z|. Components'
+# z-scores at baseline are roughly independent N(0, 1): four of them give a conflict above
+# 1.25 about one time in ten. Larger conflicts lower the confidence; components that agree
+# in direction but differ in size (HR +4, RMSSD +1 under a stressor) do not.
+AGREEMENT_CONFLICT: Final = 1.25
 
 
 def _value(c: Component, values: dict[str, float | None]) -> float | None:
@@ -323,8 +326,9 @@ def confidence(
     * the weight of the components available over that of the usable ones;
     * the mean coverage of the families used and the share of uncorrected beats;
     * the baseline: √(independent windows / 4), at most 1, times the share not rejected;
-    * agreement: 1 while the components' z range is within what baseline noise gives
-      (2.5), then ``exp(-(range - 2.5) / 2)``;
+    * agreement: with the conflict the smaller of the largest positive z and the largest
+      negative |z|, 1 while it is within what baseline noise gives (1.25), then
+      ``exp(-(conflict - 1.25))``;
     * confounds: 0.7 when breathing is slow, ``1 - moving share / 2`` with movement.
 
     >>> b = Baseline(independent={"hr": 4}, offered=10, eda_non_responder=True)
@@ -332,6 +336,8 @@ def confidence(
     1.0
     >>> confidence({"hr": -2.0, "ln_rmssd": 2.0}, {"hrv_coverage": 1.0}, b)
     0.4724
+    >>> confidence({"hr": 4.0, "ln_rmssd": 0.5}, {"hrv_coverage": 1.0}, b)
+    1.0
     >>> confidence({"hr": 1.0, "ln_rmssd": 1.5}, {"hrv_coverage": 1.0}, b, slow=True)
     0.7
     """
@@ -347,8 +353,8 @@ def confidence(
     if b.offered:
         base *= 1.0 - b.rejected / b.offered
     zs = [max(-Z_CLIP, min(Z_CLIP, v)) for v in (z[c.name] for c in used) if v is not None]
-    spread = max(zs) - min(zs)
-    agree = 1.0 if spread <= AGREEMENT_RANGE else math.exp(-(spread - AGREEMENT_RANGE) / 2.0)
+    conflict = min(max(0.0, max(zs)), max(0.0, -min(zs)))
+    agree = math.exp(-max(0.0, conflict - AGREEMENT_CONFLICT))
     confound = (0.7 if slow else 1.0) * (1.0 - 0.5 * (moving_share or 0.0))
     value = share * cov * clean * base * agree * confound
     return round(max(0.0, min(1.0, value)), 4)
