@@ -94,6 +94,7 @@ class DeviceState(StrEnum):
 class WaveformKind(StrEnum):
     ECG = "ecg"  # microvolts
     PPG = "ppg"  # arbitrary units
+    ACC = "acc"  # accelerometer magnitude, mG
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -11,8 +11,10 @@ mean level over its 60 s; the physiology's lag makes it a little smaller than Δ
 is known on two measured scales, and the analysis (the mean of the participants' during − pre
 changes) must land within ±20 % of both:
 
-* heart rate: the model's HR is hr_rest + hr_gain·s, so each participant's known change is
-  hr_gain·Δs̄ (heart trace), averaged over the participants the analysis included;
+* heart rate: the model's HR is hr_rest + hr_gain·(s − 0.3)/0.6 plus a slow wander of a few
+  bpm (docs/simulators.md), which a participant's during − pre change includes; so the known
+  change is counterfactual, as for the index: the during HR of the clean run with the effect
+  minus that of its twin without, averaged over the participants the analysis included;
 * stress index: the index has no closed form, so its known change is *counterfactual*: the
   same participants (same parameters, same noise seeds) are also simulated with no effect
   (self-care at 0.30), on clean signals; the known effect is the mean difference of their
@@ -100,11 +102,15 @@ ARTEFACTS = replace(REALISTIC, dropout_every_s=600.0)
 
 
 def validation_protocol(delta_s: float) -> Protocol:
-    """Baseline 3 min, self-care 3 min at the baseline's level + ``delta_s``, recovery 1 min."""
+    """Baseline 5 min, self-care 3 min at the baseline's level + ``delta_s``, recovery 1 min.
+
+    Five minutes of baseline: with three, the baseline holds two independent 60 s windows
+    and the index's confidence (docs/stress-index.md) drops below the analysis's 0.5 as soon
+    as artefacts add to it."""
     return Protocol(
         name="session-effect",
         phases=(
-            Phase("baseline", 180.0),
+            Phase("baseline", 300.0),
             Phase(
                 "self-care",
                 180.0,
@@ -173,8 +179,12 @@ class EffectResult:
     n: int
     excluded: int
     true_ds: float  # Δs̄ over the analysed windows
-    true_hr: float  # mean hr_gain·Δs̄
+    true_hr: float  # counterfactual HR change (clean runs with and without the effect)
     true_index: float  # counterfactual index change
+    # during - pre HR of the twins without the effect: the natural change (the wander of a
+    # resting HR) that during - pre includes besides the effect, its mean and standard error
+    natural_hr: float
+    natural_hr_se: float
     est_hr: float
     est_index: float
     dz: float
@@ -189,6 +199,13 @@ class EffectResult:
             "stress index": self.est_index / self.true_index - 1,
         }
 
+    def within_target(self) -> bool:
+        """Index within ±20 % of its known change; HR within ±20 % or within two standard
+        errors of the natural change of the no-effect twins (a resting HR wanders)."""
+        hr_error = abs(self.est_hr - self.true_hr)
+        hr_ok = hr_error <= max(0.2 * abs(self.true_hr), 2 * self.natural_hr_se)
+        return hr_ok and abs(self.errors()["stress index"]) <= 0.2
+
 
 def effect_cohorts(n: int, delta_s: float, seed: int) -> list[EffectResult]:
     """A cohort with a known self-care effect ``delta_s``, analysed from clean signals and
@@ -196,7 +213,8 @@ def effect_cohorts(n: int, delta_s: float, seed: int) -> list[EffectResult]:
     rng = np.random.default_rng(seed)
     with_effect, without = validation_protocol(delta_s), validation_protocol(0.0)
     hop = round(CONFIG.hop_s * NS)
-    known: dict[str, tuple[float, float, float]] = {}  # pid -> (Δs̄, hr_gain·Δs̄, index)
+    known: dict[str, tuple[float, float, float]] = {}  # pid -> (Δs̄, HR change, index change)
+    natural: dict[str, float] = {}  # pid -> during - pre HR of the twin without the effect
     runs: dict[str, list[Participant]] = {"clean": [], "artefacts": []}
     for i in range(n):
         params = ParticipantParams.draw(rng)
@@ -215,8 +233,13 @@ def effect_cohorts(n: int, delta_s: float, seed: int) -> list[EffectResult]:
         )
         r_n = _self_care(analyze_participant(twin.sessions, twin.stress, twin.features, SETTINGS))
         a, b = r_e.value("stress_index", "during"), r_n.value("stress_index", "during")
-        if r_e.included and r_n.included and a is not None and b is not None:
-            known[pid] = (ds, params.hr_gain * ds, a - b)
+        ha, hb = r_e.value("hr", "during"), r_n.value("hr", "during")
+        if r_e.included and r_n.included and None not in (a, b, ha, hb):
+            assert a is not None and b is not None and ha is not None and hb is not None
+            known[pid] = (ds, ha - hb, a - b)
+            twin_delta = r_n.delta("hr")
+            if twin_delta is not None:
+                natural[pid] = twin_delta
     out = []
     for name, people in runs.items():
         result = analyze([(p.pid, p.sessions, p.stress, p.features) for p in people], SETTINGS)
@@ -225,6 +248,7 @@ def effect_cohorts(n: int, delta_s: float, seed: int) -> list[EffectResult]:
         # The known effect of the participants the analysis included.
         included = [e.participant for e in result.participants if e.group == group.key]
         truth = np.array([known[p] for p in included if p in known])
+        drift = np.array([natural[p] for p in included if p in natural])
         assert len(truth) == len(included), "a clean run was excluded"
         out.append(
             EffectResult(
@@ -235,6 +259,8 @@ def effect_cohorts(n: int, delta_s: float, seed: int) -> list[EffectResult]:
                 true_ds=float(truth[:, 0].mean()),
                 true_hr=float(truth[:, 1].mean()),
                 true_index=float(truth[:, 2].mean()),
+                natural_hr=float(drift.mean()),
+                natural_hr_se=float(drift.std(ddof=1) / np.sqrt(drift.size)),
                 est_hr=hr.mean_delta,
                 est_index=idx.mean_delta,
                 dz=idx.dz,
@@ -598,7 +624,7 @@ def main() -> None:
     t0 = time.monotonic()
     print(
         f"known effect: cohorts of {args.participants}; mean change during - pre, target "
-        "within ±20 % of the known effect"
+        "within ±20 % of the known effect (HR: or 2 SE of the natural change)"
     )
     ok = True
     jobs = [(args.participants, delta_s, args.seed) for delta_s in (-0.2, -0.1)]
@@ -606,7 +632,7 @@ def main() -> None:
         cohorts = list(pool.map(_effects_job, jobs))
     for r in (r for rs in cohorts for r in rs):
         errors = r.errors()
-        ok &= all(abs(e) <= 0.2 for e in errors.values())
+        ok &= r.within_target()
         print(
             f"  Δs {r.delta_s:+.2f} {r.artefacts:<9} n={r.n:2d} (excluded {r.excluded:2d}), "
             f"Δs̄ {r.true_ds:+.3f}: HR {r.est_hr:+.2f} bpm vs known {r.true_hr:+.2f} "

@@ -37,6 +37,8 @@ _PIPELINE_OPTIONS = (
     ("--slow-hop", "slow_hop_s", "recompute LF/HF and DFA every"),
     ("--edasymp-hop", "edasymp_hop_s", "recompute EDASymp every"),
     ("--baseline", "baseline_s", "baseline length when none is marked"),
+    ("--baseline-max", "baseline_max_s", "a marked baseline never stopped ends after"),
+    ("--baseline-settle", "baseline_settle_s", "leave out of the baseline its first"),
 )
 
 # (option, PipelineConfig field, choices, help) of the pipeline's methods (docs/features.md).

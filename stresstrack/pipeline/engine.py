@@ -64,8 +64,25 @@ from stresstrack.pipeline.hrv import (
     hrv_nonlinear,
     hrv_time,
 )
+from stresstrack.pipeline.movement import (
+    MOVEMENT_FEATURES,
+    acc_activity,
+    motion_activity,
+    parse_motion_detail,
+)
+from stresstrack.pipeline.respiration import (
+    RESPIRATION_FEATURES,
+    respiration_acc,
+    respiration_rr,
+)
 from stresstrack.pipeline.results import FeatureRow, Session, StressRow
-from stresstrack.pipeline.stress import STRESS_INDEX_VERSION, Baseline, stress_index
+from stresstrack.pipeline.stress import (
+    STRESS_INDEX_VERSION,
+    Baseline,
+    Derived,
+    StressState,
+    stress_index,
+)
 from stresstrack.pipeline.window import ARTEFACT_TYPES, EMPTY, BeatWindow, beat_window
 from stresstrack.sample_rate import SampleClock
 
@@ -78,7 +95,7 @@ FloatArray = npt.NDArray[np.float64]
 ARTEFACT_FEATURES: Final = tuple(f"artefacts_{k}" for k in ARTEFACT_TYPES)
 FEATURE_NAMES: Final = (
     *HRV_TIME_FEATURES, *ARTEFACT_FEATURES, *HRV_FREQ_FEATURES, *HRV_NONLINEAR_FEATURES,
-    *EDA_FEATURES, *EDA_SYMP_FEATURES,
+    *EDA_FEATURES, *EDA_SYMP_FEATURES, *RESPIRATION_FEATURES, *MOVEMENT_FEATURES,
 )  # fmt: skip
 # Beat-to-beat (vagal) features that a few corrected beats bias most: withheld above
 # PipelineConfig.max_artefact_share (docs/features.md).
@@ -107,6 +124,9 @@ class PipelineConfig:
     edasymp_hop_s: float = 60.0  # EDASymp costs most (resampling to 400 Hz): half-overlapping
     max_wait_s: float = 90.0  # compute a window anyway once data is this far past its end
     baseline_s: float = 300.0  # baseline when none is marked: the first 5 minutes
+    baseline_max_s: float = 600.0  # a marked baseline never stopped ends this long after start
+    baseline_settle_s: float = 60.0  # windows starting this soon after the baseline's start
+    # are left out of its statistics (settling), unless that leaves too few
     min_coverage: float = 0.8  # share of a window that must hold data
     min_beats: int = 20
     # Artefact correction of every beat stream: Lipponen & Tarvainen 2019 ("kubios"), or
@@ -135,7 +155,7 @@ class PipelineConfig:
         for name in (
             "hrv_window_s", "freq_window_s", "nonlinear_window_s", "eda_window_s",
             "edasymp_window_s", "hop_s", "slow_hop_s", "edasymp_hop_s", "baseline_s",
-            "max_wait_s",
+            "max_wait_s", "baseline_max_s",
         ):  # fmt: skip
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
@@ -215,8 +235,12 @@ class _Participant:
     hr_bpm: list[float] = field(default_factory=list)
     open_sessions: dict[str, Session] = field(default_factory=dict)
     baseline_session: tuple[int, int | None] | None = None
-    baseline: Baseline = field(default_factory=Baseline)
-    pending: list[FeatureRow] = field(default_factory=list)
+    stress: StressState = field(default_factory=StressState)
+    pending: list[tuple[FeatureRow, Derived]] = field(default_factory=list)
+    acc_t: list[int] = field(default_factory=list)  # accelerometer magnitude (mG)
+    acc_v: list[float] = field(default_factory=list)
+    acc_rate: float = 0.0
+    motion: list[tuple[int, bool, float]] = field(default_factory=list)  # Polar still/moving
     slow: dict[str, float | None] = field(default_factory=dict)
     slow_reasons: dict[str, str] = field(default_factory=dict)
     gaps: list[tuple[int, int]] = field(default_factory=list)  # (last data, next data)
@@ -281,6 +305,13 @@ class Pipeline:
         if isinstance(event, Beat):
             key = "hrs" if event.source is BeatSource.HRS else event.source.value
             self._add_beat(st, key, t, event.rr_ms)
+        elif isinstance(event, Waveform) and event.kind is WaveformKind.ACC:
+            st.acc_rate = event.sampling_rate
+            st.acc_t.extend(
+                t + round(i * NS / event.sampling_rate) for i in range(len(event.values))
+            )
+            st.acc_v.extend(event.values)
+            t = st.acc_t[-1]
         elif isinstance(event, Waveform):
             key = "ecg" if event.kind is WaveformKind.ECG else "ppg"
             det = st.detectors.setdefault((key, event.device), PeakDetector(kind=key))
@@ -297,6 +328,9 @@ class Pipeline:
         elif isinstance(event, DeviceStatus):
             if event.contact is not None:
                 self._contact(st, t, event.contact)
+            motion = parse_motion_detail(event.detail)
+            if motion is not None:
+                st.motion.append((t, *motion))
         elif isinstance(event, Marker):
             out.extend(self._marker(st, event))
         st.max_ns = max(st.max_ns, t)
@@ -314,7 +348,7 @@ class Pipeline:
             for b in st.beats.values():
                 b.extend(b.corrector.flush())
             out.extend(self._advance(pid, st, final=True))
-            if not st.baseline.frozen:
+            if not st.stress.baseline.frozen:
                 out.extend(self._freeze(st))
             out.extend(st.open_sessions.values())
         return self._observed(out)
@@ -365,7 +399,11 @@ class Pipeline:
                 end_ns=None, mode=m.mode, label=m.label, note=m.note,
             )  # fmt: skip
             st.open_sessions[m.kind] = s
-            if m.kind == "baseline" and st.baseline_session is None and not st.baseline.frozen:
+            if (
+                m.kind == "baseline"
+                and st.baseline_session is None
+                and not st.stress.baseline.frozen
+            ):
                 st.baseline_session = (m.time_ns, None)
             return [s]
         opened = st.open_sessions.pop(m.kind, None)
@@ -380,20 +418,30 @@ class Pipeline:
             st.baseline_session = (st.baseline_session[0], m.time_ns)
         return [closed]
 
-    def _in_baseline(self, st: _Participant, end_ns: int) -> bool:
+    def _baseline_span(self, st: _Participant) -> tuple[int, int | None]:
+        """Start and end of the baseline; a marked baseline ends at its stop marker or
+        ``baseline_max_s`` after its start, whichever comes first."""
         if st.baseline_session is not None:
             start, stop = st.baseline_session
-            window_start = end_ns - int(self.config.hrv_window_s * NS)
-            return window_start >= start - self._hop_ns and (stop is None or end_ns <= stop)
+            longest = start + int(self.config.baseline_max_s * NS)
+            return start, longest if stop is None else min(stop, longest)
         assert st.first_ns is not None
-        return end_ns <= st.first_ns + int(self.config.baseline_s * NS)
+        return st.first_ns, st.first_ns + int(self.config.baseline_s * NS)
+
+    def _in_baseline(self, st: _Participant, end_ns: int) -> tuple[bool, bool]:
+        """Whether the window ending at ``end_ns`` belongs to the baseline, and whether it
+        starts after the settling period."""
+        start, stop = self._baseline_span(st)
+        window_start = end_ns - int(self.config.hrv_window_s * NS)
+        inside = end_ns <= stop if stop is not None else True
+        if st.baseline_session is not None:
+            inside = inside and window_start >= start - self._hop_ns
+        settled = window_start >= start + int(self.config.baseline_settle_s * NS)
+        return inside, settled
 
     def _baseline_over(self, st: _Participant, end_ns: int) -> bool:
-        assert st.first_ns is not None
-        if st.baseline_session is not None:
-            stop = st.baseline_session[1]
-            return stop is not None and end_ns > stop
-        return end_ns > st.first_ns + int(self.config.baseline_s * NS)
+        _, stop = self._baseline_span(st)
+        return stop is not None and end_ns > stop
 
     def _ready(self, st: _Participant, end: int, final: bool) -> bool:
         if end > st.max_ns:
@@ -414,16 +462,20 @@ class Pipeline:
             st.next_end_ns += self._hop_ns
             self._skip_gaps(st)
             row = self._window(pid, st, end)
+            derived = st.stress.derive(end, row.values)
             out.append(row)
-            if not st.baseline.frozen:
+            if not st.stress.baseline.frozen:
                 if self._baseline_over(st, end):
                     out.extend(self._freeze(st))
                 else:
-                    if self._in_baseline(st, end) and row.plausible:
-                        st.baseline.add(row.values)
-                    st.pending.append(row)
+                    inside, settled = self._in_baseline(st, end)
+                    if inside and row.plausible:  # rejected windows never enter a baseline
+                        st.stress.baseline.add(derived, settled=settled)
+                    st.pending.append((row, derived))
+                    if self._baseline_over(st, end + self._hop_ns):
+                        out.extend(self._freeze(st))  # that was the baseline's last window
                     continue
-            out.append(self._stress(row, st.baseline))
+            out.append(self._stress(row, derived, st.stress))
         if computed and st.next_end_ns is not None:
             self._trim(st, st.next_end_ns - self._span_ns - self._hop_ns)
         return out
@@ -439,14 +491,14 @@ class Pipeline:
             st.next_end_ns = max(st.next_end_ns, -(-resume // self._hop_ns) * self._hop_ns)
 
     def _freeze(self, st: _Participant) -> list[Output]:
-        st.baseline.freeze()
-        rows: list[Output] = [self._stress(r, st.baseline) for r in st.pending]
+        st.stress.baseline.freeze(int(self.config.hrv_window_s * NS))
+        rows: list[Output] = [self._stress(r, d, st.stress) for r, d in st.pending]
         st.pending.clear()
         return rows
 
     @staticmethod
-    def _stress(row: FeatureRow, baseline: Baseline) -> StressRow:
-        index, confidence, components, reason = stress_index(row.values, row.quality, baseline)
+    def _stress(row: FeatureRow, derived: Derived, state: StressState) -> StressRow:
+        index, confidence, components, reason = stress_index(derived, row.quality, state)
         return StressRow(
             time_ns=row.time_ns, participant=row.participant, study=row.study,
             index=None if index is None else round(index, 6), confidence=confidence,
@@ -464,6 +516,12 @@ class Pipeline:
         k = bisect.bisect_left(st.hr_t, before_ns)
         if k:
             del st.hr_t[:k], st.hr_bpm[:k]
+        k = bisect.bisect_left(st.acc_t, before_ns)
+        if k:
+            del st.acc_t[:k], st.acc_v[:k]
+        k = bisect.bisect_right([m[0] for m in st.motion], before_ns) - 1
+        if k > 0:
+            del st.motion[:k]  # the change in force at before_ns stays
         st.no_contact = [(a, b) for a, b in st.no_contact if b is None or b >= before_ns]
 
     # -- one window --------------------------------------------------------------------------
@@ -474,6 +532,7 @@ class Pipeline:
         slow = end % self._slow_hop_ns == 0
         plausible = self._hrv(st, end, slow, values, quality, reasons)
         self._eda(st, end, end % self._edasymp_hop_ns == 0, values, quality, reasons)
+        self._confounds(st, end, values)
         return FeatureRow(
             time_ns=end, participant=pid, study=st.study, values=values, quality=quality,
             reasons=reasons, plausible=plausible,
@@ -660,7 +719,27 @@ class Pipeline:
     def baseline(self, participant: str) -> Baseline | None:
         """The participant's baseline statistics (frozen once the baseline period is over)."""
         st = self._p.get(participant)
-        return None if st is None else st.baseline
+        return None if st is None else st.stress.baseline
+
+    def _confounds(self, st: _Participant, end: int, values: dict[str, float | None]) -> None:
+        """Breathing rate (RSA, or the accelerometer when still) and movement per window."""
+        window = int(self.config.hrv_window_s * NS)
+        values.update(dict.fromkeys((*RESPIRATION_FEATURES, *MOVEMENT_FEATURES)))
+        if values.get("rmssd_ms") is not None:
+            beats = self._beats_in(st, end - window, end)
+            values.update(respiration_rr(beats.rr_ms, beats.times_s))
+        lo = bisect.bisect_right(st.acc_t, end - window)
+        hi = bisect.bisect_right(st.acc_t, end)
+        if st.motion and not (st.acc_rate and hi > lo):  # live Polar: still/moving changes
+            values.update(motion_activity(st.motion, end - window, end))
+        if st.acc_rate and hi - lo >= 0.8 * self.config.hrv_window_s * st.acc_rate:
+            mag = np.asarray(st.acc_v[lo:hi], dtype=float)
+            values.update(acc_activity(mag, st.acc_rate))
+            share = values["moving_share"]
+            rate = respiration_acc(mag, st.acc_rate) if share is not None and share < 0.2 else None
+            if rate is not None:
+                values["resp_rate_bpm"] = rate
+                values["resp_from_acc"] = 1.0
 
     def status(self) -> dict[str, dict[str, float]]:
         """Per-participant progress, for live views."""

@@ -361,9 +361,10 @@ class SimulatedPolarSensor(SimulatedHeartRateStrap):
         assert self.model is not None
         t = (times_ns - self.start_ns) / NS
         rng = np.random.default_rng([self.faults.seed, 10, number])
-        return acc_synthesize(
-            t, in_episodes(t, self.motion), rng, resp_hz=self.model.params.resp_hz
-        )
+        # Fault bursts and the model's own movement episodes; breathing at the model's rate.
+        moving = in_episodes(t, self.motion) | (self.model.activity_at(t) > 0)
+        resp_hz = float(np.mean(self.model.breathing_hz_at(t))) if t.size else 0.25
+        return acc_synthesize(t, moving, rng, resp_hz=resp_hz)
 
     async def _ppi_stream(self) -> None:
         raise NotImplementedError(f"{type(self).__name__} does not stream PPI")

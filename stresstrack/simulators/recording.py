@@ -13,9 +13,14 @@ from typing import Final
 
 import numpy as np
 
-from stresstrack.events import Beat, EdaSamples, Event
+from stresstrack.events import Beat, EdaSamples, Event, Waveform, WaveformKind
 from stresstrack.protocol import protocol_markers
-from stresstrack.simulators.physiology import ParticipantModel, simulate_beats, simulate_eda
+from stresstrack.simulators.physiology import (
+    ParticipantModel,
+    simulate_acc,
+    simulate_beats,
+    simulate_eda,
+)
 
 __all__ = ["CLEAN", "REALISTIC", "Artefacts", "recording_events"]
 
@@ -43,8 +48,10 @@ def recording_events(
     *,
     start_ns: int,
     eda_hz: float = 8.0,
+    acc_hz: float | None = None,
 ) -> list[Event]:
-    """Events of one participant following ``model`` from ``start_ns``, sorted by time."""
+    """Events of one participant following ``model`` from ``start_ns``, sorted by time;
+    with ``acc_hz``, also a chest accelerometer's magnitude (mG) as a Polar H10 would give."""
     bt, rr = simulate_beats(model)
     rr = rr.copy()
     times = list(bt)
@@ -113,6 +120,20 @@ def recording_events(
                     participant=pid,
                     sampling_rate=eda_hz,
                     values_us=tuple(float(v) for v in eda[part]),
+                )
+            )
+    if acc_hz:
+        at, xyz = simulate_acc(model, acc_hz)
+        mag = np.sqrt(np.sum(xyz * xyz, axis=1))
+        step = int(acc_hz)
+        for k in range(0, mag.size, step):
+            events.append(
+                Waveform(
+                    time_ns=start_ns + round(at[k] * NS),
+                    participant=pid,
+                    kind=WaveformKind.ACC,
+                    sampling_rate=acc_hz,
+                    values=tuple(float(v) for v in mag[k : k + step]),
                 )
             )
     events.extend(

@@ -15,6 +15,7 @@ from stresstrack.pipeline import (
     StressRow,
 )
 from stresstrack.pipeline.engine import Output
+from stresstrack.pipeline.movement import MOVEMENT_FEATURES
 from stresstrack.simulators.physiology import (
     ParticipantModel,
     ParticipantParams,
@@ -99,7 +100,11 @@ def test_windows_on_a_shared_grid_with_features(short_protocol) -> None:  # type
     # Long-window families wait for their window to fill, and say so.
     assert early.values["lf_hf"] is None and "cover" in early.reasons["freq"]
     full = rows[-1]
-    assert all(v is not None for v in full.values.values()), full.reasons
+    # Movement needs an accelerometer, which these events lack; everything else is there.
+    assert all(full.values[k] is None for k in MOVEMENT_FEATURES)
+    assert all(v is not None for k, v in full.values.items() if k not in MOVEMENT_FEATURES), (
+        full.reasons
+    )
     assert 40 < full.values["mean_hr_bpm"] < 120  # type: ignore[operator]
 
 
@@ -134,7 +139,8 @@ def test_marked_baseline_centres_the_index_and_stress_raises_it(short_protocol) 
 
     assert mean_in("baseline") == pytest.approx(50, abs=8)
     assert mean_in("stressor") > 75
-    assert mean_in("self-care") < 45
+    # Self-care lowers stress a little (the simulator's effect is dz 0.3-0.6, docs/simulators.md)
+    assert mean_in("self-care") < 50
     assert all(r.version == STRESS_INDEX_VERSION for r in stress)
 
 

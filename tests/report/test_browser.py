@@ -202,5 +202,14 @@ def test_screenshot_shows_the_plots(chromium: str, report: Path, tmp_path: Path)
     # Session shading: self-care's green (#54a24b at 18 %) and the stressor's red.
     green = int(np.sum((g > r + 8) & (g > b + 8)))
     red = int(np.sum((r > g + 15) & (r > b + 15)))
-    assert dark > 0.01, dark
+    # The plots' ink: against the same page with its SVG plots hidden (same layout, text
+    # only); a fixed share (1 %) depended on how far the simulated people's index swings.
+    bare = tmp_path / "bare.html"
+    hidden = "<style>svg{visibility:hidden}</style></head>"
+    bare.write_text(report.read_text(encoding="utf-8").replace("</head>", hidden, 1))
+    bare_shot = tmp_path / "bare.png"
+    _run(chromium, tmp_path, f"--screenshot={bare_shot}", "--window-size=1100,1500", bare.as_uri())
+    bare_rgb = np.asarray(Image.open(bare_shot).convert("RGB"), dtype=np.int32)
+    bare_dark = float(np.mean(bare_rgb.sum(axis=-1) < 200))
+    assert dark - bare_dark > 0.001, (dark, bare_dark)  # > 1650 dark pixels of plot ink
     assert green > 5000 and red > 5000, (green, red)
