@@ -20,6 +20,7 @@ from stresstrack.events import (
     HeartRate,
     Marker,
     MarkerAction,
+    Waveform,
 )
 from stresstrack.protocol import Phase, Protocol
 from stresstrack.replay import ImportOptions, ImportStats, iter_source_events
@@ -272,3 +273,16 @@ def test_block_reader_and_row_reader_agree_and_bad_rows_name_their_line(tmp_path
     assert len(values) == n
     assert ok[0].time_ns == skipped[0].time_ns == round(T0 * 1e9)
     assert abs(ok[-1].time_ns - skipped[-1].time_ns) <= 1e9 / 32
+
+
+def test_rate_option_overrides_the_fit(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``--rate`` gives a sampled signal's rate; timestamps then only anchor the grid."""
+    rows = [f"{T0 + round(i / 130.24, 3):.3f},{(i % 50) * 10.0}" for i in range(1000)]
+    path = _write(tmp_path / "ecg.csv", "time,ecg_uv\n" + "\n".join(rows) + "\n")
+    fitted = read_csv_file(path, OPTS)
+    given = read_csv_file(path, ImportOptions(participant="p-07", rate=130.0))
+    (rate,) = {e.sampling_rate for e in fitted if isinstance(e, Waveform)}
+    assert rate == pytest.approx(130.24, abs=1e-3)
+    assert {e.sampling_rate for e in given if isinstance(e, Waveform)} == {130.0}
+    code = main(["replay", str(path), "--store", str(tmp_path / "o.db"), "--rate", "-5"])
+    assert code == 2 and "--rate -5" in capsys.readouterr().err
