@@ -28,7 +28,7 @@ from stresstrack.cli.lsl_options import add_lsl_outlet_option, lsl_pipeline
 from stresstrack.errors import StressTrackError
 from stresstrack.store.sqlite import Store
 from stresstrack.transport.mqtt import parse_worker
-from stresstrack.transport.options import add_broker_options, broker_from_args
+from stresstrack.transport.options import add_broker_options, broker_from_args, keys_from_args
 
 NAME = "pipeline"
 STATUS_EVERY_S: Final = 10.0
@@ -93,6 +93,7 @@ def run(args: argparse.Namespace) -> int:
         status_every_s=args.status_every,
         on_status=say,
         pipeline_factory=lambda config: lsl_pipeline(args, config),
+        keys=keys_from_args(args),
     )
     stop = threading.Event()
     reason = ["stopped"]
