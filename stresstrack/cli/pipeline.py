@@ -73,6 +73,7 @@ def run(args: argparse.Namespace) -> int:
     if broker is None:
         raise StressTrackError("--subscribe mqtt://HOST[:PORT] is required")
     index, count = parse_worker(args.worker)
+    keys = keys_from_args(args)
     if not args.status_every > 0:
         raise StressTrackError("--status-every must be more than 0 seconds")
     store_path: Path = args.store
@@ -93,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
         status_every_s=args.status_every,
         on_status=say,
         pipeline_factory=lambda config: lsl_pipeline(args, config),
-        keys=keys_from_args(args),
+        keys=keys,
     )
     stop = threading.Event()
     reason = ["stopped"]

@@ -11,19 +11,23 @@ independent reference for the password hashes and ACL file the command writes.
 from __future__ import annotations
 
 import json
+import os
+import re
 import stat
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
 import pytest
-from mqtt_link import FAST, wait_until
+from mqtt_link import FAST, ProcessWorker, wait_until, worker_events
 from servers import MosquittoServer, require_binary
 from test_worker import Sender
 
 from stresstrack.cli import main
 from stresstrack.events import Beat
 from stresstrack.store.sqlite import EventRow, Store
-from stresstrack.transport.auth import read_keys, sign_payload
+from stresstrack.transport.auth import KeyFileError, read_keys, sign_payload, write_keys
 from stresstrack.transport.mqtt import Broker, batch_to_payload, events_topic
 from stresstrack.transport.publisher import Publisher
 from stresstrack.transport.worker import Worker
@@ -223,3 +227,93 @@ def run_acl_case(tmp_path: Path, server: MosquittoServer, passwords: dict[str, s
     # MQTT 5: the broker answers the refused publication "not authorized" (0x87).
     assert sorted(lab_a.reasons.values()) == [0, 0x87]
     assert events_topic("auth", "p-other") in (tmp_path / "accounts" / "acl").read_text()
+
+
+@pytest.mark.slow
+def test_commands_sign_and_check(tmp_path: Path, broker: MosquittoServer, study_file: Path) -> None:
+    """``collect --publish --mqtt-keys`` into ``pipeline --mqtt-keys``: the collector's data is
+    stored, a stranger's unsigned message for the same participant is quarantined."""
+    keys_file = tmp_path / "keys.toml"
+    assert main(["mqtt", "keys", "--study", str(study_file), "--out", str(keys_file)]) == 0
+    url = f"mqtt://{broker.host}:{broker.port}"
+    worker = ProcessWorker(tmp_path, url, 1, 1, "--mqtt-keys", str(keys_file)).start()
+    collector = tmp_path / "collector.db"
+    try:
+        worker.wait_connected()
+        stranger = Sender(Broker(broker.host, broker.port))
+        try:
+            fake = rows(tmp_path, "stranger", beats("p-legit", 400, T0, "FAKE"))
+            stranger.send(*batch_to_payload("invented-source", 0, 0, fake))
+        finally:
+            stranger.conn.stop()
+        command = [sys.executable, "-m", "stresstrack", "collect", "--simulate"]
+        command += ["--participant", "p-legit", "--study", str(study_file)]
+        command += ["--no-consent-check", "--store", str(collector), "--duration", "8"]
+        command += ["--publish", url, "--mqtt-keys", str(keys_file)]
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+        collect = subprocess.run(command, capture_output=True, text=True, timeout=120, env=env)
+        assert collect.returncode == 0, collect.stderr
+        with Store(collector, readonly=True) as store:
+            sent = list(store.iter_events())
+
+        def delivered() -> bool:
+            return len(worker_events([worker.store])[0].get("p-legit", [])) >= len(sent)
+
+        wait_until(delivered, 30, "delivery")
+        assert worker.terminate() == 0
+    finally:
+        worker.cleanup()
+    assert "everything in the store is delivered" in collect.stdout
+    assert worker_events([worker.store])[0] == {"p-legit": sent}  # exactly once, in order
+    assert not [b for b in stored(worker.store, "p-legit") if b.device == "FAKE"]
+    with Store(worker.store, readonly=True) as store:
+        (q,) = store.quarantined()
+    assert q.participant == "p-legit" and "unsigned" in q.reason
+    assert "quarantine" in worker.output()
+
+
+def test_key_file_problems_are_clear_errors(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "keys.toml"
+    write_keys(path, {"p1": "cd" * 32})
+    assert read_keys(path) == {"p1": "cd" * 32}
+    path.chmod(0o644)
+    with pytest.raises(KeyFileError, match="readable by others"):
+        read_keys(path)
+    argv = ["pipeline", "--subscribe", "mqtt://h", "--store", str(tmp_path / "w.db")]
+    assert main([*argv, "--mqtt-keys", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "chmod 600" in err and "cd" * 32 not in err and "Traceback" not in err
+    assert not (tmp_path / "w.db").exists()
+    path.chmod(0o600)
+    for text, problem in [
+        ('[keys]\n"p1" = "xyz"\n', "is not 64 hex digits"),
+        ("p1 = 1\n", "no [keys] table"),
+        ("[keys\n", "not TOML"),
+    ]:
+        path.write_text(text, encoding="utf-8")
+        with pytest.raises(KeyFileError, match=re.escape(problem)):
+            read_keys(path)
+    with pytest.raises(KeyFileError, match="cannot read"):
+        read_keys(tmp_path / "missing.toml")
+
+
+def test_tampered_payload_fails_the_signature() -> None:
+    """Any changed byte after signing (here the rr interval) is refused; the reference is
+    Python's hmac module over the payload as signed."""
+    import hashlib
+    import hmac
+
+    from stresstrack.transport.auth import SignatureError, check_signature
+
+    key = "11" * 32
+    payload = b'{"v":1,"events":[[1,"beat",5,"AA",{"rr_ms":800.0}]]}'
+    signed = sign_payload(key, payload)
+    expected = hmac.new(bytes.fromhex(key), payload, hashlib.sha256).hexdigest()
+    assert json.loads(signed)["sig"] == expected
+    assert check_signature(key, signed) == payload
+    with pytest.raises(SignatureError, match="wrong signature"):
+        check_signature(key, signed.replace(b"800.0", b"400.0"))
+    with pytest.raises(SignatureError, match="wrong signature"):
+        check_signature("22" * 32, signed)
