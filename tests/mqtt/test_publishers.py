@@ -317,3 +317,25 @@ def test_tampered_payload_fails_the_signature() -> None:
         check_signature(key, signed.replace(b"800.0", b"400.0"))
     with pytest.raises(SignatureError, match="wrong signature"):
         check_signature("22" * 32, signed)
+
+
+def test_accounts_follow_the_study_file() -> None:
+    """Default collector per participant; a shared collector gets both topics; bad names and
+    the worker's reserved name are errors."""
+    from stresstrack.errors import StressTrackError
+    from stresstrack.study import parse_study
+    from stresstrack.transport.auth import broker_accounts, render_acl
+
+    text = '[study]\nname = "s"\n[[participant]]\nid = "p1"\ncollector = "lab"\n'
+    text += '[[participant]]\nid = "p2"\ncollector = "lab"\n[[participant]]\nid = "p3"\n'
+    accounts = broker_accounts(parse_study(text, "s.toml"))
+    assert [(a.user, a.write) for a in accounts[1:]] == [
+        ("collector-p3", (events_topic("s", "p3"),)),
+        ("lab", (events_topic("s", "p1"), events_topic("s", "p2"))),
+    ]
+    acl = render_acl(accounts)
+    assert "user stresstrack-worker\ntopic read stresstrack/v1/+/+/events/+\n" in acl
+    with pytest.raises(ValueError, match="collector 'lab 1'"):
+        parse_study(text.replace('"lab"', '"lab 1"', 1), "s.toml")
+    with pytest.raises(StressTrackError, match="reserved"):
+        broker_accounts(parse_study(text.replace('"lab"', '"stresstrack-worker"'), "s.toml"))
