@@ -11,6 +11,7 @@ A study file is TOML::
     arm = "serum"                     # optional: study arm, used to group the analysis
     consent_date = 2026-01-05         # TOML date (or "2026-01-05")
     consent_version = "v1.2"          # the consent form's version
+    collector = "lab-1"               # optional: its collector's broker user (docs/mqtt.md)
 
     [lsl.markers]                     # optional: LSL marker strings -> session markers
     "selfcare_start" = "start self-care solo serum-massage"   # action kind [mode [label]]
@@ -25,6 +26,7 @@ people stays with the study's investigator, outside stresstrack.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -58,7 +60,7 @@ ARM_META_PREFIX: Final = "arm/"  # store meta key of a participant's arm: "arm/<
 # Store meta key of a participant's order of conditions: "order/<participant>" = "self-care,rest".
 ORDER_META_PREFIX: Final = "order/"
 _STUDY_KEYS: Final = frozenset({"name", "description"})
-_PARTICIPANT_KEYS: Final = frozenset({"id", "arm", "consent_date", "consent_version"})
+_PARTICIPANT_KEYS: Final = frozenset({"id", "arm", "collector", "consent_date", "consent_version"})
 # Tables read by the companion web app (stresstrack.companion.settings), ignored here.
 COMPANION_TABLES: Final = frozenset({"consent", "companion", "prompt"})
 
@@ -73,6 +75,7 @@ class StudyParticipant:
     arm: str = ""
     consent_date: dt.date | None = None
     consent_version: str = ""
+    collector: str = ""  # its collector's broker user (`stresstrack mqtt acl`, docs/mqtt.md)
 
     @property
     def consented(self) -> bool:
@@ -129,8 +132,15 @@ def _participant(raw: Mapping[str, Any], today: dt.date) -> StudyParticipant:
             f"{pid}: a recorded consent needs both consent_date and consent_version "
             "(leave both out while consent is pending)"
         )
+    collector = _string(raw.get("collector", ""), "collector")
+    if collector and not re.fullmatch(r"[A-Za-z0-9._-]{1,64}", collector):
+        raise ValueError(f"{pid}: collector {collector!r}: letters, digits, '-', '_', '.' only")
     return StudyParticipant(
-        id=pid, arm=_string(raw.get("arm", ""), "arm"), consent_date=date, consent_version=version
+        id=pid,
+        arm=_string(raw.get("arm", ""), "arm"),
+        consent_date=date,
+        consent_version=version,
+        collector=collector,
     )
 
 

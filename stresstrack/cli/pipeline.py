@@ -28,7 +28,7 @@ from stresstrack.cli.lsl_options import add_lsl_outlet_option, lsl_pipeline
 from stresstrack.errors import StressTrackError
 from stresstrack.store.sqlite import Store
 from stresstrack.transport.mqtt import parse_worker
-from stresstrack.transport.options import add_broker_options, broker_from_args
+from stresstrack.transport.options import add_broker_options, broker_from_args, keys_from_args
 
 NAME = "pipeline"
 STATUS_EVERY_S: Final = 10.0
@@ -73,6 +73,7 @@ def run(args: argparse.Namespace) -> int:
     if broker is None:
         raise StressTrackError("--subscribe mqtt://HOST[:PORT] is required")
     index, count = parse_worker(args.worker)
+    keys = keys_from_args(args)
     if not args.status_every > 0:
         raise StressTrackError("--status-every must be more than 0 seconds")
     store_path: Path = args.store
@@ -93,6 +94,7 @@ def run(args: argparse.Namespace) -> int:
         status_every_s=args.status_every,
         on_status=say,
         pipeline_factory=lambda config: lsl_pipeline(args, config),
+        keys=keys,
     )
     stop = threading.Event()
     reason = ["stopped"]

@@ -21,6 +21,7 @@ __all__ = [
     "broker_from_args",
     "check_publish_args",
     "finish_publisher",
+    "keys_from_args",
     "start_publisher",
 ]
 
@@ -46,6 +47,17 @@ def add_broker_options(p: argparse.ArgumentParser, *, option: str, text: str) ->
     )
     g.add_argument(
         "--mqtt-ca", type=Path, metavar="FILE", help="CA certificate(s) of the broker (PEM)"
+    )
+    g.add_argument(
+        "--mqtt-keys",
+        type=Path,
+        metavar="FILE",
+        help="message key file (`stresstrack mqtt keys`, mode 0600): "
+        + (
+            "sign the messages of these participants"
+            if option == "--publish"
+            else "refuse (quarantine) messages of these participants not signed with their key"
+        ),
     )
     g.add_argument(
         "--mqtt-client-id",
@@ -89,9 +101,18 @@ def broker_from_args(args: argparse.Namespace, *, option: str) -> Broker | None:
     return broker
 
 
+def keys_from_args(args: argparse.Namespace) -> dict[str, str]:
+    """Participant -> message key from ``--mqtt-keys`` (empty without it)."""
+    from stresstrack.transport.auth import read_keys
+
+    return read_keys(args.mqtt_keys) if args.mqtt_keys is not None else {}
+
+
 def check_publish_args(args: argparse.Namespace) -> None:
-    """Raise on a bad ``--publish`` URL, CA file, password or wait, before collecting."""
-    broker_from_args(args, option="--publish")
+    """Raise on a bad ``--publish`` URL, CA file, password, key file or wait, before
+    collecting."""
+    if broker_from_args(args, option="--publish") is not None:
+        keys_from_args(args)
     if args.publish_wait < 0:
         raise StressTrackError("--publish-wait must be 0 or more seconds")
 
@@ -112,6 +133,7 @@ def start_publisher(
         client_id=args.mqtt_client_id,
         status_every_s=PUBLISHER_STATUS_EVERY_S,
         on_status=say,
+        keys=keys_from_args(args),
     )
     publisher.start()
     return publisher

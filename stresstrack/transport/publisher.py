@@ -32,7 +32,7 @@ import sqlite3
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
@@ -41,6 +41,7 @@ from urllib.parse import quote
 from stresstrack.backoff import Backoff
 from stresstrack.events import DeviceState, DeviceStatus
 from stresstrack.store.sqlite import EventRow, Store, StoreError
+from stresstrack.transport.auth import sign_payload
 from stresstrack.transport.connection import DEFAULT_BACKOFF, Connection
 from stresstrack.transport.mqtt import Broker, batch_to_payload
 
@@ -177,8 +178,10 @@ class Publisher:
         backoff: Backoff = DEFAULT_BACKOFF,
         retry_s: float = 2.0,
         on_status: Callable[[str], object] | None = None,
+        keys: Mapping[str, str] | None = None,
     ) -> None:
         self.store_path = Path(store_path)
+        self.keys = dict(keys or {})  # participant -> message key (signs their messages)
         self.broker = broker
         self.client_id = client_id
         self.poll_s = poll_s
@@ -391,6 +394,9 @@ class Publisher:
             if not stream.inflight:
                 continue
             topic, payload = batch_to_payload(source, stream.prev, sent_ns, stream.inflight)
+            key = self.keys.get(stream.participant)
+            if key is not None:
+                payload = sign_payload(key, payload)
             stream.mid = conn.publish(topic, payload)
             stream.sent_at = now
             self._by_mid[stream.mid] = stream

@@ -31,7 +31,7 @@ import statistics
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -41,6 +41,7 @@ from stresstrack.pipeline.engine import Output, Pipeline, PipelineConfig
 from stresstrack.pipeline.results import FeatureRow, Session, StressRow
 from stresstrack.recorder import Recorder, process_isolated, split_outputs
 from stresstrack.store.sqlite import Quarantined, Store
+from stresstrack.transport.auth import SignatureError, check_signature
 from stresstrack.transport.connection import (
     DEFAULT_BACKOFF,
     NEVER_EXPIRES,
@@ -53,6 +54,7 @@ from stresstrack.transport.mqtt import (
     PayloadError,
     RejectedEvent,
     batch_from_payload,
+    topic_partition,
     worker_filters,
     worker_of,
 )
@@ -172,6 +174,7 @@ class Worker:
         status_every_s: float = 60.0,
         on_status: Callable[[str], object] | None = None,
         pipeline_factory: Callable[[PipelineConfig], Pipeline] = Pipeline,
+        keys: Mapping[str, str] | None = None,
     ) -> None:
         if not 1 <= index <= count:
             raise ValueError(f"worker {index} of {count}: the index must be 1 to {count}")
@@ -187,6 +190,8 @@ class Worker:
         self.on_status = on_status
         self.pipeline_factory = pipeline_factory  # e.g. one that also publishes to LSL
         self.device = worker_device(index)
+        # participant -> message key: their messages must be signed with it (docs/mqtt.md)
+        self.keys = dict(keys or {})
         self._inbox: queue.SimpleQueue[Received] = queue.SimpleQueue()
         self._states: queue.SimpleQueue[tuple[bool, str]] = queue.SimpleQueue()
         self._lock = threading.Lock()
@@ -289,7 +294,11 @@ class Worker:
         for message in messages:
             self._messages += 1
             try:
-                batch = batch_from_payload(message.topic, message.payload, now_ns=now)
+                payload = self._verified(message)
+                batch = batch_from_payload(message.topic, payload, now_ns=now)
+            except _Unsigned as exc:
+                self._reject(store, message, str(exc), exc.participant)
+                continue
             except PayloadError as exc:
                 self._reject(store, message, str(exc))
                 continue
@@ -388,14 +397,28 @@ class Worker:
             f"worker {self.index}: {participant}: {len(bad)} event(s) quarantined: {bad[0].reason}"
         )
 
-    def _reject(self, store: Store, message: Received, problem: str) -> None:
+    def _verified(self, message: Received) -> bytes:
+        """The payload as signed, for a participant whose key this worker has; else as is.
+        :class:`_Unsigned` when the signature is missing or wrong."""
+        if not self.keys:
+            return message.payload
+        _study, participant, _partition = topic_partition(message.topic)
+        key = self.keys.get(participant)
+        if key is None:
+            return message.payload
+        try:
+            return check_signature(key, message.payload)
+        except SignatureError as exc:
+            raise _Unsigned(message.topic, str(exc), participant) from None
+
+    def _reject(self, store: Store, message: Received, problem: str, participant: str = "") -> None:
         self._rejected += 1
         log.error("%s; kept in the store's dead_letters and quarantine", problem)
         self._say(f"worker {self.index}: rejected a message: {problem}")
         text = message.payload[:65_536].decode("utf-8", "replace")
         now = time.time_ns()
         store.advance_sink(REJECTED_TARGET, "messages", 0, [(0, 0, problem, text)], rejected_ns=now)
-        store.quarantine([Quarantined(now, f"mqtt {message.topic}", "", problem, text)])
+        store.quarantine([Quarantined(now, f"mqtt {message.topic}", participant, problem, text)])
 
     # -- start-up ----------------------------------------------------------------------------
     def _recover(self, store: Store) -> None:
@@ -501,6 +524,14 @@ class Worker:
         log.info("%s", text)
         if self.on_status is not None:
             self.on_status(text)
+
+
+class _Unsigned(PayloadError):
+    """A message for a participant whose key the worker has, without the right signature."""
+
+    def __init__(self, topic: str, problem: str, participant: str) -> None:
+        super().__init__(topic, problem)
+        self.participant = participant
 
 
 def _latest(outputs: Iterable[Output]) -> list[Output]:
