@@ -160,18 +160,22 @@ def main() -> None:
 
             board = json.loads(dashboard_json(build_dashboards()["cohort"]))
             rng_full = TimeRange(t0_s * 1000, end_s * 1000)
-            queries = [("variable study", "", v["query"]) for v in board["templating"]["list"]]
+            queries = [
+                ("variable study", "", "1m", v["query"]) for v in board["templating"]["list"]
+            ]
             for p in board["panels"]:
                 for tgt in p.get("targets", []):
-                    queries.append((p["title"], p.get("timeFrom", ""), tgt["query"]))
+                    queries.append(
+                        (p["title"], p.get("timeFrom", ""), p.get("interval", "1m"), tgt["query"])
+                    )
             print(f"\n{'cohort query':<44}{'s (best of 3)':>14}")
             worst = 0.0
-            for title, time_from, q in queries:
+            for title, time_from, interval, q in queries:
                 tr = rng_full
                 if time_from:
-                    span = {"15m": 900, "24h": 86_400}[time_from]
+                    span = {"15m": 900, "1h": 3600, "24h": 86_400}[time_from]
                     tr = TimeRange(end_s * 1000 - span * 1000, end_s * 1000)
-                text = interpolate(q, tr, interval="1m", variables={"study": STUDY})
+                text = interpolate(q, tr, interval=interval, variables={"study": STUDY})
                 best = min(_timed(server.url, db, auth, text) for _ in range(3))
                 worst = max(worst, best)
                 print(f"{title:<44}{best:>14.3f}")
