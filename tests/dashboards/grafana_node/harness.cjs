@@ -22,8 +22,9 @@ d.standardTransformersRegistry.setInit(() =>
 );
 
 // "Time series to table" (id timeSeriesTable) is not in @grafana/data: Grafana's app registers
-// it (public/app/features/transformers/timeSeriesTable/timeSeriesTableTransformer.ts, 11.6.x,
-// timeSeriesToTableTransform). Ported here without its options (we set none): per refId, one
+// it (public/app/features/transformers/timeSeriesTable/timeSeriesTableTransformer.ts,
+// timeSeriesToTableTransform; read at grafana/grafana commit 4b0b3595, not diffed against the
+// v11.6 tag). Ported here without its options (we set none): per refId, one
 // table frame with a string field per label key (the values in series order) and a frame-typed
 // field "Trend #<refId>" holding, per number field of each time series frame, the frame
 // {time, that field} with value = reduceField(lastNotNull) || null; other frames pass through.
