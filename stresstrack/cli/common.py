@@ -149,6 +149,13 @@ def add_influx_options(p: argparse.ArgumentParser, *, required: bool = False) ->
         help="file holding the token (else $STRESSTRACK_INFLUX_TOKEN)",
     )
     g.add_argument(
+        "--influx-raw",
+        action="store_true",
+        help="also replicate the raw signal samples (EDA, ECG, PPG, ACC: one point per "
+        "sample, over 90 %% of the points); off by default, the store keeps them. Turned on "
+        "later, it sends every raw sample stored so far",
+    )
+    g.add_argument(
         "--influx-wait",
         type=finite_float,
         default=DEFAULT_INFLUX_WAIT_S,
@@ -175,6 +182,7 @@ def influx_target(args: argparse.Namespace) -> InfluxTarget | None:
         token=read_secret(
             args.influx_token_file, TOKEN_ENV, name="InfluxDB token", source="--influx-token-file"
         ),
+        raw=bool(getattr(args, "influx_raw", False)),
     )
 
 

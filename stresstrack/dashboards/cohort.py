@@ -3,8 +3,9 @@
 Tables with one row per participant (InfluxQL ``last()`` grouped by ``participant``): the
 current stress index, connection state, signal quality and when data last arrived; over
 time, the distribution of stress across participants (10th-90th percentile band and the
-median) rather than one line each, the ten most stressed and the ten lowest batteries; the
-sessions in progress. "Now" panels read the last ``NOW_WINDOW`` of results; the rest reads
+median) rather than one line each, the ten most stressed, a sparkline of each participant's
+last hour, the ten lowest batteries; the sessions in progress. "Now" panels read the last
+``NOW_WINDOW`` of results; the rest reads
 the per-minute series of ``stresstrack influx setup`` (``dashboards/downsampling.py``; the
 band: ``stress_cohort_1m``, the participants' percentiles computed by InfluxDB), never raw
 samples, so every query stays under a second at 1000 participants x 8 h
@@ -42,6 +43,9 @@ BY_PARTICIPANT: Final = 'GROUP BY "participant"'
 IN_PROGRESS_WINDOW: Final = "24h"  # sessions in progress: those started in the last day
 NOW_WINDOW: Final = "15m"  # "now": a window is computed every few seconds while data flows
 TOP: Final = 10
+TREND_WINDOW: Final = "1h"  # the sparklines: each participant's last hour of stress
+TREND_STEP: Final = "5m"  # in 5-min means of stress_1m: 12 points a participant
+TREND_FIELD: Final = "Trend #A"  # the field Grafana's "Time series to table" makes of query A
 
 
 def _table(title: str, *, description: str = "") -> table.Panel:
@@ -88,6 +92,44 @@ def _top(title: str, description: str, inner: str, pick: str, column: str) -> ta
             ).table()
         )
         .span(8)
+    )
+
+
+def _trends() -> table.Panel:
+    """One row per participant with a sparkline of the recent stress index: query A returns one
+    series per participant (``$tag_participant``), Grafana's "Time series to table"
+    transformation (``timeSeriesTable``) turns each into a row with the ``participant`` label
+    and a ``Trend #A`` cell (its last value and the series), drawn as a sparkline."""
+    return (
+        _table(
+            "Stress trend",
+            description=f"each participant's stress index over the last {TREND_WINDOW} "
+            f"({TREND_STEP} means of stress_1m); the number is the last one",
+        )
+        .time_from(TREND_WINDOW)
+        .interval(TREND_STEP)
+        .span(8)
+        .with_target(
+            query(
+                'SELECT mean("stress_index") AS "stress index" FROM "stress_1m" '
+                f'{W} GROUP BY time($__interval), "participant" fill(none)',
+                alias="$tag_participant",
+            )
+        )
+        .with_transformation(dm.DataTransformerConfig(id_val="timeSeriesTable", options={}))
+        .min(0)
+        .max(100)
+        .thresholds(_thresholds((None, "green"), (60, "yellow"), (75, "red")))
+        .override_by_name(
+            TREND_FIELD,
+            [
+                # Grafana 11.6's table cell type, as the SDK's schema types it
+                dm.DynamicConfigValue(
+                    id_val="custom.cellOptions", value=cm.TableSparklineCellOptions().to_json()
+                ),
+                dm.DynamicConfigValue(id_val="displayName", value="stress, last hour"),
+            ],
+        )
     )
 
 
@@ -198,6 +240,7 @@ def build() -> dm.Dashboard:
             .thresholds(_thresholds((None, "green"), (60, "yellow"), (75, "red")))
             .overrides([_colored("stress index")])
         )
+        .with_panel(_trends())
         .with_panel(
             _top(
                 f"Lowest batteries ({TOP})",

@@ -175,7 +175,12 @@ def build() -> dm.Dashboard:
         )
         .with_row(db.Row("EDA"))
         .with_panel(
-            timeseries_panel("Skin conductance", "suffix: µS")
+            timeseries_panel(
+                "Skin conductance",
+                "suffix: µS",
+                description="SCL per window; raw samples only when the study replicates them "
+                "(--influx-raw)",
+            )
             .with_target(query(f'SELECT {_mean("conductance_us", "raw")} FROM "eda" {W} {BY_TIME}'))
             .with_target(
                 query(f'SELECT {_mean("scl_us", "SCL")} FROM "features" {W} {BY_TIME}', "B")

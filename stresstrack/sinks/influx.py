@@ -31,7 +31,7 @@ from urllib.parse import urlsplit
 
 from stresstrack.backoff import Backoff
 from stresstrack.errors import StressTrackError
-from stresstrack.sinks.outbox import STREAMS, Batch, Outbox
+from stresstrack.sinks.outbox import Batch, Outbox
 from stresstrack.store.sqlite import Store
 
 if TYPE_CHECKING:
@@ -79,6 +79,8 @@ class InfluxTarget:
     org: str = "-"
     token: str = field(default="", repr=False)
     timeout_s: float = 10.0
+    # Also replicate raw signal samples (EDA, ECG, PPG, ACC): off by default (docs/schema.md).
+    raw: bool = False
 
     def __post_init__(self) -> None:
         if not self.url.startswith(("http://", "https://")):
@@ -281,9 +283,10 @@ class SinkReport:
         lines = [head]
         if not self.delivered:
             t = self.target
+            raw = " --influx-raw" if t.raw else ""
             lines.append(
                 f"  they stay in the store; send them later with: stresstrack sync {self.store} "
-                f"--influx-url {t.url} --influx-org {t.org} --influx-bucket {t.bucket} "
+                f"--influx-url {t.url} --influx-org {t.org} --influx-bucket {t.bucket}{raw} "
                 f"(token from ${TOKEN_ENV} or --influx-token-file)"
             )
         if self.dead_points:
@@ -309,6 +312,7 @@ class InfluxSink:
     ) -> None:
         self.store_path = Path(store_path)
         self.target = target
+        self.raw = target.raw
         self.batch_points = batch_points
         self.poll_s = poll_s
         self.backoff = backoff
@@ -378,7 +382,7 @@ class InfluxSink:
             failure = self._failure
         try:
             with Store(self.store_path, readonly=True) as store:
-                queued = Outbox(store, self.target.name).pending_points()
+                queued = Outbox(store, self.target.name, raw=self.raw).pending_points()
         except StressTrackError as exc:
             failure = failure or str(exc)
         except Exception as exc:  # a report must not fail: the data is in the store anyway
@@ -398,7 +402,9 @@ class InfluxSink:
     def _run(self) -> None:
         try:
             with Store(self.store_path) as store:
-                outbox = Outbox(store, self.target.name, batch_points=self.batch_points)
+                outbox = Outbox(
+                    store, self.target.name, batch_points=self.batch_points, raw=self.raw
+                )
                 writer = self._writer_factory(self.target)
                 try:
                     self._loop(outbox, writer)
@@ -449,7 +455,7 @@ class InfluxSink:
     def _round(self, outbox: Outbox, writer: Writer, positions: dict[str, int]) -> int:
         """One batch of every stream that has one; returns how many batches were sent."""
         sent = 0
-        for stream in STREAMS:
+        for stream in outbox.streams:
             if self._stop.is_set():
                 break
             batch = outbox.next_batch(stream, positions[stream])

@@ -33,6 +33,7 @@ MEASUREMENTS: Final = (
     "eda",
     "ecg",
     "ppg",
+    "acc",
     "marker",
     "device_status",
     "features",
@@ -45,7 +46,7 @@ MEASUREMENTS: Final = (
 RANKED_TYPES: Final = frozenset({"status", "marker", "beat"})
 # Link states in which the device is connected (docs/schema.md, device_status.connected).
 _CONNECTED_STATES: Final = frozenset({"connected", "bad_packet"})
-_WAVEFORM: Final = {"ecg": ("ecg", "ecg_uv"), "ppg": ("ppg", "ppg_au")}
+_WAVEFORM: Final = {"ecg": ("ecg", "ecg_uv"), "ppg": ("ppg", "ppg_au"), "acc": ("acc", "acc_mg")}
 _NS_PER_MS: Final = 1_000_000
 
 

@@ -45,6 +45,7 @@ from stresstrack.pipeline.results import FeatureRow, Session, StressRow
 from stresstrack.store.codec import event_from_payload, event_to_payload
 
 __all__ = [
+    "RAW_TYPES",
     "RESULT_TABLES",
     "SCHEMA_VERSION",
     "DeadLetter",
@@ -60,6 +61,17 @@ SCHEMA_VERSION: Final = 3
 # Longest text kept of a quarantined event (what arrived, for the investigator to look at).
 QUARANTINE_TEXT_MAX: Final = 65_536
 RESULT_TABLES: Final = ("features", "stress", "sessions")
+# Event types that hold raw signal samples (one point per sample in InfluxDB, docs/schema.md).
+RAW_TYPES: Final = ("eda", "waveform")
+
+
+def _raw_filter(raw: bool | None) -> str:
+    """The SQL condition (after ``WHERE ...``) picking raw, other or all events."""
+    if raw is None:
+        return ""
+    types = ", ".join(f"'{t}'" for t in RAW_TYPES)
+    return f" AND type {'IN' if raw else 'NOT IN'} ({types})"
+
 
 # Version 1, exactly as the first release created it. New stores are created with it and
 # then migrated, so every store goes through the same migration code.
@@ -510,11 +522,17 @@ class Store:
                     self._db.execute(f"DELETE FROM {table} WHERE participant = ?", (p,))
 
     # -- outbox (sinks) ----------------------------------------------------------------------
-    def event_rows_after(self, after_id: int, limit: int) -> list[EventRow]:
-        """Stored events with ``id > after_id`` in id (arrival) order, at most ``limit``."""
+    def event_rows_after(
+        self, after_id: int, limit: int, *, raw: bool | None = None
+    ) -> list[EventRow]:
+        """Stored events with ``id > after_id`` in id (arrival) order, at most ``limit``.
+
+        ``raw`` picks only raw signal samples (``RAW_TYPES``: EDA and waveform chunks) when
+        true, only the other events when false, all events when ``None``.
+        """
         rows = self._db.execute(
             "SELECT id, type, time_ns, participant, study, device, payload FROM events "
-            "WHERE id > ? ORDER BY id LIMIT ?",
+            f"WHERE id > ?{_raw_filter(raw)} ORDER BY id LIMIT ?",
             (after_id, limit),
         ).fetchall()
         return [tuple(r) for r in rows]
@@ -545,18 +563,22 @@ class Store:
     def pending_counts(self, positions: Mapping[str, int]) -> dict[str, tuple[int, int]]:
         """Per stream, ``(rows, samples)`` after the given cursor positions.
 
+        Raw events are two streams: ``events`` (beats, readings, markers, status) and ``raw``
+        (EDA and waveform chunks, ``RAW_TYPES``), each with its own cursor.
+
         ``samples`` counts the points raw events make: one per beat, reading, marker and
         status, one per sample of EDA and waveform chunks.
         """
         out: dict[str, tuple[int, int]] = {}
-        rows, samples = self._db.execute(
-            "SELECT COUNT(*), COALESCE(SUM(CASE type "
-            "WHEN 'eda' THEN json_array_length(payload, '$.values_us') "
-            "WHEN 'waveform' THEN json_array_length(payload, '$.values') ELSE 1 END), 0) "
-            "FROM events WHERE id > ?",
-            (positions.get("events", 0),),
-        ).fetchone()
-        out["events"] = (int(rows), int(samples))
+        for stream, raw in (("events", False), ("raw", True)):
+            rows, samples = self._db.execute(
+                "SELECT COUNT(*), COALESCE(SUM(CASE type "
+                "WHEN 'eda' THEN json_array_length(payload, '$.values_us') "
+                "WHEN 'waveform' THEN json_array_length(payload, '$.values') ELSE 1 END), 0) "
+                f"FROM events WHERE id > ?{_raw_filter(raw)}",
+                (positions.get(stream, 0),),
+            ).fetchone()
+            out[stream] = (int(rows), int(samples))
         for table in RESULT_TABLES:
             n = int(
                 self._db.execute(

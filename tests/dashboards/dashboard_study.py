@@ -4,7 +4,9 @@ The fixture ``loaded_study`` (conftest.py) builds it with :func:`load_study`.
 
 The study runs through the pipeline (simulate_study -> Recorder -> Store), then the store goes
 to influxd 1.x through the InfluxDB sink and the test-only v2 write adapter, as in
-tests/storage. One extra session is left open, as a study in progress has.
+tests/storage, with the raw signal samples (``--influx-raw``: the participant dashboard's
+skin conductance panel draws them). One extra session is left open, as a study in progress
+has.
 """
 
 from __future__ import annotations
@@ -76,7 +78,7 @@ def load_study(influx_server: InfluxServer, path: Path) -> LoadedStudy:
     influx_server.query(f'CREATE DATABASE "{db}"')
     adapter = InfluxAdapter(influx_server.url).start()
     try:
-        target = InfluxTarget(url=adapter.url, bucket=db, token=influx_server.token)
+        target = InfluxTarget(url=adapter.url, bucket=db, token=influx_server.token, raw=True)
         report = sync_store(path, target, batch_points=5000)
         assert report.delivered and report.dead_points == 0, report
     finally:

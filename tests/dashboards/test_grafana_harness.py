@@ -178,3 +178,51 @@ def test_influxql_injection_through_variables_is_not_possible(loaded_study: Load
     )
     assert all("DROP" not in q for q in d.queries)
     assert loaded_study.rows('SELECT count("stress_index") FROM "stress"')
+
+
+def test_cohort_stress_trend_is_a_table_row_with_a_sparkline_per_participant(
+    loaded_study: LoadedStudy,
+) -> None:
+    """The cohort's "Stress trend" table: query A on the downsampled ``stress_1m`` returns one
+    series per participant named by its alias (``$tag_participant``), "Time series to table"
+    makes one row each (the ``participant`` label and a ``Trend #A`` sparkline cell), and the
+    sparkline override matches that field.
+
+    ``timeSeriesTable`` is not part of ``@grafana/data`` (Grafana's app registers it from
+    ``public/app/features/transformers/timeSeriesTable``): the harness runs a port of it
+    (``grafana_node/harness.cjs``), so the table's shape depends on that port; the series, their
+    names and values come from the real influxd through the ported backend and Grafana's own
+    display-name code. The reference is InfluxDB asked directly for each participant's 5-min
+    means of ``stress_1m``. The panel's JSON (transformation id, the ``sparkline`` cell type
+    from the SDK's 11.6 schema) is checked too; the sparkline drawing itself is not.
+    """
+    board = boards()["cohort"]
+    (spec,) = [p for p in board["panels"] if p["title"] == "Stress trend"]
+    assert spec["type"] == "table"
+    assert spec["transformations"] == [{"id": "timeSeriesTable", "options": {}}]
+    (target,) = spec["targets"]
+    assert target["alias"] == "$tag_participant" and target["resultFormat"] == "time_series"
+    assert 'FROM "stress_1m"' in target["query"] and '"participant"' in target["query"]
+    (override,) = spec["fieldConfig"]["overrides"]
+    assert override["matcher"] == {"id": "byName", "options": "Trend #A"}
+    assert {"id": "custom.cellOptions", "value": {"type": "sparkline"}} in override["properties"]
+
+    panel = show(loaded_study, "cohort").panels["Stress trend"]
+    assert panel.errors == []
+    assert panel.overrides == [("Trend #A", True)]
+    (frame,) = panel.frames
+    fields = {f["displayName"]: f for f in frame["fields"]}
+    assert list(fields) == ["participant", "Trend #A"]
+    rows = dict(zip(fields["participant"]["values"], fields["Trend #A"]["values"], strict=True))
+    assert sorted(rows) == sorted(loaded_study.participants)
+    for pid, spark in rows.items():
+        assert spark["series"] == pid  # the alias, not "stress_1m.stress index"
+        direct = loaded_study.rows(
+            f'SELECT mean("stress_index") FROM "stress_1m" WHERE "participant" = \'{pid}\' '
+            f"AND time >= {FROM_MS}ms AND time <= {TO_MS}ms GROUP BY time(5m) fill(none)"
+        )
+        assert len(direct) >= 2  # a curve, not a point
+        assert spark["times"] == [int(r["time"]) // MS for r in direct]
+        assert spark["values"] == pytest.approx([r["mean"] for r in direct])
+        assert spark["value"] == pytest.approx(direct[-1]["mean"])
+        assert spark["length"] == len(direct)

@@ -22,16 +22,16 @@ def influx_counts(server: InfluxServer, db: str) -> dict[str, int]:
     return {m: n for m, n in counts.items() if n}
 
 
-def store_counts(path: Path) -> dict[str, int]:
+def store_counts(path: Path, *, raw: bool = False) -> dict[str, int]:
     with Store(path, readonly=True) as store:
-        return dict(point_counts(store))
+        return dict(point_counts(store, raw=raw))
 
 
-def distinct_series_times(path: Path) -> tuple[int, int]:
+def distinct_series_times(path: Path, *, raw: bool = False) -> tuple[int, int]:
     """``(points, distinct series+timestamp)`` the store makes: equal when none collide."""
     with Store(path, readonly=True) as store:
         keys = Counter()
-        for p in store_points(store):
+        for p in store_points(store, raw=raw):
             head = p.split(" ", 1)[0]  # our tags hold no escaped space in these tests
             keys[(head, p.rsplit(" ", 1)[1])] += 1
     return sum(keys.values()), len(keys)

@@ -66,7 +66,7 @@ def test_influxdb_down_30s_during_a_10_participant_study_loses_nothing(
     server, adapter = own_influx
     path = tmp_path / "study.db"
     store = Store(path)
-    target = InfluxTarget(url=adapter.url, bucket=server.database, token=server.token)
+    target = InfluxTarget(url=adapter.url, bucket=server.database, token=server.token, raw=True)
     sink = InfluxSink(path, target, batch_points=2000, backoff=Backoff(first_s=0.25, max_s=4.0))
     sink.start()
     stop_now = threading.Event()
@@ -103,9 +103,9 @@ def test_influxdb_down_30s_during_a_10_participant_study_loses_nothing(
     store.close()
     assert outage_s >= OUTAGE_S
     assert final.delivered and final.dead_points == 0
-    points, distinct = distinct_series_times(path)
+    points, distinct = distinct_series_times(path, raw=True)
     assert points == distinct  # no two events share a series and timestamp
-    expected = store_counts(path)
+    expected = store_counts(path, raw=True)
     assert sum(expected.values()) == points
     assert influx_counts(server, server.database) == expected
     participants = server.rows('SHOW TAG VALUES FROM "beat" WITH KEY = "participant"')

@@ -58,6 +58,9 @@ def test_raw_events() -> None:
         f"ecg,{TAGS} ecg_uv=-12.0 {T0}",
         f"ecg,{TAGS} ecg_uv=300.0 {T0 + 7_692_308}",  # round(1e9 / 130)
     ]
+    # Polar's accelerometer magnitude (Verity Sense: 52 Hz) has its own measurement.
+    acc = Waveform(time_ns=T0, kind=WaveformKind.ACC, sampling_rate=52.0, values=(998.0,), **IDS)
+    assert _lines(acc) == [f"acc,{TAGS} acc_mg=998.0 {T0}"]
     marker = Marker(
         time_ns=T0,
         action=MarkerAction.START,

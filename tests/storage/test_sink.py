@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
+import sqlite3
 import time
 from pathlib import Path
 
@@ -32,8 +33,10 @@ T0 = 1_767_603_600_000_000_000
 S = 1_000_000_000
 
 
-def _target(adapter: InfluxAdapter, server: InfluxServer, db: str) -> InfluxTarget:
-    return InfluxTarget(url=adapter.url, bucket=db, token=server.token)
+def _target(
+    adapter: InfluxAdapter, server: InfluxServer, db: str, *, raw: bool = False
+) -> InfluxTarget:
+    return InfluxTarget(url=adapter.url, bucket=db, token=server.token, raw=raw)
 
 
 def test_simulated_study_is_replicated_exactly(
@@ -45,12 +48,13 @@ def test_simulated_study_is_replicated_exactly(
 ) -> None:
     path = tmp_path / "study.db"
     simulate_into(path, 2, short_protocol).close()
-    points, distinct = distinct_series_times(path)
+    points, distinct = distinct_series_times(path, raw=True)
     assert points == distinct  # no two events share a series and a timestamp
-    report = sync_store(path, _target(influx_adapter, influx_server, influx_db), batch_points=2000)
+    target = _target(influx_adapter, influx_server, influx_db, raw=True)
+    report = sync_store(path, target, batch_points=2000)
     assert report.delivered and report.queued_points == 0 and report.dead_points == 0
     assert report.shipped_points == points
-    expected = store_counts(path)
+    expected = store_counts(path, raw=True)
     assert set(expected) == {
         "beat",
         "heart_rate",
@@ -74,9 +78,65 @@ def test_simulated_study_is_replicated_exactly(
         (r.time_ns, r.index, r.confidence) for r in stress
     ]
     # A second sync has nothing to send and changes nothing.
-    again = sync_store(path, _target(influx_adapter, influx_server, influx_db))
+    again = sync_store(path, target)
     assert again.delivered and again.shipped_points == 0
     assert influx_counts(influx_server, influx_db) == expected
+
+
+def _sql_counts(path: Path) -> dict[str, int]:
+    """Points per measurement counted from the store's tables with SQL (not our point
+    builder): one per beat, reading, status and marker event and per result row, one per
+    sample of the raw EDA chunks."""
+    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        one = dict(con.execute("SELECT type, COUNT(*) FROM events GROUP BY type").fetchall())
+        (samples,) = con.execute(
+            "SELECT SUM(json_array_length(payload, '$.values_us')) FROM events WHERE type = 'eda'"
+        ).fetchone()
+        tables = {t: con.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in
+                  ("features", "stress", "sessions")}  # fmt: skip
+    finally:
+        con.close()
+    return {
+        "beat": one["beat"],
+        "heart_rate": one["hr"],
+        "device_status": one["status"],
+        "marker": one["marker"],
+        "features": tables["features"],
+        "stress": tables["stress"],
+        "session": tables["sessions"],
+        "eda": samples,
+    }
+
+
+def test_raw_samples_are_replicated_only_with_the_option_and_none_are_lost(
+    tmp_path: Path,
+    influx_server: InfluxServer,
+    influx_adapter: InfluxAdapter,
+    influx_db: str,
+    short_protocol: Protocol,
+) -> None:
+    """By default the raw EDA samples stay in the store: no ``eda`` measurement, every other
+    measurement as many points as the store's tables hold (counted with SQL). Turned on later,
+    the option sends every raw sample stored so far and nothing else again."""
+    path = tmp_path / "study.db"
+    simulate_into(path, 2, short_protocol).close()
+    sql = _sql_counts(path)
+    assert sql["eda"] > 10 * sql["beat"]  # the samples are the bulk (docs/schema.md)
+    report = sync_store(path, _target(influx_adapter, influx_server, influx_db))
+    assert report.delivered and report.queued_points == 0 and report.dead_points == 0
+    without_raw = {m: n for m, n in sql.items() if m != "eda"}
+    assert report.shipped_points == sum(without_raw.values())
+    assert influx_counts(influx_server, influx_db) == without_raw
+    names = [m["name"] for m in influx_server.rows("SHOW MEASUREMENTS", db=influx_db)]
+    assert "eda" not in names and "beat" in names
+    # Skipped raw events count as delivered: nothing queued, the next run sends nothing.
+    again = sync_store(path, _target(influx_adapter, influx_server, influx_db))
+    assert again.delivered and again.shipped_points == 0
+    # --influx-raw later: all raw samples (from the start of the store), only them.
+    raw = sync_store(path, _target(influx_adapter, influx_server, influx_db, raw=True))
+    assert raw.delivered and raw.shipped_points == sql["eda"]
+    assert influx_counts(influx_server, influx_db) == sql
 
 
 def test_closed_session_is_sent_again_and_completes_the_point(
@@ -252,7 +312,7 @@ def test_429_and_503_are_retried_honouring_retry_after(
     t0 = time.monotonic()
     report = sync_store(
         path,
-        _target(influx_adapter, influx_server, influx_db),
+        _target(influx_adapter, influx_server, influx_db, raw=True),
         backoff=Backoff(first_s=0.05, max_s=0.2),
     )
     elapsed = time.monotonic() - t0

@@ -64,6 +64,7 @@ def test_demo_replicates_to_influxdb(
     sent = int(stdout.split(" points sent, everything in the store is delivered")[0].split()[-1])
     assert sent >= sum(expected.values())
     assert influx_counts(influx_server, influx_db) == expected
+    assert "eda" not in expected and "beat" in expected  # raw samples only with --influx-raw
 
 
 def test_replay_replicates_to_influxdb(
@@ -81,9 +82,12 @@ def test_replay_replicates_to_influxdb(
     assert main(argv) == 0
     replayed = tmp_path / "replayed.db"
     influx = _influx_args(influx_adapter.url, influx_db, "--influx-token-file", str(token_file))
+    influx.append("--influx-raw")
     assert main(["replay", str(demo / "stresstrack.db"), "--store", str(replayed), *influx]) == 0
     assert "everything in the store is delivered" in capsys.readouterr().out
-    assert influx_counts(influx_server, influx_db) == store_counts(replayed)
+    expected = store_counts(replayed, raw=True)
+    assert expected["eda"] > 0
+    assert influx_counts(influx_server, influx_db) == expected
 
 
 def test_token_is_never_printed_or_logged(
