@@ -32,6 +32,7 @@ import numpy as np
 from scipy import stats
 
 from stresstrack.events import Marker, MarkerAction
+from stresstrack.outputs import private_output
 from stresstrack.pipeline.results import StressRow
 from stresstrack.store.sqlite import Store
 
@@ -170,7 +171,7 @@ def store_proximal(store: Store, *, horizon_s: float = 1800.0) -> ProximalEffect
 def write_proximal(effect: ProximalEffect, path: Path) -> str:
     """Write ``proximal.csv`` (one row) and return a line for the terminal."""
     fields = [f.name for f in dataclasses.fields(ProximalEffect)]
-    with path.open("w", newline="", encoding="utf-8") as f:
+    with private_output(path, newline="") as f:  # participant data: owner-only (0600)
         writer = csv.writer(f)
         writer.writerow(fields)
         writer.writerow(["" if getattr(effect, k) is None else getattr(effect, k) for k in fields])

@@ -424,7 +424,8 @@ def _float_times(file: DataFile, column: str, chunk_rows: int) -> list[np.ndarra
             encoding="utf-8-sig", engine="c",
         )  # fmt: skip
         for chunk in reader:
-            ns = np.round(chunk.to_numpy(dtype=np.float64)[:, 0] * NS)
+            with np.errstate(over="ignore", invalid="ignore"):  # absurd times become inf: dropped
+                ns = np.round(chunk.to_numpy(dtype=np.float64)[:, 0] * NS)
             parts.append(ns[np.isfinite(ns)])
     return parts
 
@@ -440,7 +441,8 @@ def _text_times(file: DataFile, column: str, chunk_rows: int) -> list[np.ndarray
         for chunk in reader:
             text = chunk.iloc[:, 0].str.strip()
             seconds = pd.to_numeric(text, errors="coerce").to_numpy(dtype=np.float64)
-            ns = np.round(seconds * NS)
+            with np.errstate(over="ignore", invalid="ignore"):  # absurd times become inf: dropped
+                ns = np.round(seconds * NS)
             iso = np.isnan(ns) & text.notna().to_numpy()
             if iso.any():
                 when = pd.to_datetime(text[iso], format="ISO8601", errors="coerce", utc=True)

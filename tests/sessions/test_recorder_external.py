@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -65,11 +66,12 @@ class _Interleaving(Store):
         self.other = other
         self.after_next: list[Event] = []
 
-    def add_events(self, events: Sequence[Event]) -> None:
-        super().add_events(events)
+    def add_events(self, events: Sequence[Event], **kwargs: Any) -> list[Event]:
+        stored = super().add_events(events, **kwargs)
         if self.after_next:
             self.other.add_events(self.after_next)
             self.after_next = []
+        return stored
 
 
 def test_external_markers_reach_the_live_pipeline_in_store_order(tmp_path: Path) -> None:
