@@ -14,52 +14,28 @@ import numpy as np
 import pandas as pd
 import pytest
 import statsmodels.formula.api as smf
+from piecewise import piecewise_participant
 from scipy import stats
 
 from stresstrack.analysis import AnalysisSettings, analyze
 from stresstrack.analysis.effects import Breakdown
-from stresstrack.pipeline.results import FeatureRow, Session, StressRow
 from stresstrack.protocol import Design
 
-NS = 1_000_000_000
-T0 = 1_767_603_600 * NS
 SETTINGS = AnalysisSettings(boot=0, design=Design(conditions=("self-care", "rest"), control="rest"))
-# Three periods: pre (start - 5, start], during (start, start + 5], minutes from T0.
+# Three periods: pre (start - 5, start], during (start, start + 5], minutes from the start.
 STARTS = (10, 25, 40)
 SESSIONS = (("self-care", "solo"), ("self-care", "partner"), ("rest", ""))
 LEVEL = {"solo": "self-care · solo", "partner": "self-care · partner"}
 
 
 def _participant(pid: str, plan: list[tuple[str, str, float, float]]) -> tuple[Any, ...]:
-    """Stress rows every 5 s, constant within each 5 min pre and during piece (so each
-    period's mean is the piece's value), 50 elsewhere; one session per ``plan`` entry
-    ``(kind, mode, pre, during)`` at ``STARTS``."""
-    pieces = []
+    """One session per ``plan`` entry ``(kind, mode, pre, during)`` at ``STARTS``, the index
+    constant at ``pre`` and ``during`` in its 5 min pre and during periods."""
+    pieces: list[tuple[float, float, float]] = []
     for start, (_, _, pre, during) in zip(STARTS, plan, strict=True):
         pieces += [(start - 5, start, pre), (start, start + 5, during)]
-    stress, features = [], []
-    for k in range(1, (STARTS[-1] + 7) * 12 + 1):
-        t_min = k / 12
-        x = next((v for lo, hi, v in pieces if lo < t_min <= hi), 50.0)
-        t = T0 + k * 5 * NS
-        stress.append(
-            StressRow(
-                time_ns=t,
-                participant=pid,
-                study="s",
-                index=x,
-                confidence=0.9,
-                components={},
-                version="1",
-            )
-        )
-        features.append(FeatureRow(time_ns=t, participant=pid, study="s", values={}))
-    sessions = [
-        Session(participant=pid, study="s", kind=kind, start_ns=T0 + start * 60 * NS,
-                end_ns=T0 + (start + 5) * 60 * NS, mode=mode)
-        for start, (kind, mode, _, _) in zip(STARTS, plan, strict=True)
-    ]  # fmt: skip
-    return pid, sessions, stress, features
+    sessions = [(kind, mode, start) for start, (kind, mode, _, _) in zip(STARTS, plan, strict=True)]
+    return piecewise_participant(pid, sessions, pieces, STARTS[-1] + 7)
 
 
 def _study(n: int, seed: int, difference: float) -> tuple[list[Any], pd.DataFrame]:
