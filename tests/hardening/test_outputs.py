@@ -112,7 +112,7 @@ def test_participant_data_files_are_owner_only(tmp_path: Path) -> None:
     assert main(["report", str(db), "--out", str(report)]) == 0
     assert main(["analyze", str(db), "--out", str(tables)]) == 0
     written = [csv_out, parquet_out, report, *sorted(tables.iterdir())]
-    assert len(written) == 7
+    assert len(written) == 8  # the analysis writes 5 tables, effects.csv among them
     assert {p.name: oct(_mode(p)) for p in written} == {p.name: "0o600" for p in written}
     leftovers = [p.name for p in tmp_path.rglob("*") if p.name.endswith(".tmp")]
     assert leftovers == []
