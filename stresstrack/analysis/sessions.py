@@ -152,7 +152,10 @@ class Period:
         return self.good / self.expected if self.expected else 0.0
 
 
-GroupKey = tuple[str, str, str, str]  # (kind, mode, label, arm)
+GroupKey = tuple[str, str, str, str, str]  # (kind, mode, label, arm, follows)
+# Sessions of these kinds are grouped by the session they follow: recovery after self-care is
+# not recovery after rest, and pooling them would blur the uncontrolled comparison.
+SPLIT_BY_PREVIOUS: Final = frozenset({"recovery"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,11 +168,12 @@ class SessionResult:
     included: bool
     reason: str = ""  # why excluded
     post_note: str = ""  # why the post values are empty
+    follows: str = ""  # a recovery's previous session kind (SPLIT_BY_PREVIOUS), else ""
 
     @property
     def group(self) -> GroupKey:
         s = self.session
-        return (s.kind, s.mode, s.label, self.arm)
+        return (s.kind, s.mode, s.label, self.arm, self.follows)
 
     def value(self, measure: str, period: PeriodName) -> float | None:
         if period == "post" and self.post_note:
@@ -216,7 +220,13 @@ class GroupSummary:
 
     @property
     def label(self) -> str:
-        return " · ".join(x for x in self.key if x)
+        """``kind · mode · label · arm``, and ``after KIND`` for a split recovery.
+
+        >>> GroupSummary(("recovery", "", "", "", "self-care"), 0, 0, {}, {}, {}).label
+        'recovery · after self-care'
+        """
+        *named, follows = self.key
+        return " · ".join([*(x for x in named if x), *([f"after {follows}"] if follows else [])])
 
 
 @dataclass(frozen=True, slots=True)
@@ -296,7 +306,10 @@ def analyze_participant(
     series = _Series(stress, features)
     pre_ns, post_ns = round(settings.pre_s * NS), round(settings.post_s * NS)
     out = []
+    previous = ""
     for s in sorted(sessions, key=lambda x: (x.start_ns, x.kind)):
+        follows = previous if s.kind in SPLIT_BY_PREVIOUS else ""
+        previous = s.kind
         if s.kind == BASELINE_KIND:
             continue
         end = s.end_ns if s.end_ns is not None else s.start_ns
@@ -312,7 +325,7 @@ def analyze_participant(
                 f"post: {post.coverage:.0%} of windows with an index of confidence "
                 f">= {settings.min_confidence:g} (need {settings.min_coverage:.0%})"
             )
-        out.append(SessionResult(s, arm, pre, during, post, not reason, reason, post_note))
+        out.append(SessionResult(s, arm, pre, during, post, not reason, reason, post_note, follows))
     return out
 
 

@@ -46,7 +46,7 @@ EFFECTS_COLUMNS: Final = (
     "outcome", "contrast", "estimate", "ci_low", "ci_high", "p", "p_adjusted", "dz",
     "dz_ci_low", "dz_ci_high", "n_participants", "primary", "controlled",
 )  # fmt: skip
-_GROUP: Final = ("kind", "mode", "label", "arm")
+_GROUP: Final = ("kind", "mode", "label", "arm", "follows")  # follows: a recovery's previous kind
 _VERSIONS: Final = ("stress_index_version", "stresstrack_version")
 _SETTINGS: Final = ("pre_s", "post_s", "window_s", "min_coverage", "min_confidence", "boot", "seed")
 

@@ -114,6 +114,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         default=None,
         metavar="FILE_OR_NAME",
         help="mark the phases of this protocol as sessions and print each phase's prompt; "
+        "a counterbalanced protocol follows the participant's order (their place in --study); "
         "collection stops when it ends unless --duration is given",
     )
     p.add_argument(
@@ -153,6 +154,14 @@ def run(args: argparse.Namespace) -> int:
     check = not (args.simulate or args.no_consent_check)  # simulated participants need none
     args.study_choice = resolve_study(args.study, args.participant, check=check)
     args.study = args.study_choice.name
+    args.order = ()
+    if protocol is not None:
+        from stresstrack.study import participant_protocol
+
+        # A counterbalanced protocol: the participant's order (their place in the study file).
+        protocol, args.order = participant_protocol(
+            protocol, args.study_choice.study, args.participant
+        )
     return asyncio.run(_collect(args, protocol))
 
 
@@ -428,9 +437,10 @@ async def _collect(args: argparse.Namespace, protocol: Protocol | None) -> int:
             print(f"{reason[0]} before collection started; nothing stored", file=sys.stderr)
             return 0
         with Store(args.store) as store:
-            from stresstrack.study import stamp_store
+            from stresstrack.study import stamp_order, stamp_store
 
             stamp_store(store, args.study_choice)
+            stamp_order(store, args.participant, args.order)
             from stresstrack.pipeline.latest import LatestValues
 
             latest = LatestValues()  # HR, RMSSD, SCL and stress in the live view
@@ -470,6 +480,8 @@ async def _collect(args: argparse.Namespace, protocol: Protocol | None) -> int:
             status.message(
                 f"collecting {args.participant}: {what} -> {args.store} (Ctrl-C to stop)"
             )
+            if args.order:
+                status.message(f"order of conditions: {', '.join(args.order)}")
             publisher = start_publisher(
                 args, args.store, lambda text: loop.call_soon_threadsafe(status.message, text)
             )

@@ -13,7 +13,8 @@ comparison panels query the absolute windows
 
 with one query each; Grafana's ``concatenate`` and ``calculateField`` transformations put the
 three means side by side and add ``Δ during`` and ``Δ after`` (minus before). A session still
-open has no end yet and is not offered.
+open has no end yet and is not offered. Those changes are uncontrolled (:data:`NOT_CAUSAL`,
+shown in every comparison panel's description and the row title).
 """
 
 from __future__ import annotations
@@ -76,6 +77,13 @@ COMPARED: Final = (
 )
 
 
+NOT_CAUSAL: Final = (
+    "Δ during and Δ after are uncontrolled changes from before: they include natural recovery "
+    "(e.g. from a stressor just before) and time effects, so they are not a causal estimate of "
+    "the session's effect; `stresstrack analyze` with a control condition gives that."
+)
+
+
 def window_condition(name: str) -> str:
     return dict(WINDOWS)[name]
 
@@ -84,7 +92,10 @@ def _compare_panel(c: Compared) -> stat.Panel:
     p = (
         stat.Panel()
         .title(f"{c.title} around the session")
-        .description(f'mean of "{c.field}" before, during and after the session, and the changes')
+        .description(
+            f'mean of "{c.field}" before, during and after the session, and the changes. '
+            + NOT_CAUSAL
+        )
         .datasource(DATASOURCE)
         .unit(c.unit)
         .decimals(1)
@@ -167,7 +178,7 @@ def build() -> dm.Dashboard:
         .uid(UID)
         .description(
             "Each session of a participant: stress and physiology before, during and after. "
-            "Pick a session in the table."
+            "Pick a session in the table. " + NOT_CAUSAL
         )
         .tags(["stresstrack"])
         .timezone("browser")
@@ -200,7 +211,9 @@ def build() -> dm.Dashboard:
         .with_row(db.Row("Sessions"))
         .with_panel(sessions)
         .with_panel(stress_panel())
-        .with_row(db.Row("Before / during / after the chosen session"))
+        .with_row(
+            db.Row("Before / during / after the chosen session (uncontrolled: includes recovery)")
+        )
     )
     for c in COMPARED:
         board = board.with_panel(_compare_panel(c))

@@ -10,17 +10,15 @@ import numpy as np
 import pandas as pd
 import pytest
 import statsmodels.formula.api as smf
+from piecewise import piecewise_participant
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
 from stresstrack.analysis import AnalysisSettings, analyze
 from stresstrack.analysis.effects import NOT_CAUSAL
 from stresstrack.analysis.stats import holm
-from stresstrack.pipeline.results import FeatureRow, Session, StressRow
 from stresstrack.protocol import Design
 
-NS = 1_000_000_000
-T0 = 1_767_603_600 * NS
 DESIGN = Design(conditions=("self-care", "rest"), control="rest", secondary=("hr",))
 # Minutes: pre 1 (5, 10], session 1 (10, 15], gap, pre 2 (20, 25], session 2 (25, 30].
 PIECES = ((5, 10, "pre1"), (10, 15, "during1"), (20, 25, "pre2"), (25, 30, "during2"))
@@ -29,29 +27,12 @@ PIECES = ((5, 10, "pre1"), (10, 15, "during1"), (20, 25, "pre2"), (25, 30, "duri
 def _participant(pid: str, order: tuple[str, str], values: dict[str, float]) -> tuple:
     """Rows every 5 s whose index is constant within each 5 min piece (so each period's mean
     is exactly the piece's value); 50 elsewhere."""
-    stress, features = [], []
-    for k in range(1, 32 * 12 + 1):
-        t_min = k / 12
-        x = next((values[name] for lo, hi, name in PIECES if lo < t_min <= hi), 50.0)
-        t = T0 + k * 5 * NS
-        stress.append(
-            StressRow(
-                time_ns=t,
-                participant=pid,
-                study="s",
-                index=x,
-                confidence=0.9,
-                components={},
-                version="1",
-            )
-        )
-        features.append(FeatureRow(time_ns=t, participant=pid, study="s", values={}))
+    pieces = [(lo, hi, values[name]) for lo, hi, name in PIECES]
     sessions = [
-        Session(participant=pid, study="s", kind=kind, start_ns=T0 + start * 60 * NS,
-                end_ns=T0 + (start + 5) * 60 * NS, mode="solo" if kind == "self-care" else "")
+        (kind, "solo" if kind == "self-care" else "", start)
         for kind, start in zip(order, (10, 25), strict=True)
-    ]  # fmt: skip
-    return pid, sessions, stress, features
+    ]
+    return piecewise_participant(pid, sessions, pieces, 32)
 
 
 def _study(

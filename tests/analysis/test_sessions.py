@@ -192,14 +192,14 @@ def test_each_participant_counts_once_with_the_mean_of_their_sessions() -> None:
     a = analyze(_cohort(), SETTINGS, arms={"P1": "serum", "P2": "serum", "P3": "serum"})
     p1 = [e for e in a.participants if e.participant == "P1" and e.group[0] == "self-care"]
     assert [(e.group, e.sessions, e.delta("stress_index")) for e in p1] == [
-        (("self-care", "solo", "A", "serum"), 2, -15.0)
+        (("self-care", "solo", "A", "serum", ""), 2, -15.0)
     ]
     groups = {g.key: g for g in a.groups}
-    serum = groups[("self-care", "solo", "A", "serum")]
+    serum = groups[("self-care", "solo", "A", "serum", "")]
     s = serum.during["stress_index"]
     assert (s.n, s.mean_delta) == (3, pytest.approx((-15 - 6 - 8) / 3))
     assert (serum.sessions, serum.excluded) == (4, 0)
-    p4 = groups[("self-care", "solo", "A", "")]  # no arm given for P4
+    p4 = groups[("self-care", "solo", "A", "", "")]  # no arm given for P4
     assert (p4.sessions, p4.excluded, p4.during["stress_index"].n) == (1, 1, 0)
     assert p4.reasons == {"during: 0% of windows with an index of confidence >= 0.5 (need 50%)": 1}
     rest = [g for g in a.groups if g.key[0] == "rest"]
@@ -216,3 +216,39 @@ def test_control_kind_compares_each_participant_with_themselves() -> None:
     assert c.mean_delta == pytest.approx(-29 / 3 + 2)
     assert all(not g.control for g in a.groups if g.key[0] == "rest")
     assert math.isfinite(c.ttest_p)
+
+
+def test_recovery_is_grouped_by_the_condition_it_follows() -> None:
+    """Recovery after self-care and recovery after rest are different groups (and rows of the
+    uncontrolled section of effects.csv), never pooled: each participant does stressor,
+    self-care, recovery, stressor, rest, recovery; the index falls by 12 during recovery after
+    self-care and by 4 after rest, so a pooled group would show -8 for everyone."""
+    data = []
+    for pid in ("P1", "P2", "P3"):
+        plan = [
+            ("stressor", 5, 10, 0.0),
+            ("self-care", 10, 15, 0.0),
+            ("recovery", 15, 20, -12.0),
+            ("stressor", 25, 30, 0.0),
+            ("rest", 30, 35, 0.0),
+            ("recovery", 35, 40, -4.0),
+        ]
+        sessions = [_session(pid, k, a, b) for k, a, b, _ in plan]
+
+        def index(m: float, plan: list[tuple[str, int, int, float]] = plan) -> float:
+            return next((50.0 + d for _, a, b, d in plan if a < m <= b), 50.0)
+
+        stress, features = _rows(pid, 45, index)
+        data.append((pid, sessions, stress, features))
+    a = analyze(data, SETTINGS)
+    recovery = {g.label: g.during["stress_index"] for g in a.groups if g.key[0] == "recovery"}
+    assert set(recovery) == {"recovery · after self-care", "recovery · after rest"}
+    assert recovery["recovery · after self-care"].mean_delta == pytest.approx(-12.0)
+    assert recovery["recovery · after rest"].mean_delta == pytest.approx(-4.0)
+    assert all(s.n == 3 for s in recovery.values())
+    contrasts = {e.contrast for e in a.effects.effects if e.outcome == "stress_index"}
+    assert "during − pre: recovery · after self-care" in contrasts
+    assert "during − pre: recovery · after rest" in contrasts
+    assert not any(c.endswith(": recovery") for c in contrasts)
+    follows = {(r.session.kind, r.follows) for r in a.sessions}
+    assert ("self-care", "") in follows and ("recovery", "rest") in follows

@@ -224,3 +224,57 @@ def test_live_status_logs_lines_when_not_a_terminal() -> None:
         "strap: disconnected (Polar: device not found), battery unknown, contact unsupported, "
         "last data - ago, 0 packets, 0 bad, 0 reconnects"
     )
+
+
+CROSSOVER = """\
+name = "tiny-crossover"
+[design]
+conditions = ["self-care", "rest"]
+control = "rest"
+[[phase]]
+kind = "baseline"
+duration_s = 1
+[[phase]]
+block = "A"
+kind = "self-care"
+duration_s = 1
+mode = "solo"
+[[phase]]
+block = "B"
+kind = "rest"
+duration_s = 1
+"""
+
+
+def test_protocol_follows_each_participants_counterbalanced_order(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--protocol with a counterbalanced design and --study: the study file's first participant
+    follows self-care then rest, the second rest then self-care; each order is recorded in the
+    store (what `analyze` reads for the period terms) and is the order of the session markers."""
+    from stresstrack.study import store_orders
+
+    protocol = tmp_path / "crossover.toml"
+    protocol.write_text(CROSSOVER)
+    study = tmp_path / "study.toml"
+    study.write_text(
+        '[study]\nname = "s"\n[[participant]]\nid = "P01"\n[[participant]]\nid = "P02"\n'
+    )
+    store = tmp_path / "s.db"
+    for pid in ("P01", "P02"):
+        args = ["collect", "--participant", pid, "--simulate", "--store", str(store)]
+        assert main([*args, "--protocol", str(protocol), "--study", str(study)]) == 0
+    out = capsys.readouterr().out
+    assert "order of conditions: self-care, rest" in out
+    assert "order of conditions: rest, self-care" in out
+    with Store(store, readonly=True) as s:
+        assert store_orders(s) == {"P01": ("self-care", "rest"), "P02": ("rest", "self-care")}
+    events = sorted((e for e in _events(store) if isinstance(e, Marker)), key=lambda e: e.time_ns)
+    starts = {
+        pid: [e.kind for e in events if e.participant == pid and e.action is MarkerAction.START]
+        for pid in ("P01", "P02")
+    }
+    assert starts == {
+        "P01": ["baseline", "self-care", "rest"],
+        "P02": ["baseline", "rest", "self-care"],
+    }

@@ -391,3 +391,25 @@ def test_sessions_before_during_after_and_deltas(loaded_study: LoadedStudy) -> N
         assert fields["Δ after"] == pytest.approx(
             _window_mean(ts, vs, *bounds["after"]) - _window_mean(ts, vs, *bounds["before"])
         )
+
+
+def test_uncontrolled_changes_say_they_are_not_causal() -> None:
+    """Issue 13: wherever the dashboards show Δ during / Δ after (minus before), the text shown
+    with it (panel descriptions, the dashboard's description, the row title) says it includes
+    natural recovery and time effects and is not a causal estimate."""
+    board = boards()["sessions"]
+    with_deltas = [
+        p
+        for p in panels(board)
+        if any(
+            t.get("options", {}).get("alias") == alias
+            for t in p.get("transformations", [])
+            for alias, _ in DELTAS
+        )
+    ]
+    assert len(with_deltas) == len(COMPARED)
+    for text in [board["description"], *(p["description"] for p in with_deltas)]:
+        assert "natural recovery" in text and "time effects" in text, text
+        assert "not a causal estimate" in text, text
+    rows = [p["title"] for p in board["panels"] if p["type"] == "row"]
+    assert any("uncontrolled" in r and "recovery" in r for r in rows), rows

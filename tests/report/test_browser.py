@@ -78,7 +78,7 @@ MEASURE = """<script>
 
 
 PEOPLE = 6
-GROUPS = 4  # stressor, self-care · solo · serum, recovery, rest
+GROUPS = 5  # stressor, self-care · solo · serum, rest, recovery after self-care, after rest
 
 
 def artefact_dir() -> Path:
