@@ -134,10 +134,12 @@ class Study:
         self, *, pre_s: float = 300.0, post_s: float = 300.0, control: str | None = None,
         boot: int = 2000, seed: int = 0,
     ) -> dict[str, pd.DataFrame]:  # fmt: skip
-        """``stresstrack analyze``'s tables (``sessions``, ``participants``, ``summary``,
-        ``measures``) as DataFrames with the same columns as its CSV files."""
+        """``stresstrack analyze``'s tables (``effects``: the study's answer, ``sessions``,
+        ``participants``, ``summary``, ``measures``) as DataFrames with the same columns as its
+        CSV files."""
         from stresstrack.analysis import AnalysisSettings, analyze_store
         from stresstrack.analysis.tables import (
+            effects_rows,
             measures_rows,
             participants_rows,
             sessions_rows,
@@ -148,6 +150,7 @@ class Study:
                                     seed=seed)  # fmt: skip
         a = analyze_store(self._store, settings)
         tables = {
+            "effects": effects_rows(a),
             "sessions": sessions_rows(a),
             "participants": participants_rows(a),
             "summary": summary_rows(a),
