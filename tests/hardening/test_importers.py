@@ -216,7 +216,7 @@ def test_corrupt_files_in_a_folder_are_never_skipped_silently(
 
 def test_an_xdf_datetime_in_year_9999_is_one_error(tmp_path: Path) -> None:
     """Item 9: ``<datetime>9999-12-31T23:59:59-12:00`` raised OverflowError."""
-    from xdf_writer import FILE_HEADER, MAGIC, chunk
+    from replay.xdf_writer import FILE_HEADER, MAGIC, chunk
 
     header = b'<?xml version="1.0"?><info><version>1.0</version>'
     header += b"<datetime>9999-12-31T23:59:59-12:00</datetime></info>"
@@ -269,3 +269,31 @@ def test_a_store_holding_an_out_of_limits_event_can_still_be_replayed(tmp_path: 
         points = list(store_points(store))
     assert sum(p.startswith("beat,") for p in points) == 5
     assert all("\udce9" not in p for p in points)
+
+
+def test_an_xdf_spanning_300_days_replays_in_bounded_memory(tmp_path: Path) -> None:
+    """Item 3: an XDF recording whose streams span 300 days ran out of memory (MemoryError)
+    on 317c45e. In a child process capped at 2 GiB of address space it now ends within the
+    time limit, with one error line or a store, and never a traceback."""
+    from replay.xdf_writer import XdfWriter
+
+    day = 86_400.0
+    w = XdfWriter()
+    w.stream(1, "Polar H10 RR", "RR", 0, "float32", unit="ms")
+    w.stream(2, "EDA band", "GSR", 4, "float32")
+    for start in (100.0, 100.0 + 300 * day):
+        w.samples(1, [start + 0.8 * k for k in range(60)], [[800.0]] * 60)
+        w.samples(
+            2, [start + 0.25 * k for k in range(200)], [[2.0 + 0.001 * k] for k in range(200)]
+        )
+    path = w.write(tmp_path / "p-01.xdf")
+    out = tmp_path / "o.db"
+    done = _replay_in_child(path, out)
+    assert "Traceback" not in done.stderr, done.stderr
+    assert done.returncode in (0, 2), done.stderr
+    if done.returncode == 0:
+        with Store(out, readonly=True) as s:
+            beats = [e for e in s.iter_events() if isinstance(e, Beat)]
+        assert len(beats) == 120  # both days' beats, nothing lost across the gap
+    else:
+        assert str(path) in done.stderr and len(done.stderr.strip().splitlines()) == 1
