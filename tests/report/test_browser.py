@@ -79,6 +79,9 @@ MEASURE = """<script>
 
 PEOPLE = 6
 GROUPS = 4  # stressor, self-care · solo · serum, recovery, rest
+# The screenshots' window: the report and its copy with plots hidden use the same one, so
+# their shares of dark pixels compare the same area.
+WINDOW = "--window-size=1100,2600"
 
 
 def artefact_dir() -> Path:
@@ -194,7 +197,7 @@ def test_screenshot_shows_the_plots(chromium: str, report: Path, tmp_path: Path)
     """The report as opened (no script): the answer box, the forest plot and the first
     participant's shaded stress curve; the screenshot is kept as a test artefact."""
     shot = tmp_path / "shot.png"
-    _run(chromium, tmp_path, f"--screenshot={shot}", "--window-size=1100,2600", report.as_uri())
+    _run(chromium, tmp_path, f"--screenshot={shot}", WINDOW, report.as_uri())
     shutil.copyfile(shot, artefact_dir() / "report-browser.png")
     rgb = np.asarray(Image.open(shot).convert("RGB"), dtype=np.int32)
     r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
@@ -208,7 +211,7 @@ def test_screenshot_shows_the_plots(chromium: str, report: Path, tmp_path: Path)
     hidden = "<style>svg{visibility:hidden}</style></head>"
     bare.write_text(report.read_text(encoding="utf-8").replace("</head>", hidden, 1))
     bare_shot = tmp_path / "bare.png"
-    _run(chromium, tmp_path, f"--screenshot={bare_shot}", "--window-size=1100,1500", bare.as_uri())
+    _run(chromium, tmp_path, f"--screenshot={bare_shot}", WINDOW, bare.as_uri())
     bare_rgb = np.asarray(Image.open(bare_shot).convert("RGB"), dtype=np.int32)
     bare_dark = float(np.mean(bare_rgb.sum(axis=-1) < 200))
     assert dark - bare_dark > 0.001, (dark, bare_dark)  # > 1650 dark pixels of plot ink
