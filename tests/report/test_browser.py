@@ -104,9 +104,13 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
     protocol = Protocol(
         "short",
         (
-            Phase("baseline", 180.0),
+            # 5 min: with 3, the baseline holds two independent 60 s windows and the index's
+            # confidence (docs/stress-index.md) excludes a participant's calm session.
+            Phase("baseline", 300.0),
             Phase("stressor", 150.0, block="A"),
-            Phase("self-care", 180.0, mode="solo", label="serum", block="A"),
+            # Declared: the simulators' default self-care (0.22) is a realistic small effect
+            # (dz 0.3-0.6), too small to show clearly in 6 participants.
+            Phase("self-care", 180.0, mode="solo", label="serum", block="A", simulated_stress=0.05),
             Phase("recovery", 120.0, block="A"),
             Phase("stressor", 150.0, block="B"),
             Phase("rest", 180.0, block="B"),
@@ -119,7 +123,7 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
         recorder = Recorder(store, Pipeline())
         simulate_study(StudyPlan(participants=PEOPLE, seed=4, protocol=protocol), recorder)
         recorder.close()
-        # The 3 min baseline is shorter than the default 5 min pre window.
+        # Pre windows: the 150 s stressor before each condition (shorter than the default).
         settings = AnalysisSettings(pre_s=150.0, post_s=120.0, boot=0, design=protocol.design)
         return render_report(store, tmp / "report.html", settings=settings)
 
