@@ -348,7 +348,11 @@ REST_LEVEL = PHASE_STRESS["rest"]
 
 
 def crossover_protocol(self_care_level: float) -> Protocol:
-    """The demo design, shortened: baseline 3, blocks stressor 2 / condition 3 / recovery 1."""
+    """The demo design, shortened: baseline 5, blocks stressor 2 / condition 3 / recovery 1.
+
+    Five minutes of baseline, as in ``validation_protocol``: with three, the index's
+    confidence (docs/stress-index.md) stays below the analysis's 0.5 once artefacts add to
+    it, every session is excluded and no participant has both conditions."""
     design = Design(conditions=("self-care", "rest"), control="rest", secondary=())
 
     def block(name: str, kind: str, level: float) -> tuple[Phase, ...]:
@@ -360,7 +364,7 @@ def crossover_protocol(self_care_level: float) -> Protocol:
         )  # fmt: skip
 
     phases = (
-        Phase("baseline", 180.0),
+        Phase("baseline", 300.0),
         *block("A", "self-care", self_care_level),
         *block("B", "rest", REST_LEVEL),
     )
@@ -401,7 +405,7 @@ def crossover_study(args: tuple[int, int, float, float]) -> CrossoverResult:
         if carry and base.order_for(i)[0] == "self-care":
             protocol = with_carryover(protocol, carry)
         p = simulate(
-            f"x-{i:03d}", protocol, ParticipantParams.draw(rng), seed * 1000 + i, ARTEFACTS
+            f"x-{i:03d}", protocol, ParticipantParams.draw(rng), seed * 1000 + i, XARTEFACTS
         )
         data.append((p.pid, p.sessions, p.stress, p.features))
     result = analyze(data, replace(XSETTINGS, design=base.design))

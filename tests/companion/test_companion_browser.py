@@ -128,7 +128,9 @@ async def test_enrol_pair_stream_prompt_and_session(browser: Browser, tmp_path: 
         band = await pair(browser, page)
         sim = strap()
         feed = StrapFeed(sim)
-        packets = feed.until(420.0)  # 4 min rest (baseline), then the stressor
+        # 4 min rest (baseline), then 4 min of the stressor: the realistic index passes 65
+        # about 45 s into it (60 s windows) and the rule needs a minute above.
+        packets = feed.until(480.0)
         t0 = time.monotonic()
         for t, data in packets:
             await band.notify(data, t)

@@ -79,6 +79,9 @@ MEASURE = """<script>
 
 PEOPLE = 6
 GROUPS = 5  # stressor, self-care · solo · serum, rest, recovery after self-care, after rest
+# The screenshots' window: the report and its copy with plots hidden use the same one, so
+# their shares of dark pixels compare the same area.
+WINDOW = "--window-size=1100,2600"
 
 
 def artefact_dir() -> Path:
@@ -101,9 +104,13 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
     protocol = Protocol(
         "short",
         (
-            Phase("baseline", 180.0),
+            # 5 min: with 3, the baseline holds two independent 60 s windows and the index's
+            # confidence (docs/stress-index.md) excludes a participant's calm session.
+            Phase("baseline", 300.0),
             Phase("stressor", 150.0, block="A"),
-            Phase("self-care", 180.0, mode="solo", label="serum", block="A"),
+            # Declared: the simulators' default self-care (0.22) is a realistic small effect
+            # (dz 0.3-0.6), too small to show clearly in 6 participants.
+            Phase("self-care", 180.0, mode="solo", label="serum", block="A", simulated_stress=0.05),
             Phase("recovery", 120.0, block="A"),
             Phase("stressor", 150.0, block="B"),
             Phase("rest", 180.0, block="B"),
@@ -116,7 +123,7 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
         recorder = Recorder(store, Pipeline())
         simulate_study(StudyPlan(participants=PEOPLE, seed=4, protocol=protocol), recorder)
         recorder.close()
-        # The 3 min baseline is shorter than the default 5 min pre window.
+        # Pre windows: the 150 s stressor before each condition (shorter than the default).
         settings = AnalysisSettings(pre_s=150.0, post_s=120.0, boot=0, design=protocol.design)
         return render_report(store, tmp / "report.html", settings=settings)
 
@@ -194,7 +201,7 @@ def test_screenshot_shows_the_plots(chromium: str, report: Path, tmp_path: Path)
     """The report as opened (no script): the answer box, the forest plot and the first
     participant's shaded stress curve; the screenshot is kept as a test artefact."""
     shot = tmp_path / "shot.png"
-    _run(chromium, tmp_path, f"--screenshot={shot}", "--window-size=1100,2600", report.as_uri())
+    _run(chromium, tmp_path, f"--screenshot={shot}", WINDOW, report.as_uri())
     shutil.copyfile(shot, artefact_dir() / "report-browser.png")
     rgb = np.asarray(Image.open(shot).convert("RGB"), dtype=np.int32)
     r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
@@ -208,7 +215,7 @@ def test_screenshot_shows_the_plots(chromium: str, report: Path, tmp_path: Path)
     hidden = "<style>svg{visibility:hidden}</style></head>"
     bare.write_text(report.read_text(encoding="utf-8").replace("</head>", hidden, 1))
     bare_shot = tmp_path / "bare.png"
-    _run(chromium, tmp_path, f"--screenshot={bare_shot}", "--window-size=1100,1500", bare.as_uri())
+    _run(chromium, tmp_path, f"--screenshot={bare_shot}", WINDOW, bare.as_uri())
     bare_rgb = np.asarray(Image.open(bare_shot).convert("RGB"), dtype=np.int32)
     bare_dark = float(np.mean(bare_rgb.sum(axis=-1) < 200))
     assert dark - bare_dark > 0.001, (dark, bare_dark)  # > 1650 dark pixels of plot ink
