@@ -16,9 +16,11 @@ from dataclasses import replace
 from typing import Final
 
 import numpy as np
+import scipy.signal
 
-from stresstrack.pipeline.eda import eda_features
+from stresstrack.pipeline.eda import eda_decompose, eda_features
 from stresstrack.pipeline.hrv import hrv_dfa_alpha1, hrv_frequency, hrv_time
+from stresstrack.pipeline.window import beat_window
 from stresstrack.protocol import Phase, Protocol
 from stresstrack.simulators.physiology import (
     Episode,
@@ -40,6 +42,22 @@ NORMS_PROTOCOL: Final = Protocol(
 )
 _PHASES: Final = {"rest": 0, "stress": 1, "recovery": 2, "selfcare": 3}
 _EDA_HZ: Final = 8.0
+# Published NS-SCR rates (Dawson et al. 2017; Boucsein et al. 2012) count responses that rise
+# at least an absolute 0.01-0.05 µS; the pipeline's scr_per_min follows nk.eda_peaks's
+# relative rule (10 % of the window's largest), which counts calm windows' ripples. The norms
+# are checked against their own definition, at the conservative 0.05 µS.
+NS_SCR_MIN_US: Final = 0.05
+
+
+def ns_scr_per_min(x: np.ndarray, fs: float) -> float:
+    """Responses rising >= NS_SCR_MIN_US from the closest trough before them, per minute."""
+    _, phasic = eda_decompose(x, fs)
+    peaks, _ = scipy.signal.find_peaks(phasic)
+    troughs, _ = scipy.signal.find_peaks(-phasic)
+    before = np.searchsorted(troughs, peaks, side="left") - 1
+    has = before >= 0
+    rise = phasic[peaks[has]] - phasic[troughs[before[has]]]
+    return float(np.count_nonzero(rise >= NS_SCR_MIN_US) / (x.size / fs / 60.0))
 
 
 def _phase_stats(
@@ -48,16 +66,22 @@ def _phase_stats(
     a, b = 300.0 * k + 30.0, 300.0 * (k + 1)
     sel = (bt > a) & (bt <= b)
     r = rr[sel]
+    # The window the pipeline would build from these beats (one unbroken segment).
+    none = np.zeros(r.size, dtype=bool)
+    w = beat_window(
+        "sim", (bt[sel] * 1e9).astype(np.int64), r, none, none, {},
+        start_ns=int(a * 1e9), end_ns=int(b * 1e9),
+    )  # fmt: skip
     out: dict[str, float] = {}
-    for name, v in {**hrv_time(r), **hrv_frequency(r, np.cumsum(r) / 1000.0)}.items():
+    for name, v in {**hrv_time(w), **hrv_frequency(w)}.items():
         if v is not None:
             out[name] = float(v)
     out["dfa_alpha1"] = float(hrv_dfa_alpha1(r) or np.nan)
     x = eda[(et >= a) & (et < b)]
     n = int(60 * _EDA_HZ)
-    feats = [eda_features(x[j : j + n], _EDA_HZ) for j in range(0, x.size - n + 1, n)]
-    out["scl_us"] = float(np.mean([f["scl_us"] or 0.0 for f in feats]))
-    out["scr_per_min"] = float(np.mean([f["scr_per_min"] or 0.0 for f in feats]))
+    chunks = [x[j : j + n] for j in range(0, x.size - n + 1, n)]
+    out["scl_us"] = float(np.mean([eda_features(c, _EDA_HZ)["scl_us"] for c in chunks]))
+    out["scr_per_min"] = float(np.mean([ns_scr_per_min(c, _EDA_HZ) for c in chunks]))
     return out
 
 

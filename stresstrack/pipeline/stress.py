@@ -78,8 +78,13 @@ MIN_INDEPENDENT_WINDOWS: Final = 3
 FULL_INDEPENDENT_WINDOWS: Final = 4  # a 5-min baseline of 60 s windows after settling
 # An EDA non-responder shows (almost) no SCRs and a very low tonic level at baseline
 # (Dawson, Schell & Filion 2017, Handbook of Psychophysiology, ch. 10): their EDA
-# components are left out rather than read as calm.
-NON_RESPONDER_MAX_SCR_PER_MIN: Final = 0.5
+# components are left out rather than read as calm. "No SCRs" is judged by amplitude, not by
+# scr_per_min: SCRs follow nk.eda_peaks's relative rule (10 % of the window's largest), which
+# counts a flat signal's noise ripples (~100/min). A non-responder's baseline windows never
+# hold responses of 0.01 µS, the smallest customary SCR amplitude (Boucsein et al. 2012,
+# Psychophysiology 49:1017); simulated non-responders stay <= 0.006 µS, responders' largest
+# window reaches >= 0.067 µS (10 + 10 people, seed 3).
+NON_RESPONDER_MAX_SCR_AMPLITUDE_US: Final = 0.01
 NON_RESPONDER_MAX_SCL_US: Final = 1.0
 # Electrode drift: the SCL component is the 60 s tonic level minus its exponential trailing
 # mean with this time constant. A steady drift of r µS/min then reads as r·τ (0.5 µS at
@@ -127,6 +132,7 @@ class Derived:
     resp_rate_bpm: float | None
     resp_from_acc: bool
     ln_slow_power: float | None
+    scr_amplitude_us: float | None = None  # mean SCR amplitude (non-responder check)
 
 
 @dataclass
@@ -141,6 +147,7 @@ class Baseline:
         default_factory=lambda: {c.name: [] for c in COMPONENTS}
     )
     raw_scl: list[float] = field(default_factory=list)
+    scr_amplitude: list[float] = field(default_factory=list)
     activity: list[float] = field(default_factory=list)
     slow_power: list[float] = field(default_factory=list)
     frozen: bool = False
@@ -168,6 +175,8 @@ class Baseline:
         self.n_windows += 1
         if d.scl_us is not None:
             self.raw_scl.append(d.scl_us)
+        if d.scr_amplitude_us is not None:
+            self.scr_amplitude.append(d.scr_amplitude_us)
         if d.activity_mg is not None:
             self.activity.append(d.activity_mg)
         if d.ln_slow_power is not None:
@@ -194,12 +203,11 @@ class Baseline:
             self.sd[c.name] = max(sd, c.floor)
         self.activity_ref = float(np.median(self.activity)) if self.activity else 0.0
         self.ln_slow_power = float(np.median(self.slow_power)) if self.slow_power else None
-        scr = self.mean.get("scr_rate")
         scl = _mean_raw_scl(self)
         self.eda_non_responder = (
-            scr is not None
+            bool(self.scr_amplitude)
             and scl is not None
-            and scr <= NON_RESPONDER_MAX_SCR_PER_MIN
+            and max(self.scr_amplitude) < NON_RESPONDER_MAX_SCR_AMPLITUDE_US
             and scl <= NON_RESPONDER_MAX_SCL_US
         )
         self.frozen = True
@@ -250,6 +258,7 @@ class StressState:
             time_ns=time_ns,
             inputs=inputs,
             scl_us=scl,
+            scr_amplitude_us=_finite(values, "scr_amplitude_us"),
             activity_mg=activity,
             moving_share=_finite(values, "moving_share"),
             resp_rate_bpm=_finite(values, "resp_rate_bpm"),

@@ -66,8 +66,14 @@ def test_kubios_spectrum_bands_add_up_and_peaks_lie_in_bands() -> None:
         assert f["vlf_pct"] + f["lf_pct"] + f["hf_pct"] == pytest.approx(100)
         assert f["lf_nu"] + f["hf_nu"] == pytest.approx(100)
         assert 0.04 <= f["lf_peak_hz"] < 0.15 and 0.15 <= f["hf_peak_hz"] < 0.4
-        # VLF, nearly emptied by the detrending, to 1e-3 ms² / 1e-3 % (test_methods.py)
-        assert f == pytest.approx(hrv_frequency(w, "neurokit"), rel=1e-6, abs=1e-3)
+        # VLF, the band the ill-conditioned detrending nearly empties, to 1e-4 relative (1e-3
+        # absolute when nearly empty); measured <= 4.6e-5 on the realistic simulator, whose
+        # wandering HR leaves 5-40 ms² of VLF (docs/features.md, test_methods.py)
+        ref = hrv_frequency(w, "neurokit")
+        vlf = ("vlf_ms2", "vlf_pct")
+        assert {k: f[k] for k in vlf} == pytest.approx({k: ref[k] for k in vlf}, rel=1e-4, abs=1e-3)
+        rest = {k: v for k, v in f.items() if k not in vlf}
+        assert rest == pytest.approx({k: ref[k] for k in rest}, rel=1e-6, abs=1e-3)
 
 
 def test_dfa_alpha1_equals_neurokit() -> None:

@@ -147,8 +147,12 @@ def test_implausible_windows_are_rejected_and_kept_out_of_the_baseline() -> None
     clean = [r for r in rows if r.time_ns <= T0 + 300 * NS and r.plausible]
     baseline = p.baseline("nsrdb")
     assert baseline is not None and baseline.frozen
-    expected = [r.values["mean_hr_bpm"] for r in clean if r.values["mean_hr_bpm"] is not None]
-    assert baseline.samples["hr"] == pytest.approx(expected)
+    expected = [
+        (r.time_ns, r.values["mean_hr_bpm"]) for r in clean if r.values["mean_hr_bpm"] is not None
+    ]
+    # stress index 2.0 keeps each baseline sample with its window's end time
+    assert [t for t, _ in baseline.samples["hr"]] == [t for t, _ in expected]
+    assert [x for _, x in baseline.samples["hr"]] == pytest.approx([x for _, x in expected])
     assert baseline.n_windows == len(clean)
 
 

@@ -38,9 +38,9 @@ def test_index_follows_true_stress_with_artefacts_and_dropouts() -> None:
     assert res[:, 1].min() >= AUC_MIN, res
 
 
-def _scenario(name: str) -> ScenarioResult:
+def _scenario(name: str, n: int = N_SCENARIO) -> ScenarioResult:
     (sc,) = [s for s in SCENARIOS if s.name.startswith(name)]
-    return run_scenario(sc, N_SCENARIO, seed=7)
+    return run_scenario(sc, n, seed=7)
 
 
 @pytest.mark.parametrize(
@@ -65,12 +65,14 @@ def test_paced_breathing_and_movement_lower_the_confidence_with_an_accelerometer
 
 def test_orienting_responses_do_not_read_as_stress_and_lower_the_confidence() -> None:
     """HR falls while skin conductance responds: the components disagree in the windows
-    where both are clear (12 participants: confidence 0.73 against 0.97; these 4: 0.83
-    against 0.94)."""
+    where both are clear. Since SCRs follow nk.eda_peaks's relative rule (issue 12) the SCR
+    rate shows the responses less and the drop is smaller: 12 participants (seed 1) 0.915
+    against 0.963 (x 0.950); these 4 (seed 7): 0.885 against 0.937 (x 0.945); a manipulation
+    without conflict (EDA drift) keeps x 1.00 (docs/stress-index.md)."""
     r = _scenario("orienting")
     assert abs(r.shift) <= 8.0, r
     assert r.alarms <= 0.10, r
-    assert r.confidence <= 0.92 * r.control_confidence, r
+    assert r.confidence <= 0.96 * r.control_confidence, r
 
 
 def test_eda_drift_does_not_read_as_stress() -> None:
@@ -84,7 +86,9 @@ def test_eda_drift_does_not_read_as_stress() -> None:
 )
 def test_stress_in_one_system_still_moves_the_index(name: str) -> None:
     """One system carries 1-2 of the 3.5 component weights: the index moves by 10-30 points,
-    and reaches the alarm level (75) in some windows only (skin only: ~12 %)."""
-    r = _scenario(name)
+    and reaches the alarm level (75) in some windows only. Skin only runs 12 participants:
+    with SCRs by nk.eda_peaks's relative rule (issue 12) its alarms are 9 % (seed 7) to 16 %
+    (seed 1) over 12 people, and 4 people (2 % at seed 7) are too few to bound them."""
+    r = _scenario(name, 12 if name == "stressor in the skin" else N_SCENARIO)
     assert r.shift >= 8.0, r
     assert r.alarms >= 0.05, r
