@@ -18,6 +18,8 @@ DOC = Path(__file__).resolve().parents[2] / "docs" / "schema.md"
 # produce, each with why; anything else documented must appear.
 NOT_IN_A_SIMULATED_STUDY = {
     "rr_ticks",  # written only when the strap sends raw ticks
+    "activity_mg",  # features: only with an accelerometer (Polar H10 ACC)
+    "moving_share",
     "energy_kj",  # when the strap sends energy expended
     "detail",  # device_status: a status with a message
     "gap_start_ms",  # device_status: a gap

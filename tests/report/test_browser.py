@@ -24,7 +24,7 @@ import pytest
 from PIL import Image
 from servers import require_binary
 
-from stresstrack.analysis import AnalysisSettings
+from stresstrack.analysis import AnalysisSettings, analyze_store
 from stresstrack.pipeline import Pipeline
 from stresstrack.protocol import Design, Phase, Protocol
 from stresstrack.recorder import Recorder
@@ -78,6 +78,7 @@ MEASURE = """<script>
 
 
 PEOPLE = 6
+EXPECTED: dict[str, int] = {}  # filled by the report fixture from the analysis
 GROUPS = 5  # stressor, self-care · solo · serum, rest, recovery after self-care, after rest
 # The screenshots' window: the report and its copy with plots hidden use the same one, so
 # their shares of dark pixels compare the same area.
@@ -125,7 +126,25 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
         recorder.close()
         # Pre windows: the 150 s stressor before each condition (shorter than the default).
         settings = AnalysisSettings(pre_s=150.0, post_s=120.0, boot=0, design=protocol.design)
-        return render_report(store, tmp / "report.html", settings=settings)
+        page = render_report(store, tmp / "report.html", settings=settings)
+        # What the page must show, from the analysis itself: sessions the analysis excluded
+        # (e.g. a participant the index treats as an EDA non-responder, whose confidence
+        # falls below the cut-off) draw no dot, and the headline counts included people.
+        analysis = analyze_store(store, settings)
+        EXPECTED["dots"] = len(
+            {
+                (r.group, r.session.participant)
+                for r in analysis.sessions
+                if r.included and r.session.kind != "baseline"
+            }
+        )  # fmt: skip  (a dot per participant and group)
+        kinds: dict[str, set[str]] = {}
+        for r in analysis.sessions:
+            if r.included and r.session.kind in ("self-care", "rest"):
+                kinds.setdefault(r.session.participant, set()).add(r.session.kind)
+        # The crossover's model compares conditions within a person: both must be included.
+        EXPECTED["people"] = sum(1 for k in kinds.values() if k == {"self-care", "rest"})
+        return page
 
 
 def _run(chromium: str, tmp: Path, *args: str) -> str:
@@ -171,7 +190,8 @@ def test_every_chart_is_drawn(chromium: str, report: Path, tmp_path: Path) -> No
     assert len(drawn("bands")) == PEOPLE * 7  # baseline, then 2 blocks of 3 sessions
     # Forest plot: one row per non-baseline group, a dot per participant, mean and CI.
     assert len(drawn("labels")) == GROUPS
-    assert len(drawn("dots")) == GROUPS * PEOPLE
+    assert GROUPS * PEOPLE - 2 <= EXPECTED["dots"] <= GROUPS * PEOPLE  # at most 2 excluded
+    assert len(drawn("dots")) == EXPECTED["dots"]
     assert len(drawn("means")) == GROUPS
     assert len(drawn("cis", lines=True)) == GROUPS
     assert g["zero"] and g["zero"][0]["h"] > 0
@@ -185,11 +205,12 @@ def test_the_controlled_answer_comes_first(chromium: str, report: Path, tmp_path
     on screen above the uncontrolled before / during / after."""
     g = _geometry(chromium, report, tmp_path)
     assert g["first"] == "answer"
+    assert EXPECTED["people"] >= PEOPLE - 1
     text = g["headline"]["text"]
     # Simulated self-care (level 0.05) is calmer than rest (0.30): lowered, more than rest.
     assert re.fullmatch(
         rf"Self-care lowered the stress index by [\d.]+ points \(95 % CI [\d.]+ to [\d.]+\) "
-        rf"more than rest, in {PEOPLE} participants\.",
+        rf"more than rest, in {EXPECTED['people']} participants\.",
         text,
     ), text
     assert g["headline"]["h"] > 15 and g["headline"]["w"] > 300
