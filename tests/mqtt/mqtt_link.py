@@ -159,7 +159,8 @@ class ProcessWorker:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
-                env={**os.environ, **(env or {})},
+                # A hung worker dumps every thread's stack on SIGABRT (see terminate()).
+                env={**os.environ, "PYTHONFAULTHANDLER": "1", **(env or {})},
             )
         return self
 
@@ -175,10 +176,19 @@ class ProcessWorker:
         self.proc.send_signal(signal.SIGKILL)
         self.proc.wait()
 
-    def terminate(self) -> int:
+    def terminate(self, timeout: float = 120.0) -> int:
+        """SIGTERM, then wait for the clean stop; a worker that does not stop in ``timeout``
+        is aborted, so its threads' stacks (faulthandler) end up in the failure message."""
         assert self.proc is not None
         self.proc.send_signal(signal.SIGTERM)
-        return self.proc.wait(timeout=120)
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.send_signal(signal.SIGABRT)
+            self.proc.wait(timeout=30)
+            raise AssertionError(
+                f"the worker did not stop within {timeout:g} s of SIGTERM:\n{self.output()}"
+            ) from None
 
     def output(self) -> str:
         return self.log.read_text(encoding="utf-8", errors="replace")
