@@ -19,7 +19,7 @@ PACKAGE = Path(stresstrack.__file__).parent
 
 # The core must not know about its entry points and edges (issue 17).
 CORE = ("sensors", "pipeline", "store", "events", "errors", "clock")
-EDGES = ("cli", "replay", "transport", "report", "dashboards", "sinks", "simulators")
+EDGES = ("cli", "replay", "transport", "report", "dashboards", "sinks", "simulators", "export")
 
 
 def _imported(path: Path) -> set[str]:

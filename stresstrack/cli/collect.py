@@ -1,7 +1,7 @@
 """``stresstrack collect``: record a participant's devices live, with features and stress.
 
 Each device gets a :class:`~stresstrack.sensors.collector.DeviceCollector` (reconnects on its
-own); events go through a :class:`~stresstrack.recorder.Recorder` into the store and a live
+own); events go through a :class:`~stresstrack.session.recorder.Recorder` into the store and a live
 pipeline, flushed every second, so a crash loses at most the last second. Ctrl-C or SIGTERM
 stops cleanly: collectors stop their streams and disconnect, the recorder is flushed, the
 pipeline finishes its windows, and a summary is printed (exit 0). A second Ctrl-C hurries
@@ -42,7 +42,7 @@ from stresstrack.cli.lsl_options import (
 from stresstrack.cli.mark import HotkeyMarker, terminal_keys
 from stresstrack.errors import StressTrackError
 from stresstrack.events import EVENT_TYPE_NAMES, Event, Marker, MarkerAction
-from stresstrack.protocol import Phase, Protocol, load_protocol
+from stresstrack.session.protocol import Phase, Protocol, load_protocol
 from stresstrack.transport.options import (
     add_broker_options,
     check_publish_args,
@@ -53,8 +53,8 @@ from stresstrack.transport.options import (
 if TYPE_CHECKING:
     from stresstrack.clock import Clock
     from stresstrack.lsl.inlet import Converter
-    from stresstrack.recorder import Recorder
     from stresstrack.sensors.collector import ClientFactory, DeviceCollector
+    from stresstrack.session.recorder import Recorder
 
 NAME = "collect"
 NS: Final = 1_000_000_000
@@ -149,14 +149,14 @@ def run(args: argparse.Namespace) -> int:
         )
     check_publish_args(args)
     protocol = load_protocol(args.protocol) if args.protocol else None
-    from stresstrack.study import resolve_study
+    from stresstrack.session.study import resolve_study
 
     check = not (args.simulate or args.no_consent_check)  # simulated participants need none
     args.study_choice = resolve_study(args.study, args.participant, check=check)
     args.study = args.study_choice.name
     args.order = ()
     if protocol is not None:
-        from stresstrack.study import participant_protocol
+        from stresstrack.session.study import participant_protocol
 
         # A counterbalanced protocol: the participant's order (their place in the study file).
         protocol, args.order = participant_protocol(
@@ -366,7 +366,7 @@ class ProtocolMarks:
         )
 
     async def run(self) -> None:
-        from stresstrack.protocol import run_protocol
+        from stresstrack.session.protocol import run_protocol
 
         await run_protocol(
             self.protocol,
@@ -402,8 +402,8 @@ class ProtocolMarks:
 
 async def _collect(args: argparse.Namespace, protocol: Protocol | None) -> int:
     from stresstrack.clock import WallClock
-    from stresstrack.recorder import Recorder
     from stresstrack.sensors.collector import DeviceCollector
+    from stresstrack.session.recorder import Recorder
     from stresstrack.store.sqlite import Store
 
     loop = asyncio.get_running_loop()
@@ -437,7 +437,7 @@ async def _collect(args: argparse.Namespace, protocol: Protocol | None) -> int:
             print(f"{reason[0]} before collection started; nothing stored", file=sys.stderr)
             return 0
         with Store(args.store) as store:
-            from stresstrack.study import stamp_order, stamp_store
+            from stresstrack.session.study import stamp_order, stamp_store
 
             stamp_store(store, args.study_choice)
             stamp_order(store, args.participant, args.order)

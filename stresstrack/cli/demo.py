@@ -13,11 +13,11 @@ from stresstrack.cli.common import (
     pipeline_config,
 )
 from stresstrack.cli.lsl_options import add_lsl_outlet_option, lsl_pipeline
+from stresstrack.cli.progress import Progress
 from stresstrack.errors import StressTrackError
 from stresstrack.outputs import check_output
-from stresstrack.progress import Progress
-from stresstrack.protocol import load_protocol
-from stresstrack.recorder import Recorder
+from stresstrack.session.protocol import load_protocol
+from stresstrack.session.recorder import Recorder
 from stresstrack.store.sqlite import Store
 
 NAME = "demo"
@@ -77,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.participants < 1:
         raise StressTrackError("--participants must be at least 1")
-    from stresstrack.study import stamp_order
+    from stresstrack.session.study import stamp_order
 
     protocol = load_protocol(DEMO_PROTOCOL if args.protocol is None else args.protocol)
     out: Path = args.out

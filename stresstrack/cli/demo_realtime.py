@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Final
 
 from stresstrack.clock import WallClock
-from stresstrack.recorder import Recorder
+from stresstrack.session.recorder import Recorder
 from stresstrack.simulators.study import StudyPlan, run_simulated_study
 
 __all__ = ["run_realtime"]

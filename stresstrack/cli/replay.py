@@ -136,6 +136,7 @@ def _remove_if_empty(path: Path) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from stresstrack.cli.progress import Progress
     from stresstrack.replay import ImportOptions, find_recordings, format_summary
     from stresstrack.replay.base import resolve_timezone
     from stresstrack.replay.runner import replay_recordings
@@ -172,6 +173,7 @@ def run(args: argparse.Namespace) -> int:
             options,
             workers=args.workers,
             speed=args.speed,
+            progress_bar=Progress,
         )
     elapsed = time.monotonic() - t0
     failed = [r for r in results if r.error]

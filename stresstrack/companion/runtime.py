@@ -5,7 +5,7 @@ with the browser's receive time and a sequence number (:class:`Packet`); each pa
 through the very handlers of the bleak collector (:class:`~stresstrack.sensors.collector.
 DeviceCollector`, with a clock that reads the browser's receive time), so a strap paired
 from a phone and a strap read by ``collect`` give the same events. Events go to a
-:class:`~stresstrack.recorder.Recorder`: stored first, then through the pipeline.
+:class:`~stresstrack.session.recorder.Recorder`: stored first, then through the pipeline.
 
 Exactly once: a sender (one browser) numbers its packets; the last stored number is written
 in the same transaction as the events (store meta ``companion/seq/<participant>/<sender>``),
@@ -50,12 +50,12 @@ from stresstrack.events import (
 from stresstrack.pipeline.engine import Output, PipelineConfig
 from stresstrack.pipeline.latest import ObservedPipeline
 from stresstrack.pipeline.results import FeatureRow, Session, StressRow
-from stresstrack.recorder import Recorder
 from stresstrack.sensors.collector import DeviceCollector
 from stresstrack.sensors.profiles.battery import BATTERY_LEVEL_UUID
 from stresstrack.sensors.profiles.heart_rate import HEART_RATE_MEASUREMENT_UUID
+from stresstrack.session.recorder import Recorder
+from stresstrack.session.study import ARM_META_PREFIX
 from stresstrack.store.sqlite import Store
-from stresstrack.study import ARM_META_PREFIX
 
 __all__ = ["Companion", "CompanionError", "Packet", "ParticipantLive", "ReceiveClock"]
 

@@ -1,6 +1,6 @@
 """Running replays: one recording, a group sharing participants, a folder in parallel.
 
-Every recording goes through the same :class:`~stresstrack.recorder.Recorder` and
+Every recording goes through the same :class:`~stresstrack.session.recorder.Recorder` and
 :class:`~stresstrack.pipeline.engine.Pipeline` as live data. Several recordings run in
 parallel processes (one group at a time per worker), each writing its own temporary store;
 the parent then copies them into the output store in the order the recordings were found.
@@ -33,18 +33,17 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from stresstrack.errors import EventError, StressTrackError
 from stresstrack.events import Event
 from stresstrack.limits import check_event
 from stresstrack.pipeline.engine import Output, Pipeline, PipelineConfig
 from stresstrack.pipeline.results import FeatureRow
-from stresstrack.progress import Progress
-from stresstrack.recorder import Recorder
 from stresstrack.replay.base import NS, ImportOptions, ImportStats
 from stresstrack.replay.pacing import pace
 from stresstrack.replay.sources import FORMATS, Recording
+from stresstrack.session.recorder import Recorder
 from stresstrack.store.sqlite import Store, StoreError
 
 __all__ = [
@@ -251,15 +250,27 @@ def group_recordings(recordings: Sequence[Recording], options: ImportOptions) ->
     return sorted(groups.values(), key=lambda g: g[0])
 
 
+class ProgressBar(Protocol):
+    """A progress display: ``update(done)`` in the unit given at creation, then ``close()``."""
+
+    def update(self, done: float) -> None: ...
+
+    def close(self) -> None: ...
+
+
+# ``bar(label, total, unit)`` makes the display (the CLI passes its ``Progress`` line).
+BarFactory = Callable[[str, float, str], ProgressBar]
+
+
 class _FolderProgress:
     """One progress line for all recordings, weighted by their size on disk."""
 
-    def __init__(self, sizes: Sequence[int], show: bool) -> None:
+    def __init__(self, sizes: Sequence[int], bar: BarFactory | None) -> None:
         self.sizes = [max(s, 1) for s in sizes]
         self.fractions = [0.0] * len(sizes)
         self.bar = (
-            Progress(f"replaying {len(sizes)} recording(s)", sum(self.sizes) / 1e6, "MB")
-            if show
+            bar(f"replaying {len(sizes)} recording(s)", sum(self.sizes) / 1e6, "MB")
+            if bar is not None
             else None
         )
 
@@ -282,10 +293,10 @@ def replay_recordings(
     *,
     workers: int = 1,
     speed: float = 0.0,
-    show_progress: bool = True,
+    progress_bar: BarFactory | None = None,
 ) -> list[RecordingResult]:
     """Replay ``recordings`` into the store ``out``; parallel when there are several groups."""
-    progress = _FolderProgress([r.size() for r in recordings], show_progress)
+    progress = _FolderProgress([r.size() for r in recordings], progress_bar)
     groups = group_recordings(recordings, options)
     try:
         if workers <= 1 or len(groups) <= 1:

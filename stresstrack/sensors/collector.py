@@ -46,7 +46,6 @@ from stresstrack.events import (
     EventIds,
     HeartRate,
 )
-from stresstrack.recorder import EventSink
 from stresstrack.sensors.pmd_session import (
     DEFAULT_STREAMS,
     PmdControl,
@@ -75,6 +74,7 @@ from stresstrack.sensors.profiles.polar_pmd import (
     decode_pmd_frame,
 )
 from stresstrack.sensors.timing import BeatTimer, ChunkTimer
+from stresstrack.session.recorder import EventSink
 
 __all__ = [
     "ClientFactory",

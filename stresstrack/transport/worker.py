@@ -14,7 +14,7 @@ its intent (meta key ``mqtt_in_pending``: the cursors it will set and how many e
 adds); on start-up an intent whose events are all in the store is completed, any other is
 dropped (its messages were not acknowledged and come again).
 
-Results. Events go through :class:`~stresstrack.recorder.Recorder` (store first, then the
+Results. Events go through :class:`~stresstrack.session.recorder.Recorder` (store first, then the
 pipeline). Pipeline state is not saved: on start-up the worker replays its store through a
 fresh pipeline, writing only the results the store lacks (those of a round cut short by a
 crash), and carries on where it stopped; results therefore equal a replay of the store.
@@ -39,7 +39,7 @@ from stresstrack.backoff import Backoff
 from stresstrack.events import DeviceState, DeviceStatus, Event
 from stresstrack.pipeline.engine import Output, Pipeline, PipelineConfig
 from stresstrack.pipeline.results import FeatureRow, Session, StressRow
-from stresstrack.recorder import Recorder, process_isolated, split_outputs
+from stresstrack.session.recorder import Recorder, process_isolated, split_outputs
 from stresstrack.store.sqlite import Quarantined, Store
 from stresstrack.transport.auth import SignatureError, check_signature
 from stresstrack.transport.connection import (

@@ -21,8 +21,8 @@ from servers import InfluxServer
 from stresstrack.dashboards.downsampling import DOWNSAMPLED, backfill_statement
 from stresstrack.pipeline import Pipeline
 from stresstrack.pipeline.results import Session
-from stresstrack.protocol import Phase, Protocol
-from stresstrack.recorder import Recorder
+from stresstrack.session.protocol import Phase, Protocol
+from stresstrack.session.recorder import Recorder
 from stresstrack.simulators.study import StudyPlan, simulate_study
 from stresstrack.sinks import InfluxTarget, sync_store
 from stresstrack.store import Store

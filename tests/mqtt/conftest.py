@@ -17,10 +17,10 @@ from mqtt_link import Study
 from servers import InfluxServer, MosquittoServer, influx_server, require_binary
 
 from stresstrack.events import Event
-from stresstrack.export import table_rows
+from stresstrack.export.tables import table_rows
 from stresstrack.pipeline.engine import Pipeline
-from stresstrack.protocol import Phase, Protocol
-from stresstrack.recorder import Recorder
+from stresstrack.session.protocol import Phase, Protocol
+from stresstrack.session.recorder import Recorder
 from stresstrack.simulators.study import StudyPlan, simulate_study
 from stresstrack.store.sqlite import Store
 

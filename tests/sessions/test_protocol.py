@@ -11,7 +11,7 @@ import pytest
 from stresstrack.clock import VirtualClock, run_virtual
 from stresstrack.errors import ImportFormatError
 from stresstrack.events import Event, Marker, MarkerAction
-from stresstrack.protocol import (
+from stresstrack.session.protocol import (
     DEFAULT_PROTOCOL,
     Phase,
     Protocol,

@@ -57,7 +57,7 @@ from stresstrack.errors import ImportFormatError
 from stresstrack.events import Marker, MarkerAction
 
 if TYPE_CHECKING:
-    from stresstrack.recorder import EventSink
+    from stresstrack.session.recorder import EventSink
 
 __all__ = [
     "DEFAULT_PROTOCOL",
