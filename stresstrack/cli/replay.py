@@ -12,11 +12,12 @@ from stresstrack.cli.common import (
     add_influx_options,
     add_pipeline_options,
     finite_float,
-    influx_replica,
+    influx_follower,
     participant_arg,
     pipeline_config,
 )
 from stresstrack.errors import StressTrackError
+from stresstrack.runtime import following
 from stresstrack.store.sqlite import Store
 
 NAME = "replay"
@@ -165,7 +166,7 @@ def run(args: argparse.Namespace) -> int:
     created = not out.exists()
     with Store(out):
         pass  # created before the InfluxDB replica starts following it
-    with influx_replica(args, out):
+    with following([influx_follower(args, out)]):
         results = replay_recordings(
             recordings,
             out,

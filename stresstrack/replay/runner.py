@@ -1,7 +1,7 @@
 """Running replays: one recording, a group sharing participants, a folder in parallel.
 
-Every recording goes through the same :class:`~stresstrack.session.recorder.Recorder` and
-:class:`~stresstrack.pipeline.engine.Pipeline` as live data. Several recordings run in
+Every recording goes through the same :class:`~stresstrack.runtime.Runtime` (store, then
+:class:`~stresstrack.pipeline.engine.Pipeline`) as live data. Several recordings run in
 parallel processes (one group at a time per worker), each writing its own temporary store;
 the parent then copies them into the output store in the order the recordings were found.
 The result is the same as replaying them one after the other, because
@@ -43,7 +43,7 @@ from stresstrack.pipeline.results import FeatureRow
 from stresstrack.replay.base import NS, ImportOptions, ImportStats
 from stresstrack.replay.pacing import pace
 from stresstrack.replay.sources import FORMATS, Recording
-from stresstrack.session.recorder import Recorder
+from stresstrack.runtime import Runtime
 from stresstrack.store.sqlite import Store, StoreError
 
 __all__ = [
@@ -108,14 +108,14 @@ class CountingPipeline(Pipeline):
 
 def replay_recording(
     recording: Recording,
-    recorder: Recorder,
+    runtime: Runtime,
     pipeline: CountingPipeline,
     options: ImportOptions,
     *,
     speed: float = 0.0,
     progress: Callable[[float], None] | None = None,
 ) -> RecordingResult:
-    """Feed one recording's events to ``recorder``; errors end up in the result."""
+    """Feed one recording's events to ``runtime``; errors end up in the result."""
     result = RecordingResult(recording.label, recording.format.name)
     stats = ImportStats()
     before = Counter(pipeline.windows)
@@ -124,7 +124,7 @@ def replay_recording(
     try:
         events: Iterable[Event] = recording.read(options, stats)
         if speed > 0:
-            events = pace(events, speed, on_wait=lambda: _flush(recorder, batch))
+            events = pace(events, speed, on_wait=lambda: _flush(runtime, batch))
         for event in events:
             t = event.time_ns
             if not 0 <= t < MAX_TIME_NS:  # what no store can hold: never expected
@@ -135,7 +135,7 @@ def replay_recording(
                 raise StressTrackError(f"{recording.label}: {exc}") from None
             batch.append(event)
             if len(batch) >= EMIT_BATCH or speed > 0:
-                recorder.emit(batch)
+                runtime.emit(batch)
                 batch.clear()
             result.events += 1
             result.first_ns = t if result.first_ns is None else min(result.first_ns, t)
@@ -149,7 +149,7 @@ def replay_recording(
         result.error = f"{recording.label}: {exc}"
     finally:
         try:
-            _flush(recorder, batch)  # whatever was read is stored and processed
+            _flush(runtime, batch)  # whatever was read is stored and processed
         except (StoreError, sqlite3.Error, OSError) as exc:
             result.error = result.error or f"{recording.label}: {exc}"
         if progress is not None:
@@ -164,11 +164,11 @@ def replay_recording(
     return result
 
 
-def _flush(recorder: Recorder, batch: list[Event]) -> None:
+def _flush(runtime: Runtime, batch: list[Event]) -> None:
     if batch:
-        recorder.emit(batch)
+        runtime.emit(batch)
         batch.clear()
-    recorder.flush()
+    runtime.flush()
 
 
 def replay_group(
@@ -189,20 +189,20 @@ def replay_group(
     pipeline = CountingPipeline(config)
     indices = list(indices) if indices is not None else list(range(len(recordings)))
     results: list[RecordingResult] = []
-    recorder: Recorder | None = None
+    runtime: Runtime | None = None
     for k, recording in enumerate(recordings):
         store = store_for(k)
-        if recorder is None or recorder.store is not store:
-            recorder = Recorder(store, pipeline, batch=RECORDER_BATCH, idempotent=True)
+        if runtime is None or runtime.store is not store:
+            runtime = Runtime(store, pipeline, batch=RECORDER_BATCH, idempotent=True)
         index = indices[k]
         report = None if progress is None else _bind(progress, index)
         results.append(
-            replay_recording(recording, recorder, pipeline, options, speed=speed, progress=report)
+            replay_recording(recording, runtime, pipeline, options, speed=speed, progress=report)
         )
-    if recorder is not None:
+    if runtime is not None:
         before = Counter(pipeline.windows)
         try:
-            recorder.close()
+            runtime.close()
         except (StoreError, sqlite3.Error, OSError) as exc:
             results[-1].error = results[-1].error or f"writing the last windows: {exc}"
         _attribute(results, pipeline.windows - before)

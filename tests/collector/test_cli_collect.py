@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 
 from stresstrack.cli import main
-from stresstrack.cli.collect import LiveStatus
 from stresstrack.events import DeviceState, DeviceStatus, HeartRate, Marker, MarkerAction
+from stresstrack.runtime.status import LiveStatus
 from stresstrack.sensors.collector import CollectorStats
 from stresstrack.store.sqlite import Store
 

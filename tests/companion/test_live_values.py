@@ -8,10 +8,10 @@ import io
 import numpy as np
 from support_protocols import SHORT_PROTOCOL
 
-from stresstrack.cli.collect import LiveStatus
 from stresstrack.events import Beat, EdaSamples
 from stresstrack.pipeline.engine import PipelineConfig
 from stresstrack.pipeline.latest import LatestValues, ObservedPipeline
+from stresstrack.runtime.status import LiveStatus
 from stresstrack.simulators.physiology import ParticipantModel, ParticipantParams
 from stresstrack.simulators.recording import CLEAN, recording_events
 
