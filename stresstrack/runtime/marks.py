@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from stresstrack.clock import Clock
-from stresstrack.events import Marker, MarkerAction
+from stresstrack.events import MarkerAction
+from stresstrack.session.markers import phase_marker, run_protocol
 from stresstrack.session.protocol import Phase, Protocol
 from stresstrack.session.recorder import EventSink
 
@@ -44,8 +45,6 @@ class ProtocolMarks:
         )
 
     async def run(self) -> None:
-        from stresstrack.session.protocol import run_protocol
-
         await run_protocol(
             self.protocol,
             participant=self.participant,
@@ -61,18 +60,12 @@ class ProtocolMarks:
         if self.current is None:
             return
         p, self.current = self.current, None
-        self.sink.emit(
-            [
-                Marker(
-                    time_ns=self.clock.now_ns(),
-                    participant=self.participant,
-                    study=self.study,
-                    device="protocol",
-                    action=MarkerAction.STOP,
-                    kind=p.kind,
-                    mode=p.mode,
-                    label=p.label,
-                    note="collection stopped",
-                )
-            ]
+        stop = phase_marker(
+            p,
+            MarkerAction.STOP,
+            time_ns=self.clock.now_ns(),
+            participant=self.participant,
+            study=self.study,
+            note="collection stopped",
         )
+        self.sink.emit([stop])

@@ -21,7 +21,8 @@ from bleak import BleakClient
 
 from stresstrack.clock import Clock, VirtualClock, run_virtual
 from stresstrack.sensors.collector import CollectorStats, DeviceCollector
-from stresstrack.session.protocol import DEFAULT_PROTOCOL, Phase, Protocol, run_protocol
+from stresstrack.session.markers import run_protocol
+from stresstrack.session.protocol import DEFAULT_PROTOCOL, Phase, Protocol
 from stresstrack.session.recorder import EventSink
 from stresstrack.simulators.bleak_backend import SimulatedBleakClient, SimulatedBleakScanner
 from stresstrack.simulators.peripherals import (
