@@ -48,6 +48,8 @@ from stresstrack.transport.connection import (
     NEVER_EXPIRES,
     Connection,
     Received,
+    drain_states,
+    link_text,
 )
 from stresstrack.transport.mqtt import (
     Broker,
@@ -460,14 +462,11 @@ class Worker:
 
     # -- status ------------------------------------------------------------------------------
     def _take_states(self, store: Store, runtime: Runtime) -> None:
-        changed = False
-        while not self._states.empty():
-            up, why = self._states.get()
-            if up != self._connected or (not up and why != self._error):
-                changed = True
-            self._connected, self._error = up, why
+        self._connected, self._error, changed = drain_states(
+            self._states, self._connected, self._error
+        )
         if changed:
-            link = "connected" if self._connected else f"down ({self._error or 'connecting'})"
+            link = link_text(self._connected, self._error)
             self._say(f"worker {self.index}/{self.count} {self.broker.describe()}: {link}")
             self._status(store, runtime, self._newest)
 
