@@ -287,7 +287,6 @@ async def _record(
     reason: list[str],
 ) -> int:
     from stresstrack.pipeline.latest import LatestValues
-    from stresstrack.sensors.collector import DeviceCollector
     from stresstrack.session.study import stamp_order, stamp_store
     from stresstrack.store.sqlite import Store
 
@@ -299,17 +298,7 @@ async def _record(
         pipeline = lsl_pipeline(args, pipeline_config(args))
         pipeline.observe(outputs=latest.observe)
         runtime = Runtime(store, pipeline, batch=1 << 30, live=True, source="collect")
-        collectors = [
-            DeviceCollector(
-                t.address,
-                participant=args.participant,
-                study=args.study,
-                sink=runtime,
-                clock=clock,
-                client_factory=t.factory,
-            )
-            for t in targets
-        ]
+        collectors = _collectors(args, targets, runtime, clock)
         status = LiveStatus(
             [(t.label, c) for t, c in zip(targets, collectors, strict=True)],
             sys.stdout,
@@ -353,6 +342,25 @@ async def _record(
         status.refresh(clock.now_ns())
         _summary(args.store, reason[0], runtime, targets, collectors)
     return 130 if interrupted else 0
+
+
+def _collectors(
+    args: argparse.Namespace, targets: Sequence[Target], runtime: Runtime, clock: Clock
+) -> list[DeviceCollector]:
+    """One collector per device, feeding the runtime."""
+    from stresstrack.sensors.collector import DeviceCollector
+
+    return [
+        DeviceCollector(
+            t.address,
+            participant=args.participant,
+            study=args.study,
+            sink=runtime,
+            clock=clock,
+            client_factory=t.factory,
+        )
+        for t in targets
+    ]
 
 
 def _lsl_feeds(
