@@ -34,7 +34,7 @@ from stresstrack.session.protocol import MODES
 
 if TYPE_CHECKING:
     from stresstrack.clock import Clock
-    from stresstrack.session.recorder import EventSink
+    from stresstrack.events import EventSink
     from stresstrack.store.sqlite import Store
 
 __all__ = ["HOTKEYS", "MARK_DEVICE", "HotkeyMarker", "parse_mark_time", "terminal_keys"]

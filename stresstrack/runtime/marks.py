@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from stresstrack.clock import Clock
-from stresstrack.events import MarkerAction
+from stresstrack.events import EventSink, MarkerAction
 from stresstrack.session.markers import phase_marker, run_protocol
 from stresstrack.session.protocol import Phase, Protocol
-from stresstrack.session.recorder import EventSink
 
 __all__ = ["ProtocolMarks"]
 

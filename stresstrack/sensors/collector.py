@@ -44,6 +44,7 @@ from stresstrack.events import (
     EdaSamples,
     Event,
     EventIds,
+    EventSink,
     HeartRate,
 )
 from stresstrack.sensors.pmd_session import (
@@ -74,7 +75,6 @@ from stresstrack.sensors.profiles.polar_pmd import (
     decode_pmd_frame,
 )
 from stresstrack.sensors.timing import BeatTimer, ChunkTimer
-from stresstrack.session.recorder import EventSink
 
 __all__ = [
     "ClientFactory",

@@ -12,7 +12,7 @@ from stresstrack.events import Marker, MarkerAction
 from stresstrack.session.protocol import Phase, Protocol
 
 if TYPE_CHECKING:
-    from stresstrack.session.recorder import EventSink
+    from stresstrack.events import EventSink
 
 __all__ = ["PROTOCOL_DEVICE", "phase_marker", "protocol_markers", "run_protocol"]
 
