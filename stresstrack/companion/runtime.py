@@ -47,8 +47,7 @@ from stresstrack.events import (
     MarkerAction,
     validate_participant_id,
 )
-from stresstrack.pipeline.engine import Output, PipelineConfig
-from stresstrack.pipeline.latest import ObservedPipeline
+from stresstrack.pipeline.engine import Output, Pipeline, PipelineConfig
 from stresstrack.pipeline.results import FeatureRow, Session, StressRow
 from stresstrack.runtime import Runtime
 from stresstrack.sensors.collector import DeviceCollector
@@ -241,7 +240,8 @@ class Companion:
         self._replaying = True
         self._listeners: list[Callable[[str, dict[str, object]], None]] = []
         self.decisions: list[Decision] = []
-        self.pipeline = ObservedPipeline(config or PipelineConfig(), self._observe_outputs)
+        self.pipeline = Pipeline(config or PipelineConfig())
+        self.pipeline.observe(outputs=self._observe_outputs)
         current = store.meta("study")
         if current is not None and current != self.study:
             raise CompanionError(
