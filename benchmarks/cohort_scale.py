@@ -39,8 +39,8 @@ from stresstrack.dashboards.downsampling import DOWNSAMPLED, backfill_statement
 from stresstrack.dashboards.influxql import TimeRange, interpolate
 from stresstrack.dashboards.provisioning import dashboard_json
 from stresstrack.pipeline import Pipeline
-from stresstrack.protocol import Phase, Protocol
-from stresstrack.recorder import Recorder
+from stresstrack.session.protocol import Phase, Protocol
+from stresstrack.session.recorder import Recorder
 from stresstrack.simulators.study import StudyPlan, simulate_study
 from stresstrack.sinks.outbox import store_points
 from stresstrack.store import Store

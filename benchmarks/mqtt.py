@@ -38,7 +38,7 @@ from types import ModuleType
 from typing import Any
 
 from stresstrack.events import Event
-from stresstrack.protocol import Phase, Protocol
+from stresstrack.session.protocol import Phase, Protocol
 from stresstrack.simulators.study import StudyPlan, simulate_study
 from stresstrack.store import Store
 from stresstrack.transport.mqtt import Broker

@@ -42,7 +42,7 @@ import numpy as np
 
 from stresstrack.events import Event
 from stresstrack.pipeline import FeatureRow, Pipeline, PipelineConfig
-from stresstrack.protocol import Phase, Protocol
+from stresstrack.session.protocol import Phase, Protocol
 from stresstrack.simulators.physiology import ParticipantModel, ParticipantParams
 from stresstrack.simulators.recording import CLEAN, recording_events
 from stresstrack.store import Store

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from stresstrack.events import Beat, EdaSamples, Event, Marker, MarkerAction
-from stresstrack.protocol import Phase, Protocol
+from stresstrack.session.protocol import Phase, Protocol
 from stresstrack.simulators.physiology import (
     ParticipantModel,
     ParticipantParams,

@@ -13,7 +13,7 @@ import numpy as np
 
 from stresstrack.events import Event
 from stresstrack.pipeline import Pipeline
-from stresstrack.protocol import Phase, Protocol
+from stresstrack.session.protocol import Phase, Protocol
 from stresstrack.simulators.physiology import ParticipantModel, ParticipantParams
 from stresstrack.simulators.recording import CLEAN, recording_events
 from stresstrack.store import Store

@@ -45,7 +45,7 @@ DEFAULT_START: Final = pd.Timestamp("2000-01-01T00:00:00Z")  # time 0 of relativ
 
 
 def _table(store: Store, table: TableName, participant: str | None) -> pd.DataFrame:
-    from stresstrack.export_parquet import table_parquet
+    from stresstrack.export.parquet import table_parquet
 
     frame: pd.DataFrame = table_parquet(store, table, participant).to_pandas()
     return frame.set_index("time")
@@ -90,7 +90,7 @@ class Study:
     def participants(self) -> pd.DataFrame:
         """One row per participant (index ``participant``): study arm, results, first and
         last window."""
-        from stresstrack.study import store_arms
+        from stresstrack.session.study import store_arms
 
         pids = self._store.participants()
         arms = store_arms(self._store, pids)
@@ -259,7 +259,7 @@ def process(
     events += _markers(markers, t0, participant)
     events.sort(key=lambda e: e.time_ns)
     with tempfile.TemporaryDirectory(prefix="stresstrack-") as tmp:
-        from stresstrack.recorder import Recorder
+        from stresstrack.session.recorder import Recorder
 
         with Store(Path(tmp) / "process.db") as store:
             recorder = Recorder(store, Pipeline(config), store_raw=False)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["DecodeError", "EventError", "ImportFormatError", "StressTrackError"]
+__all__ = ["DecodeError", "EventError", "ImportFormatError", "SettingError", "StressTrackError"]
 
 
 class StressTrackError(Exception):
@@ -37,3 +37,14 @@ class EventError(StressTrackError, ValueError):
         self.what = what
         self.problem = problem
         super().__init__(f"{what}: {problem}")
+
+
+class SettingError(StressTrackError, ValueError):
+    """A setting given to the library is wrong. ``setting`` names it in the library's terms
+    (``"InfluxDB URL"``, ``"format"``); a front end says which of its options that was
+    (the CLI: :data:`stresstrack.cli.OPTION_OF_SETTING`)."""
+
+    def __init__(self, setting: str, problem: str) -> None:
+        self.setting = setting
+        self.problem = problem
+        super().__init__(f"{setting}: {problem}")

@@ -9,9 +9,10 @@ the pipeline, the store and the sinks consume them. Nothing downstream knows the
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Final, TypedDict
+from typing import Final, Protocol, TypedDict
 
 __all__ = [
     "Beat",
@@ -22,6 +23,7 @@ __all__ = [
     "EdaSamples",
     "Event",
     "EventIds",
+    "EventSink",
     "HeartRate",
     "Marker",
     "MarkerAction",
@@ -176,3 +178,9 @@ EVENT_TYPES: Final[dict[str, type[Event]]] = {
     "status": DeviceStatus,
 }
 EVENT_TYPE_NAMES: Final[dict[type[Event], str]] = {v: k for k, v in EVENT_TYPES.items()}
+
+
+class EventSink(Protocol):
+    """Where a source hands its events (the runtime, a recorder, a test's list)."""
+
+    def emit(self, events: Sequence[Event]) -> None: ...

@@ -2,7 +2,7 @@
 
 Checked at each boundary where events enter: MQTT payloads and stored rows
 (:func:`stresstrack.store.codec.event_from_payload`), live and file sources before they are
-stored (:class:`stresstrack.recorder.Recorder`), markers typed on the command line. An event
+stored (:class:`stresstrack.session.recorder.Recorder`), markers typed on the command line. An event
 outside them is refused with :class:`~stresstrack.errors.EventError` naming the field and the
 bound; live sources and the MQTT worker keep it in the store's ``quarantine`` table and go on.
 

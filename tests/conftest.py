@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from support_protocols import SHORT_PROTOCOL
 
-from stresstrack.protocol import Protocol
+from stresstrack.session.protocol import Protocol
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from stresstrack.protocol import Phase, Protocol
+from stresstrack.session.protocol import Phase, Protocol
 
 SHORT_PROTOCOL = Protocol(
     name="short",

@@ -86,7 +86,8 @@ from stresstrack.analysis.sessions import SessionResult, analyze_participant
 from stresstrack.events import Marker
 from stresstrack.pipeline import Pipeline, PipelineConfig
 from stresstrack.pipeline.results import FeatureRow, Session, StressRow
-from stresstrack.protocol import Design, Phase, Protocol, protocol_markers
+from stresstrack.session.markers import protocol_markers
+from stresstrack.session.protocol import Design, Phase, Protocol
 from stresstrack.simulators.physiology import PHASE_STRESS, ParticipantModel, ParticipantParams
 from stresstrack.simulators.recording import CLEAN, REALISTIC, Artefacts, recording_events
 

@@ -21,7 +21,7 @@ import scipy.signal
 from stresstrack.pipeline.eda import eda_decompose, eda_features
 from stresstrack.pipeline.hrv import hrv_dfa_alpha1, hrv_frequency, hrv_time
 from stresstrack.pipeline.window import beat_window
-from stresstrack.protocol import Phase, Protocol
+from stresstrack.session.protocol import Phase, Protocol
 from stresstrack.simulators.physiology import (
     Episode,
     ParticipantModel,

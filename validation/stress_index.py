@@ -32,7 +32,7 @@ import numpy as np
 from scipy.stats import mannwhitneyu, spearmanr
 
 from stresstrack.pipeline import Pipeline, PipelineConfig, StressRow
-from stresstrack.protocol import Phase, Protocol
+from stresstrack.session.protocol import Phase, Protocol
 from stresstrack.simulators.physiology import Episode, ParticipantModel, ParticipantParams
 from stresstrack.simulators.recording import CLEAN, REALISTIC, Artefacts, recording_events
 

@@ -51,7 +51,7 @@ import numpy.typing as npt
 from scipy import stats
 
 from stresstrack.analysis.stats import NAN, dz_interval, holm, tost_p
-from stresstrack.protocol import Design
+from stresstrack.session.protocol import Design
 
 if TYPE_CHECKING:
     from stresstrack.analysis.sessions import GroupSummary, SessionResult

@@ -38,7 +38,7 @@ from stresstrack.analysis.effects import StudyEffects, default_design, study_eff
 from stresstrack.analysis.stats import PairedStats, paired_stats
 from stresstrack.pipeline.results import FeatureRow, Session, StressRow
 from stresstrack.pipeline.stress import COMPONENTS
-from stresstrack.protocol import Design
+from stresstrack.session.protocol import Design
 from stresstrack.store.sqlite import Store
 
 __all__ = [
@@ -439,7 +439,7 @@ def analyze(
 def store_design(store: Store) -> Design | None:
     """The design of the protocol the store records (meta ``protocol``), if it is a shipped
     protocol or a file that can be read and has a ``[design]``."""
-    from stresstrack.protocol import load_protocol
+    from stresstrack.session.protocol import load_protocol
 
     name = store.meta("protocol")
     if not name:
@@ -456,7 +456,7 @@ def analyze_store(
     """:func:`analyze` of every participant of ``store``; arms default to those the store
     recorded (``collect --study``)."""
     from stresstrack import __version__
-    from stresstrack.study import store_arms
+    from stresstrack.session.study import store_arms
 
     settings = settings or AnalysisSettings()
     if settings.design is None:

@@ -25,7 +25,7 @@ from stresstrack.analysis.sessions import (
     SessionResult,
 )
 from stresstrack.analysis.stats import PairedStats
-from stresstrack.export import iso_utc
+from stresstrack.export.tables import iso_utc
 from stresstrack.outputs import csv_safe, private_output
 
 __all__ = [

@@ -15,10 +15,26 @@ from collections.abc import Sequence  # noqa: E402
 from types import ModuleType  # noqa: E402
 
 from stresstrack import __version__  # noqa: E402
-from stresstrack.errors import StressTrackError  # noqa: E402
+from stresstrack.errors import SettingError, StressTrackError  # noqa: E402
 from stresstrack.store.sqlite import StoreError  # noqa: E402
 
-__all__ = ["build_parser", "main"]
+__all__ = ["OPTION_OF_SETTING", "build_parser", "main"]
+
+# The option a library setting (SettingError.setting) comes from: the library speaks in its
+# own terms, the CLI in its flags.
+OPTION_OF_SETTING: dict[str, str] = {
+    "InfluxDB URL": "--influx-url",
+    "InfluxDB bucket": "--influx-bucket",
+    "format": "--format",
+}
+
+
+def error_text(exc: BaseException) -> str:
+    """An error as the CLI says it: a library setting named by its option."""
+    if isinstance(exc, SettingError) and exc.setting in OPTION_OF_SETTING:
+        return f"{OPTION_OF_SETTING[exc.setting]}: {exc.problem}"
+    return str(exc)
+
 
 # Order of the commands in --help; each is loaded only when a parser needs it.
 COMMANDS = (
@@ -61,7 +77,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args.run(args)
         return code
     except (StressTrackError, StoreError, ValueError, OSError) as exc:
-        print(f"stresstrack {args.command}: error: {exc}", file=sys.stderr)
+        print(f"stresstrack {args.command}: error: {error_text(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(

@@ -17,7 +17,7 @@ from stresstrack.analysis.effects import NOT_CAUSAL, Effect
 from stresstrack.cli.common import finite_float
 from stresstrack.errors import StressTrackError
 from stresstrack.outputs import check_output
-from stresstrack.protocol import Design
+from stresstrack.session.protocol import Design
 
 NAME = "analyze"
 
@@ -157,7 +157,7 @@ def analysis_settings(args: argparse.Namespace) -> AnalysisSettings:
 def _design(args: argparse.Namespace) -> Design | None:
     """The design from --protocol, --conditions, --control and --smallest-effect; None
     leaves it to the store's protocol (or to --control alone)."""
-    from stresstrack.protocol import load_protocol
+    from stresstrack.session.protocol import load_protocol
 
     design: Design | None = None
     if getattr(args, "protocol", None):
@@ -193,7 +193,7 @@ def analysis_arms(args: argparse.Namespace) -> dict[str, str] | None:
     """Participant -> arm from `--study FILE`, or None (the arms the store recorded)."""
     if args.study is None:
         return None
-    from stresstrack.study import load_study
+    from stresstrack.session.study import load_study
 
     return load_study(args.study).arms()
 

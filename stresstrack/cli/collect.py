@@ -1,8 +1,8 @@
 """``stresstrack collect``: record a participant's devices live, with features and stress.
 
 Each device gets a :class:`~stresstrack.sensors.collector.DeviceCollector` (reconnects on its
-own); events go through a :class:`~stresstrack.recorder.Recorder` into the store and a live
-pipeline, flushed every second, so a crash loses at most the last second. Ctrl-C or SIGTERM
+own); events go into a :class:`~stresstrack.runtime.Runtime` (the store and a live pipeline),
+flushed every second, so a crash loses at most the last second. Ctrl-C or SIGTERM
 stops cleanly: collectors stop their streams and disconnect, the recorder is flushed, the
 pipeline finishes its windows, and a summary is printed (exit 0). A second Ctrl-C hurries
 the shutdown; what was received is still stored.
@@ -15,21 +15,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import signal
 import sys
-import time
-from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Final, TextIO
+from typing import TYPE_CHECKING, Final
 
 from stresstrack.cli.common import (
     add_influx_options,
     add_pipeline_options,
     finite_float,
-    influx_replica,
+    influx_follower,
     participant_arg,
     pipeline_config,
 )
@@ -41,26 +38,23 @@ from stresstrack.cli.lsl_options import (
 )
 from stresstrack.cli.mark import HotkeyMarker, terminal_keys
 from stresstrack.errors import StressTrackError
-from stresstrack.events import EVENT_TYPE_NAMES, Event, Marker, MarkerAction
-from stresstrack.protocol import Phase, Protocol, load_protocol
+from stresstrack.runtime import Runtime, following
+from stresstrack.runtime.live import Feed, run_live
+from stresstrack.runtime.marks import ProtocolMarks
+from stresstrack.runtime.status import LiveStatus
+from stresstrack.session.protocol import Protocol, load_protocol
 from stresstrack.transport.options import (
     add_broker_options,
     check_publish_args,
-    finish_publisher,
-    start_publisher,
+    publisher_follower,
 )
 
 if TYPE_CHECKING:
     from stresstrack.clock import Clock
     from stresstrack.lsl.inlet import Converter
-    from stresstrack.recorder import Recorder
     from stresstrack.sensors.collector import ClientFactory, DeviceCollector
 
 NAME = "collect"
-NS: Final = 1_000_000_000
-FLUSH_EVERY_S: Final = 1.0  # store and pipeline at most this far behind the devices
-LOG_EVERY_S: Final = 10.0  # status lines when the output is not a terminal
-SHUTDOWN_S: Final = 15.0  # how long stopping streams and disconnecting may take
 SIMULATED_HORIZON_S: Final = 12 * 3600.0  # a simulated participant's recording, when unbounded
 
 
@@ -149,14 +143,14 @@ def run(args: argparse.Namespace) -> int:
         )
     check_publish_args(args)
     protocol = load_protocol(args.protocol) if args.protocol else None
-    from stresstrack.study import resolve_study
+    from stresstrack.session.study import resolve_study
 
     check = not (args.simulate or args.no_consent_check)  # simulated participants need none
     args.study_choice = resolve_study(args.study, args.participant, check=check)
     args.study = args.study_choice.name
     args.order = ()
     if protocol is not None:
-        from stresstrack.study import participant_protocol
+        from stresstrack.session.study import participant_protocol
 
         # A counterbalanced protocol: the participant's order (their place in the study file).
         protocol, args.order = participant_protocol(
@@ -239,175 +233,8 @@ async def _hardware_targets(args: argparse.Namespace) -> list[Target]:
     return list(out.values())
 
 
-class CountingSink:
-    """Passes events on to the recorder and counts them by type."""
-
-    def __init__(self, recorder: Recorder) -> None:
-        self.recorder = recorder
-        self.counts: Counter[str] = Counter()
-
-    def emit(self, events: Sequence[Event]) -> None:
-        self.counts.update(EVENT_TYPE_NAMES[type(e)] for e in events)
-        self.recorder.emit(events)
-
-
-def _age(now_ns: int, then_ns: int | None) -> str:
-    if then_ns is None:
-        return "-"
-    return f"{max(0, now_ns - then_ns) / NS:.1f}s"
-
-
-class LiveStatus:
-    """One line per device; redrawn in place on a terminal, logged every 10 s otherwise."""
-
-    HEADER: Final = (
-        f"{'device':<26} {'link':<4} {'batt':>4} {'contact':<12} {'motion':<6} "
-        f"{'last':>6} {'packets':>8} {'bad':>4} {'reconn':>6}"
-    )
-
-    def __init__(
-        self,
-        rows: Sequence[tuple[str, DeviceCollector]],
-        stream: TextIO,
-        *,
-        every_s: float = LOG_EVERY_S,
-        clock: Callable[[], float] = time.monotonic,
-        physiology: Callable[[], list[str]] = list,
-    ) -> None:
-        self.rows = rows
-        self.physiology = physiology  # one line per participant: HR, RMSSD, SCL, stress
-        self.stream = stream
-        self.tty = stream.isatty()
-        self.every_s = every_s
-        self._clock = clock
-        self._last_log = -float("inf")
-        self._drawn = 0  # lines of the table on screen
-
-    def table(self, now_ns: int) -> list[str]:
-        lines = [self.HEADER]
-        for label, c in self.rows:
-            s = c.stats
-            battery = f"{s.battery_pct}%" if s.battery_pct is not None else "-"
-            motion = "-" if s.moving is None else "moving" if s.moving else "still"
-            lines.append(
-                f"{label[:26]:<26} {'up' if s.connected else 'down':<4} {battery:>4} "
-                f"{s.contact.value:<12} {motion:<6} {_age(now_ns, s.last_data_ns):>6} "
-                f"{s.notifications:>8} {s.bad_packets:>4} {s.reconnects:>6}"
-            )
-        return lines + self.physiology()
-
-    def log_lines(self, now_ns: int) -> list[str]:
-        stamp = time.strftime("%H:%M:%S", time.localtime(now_ns / NS))
-        out = []
-        for label, c in self.rows:
-            s = c.stats
-            battery = f"{s.battery_pct} %" if s.battery_pct is not None else "unknown"
-            link = "connected" if s.connected else f"disconnected ({s.last_error or 'waiting'})"
-            out.append(
-                f"{stamp} {label}: {link}, battery {battery}, contact {s.contact.value}, "
-                f"last data {_age(now_ns, s.last_data_ns)} ago, {s.notifications} packets, "
-                f"{s.bad_packets} bad, {s.reconnects} reconnects"
-            )
-        return out + [f"{stamp} {line}" for line in self.physiology()]
-
-    def refresh(self, now_ns: int) -> None:
-        if self.tty:
-            self._erase()
-            lines = self.table(now_ns)
-            self.stream.write("\n".join(lines) + "\n")
-            self._drawn = len(lines)
-        elif (now := self._clock()) - self._last_log >= self.every_s:
-            self._last_log = now
-            self.stream.write("\n".join(self.log_lines(now_ns)) + "\n")
-        self.stream.flush()
-
-    def message(self, text: str) -> None:
-        """A line above the table (e.g. a protocol prompt)."""
-        self._erase()
-        self.stream.write(text + "\n")
-        self.stream.flush()
-
-    def _erase(self) -> None:
-        if self.tty and self._drawn:
-            # Up to the table's first line, then clear to the end of the screen.
-            self.stream.write(f"\x1b[{self._drawn}F\x1b[J")
-            self._drawn = 0
-
-
-class ProtocolMarks:
-    """Runs the protocol's phases as sessions; closes the open one if collection stops early."""
-
-    def __init__(
-        self,
-        protocol: Protocol,
-        *,
-        participant: str,
-        study: str,
-        clock: Clock,
-        sink: CountingSink,
-        say: Callable[[str], None],
-    ) -> None:
-        self.protocol = protocol
-        self.participant = participant
-        self.study = study
-        self.clock = clock
-        self.sink = sink
-        self.say = say
-        self.current: Phase | None = None
-        self._n = 0
-
-    def on_phase(self, phase: Phase) -> None:
-        self.current = phase
-        self._n += 1
-        prompt = f": {phase.prompt}" if phase.prompt else ""
-        self.say(
-            f"phase {self._n}/{len(self.protocol.phases)}: {phase.kind} "
-            f"({phase.duration_s / 60:g} min){prompt}"
-        )
-
-    async def run(self) -> None:
-        from stresstrack.protocol import run_protocol
-
-        await run_protocol(
-            self.protocol,
-            participant=self.participant,
-            study=self.study,
-            clock=self.clock,
-            sink=self.sink,
-            on_phase=self.on_phase,
-        )
-        self.current = None
-        self.say("protocol finished")
-
-    def close_open_phase(self) -> None:
-        if self.current is None:
-            return
-        p, self.current = self.current, None
-        self.sink.emit(
-            [
-                Marker(
-                    time_ns=self.clock.now_ns(),
-                    participant=self.participant,
-                    study=self.study,
-                    device="protocol",
-                    action=MarkerAction.STOP,
-                    kind=p.kind,
-                    mode=p.mode,
-                    label=p.label,
-                    note="collection stopped",
-                )
-            ]
-        )
-
-
 async def _collect(args: argparse.Namespace, protocol: Protocol | None) -> int:
-    from stresstrack.clock import WallClock
-    from stresstrack.recorder import Recorder
-    from stresstrack.sensors.collector import DeviceCollector
-    from stresstrack.store.sqlite import Store
-
     loop = asyncio.get_running_loop()
-    clock = WallClock()
     stop = asyncio.Event()
     main = asyncio.current_task()
     reason = ["stopped"]
@@ -420,171 +247,142 @@ async def _collect(args: argparse.Namespace, protocol: Protocol | None) -> int:
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, on_signal, sig.name)
-    interrupted = False
     try:
-        try:
-            if args.simulate:
-                targets = await _simulated_targets(args, clock, protocol)
-            else:
-                targets = await _hardware_targets(args) if args.device else []
-            inlets = await asyncio.to_thread(
-                lsl_inlets, args, args.participant, args.study, args.study_choice.study
-            )
-        except asyncio.CancelledError:
-            print("interrupted before collection started; nothing stored", file=sys.stderr)
-            return 130
-        if stop.is_set():
-            print(f"{reason[0]} before collection started; nothing stored", file=sys.stderr)
-            return 0
-        with Store(args.store) as store:
-            from stresstrack.study import stamp_order, stamp_store
-
-            stamp_store(store, args.study_choice)
-            stamp_order(store, args.participant, args.order)
-            from stresstrack.pipeline.latest import LatestValues
-
-            latest = LatestValues()  # HR, RMSSD, SCL and stress in the live view
-            pipeline = lsl_pipeline(args, pipeline_config(args))
-            pipeline.observe(outputs=latest.observe)
-            recorder = Recorder(store, pipeline, batch=1 << 30, live=True, source="collect")
-            sink = CountingSink(recorder)
-            collectors = [
-                DeviceCollector(
-                    t.address,
-                    participant=args.participant,
-                    study=args.study,
-                    sink=sink,
-                    clock=clock,
-                    client_factory=t.factory,
-                )
-                for t in targets
-            ]
-            status = LiveStatus(
-                [(t.label, c) for t, c in zip(targets, collectors, strict=True)],
-                sys.stdout,
-                physiology=latest.lines,
-            )
-            marks = (
-                ProtocolMarks(
-                    protocol,
-                    participant=args.participant,
-                    study=args.study,
-                    clock=clock,
-                    sink=sink,
-                    say=status.message,
-                )
-                if protocol is not None
-                else None
-            )
-            what = ", ".join([*(t.label for t in targets), *(f"LSL {i.name}" for i in inlets)])
-            status.message(
-                f"collecting {args.participant}: {what} -> {args.store} (Ctrl-C to stop)"
-            )
-            if args.order:
-                status.message(f"order of conditions: {', '.join(args.order)}")
-            publisher = start_publisher(
-                args, args.store, lambda text: loop.call_soon_threadsafe(status.message, text)
-            )
-            # Keys in the live view: s starts a self-care session, e ends it.
-            keys = HotkeyMarker(
-                sink, clock, participant=args.participant, study=args.study, say=status.message
-            )
-            with influx_replica(args, args.store):
-                with terminal_keys(keys.press) as listening:
-                    if listening:
-                        status.message("keys: s = start self-care session, e = end it")
-                    interrupted = await _run(
-                        args,
-                        collectors,
-                        marks,
-                        recorder,
-                        status,
-                        clock,
-                        stop,
-                        reason,
-                        inlets,
-                        sink.emit,
-                    )
-                keys.close_open()
-                if marks is not None:
-                    marks.close_open_phase()
-                recorder.close()
-            finish_publisher(publisher, args.publish_wait)
-            status.refresh(clock.now_ns())
-            _summary(args.store, reason[0], sink, targets, collectors, recorder)
+        return await _sources_then_record(args, protocol, stop, reason)
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
+
+
+async def _sources_then_record(
+    args: argparse.Namespace, protocol: Protocol | None, stop: asyncio.Event, reason: list[str]
+) -> int:
+    from stresstrack.clock import WallClock
+
+    clock = WallClock()
+    try:
+        if args.simulate:
+            targets = await _simulated_targets(args, clock, protocol)
+        else:
+            targets = await _hardware_targets(args) if args.device else []
+        inlets = await asyncio.to_thread(
+            lsl_inlets, args, args.participant, args.study, args.study_choice.study
+        )
+    except asyncio.CancelledError:
+        print("interrupted before collection started; nothing stored", file=sys.stderr)
+        return 130
+    if stop.is_set():
+        print(f"{reason[0]} before collection started; nothing stored", file=sys.stderr)
+        return 0
+    return await _record(args, protocol, clock, targets, inlets, stop, reason)
+
+
+async def _record(
+    args: argparse.Namespace,
+    protocol: Protocol | None,
+    clock: Clock,
+    targets: Sequence[Target],
+    inlets: Sequence[Converter],
+    stop: asyncio.Event,
+    reason: list[str],
+) -> int:
+    from stresstrack.pipeline.latest import LatestValues
+    from stresstrack.session.study import stamp_order, stamp_store
+    from stresstrack.store.sqlite import Store
+
+    loop = asyncio.get_running_loop()
+    with Store(args.store) as store:
+        stamp_store(store, args.study_choice)
+        stamp_order(store, args.participant, args.order)
+        latest = LatestValues()  # HR, RMSSD, SCL and stress in the live view
+        pipeline = lsl_pipeline(args, pipeline_config(args))
+        pipeline.observe(outputs=latest.observe)
+        runtime = Runtime(store, pipeline, batch=1 << 30, live=True, source="collect")
+        collectors = _collectors(args, targets, runtime, clock)
+        status = LiveStatus(
+            [(t.label, c) for t, c in zip(targets, collectors, strict=True)],
+            sys.stdout,
+            physiology=latest.lines,
+        )
+        marks = (
+            ProtocolMarks(
+                protocol,
+                participant=args.participant,
+                study=args.study,
+                clock=clock,
+                sink=runtime,
+                say=status.message,
+            )
+            if protocol is not None
+            else None
+        )
+        what = ", ".join([*(t.label for t in targets), *(f"LSL {i.name}" for i in inlets)])
+        status.message(f"collecting {args.participant}: {what} -> {args.store} (Ctrl-C to stop)")
+        if args.order:
+            status.message(f"order of conditions: {', '.join(args.order)}")
+        publisher = publisher_follower(
+            args, args.store, lambda text: loop.call_soon_threadsafe(status.message, text)
+        )
+        # Keys in the live view: s starts a self-care session, e ends it.
+        keys = HotkeyMarker(
+            runtime, clock, participant=args.participant, study=args.study, say=status.message
+        )
+        with following([publisher, influx_follower(args, args.store)]):
+            with terminal_keys(keys.press) as listening:
+                if listening:
+                    status.message("keys: s = start self-care session, e = end it")
+                feeds = _lsl_feeds(inlets, runtime, stop, status.message)
+                interrupted = await run_live(
+                    runtime, collectors, marks, status, clock, stop, reason, feeds, args.duration
+                )
+            keys.close_open()
+            if marks is not None:
+                marks.close_open_phase()
+            runtime.close()
+        status.refresh(clock.now_ns())
+        _summary(args.store, reason[0], runtime, targets, collectors)
     return 130 if interrupted else 0
 
 
-async def _run(
-    args: argparse.Namespace,
-    collectors: Sequence[DeviceCollector],
-    marks: ProtocolMarks | None,
-    recorder: Recorder,
-    status: LiveStatus,
-    clock: Clock,
-    stop: asyncio.Event,
-    reason: list[str],
-    inlets: Sequence[Converter] = (),
-    emit: Callable[[Sequence[Event]], None] | None = None,
-) -> bool:
-    """Collect until stopped; True if a second signal cut the shutdown short."""
-    loop = asyncio.get_running_loop()
-    tasks: list[asyncio.Task[object]] = [asyncio.create_task(c.run(stop)) for c in collectors]
-    lsl_only: list[asyncio.Task[None]] = []
-    if inlets:
-        from stresstrack.lsl.inlet import SourceInlet, pump
+def _collectors(
+    args: argparse.Namespace, targets: Sequence[Target], runtime: Runtime, clock: Clock
+) -> list[DeviceCollector]:
+    """One collector per device, feeding the runtime."""
+    from stresstrack.sensors.collector import DeviceCollector
 
-        emit = emit or recorder.emit
-        sources = [asyncio.create_task(pump(i, emit, stop, status.message)) for i in inlets]
-        tasks += sources
-        lsl_only = [t for t, i in zip(sources, inlets, strict=True) if isinstance(i, SourceInlet)]
-    marking = asyncio.create_task(marks.run()) if marks is not None else None
-    deadline = None if args.duration is None else loop.time() + args.duration
-    interrupted = False
-    try:
-        while not stop.is_set():
-            wait = FLUSH_EVERY_S if deadline is None else min(FLUSH_EVERY_S, deadline - loop.time())
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=max(0.0, wait))
-            recorder.flush()
-            status.refresh(clock.now_ns())
-            if deadline is not None and loop.time() >= deadline:
-                reason[0] = f"{args.duration:g} s elapsed"
-                stop.set()
-            elif marking is not None and marking.done() and args.duration is None:
-                reason[0] = "protocol finished"
-                stop.set()
-            elif not collectors and lsl_only and all(t.done() for t in lsl_only):
-                reason[0] = "LSL sources closed"
-                stop.set()
-        _done, pending = await asyncio.wait(tasks, timeout=SHUTDOWN_S)
-        if pending:
-            status.message(f"{len(pending)} device(s) did not disconnect in {SHUTDOWN_S:g} s")
-    except asyncio.CancelledError:
-        interrupted = True
-        current = asyncio.current_task()
-        if current is not None:
-            current.uncancel()
-    finally:
-        for task in [*tasks, *([marking] if marking is not None else [])]:
-            task.cancel()
-        await asyncio.gather(*tasks, *([marking] if marking else []), return_exceptions=True)
-    return interrupted
+    return [
+        DeviceCollector(
+            t.address,
+            participant=args.participant,
+            study=args.study,
+            sink=runtime,
+            clock=clock,
+            client_factory=t.factory,
+        )
+        for t in targets
+    ]
+
+
+def _lsl_feeds(
+    inlets: Sequence[Converter], runtime: Runtime, stop: asyncio.Event, say: Callable[[str], None]
+) -> list[Feed]:
+    """The LSL inlets as feeds of the runtime; a data stream (not markers) may end."""
+    if not inlets:
+        return []
+    from stresstrack.lsl.inlet import SourceInlet, pump
+
+    return [Feed(pump(i, runtime.emit, stop, say), isinstance(i, SourceInlet)) for i in inlets]
 
 
 def _summary(
     store: Path,
     reason: str,
-    sink: CountingSink,
+    runtime: Runtime,
     targets: Sequence[Target],
     collectors: Sequence[DeviceCollector],
-    recorder: Recorder,
 ) -> None:
-    kinds = ", ".join(f"{n} {k}" for k, n in sorted(sink.counts.items())) or "none"
-    print(f"\n{reason}: {recorder.events} events stored in {store} ({kinds})")
+    kinds = ", ".join(f"{n} {k}" for k, n in sorted(runtime.counts.items())) or "none"
+    print(f"\n{reason}: {runtime.events} events stored in {store} ({kinds})")
     for t, c in zip(targets, collectors, strict=True):
         s = c.stats
         extra = f", {s.discarded_beats} PPI beats discarded" if s.discarded_beats else ""
@@ -593,4 +391,4 @@ def _summary(
             f"{s.reconnects} reconnects{extra}"
             + (f"; last error: {s.last_error}" if s.last_error and not s.connects else "")
         )
-    print(f"  {recorder.results} feature/stress/session rows computed")
+    print(f"  {runtime.results} feature/stress/session rows computed")

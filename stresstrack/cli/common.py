@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import math
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -14,12 +11,13 @@ from stresstrack.events import validate_participant_id
 
 if TYPE_CHECKING:
     from stresstrack.pipeline.engine import PipelineConfig
-    from stresstrack.sinks.influx import InfluxSink, InfluxTarget
+    from stresstrack.runtime import Follower
+    from stresstrack.sinks.influx import InfluxTarget
 
 __all__ = [
     "add_influx_options",
     "add_pipeline_options",
-    "influx_replica",
+    "influx_follower",
     "influx_target",
     "participant_arg",
     "pipeline_config",
@@ -186,23 +184,14 @@ def influx_target(args: argparse.Namespace) -> InfluxTarget | None:
     )
 
 
-@contextlib.contextmanager
-def influx_replica(args: argparse.Namespace, store_path: Path) -> Iterator[InfluxSink | None]:
-    """Run the InfluxDB sink beside the command while it writes ``store_path``.
-
-    Create the store before entering. On exit, wait for the sink to catch up (at most
-    ``--influx-wait`` s without progress) and say what was delivered or is still queued.
-    """
+def influx_follower(args: argparse.Namespace, store_path: Path) -> Follower | None:
+    """The InfluxDB replica of ``store_path`` to run beside a runtime
+    (:func:`stresstrack.runtime.following`), or ``None`` without ``--influx-url``; at the end
+    it is given ``--influx-wait`` s without progress to catch up."""
     target = influx_target(args)
     if target is None:
-        yield None
-        return
+        return None
+    from stresstrack.runtime import Follower
     from stresstrack.sinks.influx import InfluxSink
 
-    sink = InfluxSink(store_path, target)
-    sink.start()
-    try:
-        yield sink
-    finally:
-        report = sink.close(args.influx_wait)
-        print(report.summary(), file=sys.stdout if report.delivered else sys.stderr)
+    return Follower(InfluxSink(store_path, target), args.influx_wait)

@@ -9,15 +9,15 @@ from pathlib import Path
 from stresstrack.cli.common import (
     add_influx_options,
     add_pipeline_options,
-    influx_replica,
+    influx_follower,
     pipeline_config,
 )
 from stresstrack.cli.lsl_options import add_lsl_outlet_option, lsl_pipeline
+from stresstrack.cli.progress import Progress
 from stresstrack.errors import StressTrackError
 from stresstrack.outputs import check_output
-from stresstrack.progress import Progress
-from stresstrack.protocol import load_protocol
-from stresstrack.recorder import Recorder
+from stresstrack.runtime import Runtime, following
+from stresstrack.session.protocol import load_protocol
 from stresstrack.store.sqlite import Store
 
 NAME = "demo"
@@ -77,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.participants < 1:
         raise StressTrackError("--participants must be at least 1")
-    from stresstrack.study import stamp_order
+    from stresstrack.session.study import stamp_order
 
     protocol = load_protocol(DEMO_PROTOCOL if args.protocol is None else args.protocol)
     out: Path = args.out
@@ -96,20 +96,20 @@ def run(args: argparse.Namespace) -> int:
         store.set_meta("protocol", DEMO_PROTOCOL if args.protocol is None else args.protocol)
         for i, pid in enumerate(plan.participant_ids()):
             stamp_order(store, pid, protocol.order_for(i))
-        recorder = Recorder(store, lsl_pipeline(args, pipeline_config(args)))
-        with influx_replica(args, db):
+        runtime = Runtime(store, lsl_pipeline(args, pipeline_config(args)))
+        with following([influx_follower(args, db)]):
             if args.realtime:
                 from stresstrack.cli.demo_realtime import run_realtime
 
-                run_realtime(plan, recorder, lambda f: progress.update(f * minutes))
+                run_realtime(plan, runtime, lambda f: progress.update(f * minutes))
             else:
-                simulate_study(plan, recorder, on_progress=lambda f: progress.update(f * minutes))
-            recorder.close()
+                simulate_study(plan, runtime, on_progress=lambda f: progress.update(f * minutes))
+            runtime.close()
             progress.close()
         report = render_report(store, out / "report.html", title=f"stresstrack demo ({plan.study})")
         print_summary(store)
     print(
-        f"\n{recorder.events} events, {minutes:.0f} min per participant, "
+        f"\n{runtime.events} events, {minutes:.0f} min per participant, "
         f"simulated in {time.monotonic() - t0:.1f} s"
     )
     print(f"store:  {db}\nreport: {report}")

@@ -9,33 +9,20 @@ behind.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Callable
-from typing import Final
 
 from stresstrack.clock import WallClock
-from stresstrack.recorder import Recorder
+from stresstrack.runtime import Runtime
+from stresstrack.runtime.live import flush_until_done
 from stresstrack.simulators.study import StudyPlan, run_simulated_study
 
 __all__ = ["run_realtime"]
 
-FLUSH_EVERY_S: Final = 1.0
 
-
-async def _run(plan: StudyPlan, recorder: Recorder, on_progress: Callable[[float], None]) -> None:
-    study = asyncio.create_task(
-        run_simulated_study(plan, recorder, WallClock(), on_progress=on_progress)
-    )
-    while not study.done():
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(asyncio.shield(study), timeout=FLUSH_EVERY_S)
-        recorder.flush()
-    await study
-
-
-def run_realtime(plan: StudyPlan, recorder: Recorder, on_progress: Callable[[float], None]) -> None:
+def run_realtime(plan: StudyPlan, runtime: Runtime, on_progress: Callable[[float], None]) -> None:
     """Run the study in real time; Ctrl-C stops it with what was collected stored."""
+    study = run_simulated_study(plan, runtime, WallClock(), on_progress=on_progress)
     try:
-        asyncio.run(_run(plan, recorder, on_progress))
+        asyncio.run(flush_until_done(runtime, study))
     except KeyboardInterrupt:
         print("\ninterrupted: what was collected is stored", flush=True)

@@ -8,7 +8,7 @@ from pathlib import Path
 from stresstrack.cli.common import participant_arg
 from stresstrack.cli.export_dataset import add_dataset_options, run_dataset
 from stresstrack.errors import StressTrackError
-from stresstrack.export import TABLES, export_table
+from stresstrack.export.tables import TABLES, export_table
 from stresstrack.outputs import check_output
 from stresstrack.store.sqlite import Store
 
@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     check_output(args.out, force=args.force, inputs=[args.store])
     with Store(args.store, readonly=True) as store:
         if fmt == "parquet":
-            from stresstrack.export_parquet import export_table_parquet
+            from stresstrack.export.parquet import export_table_parquet
 
             n = export_table_parquet(store, args.table, args.out, args.participant)
         else:

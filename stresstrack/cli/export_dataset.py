@@ -41,7 +41,7 @@ def run_dataset(args: argparse.Namespace) -> int:
         raise StressTrackError("--bids and --kubios write folders: leave out --table and --out")
     with Store(args.store, readonly=True) as store:
         if args.bids is not None:
-            from stresstrack.bids import export_bids
+            from stresstrack.export.bids import export_bids
 
             if args.participant is not None:
                 raise StressTrackError("--bids exports every participant: leave out --participant")
@@ -50,7 +50,7 @@ def run_dataset(args: argparse.Namespace) -> int:
             summary = export_bids(store, args.bids, task=args.task)
             print(f"wrote a BIDS dataset of {summary.participants} participants to {args.bids}")
         if args.kubios is not None:
-            from stresstrack.kubios import export_kubios
+            from stresstrack.export.kubios import export_kubios
 
             files = export_kubios(store, args.kubios, args.participant)
             print(f"wrote {len(files)} Kubios RR files to {args.kubios}")

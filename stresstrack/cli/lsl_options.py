@@ -9,7 +9,7 @@ from stresstrack.pipeline.engine import Pipeline, PipelineConfig
 
 if TYPE_CHECKING:
     from stresstrack.lsl.inlet import Converter
-    from stresstrack.study import Study
+    from stresstrack.session.study import Study
 
 __all__ = ["add_lsl_inlet_options", "add_lsl_outlet_option", "lsl_inlets", "lsl_pipeline"]
 

@@ -2,7 +2,7 @@
 
 It appends one :class:`~stresstrack.events.Marker` to the store's events. A ``collect``
 running on the same store (another terminal) picks it up within a second and feeds it to its
-live pipeline (:meth:`stresstrack.recorder.Recorder.poll_external`); its InfluxDB replica
+live pipeline (:meth:`stresstrack.session.recorder.Recorder.poll_external`); its InfluxDB replica
 ships it like any stored event. Against a finished recording, the marker is stored and
 ``stresstrack replay STORE --store OUT.db`` computes the session; ``--time`` marks a past
 moment.
@@ -30,11 +30,11 @@ from stresstrack.cli.common import participant_arg
 from stresstrack.errors import EventError, StressTrackError
 from stresstrack.events import Marker, MarkerAction
 from stresstrack.limits import check_event
-from stresstrack.protocol import MODES
+from stresstrack.session.protocol import MODES
 
 if TYPE_CHECKING:
     from stresstrack.clock import Clock
-    from stresstrack.recorder import EventSink
+    from stresstrack.events import EventSink
     from stresstrack.store.sqlite import Store
 
 __all__ = ["HOTKEYS", "MARK_DEVICE", "HotkeyMarker", "parse_mark_time", "terminal_keys"]

@@ -49,7 +49,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from stresstrack.study import load_study
+    from stresstrack.session.study import load_study
     from stresstrack.transport import auth
 
     study = load_study(args.study)

@@ -21,11 +21,12 @@ from stresstrack.cli.common import (
     add_influx_options,
     add_pipeline_options,
     finite_float,
-    influx_replica,
+    influx_follower,
     pipeline_config,
 )
 from stresstrack.cli.lsl_options import add_lsl_outlet_option, lsl_pipeline
 from stresstrack.errors import StressTrackError
+from stresstrack.runtime import following
 from stresstrack.store.sqlite import Store
 from stresstrack.transport.mqtt import parse_worker
 from stresstrack.transport.options import add_broker_options, broker_from_args, keys_from_args
@@ -111,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
             f"worker {index}/{count}: {broker.describe()} -> {store_path} "
             f"(client {worker.client_id}; Ctrl-C to stop)"
         )
-        with influx_replica(args, store_path):
+        with following([influx_follower(args, store_path)]):
             stats = worker.run(stop)
             print(f"\n{reason[0]}: {stats.line()}", flush=True)
     finally:

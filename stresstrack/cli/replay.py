@@ -12,11 +12,12 @@ from stresstrack.cli.common import (
     add_influx_options,
     add_pipeline_options,
     finite_float,
-    influx_replica,
+    influx_follower,
     participant_arg,
     pipeline_config,
 )
 from stresstrack.errors import StressTrackError
+from stresstrack.runtime import following
 from stresstrack.store.sqlite import Store
 
 NAME = "replay"
@@ -136,6 +137,7 @@ def _remove_if_empty(path: Path) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from stresstrack.cli.progress import Progress
     from stresstrack.replay import ImportOptions, find_recordings, format_summary
     from stresstrack.replay.base import resolve_timezone
     from stresstrack.replay.runner import replay_recordings
@@ -164,7 +166,7 @@ def run(args: argparse.Namespace) -> int:
     created = not out.exists()
     with Store(out):
         pass  # created before the InfluxDB replica starts following it
-    with influx_replica(args, out):
+    with following([influx_follower(args, out)]):
         results = replay_recordings(
             recordings,
             out,
@@ -172,6 +174,7 @@ def run(args: argparse.Namespace) -> int:
             options,
             workers=args.workers,
             speed=args.speed,
+            progress_bar=Progress,
         )
     elapsed = time.monotonic() - t0
     failed = [r for r in results if r.error]

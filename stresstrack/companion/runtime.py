@@ -5,7 +5,7 @@ with the browser's receive time and a sequence number (:class:`Packet`); each pa
 through the very handlers of the bleak collector (:class:`~stresstrack.sensors.collector.
 DeviceCollector`, with a clock that reads the browser's receive time), so a strap paired
 from a phone and a strap read by ``collect`` give the same events. Events go to a
-:class:`~stresstrack.recorder.Recorder`: stored first, then through the pipeline.
+:class:`~stresstrack.runtime.Runtime`: stored first, then through the pipeline.
 
 Exactly once: a sender (one browser) numbers its packets; the last stored number is written
 in the same transaction as the events (store meta ``companion/seq/<participant>/<sender>``),
@@ -47,15 +47,14 @@ from stresstrack.events import (
     MarkerAction,
     validate_participant_id,
 )
-from stresstrack.pipeline.engine import Output, PipelineConfig
-from stresstrack.pipeline.latest import ObservedPipeline
+from stresstrack.pipeline.engine import Output, Pipeline, PipelineConfig
 from stresstrack.pipeline.results import FeatureRow, Session, StressRow
-from stresstrack.recorder import Recorder
+from stresstrack.runtime import Runtime
 from stresstrack.sensors.collector import DeviceCollector
 from stresstrack.sensors.profiles.battery import BATTERY_LEVEL_UUID
 from stresstrack.sensors.profiles.heart_rate import HEART_RATE_MEASUREMENT_UUID
+from stresstrack.session.study import ARM_META_PREFIX
 from stresstrack.store.sqlite import Store
-from stresstrack.study import ARM_META_PREFIX
 
 __all__ = ["Companion", "CompanionError", "Packet", "ParticipantLive", "ReceiveClock"]
 
@@ -205,14 +204,14 @@ class ParticipantLive:
 
 
 class _Sink:
-    """The collector handlers' sink: to the recorder, and the live view on the way."""
+    """The collector handlers' sink: to the runtime, and the live view on the way."""
 
     def __init__(self, companion: Companion) -> None:
         self.companion = companion
 
     def emit(self, events: Sequence[Event]) -> None:
         self.companion._observe_events(events)
-        self.companion.recorder.emit(events)
+        self.companion.runtime.emit(events)
 
 
 @dataclass
@@ -241,7 +240,8 @@ class Companion:
         self._replaying = True
         self._listeners: list[Callable[[str, dict[str, object]], None]] = []
         self.decisions: list[Decision] = []
-        self.pipeline = ObservedPipeline(config or PipelineConfig(), self._observe_outputs)
+        self.pipeline = Pipeline(config or PipelineConfig())
+        self.pipeline.observe(outputs=self._observe_outputs)
         current = store.meta("study")
         if current is not None and current != self.study:
             raise CompanionError(
@@ -254,7 +254,7 @@ class Companion:
                 store.set_meta(ARM_META_PREFIX + p.id, p.arm)
         self._rebuild()
         self._replaying = False
-        self.recorder = Recorder(store, self.pipeline, batch=1 << 30, participants=self.live)
+        self.runtime = Runtime(store, self.pipeline, batch=1 << 30, participants=self.live)
         self._senders: dict[tuple[str, str], _Sender] = {}
         self._sink = _Sink(self)
 
@@ -269,7 +269,7 @@ class Companion:
         if not mine:
             return
         self.store.delete_results(mine)
-        warm = Recorder(self.store, self.pipeline, store_raw=False, batch=5000)
+        warm = Runtime(self.store, self.pipeline, store_raw=False, batch=5000)
         for event in self.store.iter_events():
             if event.participant in self.live:
                 self._observe_events([event])
@@ -361,7 +361,7 @@ class Companion:
             last = p.seq
         if last != state.last_seq:
             state.last_seq = last
-            self.recorder.flush(meta={f"{_META}seq/{participant}/{sender}": str(last)})
+            self.runtime.flush(meta={f"{_META}seq/{participant}/{sender}": str(last)})
             self._prompts()
         return last
 
@@ -459,11 +459,11 @@ class Companion:
 
     def poll_external(self) -> None:
         """Feed the pipeline what other processes stored (``stresstrack mark``); once a second."""
-        self.recorder.poll_external()
+        self.runtime.poll_external()
         self._prompts()
 
     def close(self) -> None:
-        self.recorder.close()
+        self.runtime.close()
 
     # -- live view and prompts ---------------------------------------------------------------
     def listen(self, callback: Callable[[str, dict[str, object]], None]) -> None:
@@ -515,8 +515,8 @@ class Companion:
         rule = self.settings.prompt
         if not decisions or rule is None:
             return
-        self.recorder.emit([m for d in decisions for m in d.markers(rule)])
-        self.recorder.flush()
+        self.runtime.emit([m for d in decisions for m in d.markers(rule)])
+        self.runtime.flush()
         for d in decisions:
             if d.prompted:
                 prompt: dict[str, object] = {

@@ -1,6 +1,7 @@
 """The companion's part of a study file: consent text, session buttons, the prompt rule.
 
-Besides ``[study]`` and ``[[participant]]`` (:mod:`stresstrack.study`), a study file may hold::
+Besides ``[study]`` and ``[[participant]]`` (:mod:`stresstrack.session.study`), a study file
+may hold::
 
     [consent]
     version = "v2"                    # recorded with the participant's consent
@@ -44,8 +45,8 @@ from pathlib import Path
 from typing import Any, Final
 
 from stresstrack.errors import ImportFormatError
-from stresstrack.protocol import MODES
-from stresstrack.study import Study, parse_study, read_study_text
+from stresstrack.session.protocol import MODES
+from stresstrack.session.study import Study, parse_study, read_study_text
 
 __all__ = [
     "CompanionSettings",

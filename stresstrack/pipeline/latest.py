@@ -1,27 +1,17 @@
 """The latest physiology per participant, for live views (``collect``'s terminal, ``serve``).
 
-:class:`ObservedPipeline` is the pipeline with its outputs also handed to observers;
-:class:`LatestValues` is such an observer keeping each participant's newest HR, RMSSD, SCL and
-stress index.
+:class:`LatestValues` is a pipeline observer (``pipeline.observe(outputs=latest.observe)``)
+keeping each participant's newest HR, RMSSD, SCL and stress index.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
-from stresstrack.pipeline.engine import Output, Pipeline, PipelineConfig
+from stresstrack.pipeline.engine import Output
 from stresstrack.pipeline.results import FeatureRow, StressRow
 
-__all__ = ["Latest", "LatestValues", "ObservedPipeline"]
-
-
-class ObservedPipeline(Pipeline):
-    """The pipeline, with every batch of outputs also passed to ``observe``."""
-
-    def __init__(self, config: PipelineConfig, observe: Callable[[list[Output]], None]) -> None:
-        super().__init__(config)
-        self.observe(outputs=observe)
+__all__ = ["Latest", "LatestValues"]
 
 
 @dataclass

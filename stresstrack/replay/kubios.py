@@ -1,4 +1,4 @@
-"""Kubios RR text files (``--format kubios``): see :mod:`stresstrack.kubios`."""
+"""Kubios RR text files (``--format kubios``): see :mod:`stresstrack.export.kubios`."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ import numpy as np
 
 from stresstrack.errors import ImportFormatError
 from stresstrack.events import Beat, BeatSource, Event
-from stresstrack.kubios import KUBIOS_HEADER
 from stresstrack.replay.base import (
     PLAUSIBLE,
     Detection,
@@ -24,8 +23,9 @@ from stresstrack.replay.base import (
 )
 from stresstrack.replay.csv_generic import parse_time
 
-__all__ = ["FORMAT"]
+__all__ = ["FORMAT", "KUBIOS_HEADER"]
 
+KUBIOS_HEADER: Final = "# stresstrack RR export for Kubios HRV"  # export.kubios writes it
 _HEAD_BYTES: Final = 4096
 NS: Final = 1_000_000_000
 _SPLIT: Final = re.compile(r"[\t,; ]+")

@@ -1,7 +1,7 @@
 """Running replays: one recording, a group sharing participants, a folder in parallel.
 
-Every recording goes through the same :class:`~stresstrack.recorder.Recorder` and
-:class:`~stresstrack.pipeline.engine.Pipeline` as live data. Several recordings run in
+Every recording goes through the same :class:`~stresstrack.runtime.Runtime` (store, then
+:class:`~stresstrack.pipeline.engine.Pipeline`) as live data. Several recordings run in
 parallel processes (one group at a time per worker), each writing its own temporary store;
 the parent then copies them into the output store in the order the recordings were found.
 The result is the same as replaying them one after the other, because
@@ -33,18 +33,17 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from stresstrack.errors import EventError, StressTrackError
 from stresstrack.events import Event
 from stresstrack.limits import check_event
 from stresstrack.pipeline.engine import Output, Pipeline, PipelineConfig
 from stresstrack.pipeline.results import FeatureRow
-from stresstrack.progress import Progress
-from stresstrack.recorder import Recorder
 from stresstrack.replay.base import NS, ImportOptions, ImportStats
 from stresstrack.replay.pacing import pace
 from stresstrack.replay.sources import FORMATS, Recording
+from stresstrack.runtime import Runtime
 from stresstrack.store.sqlite import Store, StoreError
 
 __all__ = [
@@ -109,14 +108,14 @@ class CountingPipeline(Pipeline):
 
 def replay_recording(
     recording: Recording,
-    recorder: Recorder,
+    runtime: Runtime,
     pipeline: CountingPipeline,
     options: ImportOptions,
     *,
     speed: float = 0.0,
     progress: Callable[[float], None] | None = None,
 ) -> RecordingResult:
-    """Feed one recording's events to ``recorder``; errors end up in the result."""
+    """Feed one recording's events to ``runtime``; errors end up in the result."""
     result = RecordingResult(recording.label, recording.format.name)
     stats = ImportStats()
     before = Counter(pipeline.windows)
@@ -125,7 +124,7 @@ def replay_recording(
     try:
         events: Iterable[Event] = recording.read(options, stats)
         if speed > 0:
-            events = pace(events, speed, on_wait=lambda: _flush(recorder, batch))
+            events = pace(events, speed, on_wait=lambda: _flush(runtime, batch))
         for event in events:
             t = event.time_ns
             if not 0 <= t < MAX_TIME_NS:  # what no store can hold: never expected
@@ -136,7 +135,7 @@ def replay_recording(
                 raise StressTrackError(f"{recording.label}: {exc}") from None
             batch.append(event)
             if len(batch) >= EMIT_BATCH or speed > 0:
-                recorder.emit(batch)
+                runtime.emit(batch)
                 batch.clear()
             result.events += 1
             result.first_ns = t if result.first_ns is None else min(result.first_ns, t)
@@ -150,7 +149,7 @@ def replay_recording(
         result.error = f"{recording.label}: {exc}"
     finally:
         try:
-            _flush(recorder, batch)  # whatever was read is stored and processed
+            _flush(runtime, batch)  # whatever was read is stored and processed
         except (StoreError, sqlite3.Error, OSError) as exc:
             result.error = result.error or f"{recording.label}: {exc}"
         if progress is not None:
@@ -165,11 +164,11 @@ def replay_recording(
     return result
 
 
-def _flush(recorder: Recorder, batch: list[Event]) -> None:
+def _flush(runtime: Runtime, batch: list[Event]) -> None:
     if batch:
-        recorder.emit(batch)
+        runtime.emit(batch)
         batch.clear()
-    recorder.flush()
+    runtime.flush()
 
 
 def replay_group(
@@ -190,20 +189,20 @@ def replay_group(
     pipeline = CountingPipeline(config)
     indices = list(indices) if indices is not None else list(range(len(recordings)))
     results: list[RecordingResult] = []
-    recorder: Recorder | None = None
+    runtime: Runtime | None = None
     for k, recording in enumerate(recordings):
         store = store_for(k)
-        if recorder is None or recorder.store is not store:
-            recorder = Recorder(store, pipeline, batch=RECORDER_BATCH, idempotent=True)
+        if runtime is None or runtime.store is not store:
+            runtime = Runtime(store, pipeline, batch=RECORDER_BATCH, idempotent=True)
         index = indices[k]
         report = None if progress is None else _bind(progress, index)
         results.append(
-            replay_recording(recording, recorder, pipeline, options, speed=speed, progress=report)
+            replay_recording(recording, runtime, pipeline, options, speed=speed, progress=report)
         )
-    if recorder is not None:
+    if runtime is not None:
         before = Counter(pipeline.windows)
         try:
-            recorder.close()
+            runtime.close()
         except (StoreError, sqlite3.Error, OSError) as exc:
             results[-1].error = results[-1].error or f"writing the last windows: {exc}"
         _attribute(results, pipeline.windows - before)
@@ -251,15 +250,27 @@ def group_recordings(recordings: Sequence[Recording], options: ImportOptions) ->
     return sorted(groups.values(), key=lambda g: g[0])
 
 
+class ProgressBar(Protocol):
+    """A progress display: ``update(done)`` in the unit given at creation, then ``close()``."""
+
+    def update(self, done: float) -> None: ...
+
+    def close(self) -> None: ...
+
+
+# ``bar(label, total, unit)`` makes the display (the CLI passes its ``Progress`` line).
+BarFactory = Callable[[str, float, str], ProgressBar]
+
+
 class _FolderProgress:
     """One progress line for all recordings, weighted by their size on disk."""
 
-    def __init__(self, sizes: Sequence[int], show: bool) -> None:
+    def __init__(self, sizes: Sequence[int], bar: BarFactory | None) -> None:
         self.sizes = [max(s, 1) for s in sizes]
         self.fractions = [0.0] * len(sizes)
         self.bar = (
-            Progress(f"replaying {len(sizes)} recording(s)", sum(self.sizes) / 1e6, "MB")
-            if show
+            bar(f"replaying {len(sizes)} recording(s)", sum(self.sizes) / 1e6, "MB")
+            if bar is not None
             else None
         )
 
@@ -282,10 +293,10 @@ def replay_recordings(
     *,
     workers: int = 1,
     speed: float = 0.0,
-    show_progress: bool = True,
+    progress_bar: BarFactory | None = None,
 ) -> list[RecordingResult]:
     """Replay ``recordings`` into the store ``out``; parallel when there are several groups."""
-    progress = _FolderProgress([r.size() for r in recordings], show_progress)
+    progress = _FolderProgress([r.size() for r in recordings], progress_bar)
     groups = group_recordings(recordings, options)
     try:
         if workers <= 1 or len(groups) <= 1:

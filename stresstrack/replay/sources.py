@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from stresstrack.errors import ImportFormatError
+from stresstrack.errors import ImportFormatError, SettingError
 from stresstrack.events import Event
 from stresstrack.replay import (
     csv_generic,
@@ -85,8 +85,8 @@ def _format(name: str) -> Format:
     try:
         return FORMATS[name]
     except KeyError:
-        raise ImportFormatError(
-            "--format", None, f"unknown format {name!r} (one of {', '.join(FORMATS)})"
+        raise SettingError(
+            "format", f"unknown format {name!r} (one of {', '.join(FORMATS)})"
         ) from None
 
 

@@ -44,9 +44,9 @@ from stresstrack.events import (
     EdaSamples,
     Event,
     EventIds,
+    EventSink,
     HeartRate,
 )
-from stresstrack.recorder import EventSink
 from stresstrack.sensors.pmd_session import (
     DEFAULT_STREAMS,
     PmdControl,

@@ -67,8 +67,10 @@ class Faults:
         return self.clock_drift_ppm * 1e-6
 
 
-def _pick(n: int, per_min: float, duration_s: float, rng: np.random.Generator) -> list[int]:
+def _pick(times_s: FloatArray, per_min: float, rng: np.random.Generator) -> list[int]:
     """Indices of about ``per_min`` events per minute among beats 2..n-3, at least 3 apart."""
+    n = times_s.size
+    duration_s = float(times_s[-1]) if n else 0.0
     if per_min <= 0 or n < 6:
         return []
     count = min(n // 4, int(rng.poisson(per_min * duration_s / 60.0)))
@@ -83,8 +85,7 @@ def beats_with_ectopics(
     times_s: FloatArray, rr_ms: FloatArray, per_min: float, rng: np.random.Generator
 ) -> tuple[FloatArray, FloatArray]:
     """Make some beats premature: RR_k shortened, RR_k+1 lengthened by as much."""
-    duration = float(times_s[-1]) if times_s.size else 0.0
-    picks = _pick(times_s.size, per_min, duration, rng)
+    picks = _pick(times_s, per_min, rng)
     if not picks:
         return times_s, rr_ms
     times, rr = times_s.copy(), rr_ms.copy()
@@ -100,8 +101,7 @@ def beats_with_missed(
     times_s: FloatArray, rr_ms: FloatArray, per_min: float, rng: np.random.Generator
 ) -> tuple[FloatArray, FloatArray]:
     """Drop some beats as a detector that misses them: RR_k and RR_k+1 become one interval."""
-    duration = float(times_s[-1]) if times_s.size else 0.0
-    picks = _pick(times_s.size, per_min, duration, rng)
+    picks = _pick(times_s, per_min, rng)
     if not picks:
         return times_s, rr_ms
     rr = rr_ms.copy()

@@ -14,7 +14,7 @@ from typing import Final
 import numpy as np
 
 from stresstrack.events import Beat, EdaSamples, Event, Waveform, WaveformKind
-from stresstrack.protocol import protocol_markers
+from stresstrack.session.markers import protocol_markers
 from stresstrack.simulators.physiology import (
     ParticipantModel,
     simulate_acc,

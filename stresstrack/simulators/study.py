@@ -20,9 +20,10 @@ import numpy as np
 from bleak import BleakClient
 
 from stresstrack.clock import Clock, VirtualClock, run_virtual
-from stresstrack.protocol import DEFAULT_PROTOCOL, Phase, Protocol, run_protocol
-from stresstrack.recorder import EventSink
+from stresstrack.events import EventSink
 from stresstrack.sensors.collector import CollectorStats, DeviceCollector
+from stresstrack.session.markers import run_protocol
+from stresstrack.session.protocol import DEFAULT_PROTOCOL, Phase, Protocol
 from stresstrack.simulators.bleak_backend import SimulatedBleakClient, SimulatedBleakScanner
 from stresstrack.simulators.peripherals import (
     Faults,

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal, Protocol, cast
 from urllib.parse import urlsplit
 
 from stresstrack.backoff import Backoff
-from stresstrack.errors import StressTrackError
+from stresstrack.errors import SettingError, StressTrackError
 from stresstrack.sinks.outbox import Batch, Outbox
 from stresstrack.store.sqlite import Store
 
@@ -84,19 +84,20 @@ class InfluxTarget:
 
     def __post_init__(self) -> None:
         if not self.url.startswith(("http://", "https://")):
-            raise StressTrackError(
-                "--influx-url: must start with http:// or https:// "
-                f"(got {_without_credentials(self.url)!r})"
+            raise SettingError(
+                "InfluxDB URL",
+                f"must start with http:// or https:// (got {_without_credentials(self.url)!r})",
             )
         parts = urlsplit(self.url)
         if parts.username is not None or parts.password is not None or "@" in parts.netloc:
             # Never echoed, never saved: the URL names the sink's cursors in the store.
-            raise StressTrackError(
-                "--influx-url: no credentials in the URL (it shows in process lists and would "
-                f"be saved in the store); use ${TOKEN_ENV} or --influx-token-file"
+            raise SettingError(
+                "InfluxDB URL",
+                "no credentials in the URL (it shows in process lists and would be saved in "
+                f"the store); give the token apart (${TOKEN_ENV} or a token file)",
             )
         if not self.bucket:
-            raise StressTrackError("--influx-bucket is required with --influx-url")
+            raise SettingError("InfluxDB bucket", "required with an InfluxDB URL")
 
     @property
     def name(self) -> str:

@@ -24,6 +24,10 @@ cursors and their dead letters; 3 adds ``quarantine``: events refused at a bound
 the limits of :mod:`stresstrack.limits`, or that the pipeline could not process), with their
 source and the reason, kept instead of stored as data. Older stores are migrated in one
 transaction when opened for writing; read-only opening works on every version.
+
+Size (issue 17): over 400 lines because ``Store`` is the one place that speaks SQL (every
+query of the package is a short method here) and its schema and migrations are kept beside
+the queries that depend on them.
 """
 
 from __future__ import annotations

@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Final
 
 from stresstrack.errors import StressTrackError
-from stresstrack.study import Study
+from stresstrack.session.study import Study
 from stresstrack.transport.mqtt import TOPIC_ROOT, events_topic
 
 __all__ = [

@@ -14,6 +14,7 @@ acknowledge a different message.
 from __future__ import annotations
 
 import logging
+import queue
 import socket
 import ssl
 import threading
@@ -31,7 +32,14 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 from stresstrack.backoff import Backoff
 from stresstrack.transport.mqtt import Broker
 
-__all__ = ["DEFAULT_BACKOFF", "NEVER_EXPIRES", "Connection", "Received"]
+__all__ = [
+    "DEFAULT_BACKOFF",
+    "NEVER_EXPIRES",
+    "Connection",
+    "Received",
+    "drain_states",
+    "link_text",
+]
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +47,25 @@ log = logging.getLogger(__name__)
 NEVER_EXPIRES: Final = 0xFFFF_FFFF
 KEEPALIVE_S: Final = 20  # a silently dead link is noticed after 1.5 x this
 QOS: Final = 1
+
+
+def drain_states(
+    states: queue.SimpleQueue[tuple[bool, str]], connected: bool, error: str
+) -> tuple[bool, str, bool]:
+    """Take the link states a connection's thread queued (``on_state``): the last
+    ``(connected, error)`` and whether the link changed since ``connected``/``error``."""
+    changed = False
+    while not states.empty():
+        up, why = states.get()
+        if up != connected or (not up and why != error):
+            changed = True
+        connected, error = up, why
+    return connected, error, changed
+
+
+def link_text(connected: bool, error: str) -> str:
+    """``connected``, or ``down (why)`` for a status line."""
+    return "connected" if connected else f"down ({error or 'connecting'})"
 
 
 # paho doubles its reconnect delay itself, in whole seconds, between these two bounds.

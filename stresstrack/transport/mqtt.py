@@ -344,7 +344,7 @@ class _ClosingSSLSocket(ssl.SSLSocket):
             raise
 
 
-def parse_broker_url(url: str, option: str = "--publish") -> tuple[str, int, bool]:
+def parse_broker_url(url: str, option: str = "broker URL") -> tuple[str, int, bool]:
     """``mqtt://HOST[:PORT]`` or ``mqtts://HOST[:PORT]`` to ``(host, port, tls)``.
 
     >>> parse_broker_url("mqtt://broker.lab")
@@ -360,8 +360,8 @@ def parse_broker_url(url: str, option: str = "--publish") -> tuple[str, int, boo
         )
     if parts.username is not None or parts.password is not None:
         raise StressTrackError(
-            f"{option}: no credentials in the URL (it shows in process lists); use "
-            f"--mqtt-user and ${PASSWORD_ENV} or --mqtt-password-file"
+            f"{option}: no credentials in the URL (it shows in process lists); give the user "
+            f"name and the password apart (${PASSWORD_ENV} or a password file)"
         )
     if parts.path not in ("", "/") or parts.query or parts.fragment:
         raise StressTrackError(f"{option} {url!r}: only a host and a port, no path")

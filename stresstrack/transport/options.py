@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
@@ -14,15 +13,14 @@ from stresstrack.errors import StressTrackError
 from stresstrack.transport.mqtt import PASSWORD_ENV, Broker, parse_broker_url
 
 if TYPE_CHECKING:
-    from stresstrack.transport.publisher import Publisher
+    from stresstrack.runtime import Follower
 
 __all__ = [
     "add_broker_options",
     "broker_from_args",
     "check_publish_args",
-    "finish_publisher",
     "keys_from_args",
-    "start_publisher",
+    "publisher_follower",
 ]
 
 DEFAULT_PUBLISH_WAIT_S: Final = 10.0
@@ -117,14 +115,16 @@ def check_publish_args(args: argparse.Namespace) -> None:
         raise StressTrackError("--publish-wait must be 0 or more seconds")
 
 
-def start_publisher(
+def publisher_follower(
     args: argparse.Namespace, store_path: str | os.PathLike[str], say: Callable[[str], object]
-) -> Publisher | None:
-    """Start publishing ``store_path`` to the ``--publish`` broker (``None`` without it);
-    ``say`` gets the publisher's status lines (from its thread)."""
+) -> Follower | None:
+    """A publisher of ``store_path`` to the ``--publish`` broker, to run beside a runtime
+    (:func:`stresstrack.runtime.following`; ``None`` without ``--publish``); ``say`` gets the
+    publisher's status lines (from its thread)."""
     broker = broker_from_args(args, option="--publish")
     if broker is None:
         return None
+    from stresstrack.runtime import Follower
     from stresstrack.transport.publisher import Publisher
 
     publisher = Publisher(
@@ -135,14 +135,4 @@ def start_publisher(
         on_status=say,
         keys=keys_from_args(args),
     )
-    publisher.start()
-    return publisher
-
-
-def finish_publisher(publisher: Publisher | None, wait_s: float) -> None:
-    """Let the publisher send the rest (``wait_s`` s without progress at most), stop it and
-    say what was delivered or waits in the store."""
-    if publisher is None:
-        return
-    report = publisher.close(wait_s)
-    print(report.summary(), file=sys.stdout if report.delivered else sys.stderr, flush=True)
+    return Follower(publisher, args.publish_wait)

@@ -42,7 +42,7 @@ from stresstrack.backoff import Backoff
 from stresstrack.events import DeviceState, DeviceStatus
 from stresstrack.store.sqlite import EventRow, Store, StoreError
 from stresstrack.transport.auth import sign_payload
-from stresstrack.transport.connection import DEFAULT_BACKOFF, Connection
+from stresstrack.transport.connection import DEFAULT_BACKOFF, Connection, drain_states, link_text
 from stresstrack.transport.mqtt import Broker, batch_to_payload
 
 __all__ = [
@@ -310,14 +310,11 @@ class Publisher:
             conn.stop()
 
     def _take_states(self, store: Store) -> None:
-        changed = False
-        while not self._states.empty():
-            up, why = self._states.get()
-            if up != self._connected or (not up and why != self._error):
-                changed = True
-            self._connected, self._error = up, why
+        self._connected, self._error, changed = drain_states(
+            self._states, self._connected, self._error
+        )
         if changed:
-            link = "connected" if self._connected else f"down ({self._error or 'connecting'})"
+            link = link_text(self._connected, self._error)
             self._say(f"mqtt {self.broker.describe()}: {link}")
             self._status(store, self._streams.values())
 

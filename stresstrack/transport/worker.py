@@ -14,7 +14,7 @@ its intent (meta key ``mqtt_in_pending``: the cursors it will set and how many e
 adds); on start-up an intent whose events are all in the store is completed, any other is
 dropped (its messages were not acknowledged and come again).
 
-Results. Events go through :class:`~stresstrack.recorder.Recorder` (store first, then the
+Results. Events go through a :class:`~stresstrack.runtime.Runtime` (store first, then the
 pipeline). Pipeline state is not saved: on start-up the worker replays its store through a
 fresh pipeline, writing only the results the store lacks (those of a round cut short by a
 crash), and carries on where it stopped; results therefore equal a replay of the store.
@@ -39,7 +39,8 @@ from stresstrack.backoff import Backoff
 from stresstrack.events import DeviceState, DeviceStatus, Event
 from stresstrack.pipeline.engine import Output, Pipeline, PipelineConfig
 from stresstrack.pipeline.results import FeatureRow, Session, StressRow
-from stresstrack.recorder import Recorder, process_isolated, split_outputs
+from stresstrack.runtime import Runtime
+from stresstrack.session.recorder import process_isolated, split_outputs
 from stresstrack.store.sqlite import Quarantined, Store
 from stresstrack.transport.auth import SignatureError, check_signature
 from stresstrack.transport.connection import (
@@ -47,6 +48,8 @@ from stresstrack.transport.connection import (
     NEVER_EXPIRES,
     Connection,
     Received,
+    drain_states,
+    link_text,
 )
 from stresstrack.transport.mqtt import (
     Broker,
@@ -227,7 +230,7 @@ class Worker:
             self._recover(store)
             pipeline = self.pipeline_factory(self.config)
             self._warm_up(store, pipeline)
-            recorder = Recorder(store, pipeline, batch=1 << 30)
+            runtime = Runtime(store, pipeline, batch=1 << 30)
             conn = Connection(
                 self.broker,
                 self.client_id,
@@ -241,22 +244,22 @@ class Worker:
             )
             conn.start()
             try:
-                self._loop(store, recorder, conn, stop)
+                self._loop(store, runtime, conn, stop)
             finally:
                 conn.stop()
                 store.sent_ns = {}
-                self._take_states(store, recorder)
-                recorder.close()
+                self._take_states(store, runtime)
+                runtime.close()
                 self._publish_stats(store)
                 self._latencies = store.latencies
         return self.stats()
 
     def _loop(
-        self, store: _WorkerStore, recorder: Recorder, conn: Connection, stop: threading.Event
+        self, store: _WorkerStore, runtime: Runtime, conn: Connection, stop: threading.Event
     ) -> None:
         next_status = time.monotonic() + self.status_every_s
         while not stop.is_set():
-            self._take_states(store, recorder)
+            self._take_states(store, runtime)
             if self._connected:
                 self.ready.set()
             try:
@@ -270,10 +273,10 @@ class Worker:
                         messages.append(self._inbox.get_nowait())
                     except queue.Empty:
                         break
-                self._round(store, recorder, conn, messages)
+                self._round(store, runtime, conn, messages)
             if time.monotonic() >= next_status:
                 next_status = time.monotonic() + self.status_every_s
-                self._status(store, recorder, self._active)
+                self._status(store, runtime, self._active)
                 self._active = set()
                 self._say(self.stats().line())
             self._publish_stats(store)
@@ -281,7 +284,7 @@ class Worker:
     def _round(
         self,
         store: _WorkerStore,
-        recorder: Recorder,
+        runtime: Runtime,
         conn: Connection,
         messages: Sequence[Received],
     ) -> None:
@@ -329,7 +332,7 @@ class Worker:
         store.quarantine(refused)
         if events or updates:
             store.sent_ns = sent
-            self._store(store, recorder, events, updates)
+            self._store(store, runtime, events, updates)
             store.sent_ns = {}
         for message in messages:
             conn.ack(message.mid, message.generation)
@@ -337,7 +340,7 @@ class Worker:
     def _store(
         self,
         store: Store,
-        recorder: Recorder,
+        runtime: Runtime,
         events: Sequence[Event],
         updates: dict[str, int],
     ) -> None:
@@ -346,8 +349,8 @@ class Worker:
         if updates:
             intent = {"after": after, "count": len(events), "cursors": updates}
             store.set_meta(INTENT_META, json.dumps(intent))
-        recorder.emit(events)
-        recorder.flush()
+        runtime.emit(events)
+        runtime.flush()
         if updates:
             for key, seq in updates.items():
                 store.advance_sink(CURSOR_TARGET, key, seq)
@@ -458,19 +461,16 @@ class Worker:
             log.info("wrote %d results the store lacked", sum(len(m) for m in missing))
 
     # -- status ------------------------------------------------------------------------------
-    def _take_states(self, store: Store, recorder: Recorder) -> None:
-        changed = False
-        while not self._states.empty():
-            up, why = self._states.get()
-            if up != self._connected or (not up and why != self._error):
-                changed = True
-            self._connected, self._error = up, why
+    def _take_states(self, store: Store, runtime: Runtime) -> None:
+        self._connected, self._error, changed = drain_states(
+            self._states, self._connected, self._error
+        )
         if changed:
-            link = "connected" if self._connected else f"down ({self._error or 'connecting'})"
+            link = link_text(self._connected, self._error)
             self._say(f"worker {self.index}/{self.count} {self.broker.describe()}: {link}")
-            self._status(store, recorder, self._newest)
+            self._status(store, runtime, self._newest)
 
-    def _status(self, store: Store, recorder: Recorder, who: Iterable[tuple[str, str]]) -> None:
+    def _status(self, store: Store, runtime: Runtime, who: Iterable[tuple[str, str]]) -> None:
         """A status event (connection, lag, queue) for each of these participants."""
         stats = self.stats()
         link = "connected" if self._connected else f"down ({self._error or 'connecting'})"
@@ -490,7 +490,7 @@ class Worker:
             if (study, participant) in self._newest
         ]
         if events:
-            self._store(store, recorder, events, {})
+            self._store(store, runtime, events, {})
 
     def _publish_stats(self, store: _WorkerStore) -> None:
         lags = list(self._lags)

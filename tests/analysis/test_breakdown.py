@@ -19,7 +19,7 @@ from scipy import stats
 
 from stresstrack.analysis import AnalysisSettings, analyze
 from stresstrack.analysis.effects import Breakdown
-from stresstrack.protocol import Design
+from stresstrack.session.protocol import Design
 
 SETTINGS = AnalysisSettings(boot=0, design=Design(conditions=("self-care", "rest"), control="rest"))
 # Three periods: pre (start - 5, start], during (start, start + 5], minutes from the start.

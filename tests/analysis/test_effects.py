@@ -17,7 +17,7 @@ from statsmodels.stats.multitest import multipletests
 from stresstrack.analysis import AnalysisSettings, analyze
 from stresstrack.analysis.effects import NOT_CAUSAL
 from stresstrack.analysis.stats import holm
-from stresstrack.protocol import Design
+from stresstrack.session.protocol import Design
 
 DESIGN = Design(conditions=("self-care", "rest"), control="rest", secondary=("hr",))
 # Minutes: pre 1 (5, 10], session 1 (10, 15], gap, pre 2 (20, 25], session 2 (25, 30].

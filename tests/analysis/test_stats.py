@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 import pytest
-from scipy import stats
+from scipy import optimize, stats
 
 from stresstrack.analysis.stats import PairedStats, bootstrap_bca, cohens_dz, paired_stats
 
@@ -35,6 +35,14 @@ def test_hand_worked_example() -> None:
     s = paired_stats(before, after, seed=1)
     d = np.array(after, dtype=float) - np.array(before, dtype=float)
     half = stats.t.ppf(0.975, 5) * d.std(ddof=1) / math.sqrt(6)
+    # The dz interval from its definition (Steiger & Fouladi 1997): the noncentralities at
+    # which the observed t sits at the noncentral t's 97.5th and 2.5th percentiles, / sqrt(n),
+    # found here by root bracketing.
+    t_obs = d.mean() / (d.std(ddof=1) / math.sqrt(6))
+    ends = [
+        optimize.brentq(lambda nc, q=q: stats.nct.cdf(t_obs, 5, nc) - q, -40.0, 0.0) / math.sqrt(6)
+        for q in (0.975, 0.025)
+    ]
     assert s == PairedStats(
         n=6,
         mean_before=pytest.approx(50.8333333333),
@@ -43,7 +51,7 @@ def test_hand_worked_example() -> None:
         sd_delta=pytest.approx(2.3380903889),
         mean_ci=(pytest.approx(d.mean() - half), pytest.approx(d.mean() + half)),
         dz=pytest.approx(-3.5641621782),
-        dz_ci=s.dz_ci,
+        dz_ci=(pytest.approx(ends[0], abs=1e-6), pytest.approx(ends[1], abs=1e-6)),
         ttest_p=pytest.approx(stats.ttest_rel(after, before).pvalue),
         wilcoxon_p=0.03125,
     )

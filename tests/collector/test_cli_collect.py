@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 
 from stresstrack.cli import main
-from stresstrack.cli.collect import LiveStatus
 from stresstrack.events import DeviceState, DeviceStatus, HeartRate, Marker, MarkerAction
+from stresstrack.runtime.status import LiveStatus
 from stresstrack.sensors.collector import CollectorStats
 from stresstrack.store.sqlite import Store
 
@@ -252,7 +252,7 @@ def test_protocol_follows_each_participants_counterbalanced_order(
     """--protocol with a counterbalanced design and --study: the study file's first participant
     follows self-care then rest, the second rest then self-care; each order is recorded in the
     store (what `analyze` reads for the period terms) and is the order of the session markers."""
-    from stresstrack.study import store_orders
+    from stresstrack.session.study import store_orders
 
     protocol = tmp_path / "crossover.toml"
     protocol.write_text(CROSSOVER)

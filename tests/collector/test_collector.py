@@ -14,8 +14,8 @@ from bleak import BleakClient
 from stresstrack.backoff import Backoff
 from stresstrack.clock import VirtualClock, run_virtual
 from stresstrack.events import Beat, DeviceState, DeviceStatus, EdaSamples, Event, HeartRate
-from stresstrack.protocol import Protocol
 from stresstrack.sensors.collector import DeviceCollector
+from stresstrack.session.protocol import Protocol
 from stresstrack.simulators.bleak_backend import SimulatedBleakClient
 from stresstrack.simulators.peripherals import (
     Faults,

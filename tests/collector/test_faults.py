@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from stresstrack.clock import VirtualClock, run_virtual
-from stresstrack.protocol import Protocol
 from stresstrack.sensors.profiles.eda import STRESSTRACK_EDA_V1
+from stresstrack.session.protocol import Protocol
 from stresstrack.simulators.faults import (
     Faults,
     beats_with_ectopics,

@@ -27,13 +27,13 @@ from stresstrack.events import (
     Waveform,
     WaveformKind,
 )
-from stresstrack.protocol import Protocol
 from stresstrack.sensors.collector import CollectorStats, DeviceCollector
 from stresstrack.sensors.profiles.polar_pmd import (
     PMD_DATA_UUID,
     PmdError,
     PmdMeasurementType,
 )
+from stresstrack.session.protocol import Protocol
 from stresstrack.simulators.bleak_backend import SimulatedBleakClient
 from stresstrack.simulators.faults import Faults
 from stresstrack.simulators.peripherals import SimulatedAir, SimulatedPeripheral, Ticks

@@ -17,9 +17,9 @@ from bleak import BleakClient
 
 from stresstrack.clock import VirtualClock, run_virtual
 from stresstrack.events import Beat, Event, Waveform
-from stresstrack.protocol import Phase, Protocol
 from stresstrack.sensors.collector import DeviceCollector
 from stresstrack.sensors.profiles.polar_pmd import PmdMeasurementType
+from stresstrack.session.protocol import Phase, Protocol
 from stresstrack.simulators.bleak_backend import SimulatedBleakClient
 from stresstrack.simulators.faults import Faults
 from stresstrack.simulators.peripherals import SimulatedAir

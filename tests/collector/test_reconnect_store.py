@@ -25,12 +25,12 @@ from stresstrack.events import (
     HeartRate,
     Waveform,
 )
-from stresstrack.protocol import Phase, Protocol
-from stresstrack.recorder import Recorder
 from stresstrack.sensors.collector import CollectorStats, DeviceCollector
 from stresstrack.sensors.profiles.eda import STRESSTRACK_EDA_V1
 from stresstrack.sensors.profiles.heart_rate import HEART_RATE_MEASUREMENT_UUID
 from stresstrack.sensors.profiles.polar_pmd import PmdMeasurementType
+from stresstrack.session.protocol import Phase, Protocol
+from stresstrack.session.recorder import Recorder
 from stresstrack.simulators.faults import Faults
 from stresstrack.simulators.polar import SimulatedPolarH10, SimulatedVeritySense
 from stresstrack.simulators.study import build_participant_air, simulated_client_factory

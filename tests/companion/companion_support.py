@@ -18,7 +18,7 @@ from stresstrack.companion.app import create_app
 from stresstrack.companion.runtime import Companion
 from stresstrack.companion.settings import parse_companion
 from stresstrack.pipeline.engine import PipelineConfig
-from stresstrack.protocol import Phase, Protocol
+from stresstrack.session.protocol import Phase, Protocol
 from stresstrack.simulators.peripherals import Faults, SimulatedHeartRateStrap
 from stresstrack.simulators.physiology import ParticipantModel, ParticipantParams
 from stresstrack.store.sqlite import Store

@@ -8,10 +8,10 @@ import io
 import numpy as np
 from support_protocols import SHORT_PROTOCOL
 
-from stresstrack.cli.collect import LiveStatus
 from stresstrack.events import Beat, EdaSamples
-from stresstrack.pipeline.engine import PipelineConfig
-from stresstrack.pipeline.latest import LatestValues, ObservedPipeline
+from stresstrack.pipeline.engine import Pipeline, PipelineConfig
+from stresstrack.pipeline.latest import LatestValues
+from stresstrack.runtime.status import LiveStatus
 from stresstrack.simulators.physiology import ParticipantModel, ParticipantParams
 from stresstrack.simulators.recording import CLEAN, recording_events
 
@@ -24,7 +24,8 @@ def test_live_view_lines_follow_the_pipeline() -> None:
     events = recording_events("P7", model, CLEAN, np.random.default_rng(3), start_ns=START)
     events = [e for e in events if e.time_ns < START + 300 * NS]
     latest = LatestValues()
-    pipeline = ObservedPipeline(PipelineConfig(baseline_s=120.0), latest.observe)
+    pipeline = Pipeline(PipelineConfig(baseline_s=120.0))
+    pipeline.observe(outputs=latest.observe)
     outputs = pipeline.process_many(events)
     last = max(o.time_ns for o in outputs if type(o).__name__ == "FeatureRow")
     # Independent: the last 60 s window's mean HR and RMSSD from the beats, SCL from the EDA.

@@ -12,32 +12,24 @@ has.
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from influx_adapter import InfluxAdapter
 from servers import InfluxServer
+from support_protocols import SHORT_PROTOCOL
 
 from stresstrack.dashboards.downsampling import DOWNSAMPLED, backfill_statement
 from stresstrack.pipeline import Pipeline
 from stresstrack.pipeline.results import Session
-from stresstrack.protocol import Phase, Protocol
-from stresstrack.recorder import Recorder
+from stresstrack.session.recorder import Recorder
 from stresstrack.simulators.study import StudyPlan, simulate_study
 from stresstrack.sinks import InfluxTarget, sync_store
 from stresstrack.store import Store
 
 __all__ = ["PROTOCOL", "LoadedStudy", "load_study"]
 
-PROTOCOL = Protocol(
-    name="dashboards",
-    phases=(
-        Phase("baseline", 180.0),
-        Phase("stressor", 150.0),
-        Phase("self-care", 180.0, mode="solo", label="serum"),
-        Phase("recovery", 120.0),
-    ),
-)
+PROTOCOL = replace(SHORT_PROTOCOL, name="dashboards")
 PARTICIPANTS = 3
 S = 1_000_000_000
 _numbers = itertools.count(1)

@@ -197,7 +197,7 @@ def live_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from support_protocols import SHORT_PROTOCOL
 
     from stresstrack.pipeline.engine import Pipeline
-    from stresstrack.recorder import Recorder
+    from stresstrack.session.recorder import Recorder
     from stresstrack.simulators.study import StudyPlan, simulate_study
 
     folder = tmp_path_factory.mktemp("live")

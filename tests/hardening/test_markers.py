@@ -14,7 +14,7 @@ import pytest
 from stresstrack.cli import main
 from stresstrack.events import Beat, Marker, MarkerAction
 from stresstrack.pipeline.engine import Pipeline
-from stresstrack.recorder import Recorder
+from stresstrack.session.recorder import Recorder
 from stresstrack.store.sqlite import Store
 
 NS = 1_000_000_000

@@ -18,7 +18,7 @@ from stresstrack.cli import main
 from stresstrack.events import Waveform, WaveformKind
 from stresstrack.lsl.inlet import LslClock, SourceInlet, open_inlet, pull
 from stresstrack.pipeline.engine import Pipeline, PipelineConfig
-from stresstrack.recorder import Recorder
+from stresstrack.session.recorder import Recorder
 from stresstrack.store.sqlite import Store, StoreError
 
 NS = 1_000_000_000

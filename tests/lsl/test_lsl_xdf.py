@@ -14,10 +14,10 @@ from support_protocols import SHORT_PROTOCOL
 
 from stresstrack.cli import main
 from stresstrack.events import DeviceStatus
-from stresstrack.export import iso_utc
+from stresstrack.export.tables import iso_utc
 from stresstrack.lsl.outlet import Publisher, PublishingPipeline
 from stresstrack.pipeline.engine import PipelineConfig
-from stresstrack.recorder import Recorder
+from stresstrack.session.recorder import Recorder
 from stresstrack.simulators.study import StudyPlan, simulate_study
 from stresstrack.store.sqlite import Store
 

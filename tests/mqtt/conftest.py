@@ -15,12 +15,12 @@ import pytest
 from influx_adapter import influx_adapter
 from mqtt_link import Study
 from servers import InfluxServer, MosquittoServer, influx_server, require_binary
+from support_protocols import SHORT_PROTOCOL
 
 from stresstrack.events import Event
-from stresstrack.export import table_rows
+from stresstrack.export.tables import table_rows
 from stresstrack.pipeline.engine import Pipeline
-from stresstrack.protocol import Phase, Protocol
-from stresstrack.recorder import Recorder
+from stresstrack.session.recorder import Recorder
 from stresstrack.simulators.study import StudyPlan, simulate_study
 from stresstrack.store.sqlite import Store
 
@@ -29,15 +29,7 @@ __all__ = ["broker", "influx_adapter", "influx_db", "influx_server", "study"]
 # Deployments keep every queued message of an offline worker (docs/mqtt.md, "Broker").
 BROKER_CONFIG = "max_queued_messages 0\n"
 
-SHORT = Protocol(
-    name="short",
-    phases=(
-        Phase("baseline", 180.0),
-        Phase("stressor", 150.0),
-        Phase("self-care", 180.0, mode="solo", label="serum"),
-        Phase("recovery", 120.0),
-    ),
-)
+SHORT = SHORT_PROTOCOL
 
 
 class _Collect:

@@ -24,7 +24,7 @@ from servers import MosquittoServer, free_port
 
 from stresstrack.backoff import Backoff
 from stresstrack.events import Event
-from stresstrack.export import table_rows
+from stresstrack.export.tables import table_rows
 from stresstrack.store.sqlite import Store
 from stresstrack.transport.mqtt import Broker, worker_of
 from stresstrack.transport.publisher import Publisher

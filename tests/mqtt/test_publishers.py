@@ -323,7 +323,7 @@ def test_accounts_follow_the_study_file() -> None:
     """Default collector per participant; a shared collector gets both topics; bad names and
     the worker's reserved name are errors."""
     from stresstrack.errors import StressTrackError
-    from stresstrack.study import parse_study
+    from stresstrack.session.study import parse_study
     from stresstrack.transport.auth import broker_accounts, render_acl
 
     text = '[study]\nname = "s"\n[[participant]]\nid = "p1"\ncollector = "lab"\n'

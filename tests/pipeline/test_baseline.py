@@ -8,7 +8,7 @@ import numpy as np
 from stresstrack.events import Event, Marker, MarkerAction
 from stresstrack.pipeline import Pipeline, PipelineConfig, StressRow
 from stresstrack.pipeline.stress import COMPONENTS, Baseline, Derived
-from stresstrack.protocol import Phase, Protocol
+from stresstrack.session.protocol import Phase, Protocol
 from stresstrack.simulators.physiology import ParticipantModel, ParticipantParams
 from stresstrack.simulators.recording import CLEAN, recording_events
 

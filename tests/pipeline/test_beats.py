@@ -93,10 +93,8 @@ def test_ecg_peaks_from_chunks_match_the_beats() -> None:
     matched = sum(np.min(np.abs(expected - t)) <= 2 * 1e9 / fs for t in times)
     assert matched >= 0.97 * expected.size
     rr = np.array([r for _, r in found])
-    assert (
-        np.median(rr) == np.float64(np.median(np.diff(expected) / 1e6))
-        or abs(np.median(rr) - 60000 / 70) < 40
-    )
+    # The intervals are those of NeuroKit2's peaks: median within one sample period (7.7 ms).
+    assert abs(np.median(rr) - np.median(np.diff(expected) / 1e6)) <= 1000 / fs
 
 
 def _with_artefacts(n: int, seed: int) -> np.ndarray:

@@ -10,7 +10,7 @@ from stresstrack.pipeline import Pipeline, StressRow
 from stresstrack.pipeline.movement import acc_activity
 from stresstrack.pipeline.respiration import SLOW_BREATHING_PER_MIN, respiration_acc
 from stresstrack.pipeline.results import FeatureRow
-from stresstrack.protocol import Phase, Protocol
+from stresstrack.session.protocol import Phase, Protocol
 from stresstrack.simulators.physiology import (
     Episode,
     ParticipantModel,

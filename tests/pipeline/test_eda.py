@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from stresstrack.pipeline.eda import eda_features, scr_peaks
-from stresstrack.protocol import DEFAULT_PROTOCOL
+from stresstrack.session.protocol import DEFAULT_PROTOCOL
 from stresstrack.simulators.physiology import ParticipantModel, ParticipantParams, simulate_eda
 
 

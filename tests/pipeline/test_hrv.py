@@ -20,7 +20,7 @@ from stresstrack.pipeline.hrv import (
     pns_sns,
 )
 from stresstrack.pipeline.window import BeatWindow, beat_window
-from stresstrack.protocol import DEFAULT_PROTOCOL
+from stresstrack.session.protocol import DEFAULT_PROTOCOL
 from stresstrack.simulators.physiology import ParticipantModel, ParticipantParams, simulate_beats
 
 

@@ -20,7 +20,7 @@ from stresstrack.events import Beat, Event
 from stresstrack.pipeline import FeatureRow, Pipeline, PipelineConfig
 from stresstrack.pipeline.hrv import HRV_FREQ_FEATURES
 from stresstrack.pipeline.window import ARTEFACT_TYPES
-from stresstrack.protocol import Phase, Protocol
+from stresstrack.session.protocol import Phase, Protocol
 from stresstrack.simulators.physiology import ParticipantModel, ParticipantParams
 from stresstrack.simulators.recording import Artefacts, recording_events
 

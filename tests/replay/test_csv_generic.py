@@ -22,10 +22,10 @@ from stresstrack.events import (
     MarkerAction,
     Waveform,
 )
-from stresstrack.protocol import Phase, Protocol
 from stresstrack.replay import ImportOptions, ImportStats, iter_source_events
 from stresstrack.replay.base import DataFile
 from stresstrack.replay.csv_generic import iter_csv_file, read_csv_file
+from stresstrack.session.protocol import Phase, Protocol
 from stresstrack.simulators.physiology import ParticipantModel, ParticipantParams, simulate_beats
 from stresstrack.store import Store
 

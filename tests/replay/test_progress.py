@@ -6,7 +6,7 @@ import io
 
 import pytest
 
-from stresstrack.progress import Progress, format_seconds
+from stresstrack.cli.progress import Progress, format_seconds
 
 
 class _Clock:

@@ -11,7 +11,6 @@ import pytest
 from stresstrack.cli import main
 from stresstrack.events import Beat, EdaSamples, Event, Marker, MarkerAction
 from stresstrack.pipeline.engine import PipelineConfig
-from stresstrack.protocol import Phase, Protocol
 from stresstrack.replay import (
     ImportOptions,
     RecordingResult,
@@ -21,6 +20,7 @@ from stresstrack.replay import (
     pace,
     replay_recordings,
 )
+from stresstrack.session.protocol import Phase, Protocol
 from stresstrack.simulators.physiology import (
     ParticipantModel,
     ParticipantParams,
@@ -51,8 +51,11 @@ def _events(pid: str, seed: int, offset_s: float = 0.0) -> list[Event]:
     ]  # fmt: skip
     for begin, end, phase in PROTOCOL.phase_bounds():
         for action, t in ((MarkerAction.START, begin), (MarkerAction.STOP, end)):
-            events.append(Marker(time_ns=start + round(t * NS), participant=pid, action=action,
-                                 kind=phase.kind))  # fmt: skip
+            events.append(
+                Marker(
+                    time_ns=start + round(t * NS), participant=pid, action=action, kind=phase.kind
+                )
+            )
     return sorted(events, key=lambda e: e.time_ns)
 
 
@@ -94,10 +97,8 @@ def test_recordings_sharing_a_participant_are_grouped(folder: Path) -> None:
 def test_parallel_replay_equals_sequential_replay(folder: Path, tmp_path: Path) -> None:
     recordings = find_recordings([folder])
     config, options = PipelineConfig(), ImportOptions()
-    parallel = replay_recordings(recordings, tmp_path / "par.db", config, options, workers=2,
-                                 show_progress=False)  # fmt: skip
-    sequential = replay_recordings(recordings, tmp_path / "seq.db", config, options, workers=1,
-                                   show_progress=False)  # fmt: skip
+    parallel = replay_recordings(recordings, tmp_path / "par.db", config, options, workers=2)
+    sequential = replay_recordings(recordings, tmp_path / "seq.db", config, options, workers=1)
     par, seq = _rows(tmp_path / "par.db"), _rows(tmp_path / "seq.db")
     assert len(seq["features"]) > 50 and len(seq["sessions"]) == 4
     assert par == seq
@@ -117,12 +118,11 @@ def test_workers_start_cleanly_beside_other_threads(folder: Path, tmp_path: Path
     other = threading.Thread(target=stop.wait)
     other.start()
     try:
-        replay_recordings(recordings, tmp_path / "threads.db", config, options, workers=2,
-                          show_progress=False)  # fmt: skip
+        replay_recordings(recordings, tmp_path / "threads.db", config, options, workers=2)
     finally:
         stop.set()
         other.join()
-    replay_recordings(recordings, tmp_path / "seq.db", config, options, show_progress=False)
+    replay_recordings(recordings, tmp_path / "seq.db", config, options)
     assert _rows(tmp_path / "threads.db") == _rows(tmp_path / "seq.db")
 
 
@@ -130,10 +130,8 @@ def test_each_recording_alone_gives_the_same_rows(folder: Path, tmp_path: Path) 
     """p-02's recording replayed alone gives exactly its rows of the folder replay."""
     config, options = PipelineConfig(), ImportOptions()
     recordings = find_recordings([folder])
-    replay_recordings(recordings, tmp_path / "all.db", config, options, workers=2,
-                      show_progress=False)  # fmt: skip
-    replay_recordings(find_recordings([folder / "c.db"]), tmp_path / "c.db", config, options,
-                      show_progress=False)  # fmt: skip
+    replay_recordings(recordings, tmp_path / "all.db", config, options, workers=2)
+    replay_recordings(find_recordings([folder / "c.db"]), tmp_path / "c.db", config, options)
     with Store(tmp_path / "all.db", readonly=True) as a, Store(tmp_path / "c.db") as c:
         assert a.features("p-02") == c.features() and len(c.features()) > 40
         assert a.stress("p-02") == c.stress()
@@ -166,8 +164,9 @@ def test_a_bad_recording_does_not_stop_the_others(
 
 
 def test_summary_table() -> None:
-    ok = RecordingResult("rec/a.db", "store", ["p-01"], events=1200, windows=60,
-                         first_ns=0, last_ns=3_723 * NS)  # fmt: skip
+    ok = RecordingResult(
+        "rec/a.db", "store", ["p-01"], events=1200, windows=60, first_ns=0, last_ns=3_723 * NS
+    )
     bad = RecordingResult("rec/b", "e4", ["p-02"], events=10, skipped=2, error="rec/b/EDA.csv: x")
     assert format_summary([ok, bad]).splitlines() == [
         "recording  participant  format  duration  events  windows  errors",
@@ -206,8 +205,15 @@ def test_pace_lets_events_through_when_due(speed: float, sleeps: list[float]) ->
     fake = _FakeTime()
     flushed: list[float] = []
     events = _beats(0.0, 1.0, 0.5, 3.0)  # the third steps back: no wait for it
-    out = list(pace(events, speed, on_wait=lambda: flushed.append(fake.now),
-                    clock=fake.clock, sleep=fake.sleep))  # fmt: skip
+    out = list(
+        pace(
+            events,
+            speed,
+            on_wait=lambda: flushed.append(fake.now),
+            clock=fake.clock,
+            sleep=fake.sleep,
+        )
+    )
     assert out == events
     assert fake.sleeps == sleeps
     assert len(flushed) == len(sleeps)

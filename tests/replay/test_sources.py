@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from xdf_writer import XdfWriter
 
-from stresstrack.errors import ImportFormatError
+from stresstrack.errors import ImportFormatError, SettingError
 from stresstrack.events import Beat
 from stresstrack.replay import ImportOptions, ImportStats, find_recordings
 from stresstrack.store import Store
@@ -116,7 +116,7 @@ def test_a_named_format_reads_the_file_and_says_what_is_wrong(tmp_path: Path) ->
     (recording,) = find_recordings([path], "polar")
     with pytest.raises(ImportFormatError, match="line 1: header 'Phone timestamp;Speed'"):
         list(recording.read(ImportOptions(), ImportStats()))
-    with pytest.raises(ImportFormatError, match="unknown format 'fit'"):
+    with pytest.raises(SettingError, match=r"^format: unknown format 'fit'"):
         find_recordings([path], "fit")
 
 

@@ -26,9 +26,9 @@ from servers import require_binary
 
 from stresstrack.analysis import AnalysisSettings, analyze_store
 from stresstrack.pipeline import Pipeline
-from stresstrack.protocol import Design, Phase, Protocol
-from stresstrack.recorder import Recorder
 from stresstrack.report import render_report
+from stresstrack.session.protocol import Design, Phase, Protocol
+from stresstrack.session.recorder import Recorder
 from stresstrack.simulators.study import StudyPlan, simulate_study
 from stresstrack.store import Store
 

@@ -3,35 +3,18 @@
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from html.parser import HTMLParser
 from pathlib import Path
+
+from support_html import Page as _Page
 
 from stresstrack.pipeline.results import FeatureRow, Session, StressRow
 from stresstrack.report import render_report
-from stresstrack.report.html import Band, split_segments, svg_line_chart
+from stresstrack.report.charts import Band, split_segments, svg_line_chart
 from stresstrack.store import Store
 
 T0 = 1_700_000_000 * 10**9  # 2023-11-14 22:13:20 UTC
 STEP = 30 * 10**9  # one window every 30 s
 SVG = "{http://www.w3.org/2000/svg}"
-
-
-class _Page(HTMLParser):
-    """Every start tag with its attributes, and all text, of an HTML page."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.tags: list[tuple[str, dict[str, str | None]]] = []
-        self.text: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.tags.append((tag, dict(attrs)))
-
-    def handle_data(self, data: str) -> None:
-        self.text.append(data)
-
-    def find(self, tag: str, cls: str | None = None) -> list[dict[str, str | None]]:
-        return [a for t, a in self.tags if t == tag and (cls is None or a.get("class") == cls)]
 
 
 def _parse(path: Path) -> _Page:

@@ -5,36 +5,20 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
-from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from support_html import Page as _Page
 
 from stresstrack.analysis import AnalysisSettings
 from stresstrack.pipeline.results import FeatureRow, Session, StressRow
 from stresstrack.report import render_report
-from stresstrack.report.html import ForestRow, svg_forest_plot, svg_period_bars
+from stresstrack.report.forest import ForestRow, svg_forest_plot, svg_period_bars
 from stresstrack.store import Store
 
 NS = 1_000_000_000
 T0 = 1_767_603_600 * NS
 SVG = "{http://www.w3.org/2000/svg}"
-
-
-class _Page(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.tags: list[tuple[str, dict[str, str | None]]] = []
-        self.text: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.tags.append((tag, dict(attrs)))
-
-    def handle_data(self, data: str) -> None:
-        self.text.append(data)
-
-    def find(self, tag: str, cls: str | None = None) -> list[dict[str, str | None]]:
-        return [a for t, a in self.tags if t == tag and (cls is None or a.get("class") == cls)]
 
 
 def _participant(

@@ -17,7 +17,6 @@ import pytest
 from bleak import BleakClient
 
 from stresstrack.clock import VirtualClock, run_virtual
-from stresstrack.protocol import Protocol
 from stresstrack.sensors.pmd_session import PmdControl, PmdRequestError, choose_settings
 from stresstrack.sensors.profiles.polar_pmd import (
     PMD_DATA_UUID,
@@ -29,6 +28,7 @@ from stresstrack.sensors.profiles.polar_pmd import (
     encode_start_stream,
     encode_stop_stream,
 )
+from stresstrack.session.protocol import Protocol
 from stresstrack.simulators.bleak_backend import SimulatedBleakClient
 from stresstrack.simulators.peripherals import SimulatedAir
 from stresstrack.simulators.physiology import ParticipantModel, ParticipantParams

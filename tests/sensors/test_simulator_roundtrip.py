@@ -13,7 +13,6 @@ import pytest
 
 from stresstrack.clock import VirtualClock
 from stresstrack.events import RR_TICKS_PER_S, Contact
-from stresstrack.protocol import Protocol
 from stresstrack.sensors.profiles.eda import STRESSTRACK_EDA_V1, decode_eda_packet
 from stresstrack.sensors.profiles.heart_rate import decode_heart_rate_measurement
 from stresstrack.sensors.profiles.polar_pmd import (
@@ -25,6 +24,7 @@ from stresstrack.sensors.profiles.polar_pmd import (
     decode_pmd_frame,
     polar_to_unix_ns,
 )
+from stresstrack.session.protocol import Protocol
 from stresstrack.simulators.faults import Faults
 from stresstrack.simulators.peripherals import SimulatedEdaBand, SimulatedHeartRateStrap
 from stresstrack.simulators.physiology import ParticipantModel, ParticipantParams, simulate_beats

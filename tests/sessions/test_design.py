@@ -9,7 +9,7 @@ from collections import Counter
 import pytest
 
 from stresstrack.errors import ImportFormatError
-from stresstrack.protocol import Design, load_protocol, parse_protocol, williams_orders
+from stresstrack.session.protocol import Design, load_protocol, parse_protocol, williams_orders
 
 CROSSOVER = """\
 name = "x"
@@ -123,7 +123,7 @@ def test_blocks_without_a_design_are_an_error() -> None:
 
 def test_participants_of_a_study_file_follow_their_order() -> None:
     """The study file's order of participants gives each their counterbalanced order."""
-    from stresstrack.study import parse_study, participant_protocol
+    from stresstrack.session.study import parse_study, participant_protocol
 
     study = parse_study(
         '[study]\nname = "s"\n[[participant]]\nid = "P01"\n[[participant]]\nid = "P02"\n',

@@ -11,14 +11,13 @@ import pytest
 from stresstrack.clock import VirtualClock, run_virtual
 from stresstrack.errors import ImportFormatError
 from stresstrack.events import Event, Marker, MarkerAction
-from stresstrack.protocol import (
+from stresstrack.session.markers import protocol_markers, run_protocol
+from stresstrack.session.protocol import (
     DEFAULT_PROTOCOL,
     Phase,
     Protocol,
     load_protocol,
     parse_protocol,
-    protocol_markers,
-    run_protocol,
     shipped_protocols,
 )
 from stresstrack.simulators.physiology import (

@@ -13,8 +13,8 @@ import pytest
 from stresstrack.events import Event, Marker, MarkerAction
 from stresstrack.pipeline.engine import Pipeline, PipelineConfig
 from stresstrack.pipeline.results import Session, StressRow
-from stresstrack.protocol import Phase, Protocol
-from stresstrack.recorder import Recorder
+from stresstrack.session.protocol import Phase, Protocol
+from stresstrack.session.recorder import Recorder
 from stresstrack.simulators.physiology import ParticipantModel, ParticipantParams
 from stresstrack.simulators.recording import CLEAN, recording_events
 from stresstrack.store.sqlite import Store

@@ -11,8 +11,7 @@ import pytest
 
 from stresstrack.cli import main
 from stresstrack.errors import ImportFormatError, StressTrackError
-from stresstrack.store.sqlite import Store
-from stresstrack.study import (
+from stresstrack.session.study import (
     ConsentError,
     Study,
     StudyChoice,
@@ -24,6 +23,7 @@ from stresstrack.study import (
     stamp_store,
     store_arms,
 )
+from stresstrack.store.sqlite import Store
 
 STUDY = """\
 [study]

@@ -8,8 +8,8 @@ from pathlib import Path
 from servers import InfluxServer
 
 from stresstrack.pipeline import Pipeline
-from stresstrack.protocol import Protocol
-from stresstrack.recorder import Recorder
+from stresstrack.session.protocol import Protocol
+from stresstrack.session.recorder import Recorder
 from stresstrack.simulators.study import StudyPlan, simulate_study
 from stresstrack.sinks import MEASUREMENTS
 from stresstrack.sinks.outbox import point_counts, store_points

@@ -21,8 +21,8 @@ from servers import InfluxServer, require_binary
 
 from stresstrack.backoff import Backoff
 from stresstrack.pipeline import Pipeline
-from stresstrack.protocol import Protocol
-from stresstrack.recorder import Recorder
+from stresstrack.session.protocol import Protocol
+from stresstrack.session.recorder import Recorder
 from stresstrack.simulators.study import StudyPlan, simulate_study
 from stresstrack.sinks import TOKEN_ENV, InfluxSink, InfluxTarget, sync_store
 from stresstrack.store import Store

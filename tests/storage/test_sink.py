@@ -25,7 +25,7 @@ from stresstrack.events import (
     MarkerAction,
 )
 from stresstrack.pipeline.results import Session, StressRow
-from stresstrack.protocol import Protocol
+from stresstrack.session.protocol import Protocol
 from stresstrack.sinks import InfluxSink, InfluxTarget, sync_store
 from stresstrack.store import Store
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Final, Protocol
+from typing import Final
 
 from stresstrack.errors import EventError
 from stresstrack.events import EVENT_TYPE_NAMES, Event, Marker
@@ -28,17 +28,13 @@ from stresstrack.pipeline.results import FeatureRow, Session, StressRow
 from stresstrack.store.codec import event_from_payload
 from stresstrack.store.sqlite import EventRow, Quarantined, Store
 
-__all__ = ["EventSink", "Recorder", "process_isolated", "split_outputs"]
+__all__ = ["Recorder", "process_isolated", "split_outputs"]
 
 log = logging.getLogger(__name__)
 
 READ_BATCH: Final = 5000  # stored rows read per query when following the store
 
 _Key = tuple[str, int, str, str, str]  # (type, time_ns, participant, study, device)
-
-
-class EventSink(Protocol):
-    def emit(self, events: Sequence[Event]) -> None: ...
 
 
 def split_outputs(

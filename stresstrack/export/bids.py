@@ -36,7 +36,7 @@ import numpy.typing as npt
 from stresstrack import __version__
 from stresstrack.errors import StressTrackError
 from stresstrack.events import Beat, EdaSamples, Marker, MarkerAction, Waveform, WaveformKind
-from stresstrack.export import iso_utc, table_rows
+from stresstrack.export.tables import iso_utc, table_rows
 from stresstrack.files import write_private
 from stresstrack.replay.csv_generic import parse_time
 from stresstrack.store.sqlite import Store

@@ -35,7 +35,7 @@ from typing import Any, Final
 
 from stresstrack.errors import ImportFormatError, StressTrackError
 from stresstrack.events import validate_participant_id
-from stresstrack.protocol import Protocol, table_lines
+from stresstrack.session.protocol import Protocol, table_lines
 from stresstrack.store.sqlite import Store
 
 __all__ = [

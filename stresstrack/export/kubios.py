@@ -31,15 +31,15 @@ from pathlib import Path
 from typing import Final
 
 from stresstrack.events import Beat
-from stresstrack.export import iso_utc
+from stresstrack.export.tables import iso_utc
 from stresstrack.files import write_private
 from stresstrack.pipeline.beats import CleanBeat, KubiosCorrector
+from stresstrack.replay.kubios import KUBIOS_HEADER  # the header its reader recognises
 from stresstrack.store.sqlite import Store
 
 __all__ = ["KUBIOS_HEADER", "export_kubios", "kubios_text"]
 
 NS: Final = 1_000_000_000
-KUBIOS_HEADER: Final = "# stresstrack RR export for Kubios HRV"
 COLUMNS: Final = ("Time (s)", "RR (ms)", "Corrected", "Segment")
 
 

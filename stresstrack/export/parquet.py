@@ -12,7 +12,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
 
-from stresstrack.export import table_rows
+from stresstrack.export.tables import table_rows
 from stresstrack.outputs import private_file
 from stresstrack.store.sqlite import Store
 
