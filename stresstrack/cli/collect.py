@@ -2,7 +2,8 @@
 
 Each device gets a :class:`~stresstrack.sensors.collector.DeviceCollector` (reconnects on its
 own); events go through a :class:`~stresstrack.recorder.Recorder` into the store and a live
-pipeline, flushed every second, so a crash loses at most the last second. Ctrl-C or SIGTERM
+pipeline, flushed every half second (a `mark` reaches the pipeline within a second), so a
+crash loses at most the last half second. Ctrl-C or SIGTERM
 stops cleanly: collectors stop their streams and disconnect, the recorder is flushed, the
 pipeline finishes its windows, and a summary is printed (exit 0). A second Ctrl-C hurries
 the shutdown; what was received is still stored.
@@ -58,7 +59,7 @@ if TYPE_CHECKING:
 
 NAME = "collect"
 NS: Final = 1_000_000_000
-FLUSH_EVERY_S: Final = 1.0  # store and pipeline at most this far behind the devices
+FLUSH_EVERY_S: Final = 0.5  # store and pipeline at most this far behind the devices
 LOG_EVERY_S: Final = 10.0  # status lines when the output is not a terminal
 SHUTDOWN_S: Final = 15.0  # how long stopping streams and disconnecting may take
 SIMULATED_HORIZON_S: Final = 12 * 3600.0  # a simulated participant's recording, when unbounded

@@ -54,6 +54,22 @@ def _wait_for_data_after(
     raise AssertionError(f"no data after {time_ns} in {deadline_s:g} s")
 
 
+def _start_collect(store: Path) -> subprocess.Popen[str]:
+    """``collect --simulate`` in a subprocess, once it said it started."""
+    collect = subprocess.Popen(
+        _stresstrack("collect", "--participant", "p-01", "--simulate", "--store", str(store),
+                     *PIPELINE),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )  # fmt: skip
+    assert collect.stdout is not None
+    first = collect.stdout.readline()
+    if not first.startswith("collecting p-01"):
+        collect.kill()
+        raise AssertionError(first + collect.communicate()[1])
+    return collect
+
+
 class _Bands(HTMLParser):
     def __init__(self) -> None:
         super().__init__()
@@ -75,16 +91,8 @@ def test_mark_from_another_process_during_collect(
     target = InfluxTarget(url=influx_adapter.url, bucket=db, token=influx_server.token)
     sink = InfluxSink(store, target, poll_s=0.1)
     sink.start()
-    collect = subprocess.Popen(
-        _stresstrack("collect", "--participant", "p-01", "--simulate", "--store", str(store),
-                     *PIPELINE),
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )  # fmt: skip
+    collect = _start_collect(store)
     try:
-        assert collect.stdout is not None
-        first = collect.stdout.readline()
-        assert first.startswith("collecting p-01"), first + (collect.stderr.read() or "")
         # No fixed sleeps: each step waits for the collector's data to reach the store.
         _wait_for_data_after(store, 0, collect)
         before_start = time.time_ns()
@@ -145,3 +153,36 @@ def test_mark_from_another_process_during_collect(
     parser = _Bands()
     parser.feed(page.read_text(encoding="utf-8"))
     assert [(b["data-kind"], b["data-open"]) for b in parser.bands] == [("self-care", "false")]
+
+
+def _open_session(store: Path, kind: str) -> bool:
+    with Store(store, readonly=True) as s:
+        return any(x.kind == kind and x.end_ns is None for x in s.sessions("p-01"))
+
+
+@pytest.mark.slow
+def test_mark_reaches_collects_live_pipeline_within_a_second(tmp_path: Path) -> None:
+    """The open session of a ``mark start`` is in collect's live results (stored by its
+    pipeline) less than 1 s after ``mark`` ended (collect flushes every 0.5 s)."""
+    store = tmp_path / "live.db"
+    Store(store).close()
+    collect = _start_collect(store)
+    try:
+        _wait_for_data_after(store, 0, collect)
+        marked = _mark(store, "start")
+        assert marked.returncode == 0, marked.stderr
+        ended = time.monotonic()
+        while not _open_session(store, "self-care"):
+            assert collect.poll() is None, "collect stopped early"
+            assert time.monotonic() - ended < 1.0, "the marker took over 1 s to reach collect"
+            time.sleep(0.02)  # a poll interval inside a deadline
+        seen_ns, waited = time.time_ns(), time.monotonic() - ended
+        with Store(store, readonly=True) as s:
+            (session,) = [x for x in s.sessions("p-01") if x.kind == "self-care"]
+        print(
+            f"in collect's live pipeline {waited:.2f} s after mark ended, "
+            f"{(seen_ns - session.start_ns) / 1e9:.2f} s after it was invoked"
+        )
+    finally:
+        collect.terminate()
+        collect.communicate(timeout=120)
