@@ -187,6 +187,7 @@ async def test_enrol_pair_stream_prompt_and_session(browser: Browser, tmp_path: 
         await page.click("#prompt-accept")
         await page.wait_for_selector("#session-running:not([hidden])")
         await shoot(page, "session", "#session-name", "#timer", "#session-stop")
+        assert await page.is_hidden("#session-buttons")  # one session at a time
         # The self-care session lasts while the strap goes on (the simulated stressor).
         more = feed.until(540.0)
         for t, data in more:
