@@ -155,6 +155,7 @@ class ServerThread:
     study_path: Path
     port: int
     config: PipelineConfig = CONFIG
+    public_url: str = ""
 
     def __post_init__(self) -> None:
         self._thread: threading.Thread | None = None
@@ -181,7 +182,7 @@ class ServerThread:
                     store, settings, config=self.config, researcher_token=RESEARCHER_TOKEN
                 )
                 config = uvicorn.Config(
-                    create_app(companion, poll_s=0.2),
+                    create_app(companion, poll_s=0.2, public_url=self.public_url),
                     host="127.0.0.1",
                     port=self.port,
                     access_log=False,

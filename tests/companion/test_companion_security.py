@@ -31,6 +31,7 @@ from companion_support import (
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
+from stresstrack.cli import main
 from stresstrack.events import DeviceState, DeviceStatus, HeartRate, Marker
 from stresstrack.store.sqlite import Store
 
@@ -244,3 +245,30 @@ def test_the_researcher_pauses_and_resumes_recording(server: ServerThread) -> No
     with ws_open(server, token) as ws:
         assert send_batch(ws, items)["seq"] == 10
     assert len(_hr(server, "P001")) == 10
+
+
+def test_enrolment_links_use_the_public_url(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Behind a proxy the QR code holds the address phones open (``--public-url``), with the
+    one-time code in the fragment (never sent to a server); otherwise the address the
+    researcher page was opened at. A public URL that is not http(s) is refused."""
+    study = write_study(tmp_path)
+    public = "https://study.example.org"
+    server = ServerThread(tmp_path / "c.db", study, free_port(), public_url=public)
+    server.start()
+    try:
+        _, out = call(server, "/api/researcher/codes", {"participant": "P001"}, RESEARCHER_TOKEN)
+    finally:
+        server.stop()
+    assert out["url"] == f"{public}/#code={out['code']}"
+    assert str(out["qr"]).startswith("data:image/svg+xml")
+    (tmp_path / "plain").mkdir()
+    with running(tmp_path / "plain") as plain:
+        _, out = call(plain, "/api/researcher/codes", {"participant": "P001"}, RESEARCHER_TOKEN)
+    assert out["url"] == f"{plain.url}/#code={out['code']}"
+    argv = ["serve", "--study", str(study), "--store", str(tmp_path / "x.db"),
+            "--public-url", "study.example.org"]  # fmt: skip
+    assert main(argv) == 2
+    assert "--public-url 'study.example.org': an http(s):// address" in capsys.readouterr().err
+    assert not (tmp_path / "x.db").exists()
