@@ -414,6 +414,10 @@ async def test_guided_protocol_runs_its_phases_with_the_phones_times(
             if i == 0:
                 shown = ("#guided-phase", "#guided-instruction", "#guided-timer")
                 await shoot(page, "guided", *shown)
+            if i == 1:  # the page is reloaded (or the browser restarted): the phase goes on
+                await page.reload()
+                await poll(page, f"document.getElementById('guided-timer').innerText === {left!r}")
+                assert await page.inner_text("#guided-step") == step
             if i == 2:  # the participant moves on early
                 end = start + 90 * NS
                 await set_time(page, end)
