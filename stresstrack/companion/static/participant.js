@@ -273,6 +273,10 @@ function guidedTick() {
 }
 function showGuided() {
   const proto = state.me && state.me.protocol;
+  if (state.guided && (!proto || state.guided.name !== proto.name || state.guided.index >= proto.phases.length)) {
+    state.guided = null;  // the study's protocol changed since: nothing to continue
+    saveGuided();
+  }
   $("guided").hidden = !proto;
   if (!proto) return;
   const g = state.guided;
