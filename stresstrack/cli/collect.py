@@ -2,7 +2,8 @@
 
 Each device gets a :class:`~stresstrack.sensors.collector.DeviceCollector` (reconnects on its
 own); events go into a :class:`~stresstrack.runtime.Runtime` (the store and a live pipeline),
-flushed every second, so a crash loses at most the last second. Ctrl-C or SIGTERM
+flushed every half second (a `mark` reaches the pipeline within a second), so a
+crash loses at most the last half second. Ctrl-C or SIGTERM
 stops cleanly: collectors stop their streams and disconnect, the recorder is flushed, the
 pipeline finishes its windows, and a summary is printed (exit 0). A second Ctrl-C hurries
 the shutdown; what was received is still stored.

@@ -9,12 +9,20 @@ and ``--tls-key`` (Web Bluetooth needs a secure context: https, or localhost).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import secrets
+import signal
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Final
 
-from stresstrack.cli.common import add_pipeline_options, pipeline_config
+from stresstrack.cli.common import (
+    add_influx_options,
+    add_pipeline_options,
+    influx_replica,
+    pipeline_config,
+)
 from stresstrack.errors import StressTrackError
 
 NAME = "serve"
@@ -35,6 +43,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    p.add_argument(
+        "--public-url",
+        default="",
+        metavar="URL",
+        help="the address phones open, put in the enrolment QR codes (e.g. "
+        "https://study.example.org behind a reverse proxy); default: the address the "
+        "researcher page was opened at",
+    )
     p.add_argument("--tls-cert", type=Path, metavar="PEM", help="serve https with this cert")
     p.add_argument("--tls-key", type=Path, metavar="PEM", help="... and this private key")
     p.add_argument(
@@ -45,7 +61,27 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "next to the store, readable by its owner only)",
     )
     add_pipeline_options(p)
+    add_influx_options(p)
     p.set_defaults(run=run)
+
+
+class _Stopped(Exception):
+    """SIGTERM arrived; uvicorn shut down first and passed the signal on."""
+
+
+@contextlib.contextmanager
+def _sigterm_stops() -> Iterator[None]:
+    """Turn SIGTERM into :class:`_Stopped` so that cleanups run (uvicorn stops gracefully on
+    SIGTERM, then raises it again with the handler it found: this one)."""
+
+    def stop(_signum: int, _frame: object) -> None:
+        raise _Stopped
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def researcher_token(args: argparse.Namespace) -> tuple[str, str]:
@@ -84,6 +120,8 @@ def run(args: argparse.Namespace) -> int:
 
     if (args.tls_cert is None) != (args.tls_key is None):
         raise StressTrackError("--tls-cert and --tls-key go together")
+    if args.public_url and not args.public_url.startswith(("https://", "http://")):
+        raise StressTrackError(f"--public-url {args.public_url!r}: an http(s):// address")
     settings = load_companion(args.study)
     token, where = researcher_token(args)
     with Store(args.store) as store:
@@ -101,7 +139,7 @@ def run(args: argparse.Namespace) -> int:
             flush=True,
         )
         config = uvicorn.Config(
-            create_app(companion),
+            create_app(companion, public_url=args.public_url),
             host=args.host,
             port=args.port,
             access_log=False,  # URLs hold pseudonyms: not logged
@@ -110,6 +148,10 @@ def run(args: argparse.Namespace) -> int:
             ssl_keyfile=str(args.tls_key) if args.tls_key else None,
             ws="websockets-sansio",
         )
-        uvicorn.Server(config).run()
+        try:
+            with influx_replica(args, args.store), _sigterm_stops():
+                uvicorn.Server(config).run()
+        except _Stopped:
+            pass  # SIGTERM (a service manager): the replica has had its --influx-wait
     print(f"stopped; everything received is in {args.store}")
     return 0

@@ -32,7 +32,9 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from stresstrack.companion.qr import qr_data_uri
 from stresstrack.companion.runtime import NS_PER_MS, Companion, CompanionError, Packet
+from stresstrack.companion.settings import guided_protocol
 
 __all__ = ["MAX_BATCH", "create_app"]
 
@@ -69,8 +71,9 @@ async def _json(request: Request) -> dict[str, Any]:
     return body
 
 
-def create_app(companion: Companion, *, poll_s: float = POLL_S) -> Starlette:
-    """The ASGI app serving ``companion``."""
+def create_app(companion: Companion, *, poll_s: float = POLL_S, public_url: str = "") -> Starlette:
+    """The ASGI app serving ``companion``; ``public_url`` is the address phones open (in the
+    enrolment QR codes), by default the one the researcher page was opened at."""
     sockets: dict[str, set[WebSocket]] = {}
     settings = companion.settings
 
@@ -111,6 +114,7 @@ def create_app(companion: Companion, *, poll_s: float = POLL_S) -> Starlette:
             "prompts": settings.prompt is not None,
             "recording": companion.recording(participant),
             "live": companion.live[participant].view(stress=settings.show_stress),
+            "protocol": guided_protocol(settings, participant),
         }
 
     @_guard
@@ -174,7 +178,12 @@ def create_app(companion: Companion, *, poll_s: float = POLL_S) -> Starlette:
     async def r_code(request: Request) -> Response:
         body = await _json(request)
         participant = companion.validate_participant(str(body.get("participant", "")))
-        return JSONResponse({"participant": participant, "code": companion.new_code(participant)})
+        code = companion.new_code(participant)
+        # The code travels in the link's fragment, which browsers never send to a server.
+        url = f"{(public_url or str(request.base_url)).rstrip('/')}/#code={code}"
+        return JSONResponse(
+            {"participant": participant, "code": code, "url": url, "qr": qr_data_uri(url)}
+        )
 
     @researcher
     async def r_recording(request: Request) -> Response:

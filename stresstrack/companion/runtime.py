@@ -53,7 +53,8 @@ from stresstrack.runtime import Runtime
 from stresstrack.sensors.collector import DeviceCollector
 from stresstrack.sensors.profiles.battery import BATTERY_LEVEL_UUID
 from stresstrack.sensors.profiles.heart_rate import HEART_RATE_MEASUREMENT_UUID
-from stresstrack.session.study import ARM_META_PREFIX
+from stresstrack.session.markers import PROTOCOL_DEVICE
+from stresstrack.session.study import ARM_META_PREFIX, participant_protocol, stamp_order
 from stresstrack.store.sqlite import Store
 
 __all__ = ["Companion", "CompanionError", "Packet", "ParticipantLive", "ReceiveClock"]
@@ -252,6 +253,9 @@ class Companion:
         for p in settings.study.participants.values():
             if p.arm:
                 store.set_meta(ARM_META_PREFIX + p.id, p.arm)
+            if settings.protocol is not None and settings.protocol.blocks():
+                _, order = participant_protocol(settings.protocol, settings.study, p.id)
+                stamp_order(store, p.id, order)
         self._rebuild()
         self._replaying = False
         self.runtime = Runtime(store, self.pipeline, batch=1 << 30, participants=self.live)
@@ -435,7 +439,10 @@ class Companion:
                         mode=_text(body.get("mode"), "mode"),
                         label=_text(body.get("label"), "label"),
                         note=_text(body.get("note"), "note"),
-                        **ids,
+                        participant=participant,
+                        study=self.study,
+                        # a guided protocol's phases are marked as collect --protocol marks them
+                        device=PROTOCOL_DEVICE if body.get("protocol") is True else PROMPT_DEVICE,
                     )
                 ]
             )

@@ -10,6 +10,8 @@ may hold::
     [companion]
     show_stress = false               # participants see their stress trend only if true
     grafana_url = "https://grafana.example.org/d/stresstrack-participant"
+    protocol = "stress-selfcare-recovery"   # guided multi-phase session (optional): a shipped
+                                      # protocol's name or a file relative to the study file
 
     [[companion.session]]             # one start/stop button each
     kind = "self-care"
@@ -45,13 +47,14 @@ from pathlib import Path
 from typing import Any, Final
 
 from stresstrack.errors import ImportFormatError
-from stresstrack.session.protocol import MODES
-from stresstrack.session.study import Study, parse_study, read_study_text
+from stresstrack.session.protocol import MODES, Protocol, load_protocol
+from stresstrack.session.study import Study, parse_study, participant_protocol, read_study_text
 
 __all__ = [
     "CompanionSettings",
     "PromptRule",
     "SessionButton",
+    "guided_protocol",
     "load_companion",
     "parse_companion",
 ]
@@ -125,6 +128,7 @@ class CompanionSettings:
         default_factory=lambda: tuple(SessionButton(*s) for s in DEFAULT_SESSIONS)
     )
     prompt: PromptRule | None = None
+    protocol: Protocol | None = None  # the guided multi-phase session, if the study has one
 
 
 def _table(data: Mapping[str, Any], name: str, keys: frozenset[str], where: str) -> dict[str, Any]:
@@ -214,7 +218,7 @@ def parse_companion(text: str, where: str, *, today: dt.date | None = None) -> C
     data = tomllib.loads(text)  # parse_study has checked it is valid TOML
     consent = _table(data, "consent", frozenset({"version", "text"}), where)
     companion = _table(
-        data, "companion", frozenset({"show_stress", "grafana_url", "session"}), where
+        data, "companion", frozenset({"show_stress", "grafana_url", "session", "protocol"}), where
     )
     try:
         sessions = tuple(SessionButton(*s) for s in DEFAULT_SESSIONS)
@@ -243,7 +247,21 @@ def parse_companion(text: str, where: str, *, today: dt.date | None = None) -> C
         grafana_url=str(companion.get("grafana_url", "")).strip(),
         sessions=sessions,
         prompt=prompt,
+        protocol=_protocol(companion.get("protocol"), where),
     )
+
+
+def _protocol(value: object, where: str) -> Protocol | None:
+    """``[companion] protocol``: a file relative to the study file, or a shipped protocol."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise ImportFormatError(where, None, "[companion] protocol must be a protocol's name")
+    beside = Path(where).parent / value.strip()
+    try:
+        return load_protocol(beside if beside.is_file() else value.strip())
+    except ValueError as exc:
+        raise ImportFormatError(where, None, f"[companion] {exc}") from None
 
 
 PROMPT_KEYS: Final = (
@@ -255,3 +273,36 @@ PROMPT_KEYS: Final = (
 def load_companion(path: str | Path) -> CompanionSettings:
     """Read a study file with its companion tables."""
     return parse_companion(read_study_text(path), str(Path(path)))
+
+
+def guided_protocol(settings: CompanionSettings, participant: str) -> dict[str, object] | None:
+    """The guided session the participant page runs: the study's protocol in the participant's
+    order (a counterbalanced protocol's, by their place in the study file), each phase with its
+    instruction and duration.
+
+    >>> text = '[study]\\nname = "s"\\n[[participant]]\\nid = "P1"\\n'
+    >>> text += '[companion]\\nprotocol = "baseline-selfcare"\\n'
+    >>> g = guided_protocol(parse_companion(text, "study.toml"), "P1")
+    >>> [(p["kind"], p["seconds"]) for p in g["phases"]]
+    [('baseline', 300.0), ('self-care', 600.0), ('rest', 300.0)]
+    >>> g["phases"][0]["instruction"]
+    'Sit quietly and breathe normally.'
+    """
+    if settings.protocol is None:
+        return None
+    protocol, order = participant_protocol(settings.protocol, settings.study, participant)
+    return {
+        "name": protocol.name,
+        "description": protocol.description,
+        "order": list(order),
+        "phases": [
+            {
+                "kind": p.kind,
+                "mode": p.mode,
+                "label": p.label,
+                "instruction": p.prompt,
+                "seconds": p.duration_s,
+            }
+            for p in protocol.phases
+        ],
+    }

@@ -35,7 +35,7 @@ class Feed:
     finite: bool = False
 
 
-FLUSH_EVERY_S: Final = 1.0  # store and pipeline at most this far behind the devices
+FLUSH_EVERY_S: Final = 0.5  # store and pipeline at most this far behind the devices
 SHUTDOWN_S: Final = 15.0  # how long stopping streams and disconnecting may take
 
 
@@ -52,7 +52,7 @@ async def run_live(
 ) -> bool:
     """Run the sources until ``stop`` (or ``duration_s``, the protocol's end, the end of
     every finite feed when there is no collector): flush the runtime and refresh ``status``
-    every second; then give the collectors :data:`SHUTDOWN_S` to disconnect. True if a
+    every FLUSH_EVERY_S; then give the collectors :data:`SHUTDOWN_S` to disconnect. True if a
     second signal cut the shutdown short."""
     loop = asyncio.get_running_loop()
     tasks: list[asyncio.Task[object]] = [asyncio.create_task(c.run(stop)) for c in collectors]

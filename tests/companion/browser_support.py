@@ -14,19 +14,23 @@ from __future__ import annotations
 import asyncio
 import base64
 import datetime as dt
+import io
 import os
 import shutil
 from pathlib import Path
 from typing import Any, Final
 
-from playwright.async_api import Browser, CDPSession, Page
+import zxingcpp
+from PIL import Image
+from playwright.async_api import Browser, CDPSession, Page, ViewportSize
 
 HR_SERVICE: Final = "0000180d-0000-1000-8000-00805f9b34fb"
 HR_MEASUREMENT: Final = "00002a37-0000-1000-8000-00805f9b34fb"
 BATTERY_SERVICE: Final = "0000180f-0000-1000-8000-00805f9b34fb"
 BATTERY_LEVEL: Final = "00002a19-0000-1000-8000-00805f9b34fb"
 CCCD: Final = "00002902-0000-1000-8000-00805f9b34fb"
-PHONE: Final = {"width": 390, "height": 844}  # a typical phone viewport (CSS pixels)
+PHONE: Final[ViewportSize] = {"width": 390, "height": 844}  # a typical phone viewport (CSS pixels)
+SCALE: Final = 2  # device pixels per CSS pixel
 CHROMIUM_ARGS: Final = [
     "--no-sandbox",
     "--headless",
@@ -211,7 +215,56 @@ class EmulatedStrap:
         await self._add_services()
 
 
-async def open_phone(browser: Browser) -> tuple[Page, CDPSession]:
-    context = await browser.new_context(viewport=PHONE, device_scale_factor=2)
+async def open_phone(
+    browser: Browser, permissions: list[str] | None = None
+) -> tuple[Page, CDPSession]:
+    context = await browser.new_context(
+        viewport=PHONE, device_scale_factor=SCALE, permissions=permissions or []
+    )
     page = await context.new_page()
     return page, await context.new_cdp_session(page)
+
+
+async def shoot(page: Page, name: str, *must_show: str) -> Path:
+    """A phone-size screenshot in the test artefacts, checked: the page is not blank, and each
+    of ``must_show`` (CSS selectors) is visible, inside the phone's screen, and drawn (its
+    pixels in the screenshot are not one flat colour: its text or outline rendered)."""
+    viewport = page.viewport_size
+    assert viewport is not None
+    boxes = []
+    for selector in must_show:
+        element = page.locator(selector).first
+        await element.scroll_into_view_if_needed()
+        assert await element.is_visible(), f"{name}: {selector} is not visible"
+        boxes.append((selector, await element.bounding_box()))
+    path = artifacts_dir() / f"{name}.png"
+    await page.screenshot(path=str(path))
+    with Image.open(path) as raw:
+        image = raw.convert("RGB")
+    scale = int(await page.evaluate("devicePixelRatio"))
+    assert image.size == (viewport["width"] * scale, viewport["height"] * scale), image.size
+    # Not blank: a page of text and cards has many colours (anti-aliased glyphs) ...
+    assert len(image.getcolors(1 << 20) or []) > 50, f"{name}: the screenshot looks blank"
+    for selector, box in boxes:
+        assert box is not None, f"{name}: {selector} has no box"
+        x0, y0 = round(box["x"] * scale), round(box["y"] * scale)
+        x1, y1 = round((box["x"] + box["width"]) * scale), round((box["y"] + box["height"]) * scale)
+        assert 0 <= x0 < x1 <= image.width and 0 <= y0 < y1 <= image.height, (
+            f"{name}: {selector} is outside the phone's screen ({box})"
+        )
+        # ... and every key element shows more than a flat fill.
+        colours = image.crop((x0, y0, x1, y1)).getcolors(1 << 20) or []
+        assert len(colours) >= 2, f"{name}: {selector} is drawn as one flat colour"
+    return path
+
+
+async def decode_qr(page: Page, selector: str) -> str:
+    """The text of the QR code ``selector`` shows on the screen, read by an independent
+    decoder (zxing-cpp) from a screenshot of the element."""
+    png = await page.locator(selector).screenshot()
+    with Image.open(io.BytesIO(png)) as raw:
+        image = raw.convert("L")
+    found = zxingcpp.read_barcodes(image)
+    assert len(found) == 1, f"{selector}: {len(found)} codes read"
+    assert found[0].format == zxingcpp.BarcodeFormat.QRCode, found[0].format
+    return str(found[0].text)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import socket
 import threading
 from collections.abc import Iterator
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import Final
 
 import uvicorn
+from websockets.sync.client import ClientConnection, connect
 
 from stresstrack.clock import VirtualClock
 from stresstrack.companion.app import create_app
@@ -153,6 +155,7 @@ class ServerThread:
     study_path: Path
     port: int
     config: PipelineConfig = CONFIG
+    public_url: str = ""
 
     def __post_init__(self) -> None:
         self._thread: threading.Thread | None = None
@@ -179,7 +182,7 @@ class ServerThread:
                     store, settings, config=self.config, researcher_token=RESEARCHER_TOKEN
                 )
                 config = uvicorn.Config(
-                    create_app(companion, poll_s=0.2),
+                    create_app(companion, poll_s=0.2, public_url=self.public_url),
                     host="127.0.0.1",
                     port=self.port,
                     access_log=False,
@@ -260,3 +263,36 @@ def enrol(
         status, me = call(server, "/api/consent", body, token)
         assert status == 200, me
     return token
+
+
+@contextlib.contextmanager
+def ws_open(server: ServerThread, token: str) -> Iterator[ClientConnection]:
+    with connect(f"ws://127.0.0.1:{server.port}/ws") as ws:
+        ws.send(json.dumps({"auth": token}))
+        assert json.loads(ws.recv())["type"] == "hello"
+        yield ws
+
+
+def gatt_items(packets: list[tuple[int, bytes]], first_seq: int = 1) -> list[dict[str, object]]:
+    return [
+        {"seq": first_seq + i, "t": t / 1e6, "kind": "gatt", "device": "d1", "uuid": "2a37",
+         "data": data.hex()}
+        for i, (t, data) in enumerate(packets)
+    ]  # fmt: skip
+
+
+def send_batch(
+    ws: ClientConnection, items: list[dict[str, object]], **extra: object
+) -> dict[str, object]:
+    ws.send(json.dumps({"type": "batch", "sender": "phone-1", "items": items, **extra}))
+    while True:
+        reply: dict[str, object] = json.loads(ws.recv())
+        if reply["type"] in ("ack", "error"):
+            return reply
+
+
+def answers(server: ServerThread) -> bool:
+    try:
+        return call(server, "/api/researcher/participants", None, RESEARCHER_TOKEN)[0] == 200
+    except OSError:
+        return False

@@ -9,20 +9,27 @@ Screenshots at phone size go to ``test-artifacts/companion/`` (or $STRESSTRACK_T
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
+import socket
 import time
-from collections.abc import AsyncIterator
+import tomllib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from importlib.resources import files
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 from browser_support import (
     CHROMIUM_ARGS,
     EmulatedStrap,
-    artifacts_dir,
     chromium_path,
+    decode_qr,
     open_phone,
     set_time,
+    shoot,
 )
 from companion_support import (
     RESEARCHER_TOKEN,
@@ -40,7 +47,7 @@ from companion_support import (
 from playwright.async_api import Browser, Page, async_playwright
 
 from stresstrack.cli import main
-from stresstrack.events import Beat, HeartRate, Marker
+from stresstrack.events import Beat, DeviceStatus, HeartRate, Marker
 from stresstrack.store.sqlite import Store
 
 pytestmark = [
@@ -49,6 +56,13 @@ pytestmark = [
 ]
 
 NS = 1_000_000_000
+PROMPT_MESSAGE = tomllib.loads(STUDY_TOML)["prompt"]["message"]
+# The system notifications the page's service worker shows: [title, body] each.
+NOTIFICATIONS = """async () => {
+  const reg = await navigator.serviceWorker.getRegistration();
+  return reg ? (await reg.getNotifications()).map((n) => [n.title, n.body]) : [];
+}"""
+OUTAGE_S = 30.0  # wall-clock seconds the server is down (and seconds of strap data meanwhile)
 
 
 @pytest.fixture
@@ -75,30 +89,56 @@ async def all_saved(page: Page, timeout_s: float = 90.0) -> None:
     await poll(page, "document.getElementById('sync').textContent === 'All saved.'", timeout_s)
 
 
-async def enrol_in_browser(browser: Browser, server: ServerThread, shots: Path) -> Page:
-    """Researcher page → code → participant page → consent; returns the participant's page."""
+async def enrol_in_browser(
+    browser: Browser,
+    server: ServerThread,
+    *,
+    via_qr: bool = False,
+    permissions: list[str] | None = None,
+) -> Page:
+    """Researcher page → code and QR → participant page → consent; returns the participant's
+    page. ``via_qr``: the phone opens the link read from the QR code on the researcher's
+    screen (decoded by zxing-cpp from a screenshot) instead of typing the code."""
     researcher, _ = await open_phone(browser)
     await researcher.goto(server.url + "/researcher")
     await researcher.fill("#token", RESEARCHER_TOKEN)
     await researcher.click("#login button")
     await researcher.click("tr[data-participant='P001'] >> text=New code")
-    await researcher.wait_for_selector("#code-out code#code")
+    await researcher.wait_for_selector("#code-out #qr")
     code = (await researcher.inner_text("#code")).strip()
-    await researcher.screenshot(path=str(shots / "researcher.png"), full_page=True)
+    new_code = "tr[data-participant='P001'] >> text=New code"
+    await shoot(researcher, "researcher", "#study", new_code, "#qr", "#code")
+    link = await decode_qr(researcher, "#qr")
+    assert link == f"{server.url}/#code={code}" == await researcher.inner_text("#code-link")
     await researcher.close()
 
-    page, _ = await open_phone(browser)
-    await page.goto(server.url + "/")
-    await page.fill("#code", code)
+    page, _ = await open_phone(browser, permissions)
+    if via_qr:
+        await page.goto(link)
+        assert await page.input_value("#code") == code  # nothing to type
+    else:
+        await page.goto(server.url + "/")
+        await page.fill("#code", code)
+    await shoot(page, "enrol", "#code", "#enrol-form button")
     await page.click("#enrol-form button")
     await page.wait_for_selector("#consent:not([hidden])")
     assert "You can stop at any time" in await page.inner_text("#consent-text")
-    await page.screenshot(path=str(shots / "consent.png"))
+    assert page.url == server.url + "/"  # the code left the address bar
+    await shoot(page, "consent", "#consent-text", "#consent-accept")
     await set_time(page, START_NS - 3600 * NS)  # consent an hour before the band is worn
     await page.click("#consent-accept")
     await set_time(page, START_NS - NS)
     await page.wait_for_selector("#main:not([hidden])")
     return page
+
+
+async def eventually(check: Callable[[], Awaitable[Any]], timeout_s: float = 30.0) -> Any:
+    """Poll ``check`` until it returns something truthy (a deadline, not a sleep)."""
+    deadline = time.monotonic() + timeout_s
+    while not (result := await check()):
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.1)
+    return result
 
 
 async def pair(browser: Browser, page: Page) -> EmulatedStrap:
@@ -115,11 +155,10 @@ async def pair(browser: Browser, page: Page) -> EmulatedStrap:
 async def test_enrol_pair_stream_prompt_and_session(browser: Browser, tmp_path: Path) -> None:
     """Enrolment and consent, pairing, 10 min of strap bytes through the page to the store and
     pipeline, a prompt from the stress rise accepted, a session from the buttons, analysed."""
-    shots = artifacts_dir()
     server = ServerThread(tmp_path / "c.db", write_study(tmp_path), free_port())
     server.start()
     try:
-        page = await enrol_in_browser(browser, server, shots)
+        page = await enrol_in_browser(browser, server, via_qr=True, permissions=["notifications"])
         with Store(server.store_path, readonly=True) as store:
             consent = store.meta("companion/consent/P001")
             assert list(store.iter_events()) == []  # consent is not data
@@ -138,12 +177,17 @@ async def test_enrol_pair_stream_prompt_and_session(browser: Browser, tmp_path: 
         await all_saved(page)
         # The stress rise (index >= 65 for a minute) prompts; the prompt is on the page.
         await page.wait_for_selector("#prompt:not([hidden])", timeout=30_000)
-        await page.screenshot(path=str(shots / "prompt.png"))
+        await shoot(page, "prompt", "#prompt-text", "#prompt-accept", "#prompt-dismiss")
+        # ... and, the participant having allowed notifications, as a system notification
+        # (shown through the service worker, as Chrome on Android requires).
+        shown = await eventually(lambda: page.evaluate(NOTIFICATIONS))
+        assert shown == [["A moment for you", PROMPT_MESSAGE]]
         accept_ns = packets[-1][0] + 2 * NS
         await set_time(page, accept_ns)
         await page.click("#prompt-accept")
         await page.wait_for_selector("#session-running:not([hidden])")
-        await page.screenshot(path=str(shots / "session.png"))
+        await shoot(page, "session", "#session-name", "#timer", "#session-stop")
+        assert await page.is_hidden("#session-buttons")  # one session at a time
         # The self-care session lasts while the strap goes on (the simulated stressor).
         more = feed.until(540.0)
         for t, data in more:
@@ -158,7 +202,7 @@ async def test_enrol_pair_stream_prompt_and_session(browser: Browser, tmp_path: 
         await set_time(page, rest_ns + 30 * NS)
         await page.click("#session-stop")
         await all_saved(page)
-        await page.screenshot(path=str(shots / "live.png"))
+        await shoot(page, "live", "#link", "#battery", "#hr", "#stress", "#sync", "#session-0")
     finally:
         server.stop()
     sent = packets + more
@@ -199,43 +243,85 @@ async def test_enrol_pair_stream_prompt_and_session(browser: Browser, tmp_path: 
     assert any("self-care" in p.read_text() for p in table)
 
 
-async def test_server_outage_loses_and_duplicates_nothing(browser: Browser, tmp_path: Path) -> None:
-    """The server is stopped for 30 s of strap data (the phone keeps receiving; the page shows
-    the samples waiting), then restarted: every notification is stored exactly once, in order.
-    Then the strap goes out of range and comes back: the page reconnects by itself and the hole
-    is recorded."""
-    shots = artifacts_dir()
+def port_is_closed(port: int) -> bool:
+    """Nothing accepts connections on the port (the server is really down)."""
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) != 0
+
+
+async def test_server_outage_loses_and_duplicates_nothing(
+    browser: Browser, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The server is stopped for 30 s of wall-clock time while the strap keeps notifying at
+    its own pace (at least 30 s of its data): the page keeps them in IndexedDB and shows the
+    samples waiting; restarted on the same store, the server gets them resent in order, and
+    every notification is stored exactly once. Then the strap goes out of range and comes
+    back: the page reconnects by itself and the hole is recorded."""
+    caplog.set_level(logging.WARNING, logger="stresstrack")
     server = ServerThread(tmp_path / "c.db", write_study(tmp_path, STUDY_TOML), free_port())
     server.start()
-    page = await enrol_in_browser(browser, server, shots)
+    page = await enrol_in_browser(browser, server)
     band = await pair(browser, page)
-    packets = strap_packets(strap(seed=11), 120.0)
-    before, during, after = packets[:45], packets[45:75], packets[75:]
+    packets = strap_packets(strap(seed=11), 240.0)
+    cut = START_NS + 45 * NS
+    before = [p for p in packets if p[0] <= cut]
     for t, data in before:
         await band.notify(data, t)
     await all_saved(page)
+
     server.stop()  # a real outage: nothing listens on the port
+    down = time.monotonic()
+    assert port_is_closed(server.port)
     await poll(page, "!window.stresstrack.state.ready")
-    for t, data in during:  # 30 s of data while the server is down
+    # The strap notifies at its own pace: each packet when its receive time comes, on the
+    # wall clock (the emulated device's schedule, as a real strap's), until the server has
+    # been down 30 s and 30 s of data were received meanwhile.
+    during: list[tuple[int, bytes]] = []
+    seen_waiting: list[int] = []
+    rest = iter(packets[len(before) :])
+    for t, data in rest:
+        due = down + (t - before[-1][0]) / NS
+        await asyncio.sleep(max(0.0, due - time.monotonic()))
         await band.notify(data, t)
+        during.append((t, data))
+        seen_waiting.append(await waiting(page))
+        if time.monotonic() - down >= OUTAGE_S and t - during[0][0] >= OUTAGE_S * NS:
+            break
     await page.evaluate("window.stresstrack.refreshWaiting()")
     assert await waiting(page) == len(during)
-    assert "30 samples waiting" in await page.inner_text("#sync")
-    await page.screenshot(path=str(shots / "offline.png"))
-    server.start()  # same store, same port: the page reconnects by itself
+    text = await page.inner_text("#sync")
+    assert f"{len(during)} samples waiting" in text and "kept on this phone" in text
+    await shoot(page, "offline", "#sync", "#link")
+    assert port_is_closed(server.port)
+    outage_s = time.monotonic() - down
+    assert outage_s >= OUTAGE_S and during[-1][0] - during[0][0] >= OUTAGE_S * NS
+    assert seen_waiting == sorted(seen_waiting) and seen_waiting[-1] > 0  # growing
+
+    server.start()  # same store, same port: the page reconnects by itself and resends
+    await all_saved(page)
+    print(f"server down {outage_s:.1f} s; {len(during)} notifications buffered and resent")
     await band.disconnect()  # the strap goes out of range: the page says so and records it
     await poll(page, "document.getElementById('link').textContent !== 'connected'")
     await band.back_in_range()  # ... and comes back: the page reconnects by itself
     await poll(page, "document.getElementById('link').textContent === 'connected'", 60)
+    after = list(rest)[:60]
     for t, data in after:
         await band.notify(data, t)
     await all_saved(page)
+    sent = int(await page.evaluate("localStorage.getItem('st.seq')"))
+    sender = await page.evaluate("localStorage.getItem('st.sender')")
     server.stop()
     with Store(server.store_path, readonly=True) as store:
-        hr = [e for e in store.iter_events("P001") if isinstance(e, HeartRate)]
-        statuses = [e for e in store.iter_events("P001") if type(e).__name__ == "DeviceStatus"]
-    assert [e.time_ns for e in hr] == [t for t, _ in packets]
-    assert len({e.time_ns for e in hr}) == len(packets)
+        events = list(store.iter_events("P001"))
+        acked = store.meta(f"companion/seq/P001/{sender}")
+    hr = [e for e in events if isinstance(e, HeartRate)]
+    # Every notification once, in the order the strap sent them: none lost, none doubled.
+    assert [e.time_ns for e in hr] == [t for t, _ in before + during + after]
+    assert len({e.time_ns for e in hr}) == len(hr)
+    # Every packet the page numbered reached the store, without a hole in the numbers.
+    assert acked == str(sent)
+    assert not [r for r in caplog.records if "skipped" in r.getMessage()]
+    statuses = [e for e in events if isinstance(e, DeviceStatus)]
     lost = [s.state.value for s in statuses if s.detail in ("link lost", "reconnected")]
     assert lost == ["disconnected", "gap"]
 
@@ -245,7 +331,6 @@ async def test_without_web_bluetooth_the_page_says_where_to_collect(
 ) -> None:
     """A browser without Web Bluetooth (as iPhone Safari): the page says so, offers no
     pairing button and points to the study station; sessions still work."""
-    shots = artifacts_dir()
     with running(tmp_path) as server:
         context = await browser.new_context(viewport={"width": 390, "height": 844})
         await context.add_init_script("delete Navigator.prototype.bluetooth;")
@@ -258,17 +343,16 @@ async def test_without_web_bluetooth_the_page_says_where_to_collect(
         assert await page.is_hidden("#connect")
         text = await page.inner_text("#bt-unavailable")
         assert "cannot connect to a band" in text and "study station" in text
-        await page.screenshot(path=str(shots / "no-web-bluetooth.png"))
+        await shoot(page, "no-web-bluetooth", "#bt-unavailable", "#session-0")
 
 
 async def test_the_page_opens_offline_once_loaded(browser: Browser, tmp_path: Path) -> None:
     """Loaded once, the participant page opens again while the server is down (service
     worker cache, last known settings) and queues what happens meanwhile."""
-    shots = artifacts_dir()
     server = ServerThread(tmp_path / "c.db", write_study(tmp_path), free_port())
     server.start()
     try:
-        page = await enrol_in_browser(browser, server, shots)
+        page = await enrol_in_browser(browser, server)
         await page.evaluate("navigator.serviceWorker.ready.then(() => 1)")
         await page.reload()  # now controlled by the service worker
         await page.wait_for_selector("#main:not([hidden])")
@@ -280,4 +364,79 @@ async def test_the_page_opens_offline_once_loaded(browser: Browser, tmp_path: Pa
     await page.click("text=Rest")
     await poll(page, "window.stresstrack.state.waiting === 1")
     assert "1 sample waiting" in await page.inner_text("#sync")
-    await page.screenshot(path=str(shots / "offline-reload.png"))
+    await shoot(page, "offline-reload", "#sync", "#session-running")
+
+
+def _clock(seconds: float) -> str:
+    return f"{int(seconds) // 60}:{int(seconds) % 60:02d}"
+
+
+async def test_guided_protocol_runs_its_phases_with_the_phones_times(
+    browser: Browser, tmp_path: Path
+) -> None:
+    """The study's protocol as a guided timer: P002, second in the study file, follows the
+    counterbalanced ``stress-selfcare-vs-rest`` in the second order (blocks B then A: AB/BA,
+    Williams 1949). Each phase shows its instruction and the time left; it ends on its own
+    after its duration on the phone's clock, or early with "Next step"; the stored sessions
+    carry the phone's times. Reference: the shipped protocol file itself, read with tomllib."""
+    text = files("stresstrack").joinpath("protocols/stress-selfcare-vs-rest.toml").read_text()
+    raw = tomllib.loads(text)
+    baseline, block_a, block_b = raw["phase"][0], raw["phase"][1:4], raw["phase"][4:7]
+    expected = [baseline, *block_b, *block_a]
+    study = STUDY_TOML.replace(
+        "show_stress = true", 'show_stress = true\nprotocol = "stress-selfcare-vs-rest"'
+    )
+    with running(tmp_path, study=study) as server:
+        token = enrol(server, "P002", at_ns=START_NS - 3600 * NS)
+        context = await browser.new_context(viewport={"width": 390, "height": 844})
+        page = await context.new_page()
+        await set_time(page, START_NS)
+        await page.goto(server.url + "/")
+        await page.evaluate("t => localStorage.setItem('st.token', t)", token)
+        await page.reload()
+        await page.wait_for_selector("#guided:not([hidden])")
+        assert await page.inner_text("#guided-about") == raw["description"]
+        await page.click("#guided-start")
+        start = START_NS
+        bounds = []
+        for i, phase in enumerate(expected):
+            seconds = 60 * phase["minutes"]
+            step = f"Step {i + 1} of {len(expected)}"
+            await poll(page, f"document.getElementById('guided-step').innerText === {step!r}")
+            title = " · ".join(
+                x for x in (phase["kind"], phase.get("mode"), phase.get("label")) if x
+            )
+            assert await page.inner_text("#guided-phase") == title
+            assert await page.inner_text("#guided-instruction") == phase["prompt"]
+            await set_time(page, start + 60 * NS)  # a minute in: the time left counts down
+            left = _clock(seconds - 60)
+            await poll(page, f"document.getElementById('guided-timer').innerText === {left!r}")
+            if i == 0:
+                shown = ("#guided-phase", "#guided-instruction", "#guided-timer")
+                await shoot(page, "guided", *shown)
+            if i == 1:  # the page is reloaded (or the browser restarted): the phase goes on
+                await page.reload()
+                await poll(page, f"document.getElementById('guided-timer').innerText === {left!r}")
+                assert await page.inner_text("#guided-step") == step
+            if i == 2:  # the participant moves on early
+                end = start + 90 * NS
+                await set_time(page, end)
+                await page.click("#guided-next")
+            else:  # the phase ends on its own when its time is up
+                end = start + round(seconds * NS)
+                await set_time(page, end)
+            bounds.append(
+                (phase["kind"], phase.get("mode", ""), phase.get("label", ""), start, end)
+            )
+            start = end
+        await page.wait_for_selector("#guided-done:not([hidden])")
+        assert await page.is_hidden("#guided-running")
+        await all_saved(page)
+    with Store(server.store_path, readonly=True) as store:
+        sessions = store.sessions("P002")
+        markers = [e for e in store.iter_events("P002") if isinstance(e, Marker)]
+        order = store.meta("order/P002")
+    got = sorted((s.kind, s.mode, s.label, s.start_ns, s.end_ns) for s in sessions)
+    assert got == sorted(bounds)
+    assert {m.device for m in markers} == {"protocol"} and len(markers) == 2 * len(expected)
+    assert order == "rest,self-care"

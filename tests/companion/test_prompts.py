@@ -21,7 +21,12 @@ from stresstrack.analysis.proximal import (
 )
 from stresstrack.cli import main
 from stresstrack.companion.prompts import DECISION, PromptPolicy
-from stresstrack.companion.settings import PromptRule, parse_companion
+from stresstrack.companion.settings import (
+    PromptRule,
+    guided_protocol,
+    load_companion,
+    parse_companion,
+)
 from stresstrack.errors import ImportFormatError
 from stresstrack.pipeline.results import Session, StressRow
 from stresstrack.store.sqlite import Store
@@ -110,6 +115,38 @@ def test_study_file_companion_tables(tmp_path: Path) -> None:
             parse_companion(STUDY_TOML.replace(bad, message), "study.toml")
     with pytest.raises(ImportFormatError, match="unknown table"):
         parse_companion(STUDY_TOML + "\n[promt]\n", "study.toml")
+
+
+def test_study_file_guided_protocol(tmp_path: Path) -> None:
+    """``[companion] protocol``: a protocol file beside the study file, or a shipped one by
+    name; each participant gets their counterbalanced order; errors name the study file."""
+    (tmp_path / "mine.toml").write_text(
+        '[[phase]]\nkind = "rest"\nminutes = 2\nprompt = "Sit."\n'
+        '[[phase]]\nkind = "breathing"\nduration_s = 90\n',
+        encoding="utf-8",
+    )
+    study = tmp_path / "study.toml"
+    with_protocol = STUDY_TOML.replace(
+        "show_stress = true", 'show_stress = true\nprotocol = "mine.toml"'
+    )
+    study.write_text(with_protocol, encoding="utf-8")
+    guided = guided_protocol(load_companion(study), "P001")
+    assert guided is not None and guided["phases"] == [
+        {"kind": "rest", "mode": "", "label": "", "instruction": "Sit.", "seconds": 120.0},
+        {"kind": "breathing", "mode": "", "label": "", "instruction": "", "seconds": 90.0},
+    ]
+    assert guided_protocol(parse_companion(STUDY_TOML, "study.toml"), "P001") is None
+    # A shipped crossover: P001 (first in the file) in the order A B, P002 in B A.
+    shipped = STUDY_TOML.replace(
+        "show_stress = true", 'show_stress = true\nprotocol = "stress-selfcare-vs-rest"'
+    )
+    settings = parse_companion(shipped, "study.toml")
+    orders = [guided_protocol(settings, p)["order"] for p in ("P001", "P002")]  # type: ignore[index]
+    assert orders == [["self-care", "rest"], ["rest", "self-care"]]
+    for value, message in [('"no-such-protocol"', "no such file"), ("3", "a protocol's name")]:
+        bad = STUDY_TOML.replace("show_stress = true", f"show_stress = true\nprotocol = {value}")
+        with pytest.raises(ImportFormatError, match=rf"study.toml: \[companion\].*{message}"):
+            parse_companion(bad, "study.toml")
 
 
 def _outcomes(seed: int, effect: float) -> list[DecisionOutcome]:

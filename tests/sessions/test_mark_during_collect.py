@@ -5,6 +5,7 @@ shipped to a real InfluxDB by the replica tailing the store, and is on the repor
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -54,6 +55,22 @@ def _wait_for_data_after(
     raise AssertionError(f"no data after {time_ns} in {deadline_s:g} s")
 
 
+def _start_collect(store: Path, pipeline: list[str] = PIPELINE) -> subprocess.Popen[str]:
+    """``collect --simulate`` in a subprocess, once it said it started."""
+    collect = subprocess.Popen(
+        _stresstrack("collect", "--participant", "p-01", "--simulate", "--store", str(store),
+                     *pipeline),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )  # fmt: skip
+    assert collect.stdout is not None
+    first = collect.stdout.readline()
+    if not first.startswith("collecting p-01"):
+        collect.kill()
+        raise AssertionError(first + collect.communicate()[1])
+    return collect
+
+
 class _Bands(HTMLParser):
     def __init__(self) -> None:
         super().__init__()
@@ -75,16 +92,8 @@ def test_mark_from_another_process_during_collect(
     target = InfluxTarget(url=influx_adapter.url, bucket=db, token=influx_server.token)
     sink = InfluxSink(store, target, poll_s=0.1)
     sink.start()
-    collect = subprocess.Popen(
-        _stresstrack("collect", "--participant", "p-01", "--simulate", "--store", str(store),
-                     *PIPELINE),
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )  # fmt: skip
+    collect = _start_collect(store)
     try:
-        assert collect.stdout is not None
-        first = collect.stdout.readline()
-        assert first.startswith("collecting p-01"), first + (collect.stderr.read() or "")
         # No fixed sleeps: each step waits for the collector's data to reach the store.
         _wait_for_data_after(store, 0, collect)
         before_start = time.time_ns()
@@ -145,3 +154,73 @@ def test_mark_from_another_process_during_collect(
     parser = _Bands()
     parser.feed(page.read_text(encoding="utf-8"))
     assert [(b["data-kind"], b["data-open"]) for b in parser.bands] == [("self-care", "false")]
+
+
+def _open_session(store: Path, kind: str) -> bool:
+    with Store(store, readonly=True) as s:
+        return any(x.kind == kind and x.end_ns is None for x in s.sessions("p-01"))
+
+
+@pytest.mark.slow
+def test_mark_reaches_collects_live_pipeline_within_a_second(tmp_path: Path) -> None:
+    """The open session of a ``mark start`` is in collect's live results (stored by its
+    pipeline) less than 1 s after ``mark`` ended (collect flushes every 0.5 s); collect's live
+    view shows the participant's HR, RMSSD, SCL and stress index as the pipeline stored them."""
+    store = tmp_path / "live.db"
+    Store(store).close()
+    # An index after 60 s of data (a 60-s baseline of three whole 20-s windows); without the
+    # Kubios correction's look-ahead (91 beats) rows come as soon as their windows are full.
+    collect = _start_collect(store, [
+        "--hrv-window", "20", "--eda-window", "20", "--hop", "2", "--slow-hop", "10",
+        "--baseline", "60", "--baseline-settle", "0", "--artefact-correction", "none",
+    ])  # fmt: skip
+    try:
+        _wait_for_data_after(store, 0, collect)
+        marked = _mark(store, "start")
+        assert marked.returncode == 0, marked.stderr
+        ended = time.monotonic()
+        while not _open_session(store, "self-care"):
+            assert collect.poll() is None, "collect stopped early"
+            assert time.monotonic() - ended < 1.0, "the marker took over 1 s to reach collect"
+            time.sleep(0.02)  # a poll interval inside a deadline
+        seen_ns, waited = time.time_ns(), time.monotonic() - ended
+        with Store(store, readonly=True) as s:
+            (session,) = [x for x in s.sessions("p-01") if x.kind == "self-care"]
+        print(
+            f"in collect's live pipeline {waited:.2f} s after mark ended, "
+            f"{(seen_ns - session.start_ns) / 1e9:.2f} s after it was invoked"
+        )
+        # The live view (a status line every 10 s when not on a terminal) shows the newest HR,
+        # RMSSD, SCL and stress index: wait for a line with all four.
+        line = _physiology_line(collect)
+    finally:
+        collect.terminate()
+        collect.communicate(timeout=120)
+    with Store(store, readonly=True) as s:
+        features, stress = s.features("p-01"), s.stress("p-01")
+    # Each value shown is one the pipeline computed (same rounding as the view).
+    shown = {
+        (
+            f"{f.values['mean_hr_bpm']:.0f}",
+            f"{f.values['rmssd_ms']:.1f}",
+            f"{f.values['scl_us']:.2f}",
+        )
+        for f in features
+        if None not in (f.values.get(k) for k in ("mean_hr_bpm", "rmssd_ms", "scl_us"))
+    }
+    assert line[:3] in shown and line[3] in {f"{r.index:.0f}" for r in stress if r.index}
+
+
+LIVE_LINE = re.compile(r"p-01: HR (\d+) bpm · RMSSD ([\d.]+) ms · SCL ([\d.]+) µS · stress (\d+)")
+
+
+def _physiology_line(collect: subprocess.Popen[str]) -> tuple[str, ...]:
+    """The first live-view line of collect's output with HR, RMSSD, SCL and stress."""
+    assert collect.stdout is not None
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        text = collect.stdout.readline()
+        assert text, "collect ended"
+        if found := LIVE_LINE.search(text):
+            return found.groups()
+    raise AssertionError("no live line with HR, RMSSD, SCL and stress")

@@ -172,12 +172,22 @@ function showLive(live) {
   if (live.prompt && (!state.prompt || state.prompt.prompt_id !== live.prompt.prompt_id)) showPrompt(live.prompt);
 }
 function showPrompt(p) {
+  const fresh = !state.prompt || state.prompt.prompt_id !== p.prompt_id;
   state.prompt = p;
   $("prompt-text").textContent = p.message;
   $("prompt").hidden = false;
-  if ("Notification" in window && Notification.permission === "granted") {
-    try { new Notification("A moment for you", { body: p.message, tag: p.prompt_id }); } catch (e) { /* page-only */ }
-  }
+  if (fresh) notify(p);
+}
+// A system notification too, where the participant allowed them. Chrome on Android only shows
+// them through the service worker (its Notification constructor throws there).
+async function notify(p) {
+  if (!("Notification" in window) || Notification.permission !== "granted") return;
+  const options = { body: p.message, tag: p.prompt_id, data: { prompt_id: p.prompt_id } };
+  try {
+    const reg = "serviceWorker" in navigator ? await navigator.serviceWorker.getRegistration() : null;
+    if (reg) await reg.showNotification("A moment for you", options);
+    else new Notification("A moment for you", options);
+  } catch (e) { /* the prompt on the page is enough */ }
 }
 function answerPrompt(accepted) {
   const p = state.prompt;
@@ -189,6 +199,7 @@ function answerPrompt(accepted) {
 }
 function startSession(s) {
   if (state.session) stopSession();
+  if (state.guided) guidedEnd();
   state.session = { ...s, started: Date.now() };
   enqueue({ kind: "marker", action: "start", session: s.kind, mode: s.mode || "", label: s.label || "", t: state.session.started });
   $("session-name").textContent = s.title || s.kind;
@@ -203,13 +214,84 @@ function stopSession() {
   $("session-running").hidden = true;
   $("session-buttons").hidden = false;
 }
+const clock = (s) => `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
 setInterval(() => {
   const s = state.session;
   if (!s) return;
   const secs = Math.max(0, Math.floor((Date.now() - s.started) / 1000));
   const left = s.minutes ? Math.max(0, s.minutes * 60 - secs) : secs;
-  $("timer").textContent = `${Math.floor(left / 60)}:${String(left % 60).padStart(2, "0")}` + (s.minutes ? " left" : "");
+  $("timer").textContent = clock(left) + (s.minutes ? " left" : "");
 }, 1000);
+
+// -- the guided session: the study's protocol phase by phase, each phase's start and end taken
+// on this phone's clock (as collect --protocol marks them on the laptop's) --------------------
+state.guided = JSON.parse(localStorage.getItem("st.guided") || "null");
+function markPhase(action, i, t) {
+  const p = state.me.protocol.phases[i];
+  enqueue({ kind: "marker", action, session: p.kind, mode: p.mode, label: p.label, protocol: true, t });
+}
+function saveGuided() { localStorage.setItem("st.guided", JSON.stringify(state.guided)); }
+function guidedStart() {
+  if (state.session) stopSession();
+  state.guided = { name: state.me.protocol.name, index: 0, started: Date.now() };
+  markPhase("start", 0, state.guided.started);
+  saveGuided();
+  $("guided-done").hidden = true;
+  showGuided();
+}
+function guidedNext(t) {  // the current phase ends at t; the next one starts then
+  const g = state.guided;
+  markPhase("stop", g.index, t);
+  g.index += 1;
+  g.started = t;
+  if (g.index >= state.me.protocol.phases.length) {
+    state.guided = null;
+    $("guided-done").hidden = false;
+  } else {
+    markPhase("start", g.index, t);
+  }
+  saveGuided();
+  showGuided();
+}
+function guidedEnd() {
+  const g = state.guided;
+  if (!g) return;
+  markPhase("stop", g.index, Date.now());
+  state.guided = null;
+  saveGuided();
+  showGuided();
+}
+function phaseEnd() {
+  const g = state.guided;
+  return g.started + state.me.protocol.phases[g.index].seconds * 1000;
+}
+function guidedTick() {
+  if (!state.guided || !state.me || !state.me.protocol) return;
+  // A phase ends after its duration on the phone's clock, even if the page was asleep then.
+  while (state.guided && Date.now() >= phaseEnd()) guidedNext(phaseEnd());
+  if (state.guided) $("guided-timer").textContent = clock(Math.ceil((phaseEnd() - Date.now()) / 1000));
+}
+function showGuided() {
+  const proto = state.me && state.me.protocol;
+  if (state.guided && (!proto || state.guided.name !== proto.name || state.guided.index >= proto.phases.length)) {
+    state.guided = null;  // the study's protocol changed since: nothing to continue
+    saveGuided();
+  }
+  $("guided").hidden = !proto;
+  if (!proto) return;
+  const g = state.guided;
+  $("guided-about").textContent = proto.description || proto.name;
+  $("guided-start").hidden = !!g;
+  $("guided-running").hidden = !g;
+  $("session-buttons").hidden = !!g || !!state.session;
+  if (!g) return;
+  const p = proto.phases[g.index];
+  $("guided-step").textContent = `Step ${g.index + 1} of ${proto.phases.length}`;
+  $("guided-phase").textContent = [p.kind, p.mode, p.label].filter(Boolean).join(" · ");
+  $("guided-instruction").textContent = p.instruction || "";
+  guidedTick();
+}
+setInterval(guidedTick, 250);
 
 function render() {
   const me = state.me;
@@ -238,6 +320,8 @@ function render() {
     buttons.append(b);
   });
   showLive(me.live);
+  showGuided();
+  $("notify-ask").hidden = !me.prompts || !("Notification" in window) || Notification.permission !== "default";
   if (!state.ws) connect();
 }
 
@@ -274,6 +358,10 @@ $("connect").onclick = () => pair().catch((e) => { $("link").textContent = "not 
 $("session-stop").onclick = stopSession;
 $("prompt-accept").onclick = () => answerPrompt(true);
 $("prompt-dismiss").onclick = () => answerPrompt(false);
+$("guided-start").onclick = guidedStart;
+$("guided-next").onclick = () => guidedNext(Date.now());
+$("guided-stop").onclick = guidedEnd;
+$("notify-allow").onclick = () => Notification.requestPermission().then(() => render(), () => {});
 
 window.stresstrack = { state, refreshWaiting };
 

@@ -49,11 +49,16 @@ async function refresh() {
     const enrol = cell(tr, "");
     button(enrol, "New code", async () => {
       const c = await api("/api/researcher/codes", { participant: p.participant });
-      const link = `${location.origin}/#code=${c.code}`;
       const out = $("code-out");
       out.hidden = false;
-      out.replaceChildren(`Code for ${c.participant}: `, Object.assign(document.createElement("code"), { id: "code", textContent: c.code }),
-        " · link: ", Object.assign(document.createElement("code"), { textContent: link }));
+      const code = Object.assign(document.createElement("code"), { id: "code", textContent: c.code });
+      const qr = Object.assign(document.createElement("img"), { id: "qr", src: c.qr, alt: `QR code of the enrolment link for ${c.participant}` });
+      const link = Object.assign(document.createElement("code"), { id: "code-link", textContent: c.url });
+      out.replaceChildren(
+        Object.assign(document.createElement("p"), { textContent: `One-time code for ${c.participant}: ` }), qr,
+        Object.assign(document.createElement("p"), { className: "note", textContent: "Scan it with the participant's phone camera, or open the link and type the code:" }), link);
+      out.firstChild.append(code);
+      out.scrollIntoView({ block: "nearest" });
     });
     rows.append(tr);
   }

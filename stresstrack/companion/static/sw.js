@@ -1,6 +1,6 @@
 // Keeps the participant page usable offline: the page and its files come from the cache when
 // the server cannot be reached. API calls and the WebSocket are never cached.
-const CACHE = "stresstrack-companion-v1";
+const CACHE = "stresstrack-companion-v2";
 const FILES = ["/", "/static/participant.js", "/static/style.css"];
 self.addEventListener("install", (e) => {
   e.waitUntil(caches.open(CACHE).then((c) => c.addAll(FILES)).then(() => self.skipWaiting()));
@@ -17,4 +17,10 @@ self.addEventListener("fetch", (e) => {
       return r;
     }).catch(() => caches.match(e.request))
   );
+});
+// A just-in-time prompt's notification opens (or focuses) the participant page.
+self.addEventListener("notificationclick", (e) => {
+  e.notification.close();
+  e.waitUntil(self.clients.matchAll({ type: "window" }).then((list) =>
+    list.length ? list[0].focus() : self.clients.openWindow("/")));
 });
