@@ -28,8 +28,10 @@ from stresstrack.analysis import (
     analyze_store,
 )
 from stresstrack.analysis.effects import NOT_CAUSAL, Effect, StudyEffects
+from stresstrack.endpoints.config import EndpointConfig
 from stresstrack.outputs import private_output
 from stresstrack.pipeline.results import FeatureRow, Session, StressRow
+from stresstrack.report.endpoints import endpoints_section
 from stresstrack.store.sqlite import Store
 
 __all__ = [
@@ -1035,6 +1037,7 @@ def render_report(
     title: str = "stresstrack report",
     settings: AnalysisSettings | None = None,
     arms: Mapping[str, str] | None = None,
+    endpoints: EndpointConfig | None = None,
 ) -> Path:
     """Write the whole store as one offline HTML page at ``out`` and return its path.
 
@@ -1043,7 +1046,7 @@ def render_report(
     """
     participants = store.participants()
     data = [(p, store.features(p), store.stress(p), store.sessions(p)) for p in participants]
-    analysis = analyze_store(store, settings, arms=arms)
+    analysis = analyze_store(store, settings, arms=arms, endpoints=endpoints)
     by_participant: dict[str, list[SessionResult]] = {}
     for r in analysis.sessions:
         by_participant.setdefault(r.session.participant, []).append(r)
@@ -1060,6 +1063,8 @@ def render_report(
         for n, row in enumerate(data)
     ]
     if sections:
+        if analysis.endpoints is not None:  # self-report and lab values (docs/endpoints.md)
+            sections.insert(0, endpoints_section(analysis.endpoints))
         sections.insert(0, _cohort_section(analysis, colours))
         sections.insert(0, _answer_section(analysis))
     else:
