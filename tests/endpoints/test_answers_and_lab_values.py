@@ -14,7 +14,7 @@ import pytest
 
 from stresstrack.cli import main
 from stresstrack.errors import EventError
-from stresstrack.events import Beat, LabSample, SelfReport
+from stresstrack.events import Beat, Event, LabSample, SelfReport
 from stresstrack.export import export_table
 from stresstrack.limits import check_event
 from stresstrack.pipeline import Pipeline
@@ -74,7 +74,7 @@ def test_events_round_trip_through_the_store_and_respect_the_limits(tmp_path: Pa
 def test_the_pipeline_ignores_answers_and_lab_values() -> None:
     """A beat stream with answers mixed in gives the same results as without them."""
     beats = [Beat(time_ns=T + i * 800_000_000, participant="P1", rr_ms=800.0) for i in range(400)]
-    mixed = [*beats[:200], ANSWER, SAMPLE, *beats[200:]]
+    mixed: list[Event] = [*beats[:200], ANSWER, SAMPLE, *beats[200:]]
     a, b = Pipeline(), Pipeline()
     assert a.process_many(beats) + a.finish() == b.process_many(mixed) + b.finish()
 
@@ -104,6 +104,10 @@ def test_influx_lines_follow_the_schema() -> None:
     ]
 
 
+SR = "time,participant,item,value\n"
+LAB = "time,participant,analyte,value,unit\n"
+
+
 def _write(path: Path, text: str) -> Path:
     path.write_text(text, encoding="utf-8")
     return path
@@ -129,12 +133,12 @@ def test_csv_import_export_round_trip(tmp_path: Path, capsys: pytest.CaptureFixt
     assert "stored 0 answers (2 already stored)" in capsys.readouterr().out
     lab = _write(
         tmp_path / "lab.csv",
-        "time,participant,analyte,value,unit\n2026-01-05T09:00:00Z,P1,Cortisol,12.5,nmol/L\n",
+        LAB + "2026-01-05T09:00:00Z,P1,Cortisol,12.5,nmol/L\n",
     )
     assert main(["lab", str(lab), "--store", str(store), "--study", str(study)]) == 0
     out = tmp_path / "export.csv"
     with Store(store, readonly=True) as s:
-        assert list(s.iter_events(types=("selfreport",)))[0] == replace(ANSWER, device="csv")
+        assert next(iter(s.iter_events(types=("selfreport",)))) == replace(ANSWER, device="csv")
         assert list(s.iter_events(types=("lab",))) == [SAMPLE]
         assert export_table(s, "selfreport", out) == 2
     # The export reads back in: same answers.
@@ -157,15 +161,15 @@ def test_csv_import_export_round_trip(tmp_path: Path, capsys: pytest.CaptureFixt
     ("body", "message"),
     [
         ("time,participant,value\n", "line 1: missing column(s) item"),
-        ("time,participant,item,value\n1767603600,P1,stress,101\n", "line 2: stress: 101 is outside 0..100"),
-        ("time,participant,item,value\n1767603600,P1,sam_valence,3.5\n", "line 2: sam_valence: 3.5 is not a whole"),
-        ("time,participant,item,value\n\n1767603600,P1,mood2,3\n", "line 3: unknown item 'mood2'"),
-        ("time,participant,item,value\nyesterday,P1,stress,3\n", "line 2: time 'yesterday' is neither"),
-        ("time,participant,item,value\n1767603600,Jane Doe,stress,3\n", "line 2: participant ID 'Jane Doe'"),
-        ("time,participant,item,value\n1767603600,P1,stress\n", "line 2: 3 fields, the header has 4"),
-        ("time,participant,item,value\n1767603600,P3,stress,3\n", "participant P3 is not listed"),
+        (SR + "1767603600,P1,stress,101\n", "line 2: stress: 101 is outside 0..100"),
+        (SR + "1767603600,P1,sam_valence,3.5\n", "line 2: sam_valence: 3.5 is not a whole"),
+        (SR + "\n1767603600,P1,mood2,3\n", "line 3: unknown item 'mood2'"),
+        (SR + "yesterday,P1,stress,3\n", "line 2: time 'yesterday' is neither"),
+        (SR + "1767603600,Jane Doe,stress,3\n", "line 2: participant ID 'Jane Doe'"),
+        (SR + "1767603600,P1,stress\n", "line 2: 3 fields, the header has 4"),
+        (SR + "1767603600,P3,stress,3\n", "participant P3 is not listed"),
     ],
-)  # fmt: skip
+)
 def test_bad_answer_files_name_file_and_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], body: str, message: str
 ) -> None:
@@ -181,11 +185,17 @@ def test_bad_answer_files_name_file_and_line(
     ("body", "message"),
     [
         ("time,participant,analyte,value\n", "line 1: missing column(s) unit"),
-        ("time,participant,analyte,value,unit\n1767603600,P1,cortisol,-2,nmol/L\n", "line 2: cortisol: a concentration cannot be negative"),
-        ("time,participant,analyte,value,unit\n1767603600,P1,cortisol,12,\n", "line 2: cortisol: the unit is empty"),
-        ("time,participant,analyte,value,unit\n1767603600,P1,cortisol,high,nmol/L\n", "line 2: cortisol value 'high' is not a number"),
+        (
+            LAB + "1767603600,P1,cortisol,-2,nmol/L\n",
+            "line 2: cortisol: a concentration cannot be negative",
+        ),
+        (LAB + "1767603600,P1,cortisol,12,\n", "line 2: cortisol: the unit is empty"),
+        (
+            LAB + "1767603600,P1,cortisol,high,nmol/L\n",
+            "line 2: cortisol value 'high' is not a number",
+        ),
     ],
-)  # fmt: skip
+)
 def test_bad_lab_files_name_file_and_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], body: str, message: str
 ) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import re
 from zoneinfo import ZoneInfo
 
@@ -136,7 +137,7 @@ def test_ema_schedule_keeps_its_rules(day: dt.date, participant: str, per_day: i
         local = dt.datetime.fromtimestamp(p.due_ns / NS, zone)
         assert local.date() == day
         assert any(lo <= local.time() <= hi for lo, hi in rule.windows)
-    gaps = [b.due_ns - a.due_ns for a, b in zip(prompts, prompts[1:], strict=False)]
+    gaps = [b.due_ns - a.due_ns for a, b in itertools.pairwise(prompts)]
     assert all(g >= rule.min_gap_minutes * 60 * NS for g in gaps)
     assert len({p.id for p in prompts}) == len(prompts)
 
