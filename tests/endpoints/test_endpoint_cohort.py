@@ -3,7 +3,8 @@ latent stress with known noise converges with the stress index as the simulation
 a placebo effect on self-report alone shows in the controlled analysis of self-report and
 not in physiology; the CLI and the report carry the endpoints.
 
-The cohort: the crossover of ``validation/session_effect.py`` (baseline 5 min; AB/BA blocks
+The cohort (``validation/endpoints_cohort.py``, which prints the figures): the crossover of
+``validation/session_effect.py`` (baseline 5 min; AB/BA blocks
 of stressor 2 min, self-care or rest 3 min, recovery 1 min; self-care at the rest level, so
 no physiological effect), clean signals through the real pipeline, self-report and cortisol
 from :mod:`stresstrack.simulators.selfreport` (stress VAS = 100·s + b + e, e ~ N(0, 8²),
@@ -12,133 +13,42 @@ b ~ N(0, 10²); cortisol lag 20 min).
 
 from __future__ import annotations
 
-import math
 import sys
-import warnings
 from collections import defaultdict
-from dataclasses import dataclass, replace
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "validation"))
 
-from session_effect import REST_LEVEL, T0, XSETTINGS, Participant, crossover_protocol, simulate
-
-from stresstrack.analysis.sessions import Analysis, analyze_store
-from stresstrack.cli import main
-from stresstrack.endpoints.config import EndpointConfig
-from stresstrack.events import SelfReport
-from stresstrack.report import render_report
-from stresstrack.simulators.physiology import ParticipantParams
-from stresstrack.simulators.recording import CLEAN
-from stresstrack.simulators.selfreport import (
-    CortisolParams,
-    SelfReportParams,
-    simulate_cortisol,
-    simulate_selfreport,
+from endpoints_cohort import (
+    ENDPOINTS,
+    PLACEBO,
+    SETTINGS,
+    Cohort,
+    analysis,
+    build_cohort,
+    expected_within_r,
 )
+
+from stresstrack.cli import main
+from stresstrack.report import render_report
 from stresstrack.store.sqlite import Store
 
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore")
-    import pingouin as pg
-
-NS = 1_000_000_000
-N = 16
-NOISE_SD = 8.0
-PLACEBO = 15.0
-BASE = crossover_protocol(REST_LEVEL)
-assert BASE.design is not None
-DESIGN = BASE.design
-SETTINGS = replace(XSETTINGS, design=DESIGN)
-ENDPOINTS = EndpointConfig(secondary=("hr", "rmssd", "scl", "sr_stress", "cortisol"))
 PHYSIOLOGY = ("stress_index", "hr", "rmssd", "scl", "cortisol")
-
-
-@dataclass(frozen=True)
-class Cohort:
-    people: list[Participant]
-    plain: Path  # self-report without placebo
-    placebo: Path  # the same people, placebo on self-report after self-care
-
-
-def _store(path: Path, people: list[Participant], placebo: float) -> Path:
-    with Store(path) as store:
-        for i, p in enumerate(people):
-            store.add_results(p.features, p.stress, p.sessions)
-            sr = SelfReportParams(noise_sd=NOISE_SD, placebo=placebo)
-            store.add_events(
-                simulate_selfreport(p.pid, p.model, sr, np.random.default_rng([i, 1]), start_ns=T0)
-            )
-            store.add_events(
-                simulate_cortisol(
-                    p.pid, p.model, CortisolParams(), np.random.default_rng([i, 2]), start_ns=T0
-                )
-            )
-    return path
+N = 16
 
 
 @pytest.fixture(scope="module")
 def cohort(tmp_path_factory: pytest.TempPathFactory) -> Cohort:
-    rng = np.random.default_rng(5)
-    people = [
-        simulate(f"x-{i:03d}", BASE.for_participant(i), ParticipantParams.draw(rng), 100 + i, CLEAN)
-        for i in range(N)
-    ]
-    folder = tmp_path_factory.mktemp("cohort")
-    return Cohort(
-        people,
-        _store(folder / "plain.db", people, 0.0),
-        _store(folder / "placebo.db", people, PLACEBO),
-    )
-
-
-def _analysis(path: Path) -> Analysis:
-    with Store(path, readonly=True) as store:
-        return analyze_store(store, SETTINGS, endpoints=ENDPOINTS)
-
-
-def _expected_within_r(cohort: Cohort) -> tuple[float, float]:
-    """The within-person correlation the simulation implies, computed without stresstrack's
-    convergence code: each answer's latent stress s (from the participant model) is paired
-    with the mean confident stress index of the windows ending in the minute before it (the
-    windows wholly inside the 2 minutes before the answer, ``window_minutes`` = 2), and
-    pingouin's rm_corr gives r(100·s, index). The answers add noise e independent of the
-    index, so r(answer, index) = r(100·s, index)·√(v / (v + σ²)) (Spearman's attenuation),
-    v the within-person variance of 100·s at the answers, σ² = 8² + 1/12 (rounding).
-    Returns (expected r, share of answers clipped at 0 or 100)."""
-    rows = []
-    clipped = 0
-    with Store(cohort.plain, readonly=True) as store:
-        for p in cohort.people:
-            conf = SETTINGS.min_confidence
-            stress = [(r.time_ns, r.index) for r in p.stress
-                      if r.index is not None and r.confidence >= conf]  # fmt: skip
-            for e in store.iter_events(p.pid, types=("selfreport",)):
-                assert isinstance(e, SelfReport)
-                if e.item != "stress":
-                    continue
-                clipped += e.value in (0.0, 100.0)
-                near = [x for t, x in stress if e.time_ns - 60 * NS <= t <= e.time_ns]
-                if near:
-                    s = float(p.model.stress_at((e.time_ns - T0) / NS))
-                    rows.append((p.pid, 100 * s, float(np.mean(near))))
-    df = pd.DataFrame(rows, columns=["p", "latent", "index"])
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        rho = float(pg.rm_corr(df, x="latent", y="index", subject="p")["r"].iloc[0])
-    centred = df["latent"] - df.groupby("p")["latent"].transform("mean")
-    v = float((centred**2).sum()) / (len(df) - df["p"].nunique())
-    return rho * math.sqrt(v / (v + NOISE_SD**2 + 1 / 12)), clipped / (2 * len(df))
+    return build_cohort(N, tmp_path_factory.mktemp("cohort"))
 
 
 def test_within_person_correlation_with_the_index_is_recovered(cohort: Cohort) -> None:
-    expected, clipped = _expected_within_r(cohort)
+    expected, clipped = expected_within_r(cohort)
     assert clipped < 0.03  # the attenuation formula ignores clipping: it must be rare
-    a = _analysis(cohort.plain)
+    a = analysis(cohort.plain)
     assert a.endpoints is not None
     rows = {(c.outcome, c.measure): c for c in a.endpoints.convergence}
     got = rows[("sr_stress", "stress_index")].within
@@ -156,7 +66,7 @@ def test_a_placebo_on_self_report_shows_in_self_report_only(cohort: Cohort) -> N
     estimate of sr_stress (self-care vs rest) is below 0 with a CI that covers −15; every
     physiological outcome (and cortisol) is the same as without the placebo, and none shows
     an effect (Holm-adjusted p >= 0.05, CI covering 0)."""
-    plain, placebo = _analysis(cohort.plain), _analysis(cohort.placebo)
+    plain, placebo = analysis(cohort.plain), analysis(cohort.placebo)
     contrast = "self-care vs rest"
     fx = {e.outcome: e for e in placebo.effects.effects if e.controlled and e.contrast == contrast}
     before = {
