@@ -11,7 +11,6 @@ stored as soon as it is given, so an interrupted questionnaire keeps what was an
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -20,13 +19,13 @@ from typing import Final
 from stresstrack.cli.common import participant_arg
 from stresstrack.endpoints.config import EndpointConfig, parse_endpoints
 from stresstrack.endpoints.items import Item
-from stresstrack.endpoints.schedule import Prompt, due_prompts, ema_schedule, session_prompts
+from stresstrack.endpoints.prompts import open_prompt
 from stresstrack.errors import StressTrackError
 from stresstrack.events import SelfReport
 from stresstrack.store.sqlite import Store
 from stresstrack.study import Study, check_consent, parse_study, read_study_text
 
-__all__ = ["ask_items", "open_prompt"]
+__all__ = ["ask_items"]
 
 NAME = "ask"
 DEVICE: Final = "terminal"
@@ -52,26 +51,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def _load(path: Path) -> tuple[Study, EndpointConfig]:
     text = read_study_text(path)
     return parse_study(text, str(path)), parse_endpoints(text, str(path))
-
-
-def open_prompt(
-    store: Store, study: Study, cfg: EndpointConfig, participant: str, now_ns: int
-) -> Prompt | None:
-    """The earliest prompt open for ``participant`` at ``now_ns`` without an answer."""
-    prompts: list[Prompt] = []
-    if cfg.ask is not None:
-        prompts += session_prompts(store.sessions(participant), cfg.ask)
-    if cfg.ema is not None:
-        today = dt.datetime.fromtimestamp(now_ns / 1e9, dt.UTC).date()
-        for day in (today - dt.timedelta(days=1), today, today + dt.timedelta(days=1)):
-            prompts += ema_schedule(cfg.ema, study.name, participant, day)
-    answered = {
-        e.prompt_id
-        for e in store.iter_events(participant, types=("selfreport",))
-        if isinstance(e, SelfReport)
-    }
-    due = sorted(due_prompts(now_ns, prompts, answered), key=lambda p: p.due_ns)
-    return due[0] if due else None
 
 
 def ask_items(
@@ -127,7 +106,9 @@ def run(args: argparse.Namespace) -> int:
     check_consent(study, args.participant)
     with Store(args.store) as store:
         prompt = (
-            None if args.items else open_prompt(store, study, cfg, args.participant, time.time_ns())
+            None
+            if args.items
+            else open_prompt(store, study.name, cfg, args.participant, time.time_ns())
         )
         if args.items:
             names = [n.strip() for n in args.items.split(",") if n.strip()]
