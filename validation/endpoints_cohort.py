@@ -3,7 +3,7 @@
 The cohort: the crossover of ``session_effect.py`` (baseline 5 min; AB/BA blocks of stressor
 2 min, self-care or rest 3 min, recovery 1 min; self-care at the rest level, so no
 physiological effect), clean signals through the real pipeline, self-report and cortisol from
-:mod:`stresstrack.simulators.selfreport` (stress VAS = 100·s + b + e, e ~ N(0, 8²),
+:mod:`stresstrack.simulators.selfreport` (stress VAS = 10 + 80·s + b + e, e ~ N(0, 8²),
 b ~ N(0, 10²); cortisol with a 20 min lag), stored twice: without a placebo and with
 self-report 15 points calmer after self-care.
 
@@ -42,6 +42,7 @@ from stresstrack.store.sqlite import Store
 
 NS = 1_000_000_000
 NOISE_SD = 8.0
+SCALE = SelfReportParams().scale  # VAS points per unit of latent stress
 PLACEBO = 15.0
 BASE = crossover_protocol(REST_LEVEL)
 SETTINGS = replace(XSETTINGS, design=BASE.design)
@@ -94,9 +95,9 @@ def expected_within_r(cohort: Cohort) -> tuple[float, float]:
     convergence code: each answer's latent stress s (from the participant model) is paired
     with the mean confident stress index of the windows ending in the minute before it (the
     windows wholly inside the 2 minutes before the answer, ``window_minutes`` = 2), and
-    pingouin's rm_corr gives r(100·s, index). The answers add noise e independent of the
-    index, so r(answer, index) = r(100·s, index)·√(v / (v + σ²)) (Spearman's attenuation),
-    v the within-person variance of 100·s at the answers, σ² = 8² + 1/12 (rounding).
+    pingouin's rm_corr gives r(80·s, index). The answers add noise e independent of the
+    index, so r(answer, index) = r(80·s, index)·√(v / (v + σ²)) (Spearman's attenuation),
+    v the within-person variance of 80·s at the answers, σ² = 8² + 1/12 (rounding).
     Returns (expected r, share of answers clipped at 0 or 100)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -117,7 +118,7 @@ def expected_within_r(cohort: Cohort) -> tuple[float, float]:
                 near = [x for t, x in stress if e.time_ns - 60 * NS <= t <= e.time_ns]
                 if near:
                     s = float(p.model.stress_at((e.time_ns - T0) / NS))
-                    rows.append((p.pid, 100 * s, float(np.mean(near))))
+                    rows.append((p.pid, SCALE * s, float(np.mean(near))))
     df = pd.DataFrame(rows, columns=["p", "latent", "index"])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -121,10 +121,13 @@ def _values(
         if participant != sess.participant:
             continue
         if name.startswith(SR_PREFIX):
-            pre[name] = _answer(
-                points, sess.start_ns - round(s.pre_s * NS), sess.start_ns + slack, True
-            )
-            during[name] = _answer(points, end - slack, end + round(s.post_s * NS), False)
+            # The slack never reaches past the session's middle: in a short session one
+            # answer cannot count as both before and after.
+            mid = (sess.start_ns + end) // 2
+            lo_pre, hi_pre = sess.start_ns - round(s.pre_s * NS), min(sess.start_ns + slack, mid)
+            pre[name] = _answer(points, lo_pre, hi_pre, True)
+            lo_post = max(end - slack, mid + 1)
+            during[name] = _answer(points, lo_post, end + round(s.post_s * NS), False)
             continue
         lag = cfg.lag_ns(name)
         times, vals = [t for t, _ in points], [v for _, v in points]

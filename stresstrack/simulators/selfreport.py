@@ -1,13 +1,15 @@
 """Simulated self-report answers and salivary cortisol samples for a participant model
 (docs/simulators.md, "Self-report and cortisol"; docs/endpoints.md).
 
-**Self-report.** At every phase boundary (and at the end of the last phase) the participant
-answers ``answer_delay_s`` later. The answer on the ``stress`` VAS (0-100) is
+**Self-report.** Before the first phase and at the end of every phase the participant
+answers, ``answer_delay_s`` later (default 0: at the boundary, before the next phase begins,
+as an "after" question is answered before moving on). The answer on the ``stress`` VAS (0-100) is
 
-    stress = 100·s(t) + b + e − placebo,    e ~ N(0, noise_sd²),
+    stress = offset + scale·s(t) + b + e − placebo,    e ~ N(0, noise_sd²),
 
-rounded to a whole number and clipped to 0-100, with s(t) the model's latent (heart) stress
-level at the answer (:meth:`ParticipantModel.stress_at`), b the person's offset
+rounded to a whole number and clipped to 0-100 (offset 10, scale 80: the latent range
+0.2-0.9 maps to 26-82, leaving room for people's offsets), with s(t) the model's latent
+(heart) stress level at the answer (:meth:`ParticipantModel.stress_at`), b the person's offset
 (``bias`` drawn N(0, bias_sd²) once per person: some report more stress than others at the
 same physiology), and ``placebo`` subtracted from the answers that follow a session of
 ``placebo_kind`` (expectation: feeling calmer after a product without a body change). The
@@ -41,11 +43,13 @@ DEVICE: Final = "simulated-companion"
 
 @dataclass(frozen=True, slots=True)
 class SelfReportParams:
+    offset: float = 10.0  # VAS points at s = 0
+    scale: float = 80.0  # VAS points per unit of latent stress
     noise_sd: float = 8.0  # VAS points, per answer
     bias_sd: float = 10.0  # VAS points, between people
     placebo: float = 0.0  # VAS points of felt calm after a placebo_kind session
     placebo_kind: str = "self-care"
-    answer_delay_s: float = 10.0
+    answer_delay_s: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,8 +100,9 @@ def _answers(
 ) -> list[SelfReport]:
     t = t_s + params.answer_delay_s
     latent = float(model.stress_at(t))
+    noise = rng.normal(0, params.noise_sd)
     stress = float(
-        np.clip(round(100 * latent + bias + rng.normal(0, params.noise_sd) - placebo), 0, 100)
+        np.clip(round(params.offset + params.scale * latent + bias + noise - placebo), 0, 100)
     )
     calm = float(np.clip(round(100 - stress + rng.normal(0, params.noise_sd / 2)), 0, 100))
     when = start_ns + round(t * NS)

@@ -7,7 +7,7 @@ The cohort (``validation/endpoints_cohort.py``, which prints the figures): the c
 ``validation/session_effect.py`` (baseline 5 min; AB/BA blocks
 of stressor 2 min, self-care or rest 3 min, recovery 1 min; self-care at the rest level, so
 no physiological effect), clean signals through the real pipeline, self-report and cortisol
-from :mod:`stresstrack.simulators.selfreport` (stress VAS = 100·s + b + e, e ~ N(0, 8²),
+from :mod:`stresstrack.simulators.selfreport` (stress VAS = 10 + 80·s + b + e, e ~ N(0, 8²),
 b ~ N(0, 10²); cortisol lag 20 min).
 """
 
