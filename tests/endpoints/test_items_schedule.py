@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stresstrack.endpoints.config import EmaRule, parse_endpoints
+from stresstrack.endpoints.config import AskRule, EmaRule, parse_endpoints
 from stresstrack.endpoints.items import BUILTIN_ITEMS
 from stresstrack.endpoints.schedule import due_prompts, ema_schedule, session_prompts
 from stresstrack.errors import ImportFormatError
@@ -162,3 +162,25 @@ def test_a_gap_the_windows_cannot_hold_keeps_what_fits() -> None:
     rule = EmaRule(("stress",), ((dt.time(9), dt.time(11)),), per_day=6, min_gap_minutes=60)
     prompts = ema_schedule(rule, "s", "P1", dt.date(2026, 1, 5))
     assert 1 <= len(prompts) <= 3
+
+
+def test_phase_boundaries_get_one_prompt_each() -> None:
+    """Three phases back to back and a fourth after a gap: a prompt at each of the two
+    boundaries between touching phases, none across the gap; a boundary that already has a
+    before/after prompt gets no second one."""
+    kinds = [("baseline", 0, 300), ("stressor", 300, 420), ("recovery", 420, 600),
+             ("self-care", 900, 1200)]  # fmt: skip
+    sessions = [
+        Session(participant="P1", study="x", kind=k, start_ns=a * NS, end_ns=b * NS)
+        for k, a, b in kinds
+    ]
+    only = AskRule(phase_boundaries=True)
+    assert [(p.id, p.due_ns // NS) for p in session_prompts(sessions, only)] == [
+        ("boundary:baseline>stressor:300", 300),
+        ("boundary:stressor>recovery:420", 420),
+    ]
+    both = AskRule(after=("stressor",), phase_boundaries=True)
+    assert [p.id for p in session_prompts(sessions, both)] == [
+        "boundary:baseline>stressor:300",
+        "after:stressor:300",
+    ]
