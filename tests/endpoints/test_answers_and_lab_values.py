@@ -246,3 +246,19 @@ def test_ask_refuses_a_participant_without_consent(
     args = ["ask", "--study", str(study), "--store", str(tmp_path / "s.db"), "--participant", "P9"]
     assert main(args) == 2
     assert "participant P9 is not listed" in capsys.readouterr().err
+
+
+def test_parquet_export_types_the_answer_columns(tmp_path: Path) -> None:
+    """An empty prompt id stays text (not a column of missing numbers); values are floats."""
+    import pyarrow.parquet as pq
+
+    with Store(tmp_path / "s.db") as store:
+        store.add_events([replace(ANSWER, prompt_id=""), SAMPLE])
+    out = tmp_path / "sr.parquet"
+    assert main(["export", str(tmp_path / "s.db"), "--table", "selfreport", "--out", str(out)]) == 0
+    table = pq.read_table(out)
+    assert {f.name: str(f.type) for f in table.schema} == {
+        "time": "timestamp[us, tz=UTC]", "participant": "string", "item": "string",
+        "value": "double", "prompt_id": "string", "study": "string", "device": "string",
+    }  # fmt: skip
+    assert table.column("prompt_id").to_pylist() == [""]
