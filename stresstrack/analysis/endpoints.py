@@ -32,7 +32,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Final
 
 from stresstrack.analysis.convergence import Correlation, between_corr, rm_corr
@@ -85,6 +85,10 @@ class EndpointAnalysis:
     convergence: Sequence[ConvergenceRow]
     outcomes: Sequence[str]  # endpoints found or declared besides physiology
     items: Mapping[str, str]  # sr_<item> -> question
+    # (outcome, measure) -> (participant, outcome value, measure value) of every pair
+    pairs: Mapping[tuple[str, str], Sequence[tuple[str, float, float]]] = field(
+        default_factory=dict
+    )
 
 
 def _series(
@@ -256,5 +260,7 @@ def with_endpoints(analysis: Analysis, store: Store, cfg: EndpointConfig, data: 
     enriched = replace(analysis, sessions=results)
     enriched = _outcomes(enriched, [*found, *(d for d in declared if d not in found)], cfg)
     items = {SR_PREFIX + k: v.question for k, v in cfg.items.items()}
-    conv = _convergence(_pairs(data, series, cfg, s))
-    return replace(enriched, endpoints=EndpointAnalysis(per_session, conv, found, items))
+    pairs = _pairs(data, series, cfg, s)
+    conv = _convergence(pairs)
+    endpoints = EndpointAnalysis(per_session, conv, found, items, dict(pairs))
+    return replace(enriched, endpoints=endpoints)

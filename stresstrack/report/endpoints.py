@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import html
 import math
+import statistics
+from collections import defaultdict
+from collections.abc import Sequence
 from typing import Final
 
 from stresstrack.analysis.convergence import Correlation
 from stresstrack.analysis.endpoints import INDEX_CHANGE, VAS_CHANGE, EndpointAnalysis
 from stresstrack.export import iso_utc
 
-__all__ = ["endpoints_section", "format_convergence"]
+__all__ = ["endpoints_section", "format_convergence", "svg_within_scatter"]
 
 _NAMES: Final = {"stress_index": "stress index", "hr": "HR", "rmssd": "RMSSD", "scl": "SCL"}
 
@@ -72,6 +75,59 @@ def _session_rows(e: EndpointAnalysis) -> str:
     return f'<table class="endpoints" id="endpoint-sessions">{head}{"".join(rows)}</table>'
 
 
+def svg_within_scatter(obs: Sequence[tuple[str, float, float]], x_label: str, y_label: str) -> str:
+    """Each participant's observations around their own means (what the repeated-measures
+    correlation sees), one colour per participant, as an inline SVG."""
+    by: dict[str, list[tuple[float, float]]] = defaultdict(list)
+    for who, y, x in obs:
+        by[who].append((x, y))
+    points = []
+    for k, (_who, xy) in enumerate(sorted(by.items())):
+        mx, my = statistics.fmean(a for a, _ in xy), statistics.fmean(b for _, b in xy)
+        points += [(a - mx, b - my, k) for a, b in xy]
+    if not points:
+        return ""
+    w, h, pad = 360, 260, 36
+    sx = max(abs(a) for a, _, _ in points) or 1.0
+    sy = max(abs(b) for _, b, _ in points) or 1.0
+
+    def px(a: float) -> float:
+        return pad + (a / sx + 1) / 2 * (w - 2 * pad)
+
+    def py(b: float) -> float:
+        return h - pad - (b / sy + 1) / 2 * (h - 2 * pad)
+
+    dots = "".join(
+        f'<circle cx="{px(a):.1f}" cy="{py(b):.1f}" r="3" fill="hsl({(k * 47) % 360},60%,45%)" '
+        'fill-opacity=".7"/>'
+        for a, b, k in points
+    )
+    axes = (
+        f'<line x1="{pad}" y1="{py(0):.1f}" x2="{w - pad}" y2="{py(0):.1f}" stroke="#bbb"/>'
+        f'<line x1="{px(0):.1f}" y1="{pad}" x2="{px(0):.1f}" y2="{h - pad}" stroke="#bbb"/>'
+        f'<text x="{w / 2}" y="{h - 8}" text-anchor="middle" font-size="11">'
+        f"{html.escape(x_label)} (own mean = 0)</text>"
+        f'<text x="12" y="{h / 2}" font-size="11" text-anchor="middle" '
+        f'transform="rotate(-90 12 {h / 2})">{html.escape(y_label)} (own mean = 0)</text>'
+    )
+    return (
+        f'<svg class="chart scatter" width="{w}" height="{h}" viewBox="0 0 {w} {h}" '
+        f'role="img" aria-label="{html.escape(y_label)} against {html.escape(x_label)}, '
+        f'within people">{axes}{dots}</svg>'
+    )
+
+
+def _scatters(e: EndpointAnalysis) -> str:
+    charts = []
+    for row in e.convergence:  # the pairs with a within-person correlation, against the index
+        obs = e.pairs.get((row.outcome, row.measure))
+        if row.measure == "stress_index" and obs and math.isfinite(row.within.r):
+            charts.append(svg_within_scatter(obs, "stress index", _name(row.outcome)))
+    return (
+        f'<div class="scatters" style="display:flex;flex-wrap:wrap;gap:1em">{"".join(charts)}</div>'
+    )
+
+
 def endpoints_section(e: EndpointAnalysis) -> str:
     """The "Body and mind" HTML section."""
     conv = "".join(
@@ -92,6 +148,7 @@ def endpoints_section(e: EndpointAnalysis) -> str:
         "in a different direction (or one moved and the other did not).</p>"
         f"{_session_rows(e)}"
         "<h3>How closely they go together</h3>"
+        f"{_scatters(e)}"
         '<table class="convergence" id="convergence"><tr><th>Outcome</th><th>Measure</th>'
         "<th>Within people (rm-corr, 95% CI)</th><th>Between people (r of means)</th></tr>"
         f"{conv}</table>"

@@ -116,6 +116,9 @@ def test_analyze_and_report_carry_the_endpoints(
         render_report(store, page, settings=SETTINGS, endpoints=ENDPOINTS)
     html = page.read_text(encoding="utf-8")
     assert '<section id="body-and-mind">' in html and 'id="convergence"' in html
+    # Scatters of the pairs with a within-person correlation: self-reported stress and calm
+    # against the index (cortisol has one sample per person beside physiology: none).
+    assert html.count('<svg class="chart scatter"') == 2
     per_kind: dict[str, int] = defaultdict(int)
     for row in html.split('id="endpoint-sessions"')[1].split("</table>")[0].split("<tr")[2:]:
         per_kind[row.split("<td>")[2].split("<")[0].split(" · ")[0]] += 1
