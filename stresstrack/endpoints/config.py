@@ -50,9 +50,12 @@ from stresstrack.errors import ImportFormatError
 __all__ = [
     "DEFAULT_LAG_MINUTES",
     "PHYSIOLOGY",
+    "SR_PREFIX",
     "AskRule",
     "EmaRule",
     "EndpointConfig",
+    "check_endpoint",
+    "load_endpoints",
     "parse_endpoints",
 ]
 
