@@ -11,13 +11,11 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 from browser_support import (
-    CHROMIUM_ARGS,
     EmulatedStrap,
     artifacts_dir,
     chromium_path,
@@ -37,7 +35,7 @@ from companion_support import (
     strap_packets,
     write_study,
 )
-from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import Browser, Page
 
 from stresstrack.cli import main
 from stresstrack.events import Beat, HeartRate, Marker
@@ -49,16 +47,6 @@ pytestmark = [
 ]
 
 NS = 1_000_000_000
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as p:
-        b = await p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
-        try:
-            yield b
-        finally:
-            await b.close()
 
 
 async def poll(page: Page, expression: str, timeout_s: float = 60.0) -> None:

@@ -38,7 +38,13 @@
       ev.preventDefault();
       const answers = {};
       for (const input of form.querySelectorAll("input")) answers[input.name] = Number(input.value);
-      const r = await fetch("/api/selfreport", { method: "POST", headers: auth(), body: JSON.stringify({ prompt_id: prompt.id, answers }) });
+      let r;
+      try {
+        r = await fetch("/api/selfreport", { method: "POST", headers: auth(), body: JSON.stringify({ prompt_id: prompt.id, answers }) });
+      } catch {  // offline: the answers stay on the form, to be sent again
+        msg.textContent = "Not sent: no connection. Your answers are still here; please press Send again in a moment.";
+        return;
+      }
       const body = await r.json();
       if (r.ok) { box.hidden = true; shown = null; } else { msg.textContent = body.error; }
     };
