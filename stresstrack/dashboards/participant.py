@@ -32,7 +32,7 @@ from stresstrack.dashboards.common import (
 )
 from stresstrack.dashboards.influxql import DATASOURCE, InfluxQueryBuilder
 
-__all__ = ["UID", "build", "endpoint_panels", "sessions_table", "stress_panel"]
+__all__ = ["UID", "build", "endpoint_panels", "selfreport_panel", "sessions_table", "stress_panel"]
 
 UID: Final = UID_PREFIX + "participant"
 HOP: Final = "5s"  # the pipeline's default hop: no point in finer buckets for window results
@@ -122,10 +122,9 @@ def _as_line() -> list[dm.DynamicConfigValue]:
     ]
 
 
-def endpoint_panels() -> list[cogbuilder.Builder[dm.Panel]]:
-    """Answers per item as points beside the stress index, the answers with their prompts,
-    and lab values (e.g. salivary cortisol) beside the stress index (right axis)."""
-    answers = (
+def selfreport_panel() -> timeseries.Panel:
+    """Each answer a point, one series per item, beside the stress index (a line)."""
+    return (
         timeseries_panel(
             "Self-report beside the stress index",
             "none",
@@ -140,6 +139,12 @@ def endpoint_panels() -> list[cogbuilder.Builder[dm.Panel]]:
         .with_target(_stress_line("B"))
         .override_by_name(STRESS_LINE, _as_line())
     )
+
+
+def endpoint_panels() -> list[cogbuilder.Builder[dm.Panel]]:
+    """Answers per item as points beside the stress index, the answers with their prompts,
+    and lab values (e.g. salivary cortisol) beside the stress index (right axis)."""
+    answers = selfreport_panel()
     given = (
         table.Panel()
         .align(cm.FieldTextAlignment.AUTO)

@@ -40,7 +40,7 @@ from stresstrack.dashboards.common import (
     where,
 )
 from stresstrack.dashboards.influxql import DATASOURCE
-from stresstrack.dashboards.participant import sessions_table, stress_panel
+from stresstrack.dashboards.participant import selfreport_panel, sessions_table, stress_panel
 
 __all__ = ["COMPARED", "UID", "WINDOWS", "Compared", "build", "window_condition"]
 
@@ -198,6 +198,7 @@ def build() -> dm.Dashboard:
         .with_row(db.Row("Sessions"))
         .with_panel(sessions)
         .with_panel(stress_panel())
+        .with_panel(selfreport_panel().span(24))
         .with_row(
             db.Row("Before / during / after the chosen session (uncontrolled: includes recovery)")
         )

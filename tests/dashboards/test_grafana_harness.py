@@ -238,13 +238,17 @@ def _series(panel: PanelResult, name: str) -> list[tuple[int, Any]]:
     return list(zip(times, values["values"], strict=True))
 
 
+POINTS = "Self-report beside the stress index"
+
+
 def test_self_report_and_lab_values_show_every_stored_answer_and_sample(
     loaded_study: LoadedStudy,
 ) -> None:
     """What Grafana shows in the participant's "Self-report and lab values" row equals the
     answers and samples in the store (the reference: the events as written, read back from
     SQLite): one point series per item named by the item, each answer with its prompt in the
-    table, one series per analyte named "analyte (unit)", each beside the stress index."""
+    table, one series per analyte named "analyte (unit)", each beside the stress index; the
+    answers' panel is on the sessions dashboard too."""
     pid = "sim-001"
     d = show(loaded_study, "participant", participant=pid)
     with Store(loaded_study.store, readonly=True) as store:
@@ -253,15 +257,16 @@ def test_self_report_and_lab_values_show_every_stored_answer_and_sample(
     samples = [e for e in events if isinstance(e, LabSample)]
     assert {a.item for a in answers} == {"stress", "calm", "sam_valence"} and len(samples) >= 4
 
-    points = d.panels["Self-report beside the stress index"]
-    assert points.errors == [] and points.overrides == [("stress index", True)]
-    assert set(points.display_names()) == {"stress", "calm", "sam_valence", "stress index"}
-    for item in ("stress", "calm", "sam_valence"):
-        # The ms Grafana shows: the nanosecond (the second of two items at one instant is
-        # written 1 ns later, docs/schema.md "Same instant") floored to ms.
-        want = sorted((a.time_ns // MS, a.value) for a in answers if a.item == item)
-        assert _series(points, item) == want, item
-    assert len(_series(points, "stress index")) > 50  # the line beside the points
+    sessions = show(loaded_study, "sessions", participant=pid)
+    for points in (d.panels[POINTS], sessions.panels[POINTS]):  # on both dashboards
+        assert points.errors == [] and points.overrides == [("stress index", True)]
+        assert set(points.display_names()) == {"stress", "calm", "sam_valence", "stress index"}
+        for item in ("stress", "calm", "sam_valence"):
+            # The ms Grafana shows: the nanosecond (the second of two items at one instant is
+            # written 1 ns later, docs/schema.md "Same instant") floored to ms.
+            want = sorted((a.time_ns // MS, a.value) for a in answers if a.item == item)
+            assert _series(points, item) == want, item
+        assert len(_series(points, "stress index")) > 50  # the line beside the points
 
     (table,) = d.panels["Self-report answers"].frames
     cols = {f["name"]: f["values"] for f in table["fields"]}
