@@ -25,8 +25,10 @@ __all__ = [
     "EventIds",
     "EventSink",
     "HeartRate",
+    "LabSample",
     "Marker",
     "MarkerAction",
+    "SelfReport",
     "Waveform",
     "WaveformKind",
     "validate_participant_id",
@@ -167,7 +169,26 @@ class DeviceStatus(_EventBase):
     gap_start_ns: int | None = None  # for state == GAP: when the missing data began
 
 
-Event = Beat | HeartRate | EdaSamples | Waveform | Marker | DeviceStatus
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SelfReport(_EventBase):
+    """A participant's answer to one self-report item (docs/endpoints.md); ``time_ns`` is
+    when it was given, ``prompt_id`` the prompt it answered ("" when unprompted)."""
+
+    item: str  # an item id of the study file, e.g. "stress" (VAS 0-100), "sam_valence" (1-9)
+    value: float
+    prompt_id: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LabSample(_EventBase):
+    """A lab value of a sample taken at ``time_ns``, e.g. salivary cortisol in nmol/L."""
+
+    analyte: str  # e.g. "cortisol"
+    value: float
+    unit: str
+
+
+Event = Beat | HeartRate | EdaSamples | Waveform | Marker | DeviceStatus | SelfReport | LabSample
 
 EVENT_TYPES: Final[dict[str, type[Event]]] = {
     "beat": Beat,
@@ -176,7 +197,11 @@ EVENT_TYPES: Final[dict[str, type[Event]]] = {
     "waveform": Waveform,
     "marker": Marker,
     "status": DeviceStatus,
+    "selfreport": SelfReport,
+    "lab": LabSample,
 }
+# Events that answer questions or report lab values: stored and shipped, never signal input.
+ENDPOINT_TYPES: Final[tuple[type[Event], ...]] = (SelfReport, LabSample)
 EVENT_TYPE_NAMES: Final[dict[type[Event], str]] = {v: k for k, v in EVENT_TYPES.items()}
 
 

@@ -23,7 +23,9 @@ from stresstrack.events import (
     EdaSamples,
     Event,
     HeartRate,
+    LabSample,
     Marker,
+    SelfReport,
     Waveform,
     WaveformKind,
     validate_participant_id,
@@ -87,7 +89,13 @@ TEXT_LIMITS: Final[dict[str, int]] = {
     "label": 128,
     "note": 2000,
     "detail": 2000,
+    "item": 64,
+    "prompt_id": 128,
+    "analyte": 64,
+    "unit": 32,
 }
+# Self-report answers and lab values: any finite number (items check their own scales).
+_ENDPOINT_VALUE: Final = (-1e12, 1e12)
 
 
 def check_text(value: object, field: str, what: str = "event") -> str:
@@ -197,6 +205,8 @@ def check_event(event: Event, *, now_ns: int | None = None) -> Event:
             check_text(getattr(event, field), field, what)
         if not event.kind.strip():
             raise EventError(what, "kind is empty")
+    elif isinstance(event, SelfReport | LabSample):
+        _endpoint(event, what)
     elif isinstance(event, DeviceStatus):
         check_text(event.detail, "detail", what)
         if event.battery_pct is not None:
@@ -204,3 +214,12 @@ def check_event(event: Event, *, now_ns: int | None = None) -> Event:
         if event.gap_start_ns is not None:
             _time(event.gap_start_ns, "gap_start_ns", what, LATEST_NS)
     return event
+
+
+def _endpoint(event: SelfReport | LabSample, what: str) -> None:
+    names = ("item", "prompt_id") if isinstance(event, SelfReport) else ("analyte", "unit")
+    for name in names:
+        check_text(getattr(event, name), name, what)
+    if not getattr(event, names[0]).strip():
+        raise EventError(what, f"{names[0]} is empty")
+    _number(event.value, "value", what, _ENDPOINT_VALUE)

@@ -577,7 +577,9 @@ def _uncontrolled(groups: Sequence[GroupSummary], outcomes: Sequence[str]) -> li
         contrast = f"during − pre: {g.label or '(no kind)'}"
         family = []
         for outcome in outcomes:
-            s = g.during[outcome]
+            s = g.during.get(outcome)
+            if s is None:  # self-report and lab endpoints: controlled rows only
+                continue
             note = NOT_CAUSAL
             if s.n < 2:
                 note += f"; tests need 2 participants ({s.n})"

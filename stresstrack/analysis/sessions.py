@@ -35,7 +35,9 @@ from dataclasses import dataclass, field, replace
 from typing import Final, Literal
 
 from stresstrack.analysis.effects import StudyEffects, default_design, study_effects
+from stresstrack.analysis.endpoints import EndpointAnalysis, with_endpoints
 from stresstrack.analysis.stats import PairedStats, paired_stats
+from stresstrack.endpoints.config import EndpointConfig
 from stresstrack.pipeline.results import FeatureRow, Session, StressRow
 from stresstrack.pipeline.stress import COMPONENTS
 from stresstrack.session.protocol import Design
@@ -239,6 +241,7 @@ class Analysis:
     participants: Sequence[ParticipantEffect]
     groups: Sequence[GroupSummary]
     effects: StudyEffects = field(default_factory=lambda: StudyEffects(None, ()))
+    endpoints: EndpointAnalysis | None = None  # self-report and lab values (docs/endpoints.md)
 
 
 def _mean(xs: Iterable[float | None]) -> float | None:
@@ -451,10 +454,15 @@ def store_design(store: Store) -> Design | None:
 
 
 def analyze_store(
-    store: Store, settings: AnalysisSettings | None = None, *, arms: Mapping[str, str] | None = None
+    store: Store,
+    settings: AnalysisSettings | None = None,
+    *,
+    arms: Mapping[str, str] | None = None,
+    endpoints: EndpointConfig | None = None,
 ) -> Analysis:
     """:func:`analyze` of every participant of ``store``; arms default to those the store
-    recorded (``collect --study``)."""
+    recorded (``collect --study``). Self-report answers and lab values in the store add
+    their endpoints (``endpoints``: the study file's tables, docs/endpoints.md)."""
     from stresstrack import __version__
     from stresstrack.session.study import store_arms
 
@@ -466,7 +474,7 @@ def analyze_store(
     studies = {s.study for _, se, _, _ in data for s in se}
     studies |= {r.study for _, _, st, _ in data for r in st}
     versions = {r.version for _, _, st, _ in data for r in st}
-    return analyze(
+    analysis = analyze(
         data,
         settings,
         arms=store_arms(store, participants) if arms is None else arms,
@@ -474,3 +482,4 @@ def analyze_store(
         index_version=", ".join(sorted(versions)),
         stresstrack_version=__version__,
     )
+    return with_endpoints(analysis, store, endpoints or EndpointConfig(), data)

@@ -15,13 +15,20 @@ from pathlib import Path
 from stresstrack.analysis import Analysis, AnalysisSettings
 from stresstrack.analysis.effects import NOT_CAUSAL, Effect
 from stresstrack.cli.common import finite_float
+from stresstrack.endpoints.config import EndpointConfig
 from stresstrack.errors import StressTrackError
 from stresstrack.outputs import check_output
 from stresstrack.session.protocol import Design
 
 NAME = "analyze"
 
-__all__ = ["add_analysis_options", "analysis_arms", "analysis_settings", "format_summary"]
+__all__ = [
+    "add_analysis_options",
+    "analysis_arms",
+    "analysis_endpoints",
+    "analysis_settings",
+    "format_summary",
+]
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -132,7 +139,8 @@ def add_analysis_options(p: argparse.ArgumentParser) -> None:
         type=Path,
         default=None,
         metavar="FILE",
-        help="study file giving the participants' arms (default: the arms the store recorded)",
+        help="study file giving the participants' arms (default: the arms the store recorded) "
+        "and the self-report items, lab lags and endpoints (docs/endpoints.md)",
     )
 
 
@@ -196,6 +204,15 @@ def analysis_arms(args: argparse.Namespace) -> dict[str, str] | None:
     from stresstrack.session.study import load_study
 
     return load_study(args.study).arms()
+
+
+def analysis_endpoints(args: argparse.Namespace) -> EndpointConfig | None:
+    """The endpoint tables of `--study FILE`, or None (built-in items, default lags)."""
+    if args.study is None:
+        return None
+    from stresstrack.endpoints.config import load_endpoints
+
+    return load_endpoints(str(args.study))
 
 
 def _num(x: float, fmt: str = ".1f") -> str:
@@ -302,13 +319,22 @@ def run(args: argparse.Namespace) -> int:
     settings = analysis_settings(args)
     arms = analysis_arms(args)
     out: Path = args.out if args.out is not None else args.store.parent / "analysis"
-    for name in TABLE_FILES:  # the tables are rewritten on every run, never over a store
+    from stresstrack.analysis.endpoint_tables import ENDPOINT_FILES
+
+    for name in (*TABLE_FILES, *ENDPOINT_FILES):  # rewritten on every run, never over a store
         check_output(out / name, force=True, inputs=[args.store])
+    endpoints = analysis_endpoints(args)
     with Store(args.store, readonly=True) as store:
-        analysis = analyze_store(store, settings, arms=arms)
+        analysis = analyze_store(store, settings, arms=arms, endpoints=endpoints)
         prompts = store_proximal(store)  # just-in-time prompts (docs/companion.md)
     counts = write_tables(analysis, out)
     print(format_summary(analysis))
+    if analysis.endpoints is not None:
+        from stresstrack.analysis.endpoint_tables import write_endpoint_tables
+        from stresstrack.report.endpoints import format_convergence
+
+        print(format_convergence(analysis.endpoints))
+        counts |= write_endpoint_tables(analysis.endpoints, out)
     if prompts is not None:
         print(write_proximal(prompts, out / "proximal.csv"))
         counts["proximal.csv"] = 1

@@ -5,7 +5,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from stresstrack.cli.analyze import add_analysis_options, analysis_arms, analysis_settings
+from stresstrack.cli.analyze import (
+    add_analysis_options,
+    analysis_arms,
+    analysis_endpoints,
+    analysis_settings,
+)
 from stresstrack.outputs import check_output
 from stresstrack.store.sqlite import Store
 
@@ -34,6 +39,8 @@ def run(args: argparse.Namespace) -> int:
     settings = analysis_settings(args)
     arms = analysis_arms(args)
     with Store(args.store, readonly=True) as store:
-        path = render_report(store, args.out, settings=settings, arms=arms)
+        path = render_report(
+            store, args.out, settings=settings, arms=arms, endpoints=analysis_endpoints(args)
+        )
     print(f"report: {path}")
     return 0

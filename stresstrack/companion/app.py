@@ -7,6 +7,7 @@ Routes
     ``GET  /api/me``             the participant's settings, consent and live state
     ``POST /api/consent``        record the participant's consent (before any data)
     ``GET  /api/p/{id}/live``    a participant's live state (their own pseudonym only)
+    ``/api/selfreport``          the self-report form: the open prompt's items, answers in
     ``WS   /ws``                 packets in (after ``{"auth": token}``), acks, prompts and live out
     ``/api/researcher/...``      participants, codes, recording on/off (researcher token)
 
@@ -34,6 +35,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from stresstrack.companion.qr import qr_data_uri
 from stresstrack.companion.runtime import NS_PER_MS, Companion, CompanionError, Packet
+from stresstrack.companion.selfreport import selfreport_routes
 from stresstrack.companion.settings import guided_protocol
 
 __all__ = ["MAX_BATCH", "create_app"]
@@ -282,6 +284,7 @@ def create_app(companion: Companion, *, poll_s: float = POLL_S, public_url: str 
         Route("/api/researcher/participants", r_participants),
         Route("/api/researcher/codes", r_code, methods=["POST"]),
         Route("/api/researcher/recording", r_recording, methods=["POST"]),
+        *selfreport_routes(companion, _guard, _bearer),  # the self-report form
         WebSocketRoute("/ws", websocket),
         Mount("/static", StaticFiles(directory=str(STATIC)), name="static"),
     ]

@@ -1,7 +1,8 @@
 """The participant dashboard: one participant's curves, sessions and signal, live.
 
-Stress index with its confidence, HR and RMSSD, skin conductance and SCR rate, signal quality,
-contact, connection and battery; self-care and other sessions as region annotations.
+Stress index with its confidence; self-report answers and lab values (e.g. cortisol) beside
+it; HR and RMSSD, skin conductance and SCR rate, signal quality, contact, connection and
+battery; self-care and other sessions as region annotations.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from typing import Final
 from grafana_foundation_sdk.builders import common as cb
 from grafana_foundation_sdk.builders import dashboard as db
 from grafana_foundation_sdk.builders import statetimeline, table, timeseries
+from grafana_foundation_sdk.cog import builder as cogbuilder
 from grafana_foundation_sdk.models import common as cm
 from grafana_foundation_sdk.models import dashboard as dm
 
@@ -28,9 +30,9 @@ from stresstrack.dashboards.common import (
     timeseries_panel,
     where,
 )
-from stresstrack.dashboards.influxql import DATASOURCE
+from stresstrack.dashboards.influxql import DATASOURCE, InfluxQueryBuilder
 
-__all__ = ["UID", "build"]
+__all__ = ["UID", "build", "endpoint_panels", "selfreport_panel", "sessions_table", "stress_panel"]
 
 UID: Final = UID_PREFIX + "participant"
 HOP: Final = "5s"  # the pipeline's default hop: no point in finer buckets for window results
@@ -103,18 +105,104 @@ def stress_panel() -> timeseries.Panel:
     )
 
 
+# Self-report and lab values (docs/endpoints.md): raw points, one series per item / analyte.
+STRESS_LINE: Final = "stress index"
+BY_ITEM: Final = 'GROUP BY "item"'
+BY_ANALYTE: Final = 'GROUP BY "analyte", "unit"'
+
+
+def _stress_line(ref_id: str) -> InfluxQueryBuilder:
+    return query(f'SELECT {_mean("stress_index", STRESS_LINE)} FROM "stress" {W} {BY_TIME}', ref_id)
+
+
+def _as_line() -> list[dm.DynamicConfigValue]:
+    return [
+        dm.DynamicConfigValue(id_val="custom.drawStyle", value=str(cm.GraphDrawStyle.LINE)),
+        dm.DynamicConfigValue(id_val="custom.showPoints", value=str(cm.VisibilityMode.NEVER)),
+    ]
+
+
+def selfreport_panel() -> timeseries.Panel:
+    """Each answer a point, one series per item, beside the stress index (a line)."""
+    return (
+        timeseries_panel(
+            "Self-report beside the stress index",
+            "none",
+            description="each answer a point, one series per item on its own scale (VAS 0-100, "
+            "SAM 1-9, Likert 1..points); the stress index (0-100, 50 = own baseline) as a line",
+        )
+        .draw_style(cm.GraphDrawStyle.POINTS)
+        .show_points(cm.VisibilityMode.ALWAYS)
+        .point_size(8)
+        .interval(HOP)
+        .with_target(query(f'SELECT "value" FROM "selfreport" {W} {BY_ITEM}', alias="$tag_item"))
+        .with_target(_stress_line("B"))
+        .override_by_name(STRESS_LINE, _as_line())
+    )
+
+
+def endpoint_panels() -> list[cogbuilder.Builder[dm.Panel]]:
+    """Answers per item as points beside the stress index, the answers with their prompts,
+    and lab values (e.g. salivary cortisol) beside the stress index (right axis)."""
+    answers = selfreport_panel()
+    given = (
+        table.Panel()
+        .align(cm.FieldTextAlignment.AUTO)
+        .inspect(False)  # the defaults the SDK fills in on reading
+        .title("Self-report answers")
+        .description("prompt_id: the prompt answered (empty: unprompted)")
+        .datasource(DATASOURCE)
+        .with_target(query(f'SELECT "item", "value", "prompt_id" FROM "selfreport" {W}').table())
+        .height(8)
+        .span(12)
+    )
+    lab = (
+        timeseries_panel(
+            "Lab values beside the stress index",
+            "none",
+            description="each sample at the time it was taken, in its unit (salivary cortisol "
+            "peaks 15-20 min after a stressor ends); the stress index on the right",
+        )
+        .show_points(cm.VisibilityMode.ALWAYS)
+        .point_size(6)
+        .interval(HOP)
+        .with_target(
+            query(f'SELECT "value" FROM "lab" {W} {BY_ANALYTE}', alias="$tag_analyte ($tag_unit)")
+        )
+        .with_target(_stress_line("B"))
+        .override_by_name(STRESS_LINE, [*_as_line(), *_right_axis("none", 0, 100)])
+    )
+    return [answers, given, lab]
+
+
+def sessions_table(title: str) -> table.Panel:
+    """The participant's sessions in the time range, one row each (docs/schema.md)."""
+    return (
+        table.Panel()
+        .align(cm.FieldTextAlignment.AUTO)
+        .inspect(False)  # the defaults the SDK fills in on reading
+        .title(title)
+        .datasource(DATASOURCE)
+        .with_target(
+            query(
+                f'SELECT "end_ms", "duration_s", "open", "kind", "mode", "label" FROM "session" {W}'
+            ).table()
+        )
+        .override_by_name("end_ms", [dm.DynamicConfigValue(id_val="unit", value="dateTimeAsIso")])
+        .override_by_name("duration_s", [dm.DynamicConfigValue(id_val="unit", value="s")])
+        .height(8)
+        .span(12)
+    )
+
+
 def build() -> dm.Dashboard:
-    components = ", ".join(
-        _mean(f"z_{c}", f"z {c.replace('_', ' ')}") for c in ("hr", "ln_rmssd", "scl", "scr_rate")
-    )
-    quality = ", ".join(
-        _mean(f, f.replace("_", " "))
-        for f in ("hrv_coverage", "eda_coverage", "contact_lost_share", "hrv_corrected_share")
-    )
     board = (
         db.Dashboard("StressTrack: participant")
         .uid(UID)
-        .description("One participant live: stress, HRV, EDA, sessions and signal quality.")
+        .description(
+            "One participant live: stress, self-report and lab values, HRV, EDA, sessions "
+            "and signal quality."
+        )
         .tags(["stresstrack"])
         .timezone("browser")
         .time(*DEFAULT_RANGE)
@@ -123,100 +211,95 @@ def build() -> dm.Dashboard:
         .with_variable(study_variable(include_all=False))
         .with_variable(participant_variable())
         .annotations(session_annotations(STUDY, PARTICIPANT))
-        .with_row(db.Row("Stress"))
-        .with_panel(stress_panel())
-        .with_panel(
-            timeseries_panel(
-                "Stress components (z against baseline, + = stress)",
-                "none",
-                description="z-scores of the stress index's components",
-            )
-            .interval(HOP)
-            .with_target(query(f'SELECT {components} FROM "stress" {W} {BY_TIME}'))
+    )
+    for row, panels in (
+        ("Stress", _stress_panels()),
+        ("Self-report and lab values", endpoint_panels()),
+        ("Heart", _heart_panels()),
+        ("EDA", _eda_panels()),
+        ("Signal", _signal_panels()),
+    ):
+        board = board.with_row(db.Row(row))
+        for panel in panels:
+            board = board.with_panel(panel)
+    return finish(board.build())
+
+
+def _stress_panels() -> list[cogbuilder.Builder[dm.Panel]]:
+    components = ", ".join(
+        _mean(f"z_{c}", f"z {c.replace('_', ' ')}") for c in ("hr", "ln_rmssd", "scl", "scr_rate")
+    )
+    return [
+        stress_panel(),
+        timeseries_panel(
+            "Stress components (z against baseline, + = stress)",
+            "none",
+            description="z-scores of the stress index's components",
         )
-        .with_panel(
-            table.Panel()
-            .align(cm.FieldTextAlignment.AUTO)
-            .inspect(False)  # the defaults the SDK fills in on reading
-            .title("Sessions")
-            .datasource(DATASOURCE)
-            .with_target(
-                query(
-                    'SELECT "end_ms", "duration_s", "open", "kind", "mode", "label" '
-                    f'FROM "session" {W}'
-                ).table()
+        .interval(HOP)
+        .with_target(query(f'SELECT {components} FROM "stress" {W} {BY_TIME}')),
+        sessions_table("Sessions"),
+    ]
+
+
+def _heart_panels() -> list[cogbuilder.Builder[dm.Panel]]:
+    return [
+        timeseries_panel("Heart rate", "suffix: bpm")
+        .with_target(query(f'SELECT {_mean("bpm", "reading")} FROM "heart_rate" {W} {BY_TIME}'))
+        .with_target(
+            query(
+                f'SELECT {_mean("mean_hr_bpm", "window mean")} FROM "features" {W} {BY_TIME}',
+                "B",
             )
-            .override_by_name(
-                "end_ms", [dm.DynamicConfigValue(id_val="unit", value="dateTimeAsIso")]
-            )
-            .override_by_name("duration_s", [dm.DynamicConfigValue(id_val="unit", value="s")])
-            .height(8)
-            .span(12)
+        ),
+        timeseries_panel("RMSSD", "ms", description="root mean square of successive RR differences")
+        .interval(HOP)
+        .with_target(query(f'SELECT {_mean("rmssd_ms", "RMSSD")} FROM "features" {W} {BY_TIME}')),
+    ]
+
+
+def _eda_panels() -> list[cogbuilder.Builder[dm.Panel]]:
+    return [
+        timeseries_panel(
+            "Skin conductance",
+            "suffix: µS",
+            description="SCL per window; raw samples only when the study replicates them "
+            "(--influx-raw)",
         )
-        .with_row(db.Row("Heart"))
-        .with_panel(
-            timeseries_panel("Heart rate", "suffix: bpm")
-            .with_target(query(f'SELECT {_mean("bpm", "reading")} FROM "heart_rate" {W} {BY_TIME}'))
-            .with_target(
-                query(
-                    f'SELECT {_mean("mean_hr_bpm", "window mean")} FROM "features" {W} {BY_TIME}',
-                    "B",
-                )
+        .with_target(query(f'SELECT {_mean("conductance_us", "raw")} FROM "eda" {W} {BY_TIME}'))
+        .with_target(query(f'SELECT {_mean("scl_us", "SCL")} FROM "features" {W} {BY_TIME}', "B")),
+        timeseries_panel("SCR rate", "suffix: /min", description="skin conductance responses")
+        .interval(HOP)
+        .with_target(
+            query(f'SELECT {_mean("scr_per_min", "SCR rate")} FROM "features" {W} {BY_TIME}')
+        ),
+    ]
+
+
+def _signal_panels() -> list[cogbuilder.Builder[dm.Panel]]:
+    quality = ", ".join(
+        _mean(f, f.replace("_", " "))
+        for f in ("hrv_coverage", "eda_coverage", "contact_lost_share", "hrv_corrected_share")
+    )
+    return [
+        timeseries_panel("Signal quality", "percentunit", description="shares of each window")
+        .min(0)
+        .max(1)
+        .interval(HOP)
+        .with_target(query(f'SELECT {quality} FROM "features" {W} {BY_TIME}')),
+        timeseries_panel("Battery", "percent")
+        .min(0)
+        .max(100)
+        .with_target(
+            query(
+                f'SELECT last("battery_pct") AS "battery" FROM "device_status" {W} '
+                f"{BY_TIME_DEVICE}",
+                alias="$tag_device",
             )
-        )
-        .with_panel(
-            timeseries_panel(
-                "RMSSD", "ms", description="root mean square of successive RR differences"
-            )
-            .interval(HOP)
-            .with_target(
-                query(f'SELECT {_mean("rmssd_ms", "RMSSD")} FROM "features" {W} {BY_TIME}')
-            )
-        )
-        .with_row(db.Row("EDA"))
-        .with_panel(
-            timeseries_panel(
-                "Skin conductance",
-                "suffix: µS",
-                description="SCL per window; raw samples only when the study replicates them "
-                "(--influx-raw)",
-            )
-            .with_target(query(f'SELECT {_mean("conductance_us", "raw")} FROM "eda" {W} {BY_TIME}'))
-            .with_target(
-                query(f'SELECT {_mean("scl_us", "SCL")} FROM "features" {W} {BY_TIME}', "B")
-            )
-        )
-        .with_panel(
-            timeseries_panel("SCR rate", "suffix: /min", description="skin conductance responses")
-            .interval(HOP)
-            .with_target(
-                query(f'SELECT {_mean("scr_per_min", "SCR rate")} FROM "features" {W} {BY_TIME}')
-            )
-        )
-        .with_row(db.Row("Signal"))
-        .with_panel(
-            timeseries_panel("Signal quality", "percentunit", description="shares of each window")
-            .min(0)
-            .max(1)
-            .interval(HOP)
-            .with_target(query(f'SELECT {quality} FROM "features" {W} {BY_TIME}'))
-        )
-        .with_panel(
-            timeseries_panel("Battery", "percent")
-            .min(0)
-            .max(100)
-            .with_target(
-                query(
-                    f'SELECT last("battery_pct") AS "battery" FROM "device_status" {W} '
-                    f"{BY_TIME_DEVICE}",
-                    alias="$tag_device",
-                )
-            )
-        )
-        .with_panel(_timeline("Contact", "contact", "heart_rate", CONTACT_COLORS))
-        .with_panel(_timeline("Connection", "state", "device_status", STATE_COLORS))
-    ).build()
-    return finish(board)
+        ),
+        _timeline("Contact", "contact", "heart_rate", CONTACT_COLORS),
+        _timeline("Connection", "state", "device_status", STATE_COLORS),
+    ]
 
 
 def _timeline(

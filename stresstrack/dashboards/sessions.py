@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from grafana_foundation_sdk.builders import dashboard as db
-from grafana_foundation_sdk.builders import stat, table
+from grafana_foundation_sdk.builders import stat
 from grafana_foundation_sdk.models import common as cm
 from grafana_foundation_sdk.models import dashboard as dm
 
@@ -40,7 +40,7 @@ from stresstrack.dashboards.common import (
     where,
 )
 from stresstrack.dashboards.influxql import DATASOURCE
-from stresstrack.dashboards.participant import stress_panel
+from stresstrack.dashboards.participant import selfreport_panel, sessions_table, stress_panel
 
 __all__ = ["COMPARED", "UID", "WINDOWS", "Compared", "build", "window_condition"]
 
@@ -156,21 +156,8 @@ def build() -> dm.Dashboard:
         "&${around:queryparam}&var-session_start=${__value.time}"
     )
     sessions = (
-        table.Panel()
-        .align(cm.FieldTextAlignment.AUTO)
-        .inspect(False)  # the defaults the SDK fills in on reading
-        .title("Sessions (click a row to compare before / during / after)")
-        .datasource(DATASOURCE)
-        .with_target(
-            query(
-                'SELECT "end_ms", "duration_s", "open", "kind", "mode", "label" '
-                f'FROM "session" {where(STUDY, PARTICIPANT)}'
-            ).table()
-        )
+        sessions_table("Sessions (click a row to compare before / during / after)")
         .data_links([db.DashboardLink("Compare before / during / after").url(link)])
-        .override_by_name("end_ms", [dm.DynamicConfigValue(id_val="unit", value="dateTimeAsIso")])
-        .override_by_name("duration_s", [dm.DynamicConfigValue(id_val="unit", value="s")])
-        .height(8)
         .span(24)
     )
     board = (
@@ -211,6 +198,7 @@ def build() -> dm.Dashboard:
         .with_row(db.Row("Sessions"))
         .with_panel(sessions)
         .with_panel(stress_panel())
+        .with_panel(selfreport_panel().span(24))
         .with_row(
             db.Row("Before / during / after the chosen session (uncontrolled: includes recovery)")
         )

@@ -21,6 +21,7 @@ __all__ = ["STRING_COLUMNS", "TIME_COLUMNS", "export_table_parquet", "table_parq
 TIME_COLUMNS: Final = frozenset({"time", "end"})
 STRING_COLUMNS: Final = frozenset(
     {"participant", "study", "kind", "mode", "label", "note", "reasons", "reason", "version"}
+    | {"item", "prompt_id", "analyte", "unit", "device"}  # self-report and lab tables
 )
 
 

@@ -15,7 +15,12 @@ from stresstrack.store.sqlite import Store
 
 __all__ = ["TABLES", "export_table", "iso_utc", "table_rows"]
 
-TABLES: Final = ("features", "stress", "sessions")
+TABLES: Final = ("features", "stress", "sessions", "selfreport", "lab")
+# Self-report and lab tables: the import CSV's columns first, so an export reads back in.
+_ENDPOINT_COLUMNS: Final = {
+    "selfreport": ("item", "value", "prompt_id"),
+    "lab": ("analyte", "value", "unit"),
+}
 _QUALITY: Final = (
     "hrv_coverage",
     "hrv_corrected_share",
@@ -115,6 +120,17 @@ def table_rows(store: Store, table: str, participant: str | None = None) -> Iter
                 iso_utc(x.end_ns),
                 duration,
                 x.note,
+            ]
+    elif table in _ENDPOINT_COLUMNS:
+        columns = _ENDPOINT_COLUMNS[table]
+        yield ["time", "participant", *columns, "study", "device"]
+        for e in store.iter_events(participant, types=(table,)):
+            yield [
+                iso_utc(e.time_ns),
+                e.participant,
+                *(_fmt(getattr(e, c)) for c in columns),
+                e.study,
+                e.device,
             ]
     else:
         raise ValueError(f"unknown table {table!r}: choose one of {', '.join(TABLES)}")

@@ -40,6 +40,7 @@ import numpy as np
 import numpy.typing as npt
 
 from stresstrack.events import (
+    ENDPOINT_TYPES,
     Beat,
     BeatSource,
     Contact,
@@ -297,6 +298,8 @@ class Pipeline:
         return out
 
     def process(self, event: Event) -> list[Output]:
+        if isinstance(event, ENDPOINT_TYPES):
+            return []  # answers and lab values are not signal (docs/endpoints.md)
         st = self._p.get(event.participant)
         if st is None:
             st = self._p[event.participant] = _Participant(study=event.study)

@@ -28,8 +28,10 @@ from stresstrack.analysis import (
     analyze_store,
 )
 from stresstrack.analysis.effects import NOT_CAUSAL, Effect, StudyEffects
+from stresstrack.endpoints.config import EndpointConfig
 from stresstrack.outputs import private_output
 from stresstrack.report.charts import _esc, _fmt, kind_colours
+from stresstrack.report.endpoints import endpoints_section
 from stresstrack.report.forest import ForestRow, svg_forest_plot
 from stresstrack.report.participant import _participant_section, _session_label, _utc
 from stresstrack.store.sqlite import Store
@@ -360,6 +362,7 @@ def render_report(
     title: str = "stresstrack report",
     settings: AnalysisSettings | None = None,
     arms: Mapping[str, str] | None = None,
+    endpoints: EndpointConfig | None = None,
 ) -> Path:
     """Write the whole store as one offline HTML page at ``out`` and return its path.
 
@@ -368,7 +371,7 @@ def render_report(
     """
     participants = store.participants()
     data = [(p, store.features(p), store.stress(p), store.sessions(p)) for p in participants]
-    analysis = analyze_store(store, settings, arms=arms)
+    analysis = analyze_store(store, settings, arms=arms, endpoints=endpoints)
     by_participant: dict[str, list[SessionResult]] = {}
     for r in analysis.sessions:
         by_participant.setdefault(r.session.participant, []).append(r)
@@ -385,6 +388,8 @@ def render_report(
         for n, row in enumerate(data)
     ]
     if sections:
+        if analysis.endpoints is not None:  # self-report and lab values (docs/endpoints.md)
+            sections.insert(0, endpoints_section(analysis.endpoints))
         sections.insert(0, _cohort_section(analysis, colours))
         sections.insert(0, _answer_section(analysis))
     else:

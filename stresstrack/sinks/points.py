@@ -39,11 +39,13 @@ MEASUREMENTS: Final = (
     "features",
     "stress",
     "session",
+    "selfreport",
+    "lab",
 )
 # Event types that may legitimately share an instant on one device (docs/schema.md, "Same
 # instant"): their k-th event at the same nanosecond is written at time + k. Beats too: a
 # recording may repeat a time (rounded to the ms, or two intervals ending on one tick).
-RANKED_TYPES: Final = frozenset({"status", "marker", "beat"})
+RANKED_TYPES: Final = frozenset({"status", "marker", "beat", "selfreport", "lab"})
 # Link states in which the device is connected (docs/schema.md, device_status.connected).
 _CONNECTED_STATES: Final = frozenset({"connected", "bad_packet"})
 _WAVEFORM: Final = {"ecg": ("ecg", "ecg_uv"), "ppg": ("ppg", "ppg_au"), "acc": ("acc", "acc_mg")}
@@ -120,6 +122,15 @@ def event_lines(row: EventRow, rank: int = 0) -> list[str]:
             "detail": body.get("detail") or None,
             "gap_start_ms": None if gap is None else int(gap) // _NS_PER_MS,
         }
+    elif type_name == "selfreport":
+        # Item as a tag (few, from the study file); the prompt as a field (one per prompt).
+        base.append(("item", body["item"]))
+        measurement = "selfreport"
+        fields = {"value": float(body["value"]), "prompt_id": body.get("prompt_id") or None}
+    elif type_name == "lab":
+        base += [("analyte", body["analyte"]), ("unit", body["unit"])]
+        measurement = "lab"
+        fields = {"value": float(body["value"])}
     else:
         raise ValueError(f"event {_id}: unknown event type {type_name!r}")
     point = line(measurement, base, fields, time_ns + rank)

@@ -469,8 +469,15 @@ class Store:
             }
         return sorted(names)
 
-    def iter_events(self, participant: str | None = None, *, batch: int = 5000) -> Iterator[Event]:
-        """Raw events in the order they were stored (arrival order), optionally one participant."""
+    def iter_events(
+        self,
+        participant: str | None = None,
+        *,
+        batch: int = 5000,
+        types: Sequence[str] = (),
+    ) -> Iterator[Event]:
+        """Raw events in the order they were stored (arrival order), optionally one participant
+        and only the event types named (``EVENT_TYPES`` keys, e.g. ``("selfreport",)``)."""
         sql = (
             "SELECT id, type, time_ns, participant, study, device, payload FROM events WHERE id > ?"
         )
@@ -478,6 +485,9 @@ class Store:
         if participant is not None:
             sql += " AND participant = ?"
             params.append(participant)
+        if types:
+            sql += f" AND type IN ({', '.join('?' * len(types))})"
+            params.extend(types)
         sql += " ORDER BY id LIMIT ?"
         last = 0
         while True:

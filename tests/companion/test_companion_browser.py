@@ -15,7 +15,7 @@ import logging
 import socket
 import time
 import tomllib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
@@ -23,7 +23,6 @@ from typing import Any
 import numpy as np
 import pytest
 from browser_support import (
-    CHROMIUM_ARGS,
     EmulatedStrap,
     chromium_path,
     decode_qr,
@@ -44,7 +43,7 @@ from companion_support import (
     strap_packets,
     write_study,
 )
-from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import Browser, Page
 
 from stresstrack.cli import main
 from stresstrack.events import Beat, DeviceStatus, HeartRate, Marker
@@ -63,16 +62,6 @@ NOTIFICATIONS = """async () => {
   return reg ? (await reg.getNotifications()).map((n) => [n.title, n.body]) : [];
 }"""
 OUTAGE_S = 30.0  # wall-clock seconds the server is down (and seconds of strap data meanwhile)
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as p:
-        b = await p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
-        try:
-            yield b
-        finally:
-            await b.close()
 
 
 async def poll(page: Page, expression: str, timeout_s: float = 60.0) -> None:

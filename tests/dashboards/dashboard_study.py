@@ -6,7 +6,9 @@ The study runs through the pipeline (simulate_study -> Recorder -> Store), then 
 to influxd 1.x through the InfluxDB sink and the test-only v2 write adapter, as in
 tests/storage, with the raw signal samples (``--influx-raw``: the participant dashboard's
 skin conductance panel draws them). One extra session is left open, as a study in progress
-has.
+has. Each participant answers the ``stress`` and ``calm`` items at every phase boundary and
+gives salivary cortisol every 10 minutes (stresstrack.simulators.selfreport, from the same
+participant models as the physiology); sim-001 also gives one unprompted ``sam_valence``.
 """
 
 from __future__ import annotations
@@ -15,19 +17,28 @@ import itertools
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import numpy as np
 from influx_adapter import InfluxAdapter
 from servers import InfluxServer
 from support_protocols import SHORT_PROTOCOL
 
+from stresstrack.clock import VirtualClock
 from stresstrack.dashboards.downsampling import DOWNSAMPLED, backfill_statement
+from stresstrack.events import LabSample, SelfReport
 from stresstrack.pipeline import Pipeline
 from stresstrack.pipeline.results import Session
 from stresstrack.session.recorder import Recorder
-from stresstrack.simulators.study import StudyPlan, simulate_study
+from stresstrack.simulators.selfreport import (
+    CortisolParams,
+    SelfReportParams,
+    simulate_cortisol,
+    simulate_selfreport,
+)
+from stresstrack.simulators.study import StudyPlan, build_air, simulate_study
 from stresstrack.sinks import InfluxTarget, sync_store
 from stresstrack.store import Store
 
-__all__ = ["PROTOCOL", "LoadedStudy", "load_study"]
+__all__ = ["PROTOCOL", "LoadedStudy", "endpoint_events", "load_study"]
 
 PROTOCOL = replace(SHORT_PROTOCOL, name="dashboards")
 PARTICIPANTS = 3
@@ -48,6 +59,28 @@ class LoadedStudy:
         return self.server.rows(q, db=self.db)
 
 
+def endpoint_events(plan: StudyPlan) -> list[SelfReport | LabSample]:
+    """Self-report answers and cortisol samples of the plan's participants."""
+    start_ns = int(plan.start.timestamp() * S)
+    _air, people = build_air(plan, VirtualClock(start_ns))
+    out: list[SelfReport | LabSample] = []
+    for i, p in enumerate(people):
+        out += simulate_selfreport(
+            p.participant, p.model, SelfReportParams(), np.random.default_rng([i, 1]),
+            start_ns=start_ns, study=plan.study,
+        )  # fmt: skip
+        out += simulate_cortisol(
+            p.participant, p.model, CortisolParams(), np.random.default_rng([i, 2]),
+            start_ns=start_ns, study=plan.study,
+        )  # fmt: skip
+    first = people[0].participant
+    out.append(
+        SelfReport(time_ns=start_ns + 400 * S, participant=first, study=plan.study,
+                   device="companion", item="sam_valence", value=6.0)
+    )  # fmt: skip
+    return out
+
+
 def load_study(influx_server: InfluxServer, path: Path) -> LoadedStudy:
     """Simulate the study into the store at ``path`` and ship it to a new database."""
     plan = StudyPlan(participants=PARTICIPANTS, seed=3, protocol=PROTOCOL)
@@ -66,6 +99,7 @@ def load_study(influx_server: InfluxServer, path: Path) -> LoadedStudy:
             label="touch",
         )
         store.add_results(sessions=[open_session])
+        store.add_events(endpoint_events(plan))
     db = f"dashboards_{next(_numbers)}"
     influx_server.query(f'CREATE DATABASE "{db}"')
     adapter = InfluxAdapter(influx_server.url).start()

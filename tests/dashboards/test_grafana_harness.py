@@ -14,11 +14,12 @@ from typing import Any
 import pytest
 from dashboard_study import LoadedStudy
 from grafana_harness import backend, frontend
-from grafana_harness.grafana import Dashboard, display_text, node_available, render
+from grafana_harness.grafana import Dashboard, PanelResult, display_text, node_available, render
 
 from stresstrack.dashboards import build_dashboards
 from stresstrack.dashboards.provisioning import dashboard_json
 from stresstrack.dashboards.sessions import COMPARED, DELTAS
+from stresstrack.events import LabSample, SelfReport
 from stresstrack.simulators.study import DEFAULT_START
 from stresstrack.store import Store
 
@@ -226,3 +227,53 @@ def test_cohort_stress_trend_is_a_table_row_with_a_sparkline_per_participant(
         assert spark["values"] == pytest.approx([r["mean"] for r in direct])
         assert spark["value"] == pytest.approx(direct[-1]["mean"])
         assert spark["length"] == len(direct)
+
+
+def _series(panel: PanelResult, name: str) -> list[tuple[int, Any]]:
+    """(time in ms, value) of the field Grafana names ``name``, from its frame's time field."""
+    found = [(fr, f) for fr in panel.frames for f in fr["fields"] if f.get("displayName") == name]
+    assert len(found) == 1, f"{panel.title}: {name!r} in {panel.display_names()}"
+    ((frame, values),) = found
+    (times,) = [f["values"] for f in frame["fields"] if f["type"] == "time"]
+    return list(zip(times, values["values"], strict=True))
+
+
+POINTS = "Self-report beside the stress index"
+
+
+def test_self_report_and_lab_values_show_every_stored_answer_and_sample(
+    loaded_study: LoadedStudy,
+) -> None:
+    """What Grafana shows in the participant's "Self-report and lab values" row equals the
+    answers and samples in the store (the reference: the events as written, read back from
+    SQLite): one point series per item named by the item, each answer with its prompt in the
+    table, one series per analyte named "analyte (unit)", each beside the stress index; the
+    answers' panel is on the sessions dashboard too."""
+    pid = "sim-001"
+    d = show(loaded_study, "participant", participant=pid)
+    with Store(loaded_study.store, readonly=True) as store:
+        events = list(store.iter_events(pid, types=("selfreport", "lab")))
+    answers = [e for e in events if isinstance(e, SelfReport)]
+    samples = [e for e in events if isinstance(e, LabSample)]
+    assert {a.item for a in answers} == {"stress", "calm", "sam_valence"} and len(samples) >= 4
+
+    sessions = show(loaded_study, "sessions", participant=pid)
+    for points in (d.panels[POINTS], sessions.panels[POINTS]):  # on both dashboards
+        assert points.errors == [] and points.overrides == [("stress index", True)]
+        assert set(points.display_names()) == {"stress", "calm", "sam_valence", "stress index"}
+        for item in ("stress", "calm", "sam_valence"):
+            # The ms Grafana shows: the nanosecond (the second of two items at one instant is
+            # written 1 ns later, docs/schema.md "Same instant") floored to ms.
+            want = sorted((a.time_ns // MS, a.value) for a in answers if a.item == item)
+            assert _series(points, item) == want, item
+        assert len(_series(points, "stress index")) > 50  # the line beside the points
+
+    (table,) = d.panels["Self-report answers"].frames
+    cols = {f["name"]: f["values"] for f in table["fields"]}
+    rows = sorted(zip(cols["Time"], cols["item"], cols["value"], cols["prompt_id"], strict=True))
+    assert rows == sorted((a.time_ns // MS, a.item, a.value, a.prompt_id or None) for a in answers)
+
+    lab = d.panels["Lab values beside the stress index"]
+    assert lab.errors == [] and lab.overrides == [("stress index", True)]
+    assert set(lab.display_names()) == {"cortisol (nmol/L)", "stress index"}
+    assert _series(lab, "cortisol (nmol/L)") == [(s.time_ns // MS, s.value) for s in samples]

@@ -1,7 +1,7 @@
 // Keeps the participant page usable offline: the page and its files come from the cache when
 // the server cannot be reached. API calls and the WebSocket are never cached.
 const CACHE = "stresstrack-companion-v2";
-const FILES = ["/", "/static/participant.js", "/static/style.css"];
+const FILES = ["/", "/static/participant.js", "/static/selfreport.js", "/static/style.css"];
 self.addEventListener("install", (e) => {
   e.waitUntil(caches.open(CACHE).then((c) => c.addAll(FILES)).then(() => self.skipWaiting()));
 });
