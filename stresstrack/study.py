@@ -63,6 +63,8 @@ _STUDY_KEYS: Final = frozenset({"name", "description"})
 _PARTICIPANT_KEYS: Final = frozenset({"id", "arm", "collector", "consent_date", "consent_version"})
 # Tables read by the companion web app (stresstrack.companion.settings), ignored here.
 COMPANION_TABLES: Final = frozenset({"consent", "companion", "prompt"})
+# Tables read by stresstrack.blinding and stresstrack.attributes, ignored here.
+AUDIT_TABLES: Final = frozenset({"blinding", "attributes"})
 
 
 class ConsentError(StressTrackError):
@@ -151,13 +153,13 @@ def parse_study(text: str, where: str, *, today: dt.date | None = None) -> Study
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ImportFormatError(where, None, f"not valid TOML ({exc})") from exc
-    unknown = sorted(set(data) - {"study", "participant", "lsl"} - COMPANION_TABLES)
+    unknown = sorted(set(data) - {"study", "participant", "lsl"} - COMPANION_TABLES - AUDIT_TABLES)
     if unknown:
         raise ImportFormatError(
             where,
             None,
             f"unknown table(s) {', '.join(unknown)} "
-            "(known: study, participant, lsl, consent, companion, prompt)",
+            "(known: study, participant, lsl, consent, companion, prompt, blinding, attributes)",
         )
     lsl_markers = _lsl_markers(data.get("lsl", {}), where)
     head = data.get("study")

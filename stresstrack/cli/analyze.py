@@ -21,7 +21,13 @@ from stresstrack.protocol import Design
 
 NAME = "analyze"
 
-__all__ = ["add_analysis_options", "analysis_arms", "analysis_settings", "format_summary"]
+__all__ = [
+    "add_analysis_options",
+    "analysis_arms",
+    "analysis_settings",
+    "analysis_unblinding",
+    "format_summary",
+]
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -134,6 +140,15 @@ def add_analysis_options(p: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="study file giving the participants' arms (default: the arms the store recorded)",
     )
+    g.add_argument(
+        "--unblind",
+        type=Path,
+        default=None,
+        metavar="KEYFILE",
+        help='a blinded study\'s unblinding file (owner-only TOML, [key] CODE = "name"): '
+        "codes are shown as names, and the unblinding is recorded in the store "
+        "(docs/endpoints.md)",
+    )
 
 
 def analysis_settings(args: argparse.Namespace) -> AnalysisSettings:
@@ -196,6 +211,24 @@ def analysis_arms(args: argparse.Namespace) -> dict[str, str] | None:
     from stresstrack.study import load_study
 
     return load_study(args.study).arms()
+
+
+def analysis_unblinding(args: argparse.Namespace) -> tuple[dict[str, str] | None, str]:
+    """``--unblind KEYFILE``: the key (code -> name) once checked and recorded in the store,
+    and a line saying what the outputs show; (None, line) without it."""
+    from stresstrack.blinding import BLINDING_META, KEY_HASH_META, record_unblinding, unblind
+    from stresstrack.store.sqlite import Store
+
+    if args.unblind is None:
+        with Store(args.store, readonly=True) as store:
+            codes = store.meta(BLINDING_META)
+        return None, (f"BLINDED: arms and labels are codes ({codes})" if codes else "")
+    with Store(args.store) as store:
+        meta = {k: store.meta(k) for k in (BLINDING_META, KEY_HASH_META)}
+        key = unblind(meta, args.unblind)
+        entry = record_unblinding(store, args.unblind, by=f"stresstrack {args.command}")
+    names = ", ".join(f"{c} = {n}" for c, n in key.items())
+    return key, f"UNBLINDED ({names}); recorded in the store: {entry}"
 
 
 def _num(x: float, fmt: str = ".1f") -> str:
@@ -304,10 +337,13 @@ def run(args: argparse.Namespace) -> int:
     out: Path = args.out if args.out is not None else args.store.parent / "analysis"
     for name in TABLE_FILES:  # the tables are rewritten on every run, never over a store
         check_output(out / name, force=True, inputs=[args.store])
+    key, blinding = analysis_unblinding(args)
     with Store(args.store, readonly=True) as store:
-        analysis = analyze_store(store, settings, arms=arms)
+        analysis = analyze_store(store, settings, arms=arms, unblind=key)
         prompts = store_proximal(store)  # just-in-time prompts (docs/companion.md)
     counts = write_tables(analysis, out)
+    if blinding:
+        print(blinding)
     print(format_summary(analysis))
     if prompts is not None:
         print(write_proximal(prompts, out / "proximal.csv"))

@@ -51,10 +51,12 @@ from stresstrack.transport.options import (
 )
 
 if TYPE_CHECKING:
+    from stresstrack.blinding import Blinding
     from stresstrack.clock import Clock
     from stresstrack.lsl.inlet import Converter
     from stresstrack.recorder import Recorder
     from stresstrack.sensors.collector import ClientFactory, DeviceCollector
+    from stresstrack.study import StudyChoice
 
 NAME = "collect"
 NS: Final = 1_000_000_000
@@ -162,7 +164,19 @@ def run(args: argparse.Namespace) -> int:
         protocol, args.order = participant_protocol(
             protocol, args.study_choice.study, args.participant
         )
+    args.blinding = _blinding(args.study_choice, protocol)
     return asyncio.run(_collect(args, protocol))
+
+
+def _blinding(choice: StudyChoice, protocol: Protocol | None) -> Blinding | None:
+    """A blinded study's codes; refuses arms and protocol labels that are not codes."""
+    from stresstrack.blinding import check_blinded, load_blinding
+
+    if choice.study is None or not choice.study.path:
+        return None
+    blinding = load_blinding(choice.study.path)
+    check_blinded(blinding, choice.study.arms(), protocol, choice.study.path)
+    return blinding
 
 
 @dataclass(frozen=True, slots=True)
@@ -437,9 +451,11 @@ async def _collect(args: argparse.Namespace, protocol: Protocol | None) -> int:
             print(f"{reason[0]} before collection started; nothing stored", file=sys.stderr)
             return 0
         with Store(args.store) as store:
+            from stresstrack.blinding import stamp_blinding
             from stresstrack.study import stamp_order, stamp_store
 
             stamp_store(store, args.study_choice)
+            stamp_blinding(store, args.blinding)
             stamp_order(store, args.participant, args.order)
             from stresstrack.pipeline.latest import LatestValues
 

@@ -1035,15 +1035,23 @@ def render_report(
     title: str = "stresstrack report",
     settings: AnalysisSettings | None = None,
     arms: Mapping[str, str] | None = None,
+    unblind: Mapping[str, str] | None = None,
+    extra_sections: Sequence[str] = (),
 ) -> Path:
     """Write the whole store as one offline HTML page at ``out`` and return its path.
 
-    ``settings`` and ``arms`` go to the session analysis (defaults: ``AnalysisSettings()``
-    and the arms the store recorded).
+    ``settings``, ``arms`` and ``unblind`` (a blinded study's key, code -> name) go to the
+    session analysis (defaults: ``AnalysisSettings()`` and the arms the store recorded);
+    ``extra_sections`` (HTML, e.g. :mod:`stresstrack.report.audit`) follow the cohort.
     """
+    from stresstrack.blinding import rename_sessions
+
     participants = store.participants()
-    data = [(p, store.features(p), store.stress(p), store.sessions(p)) for p in participants]
-    analysis = analyze_store(store, settings, arms=arms)
+    data = [
+        (p, store.features(p), store.stress(p), rename_sessions(store.sessions(p), unblind or {}))
+        for p in participants
+    ]
+    analysis = analyze_store(store, settings, arms=arms, unblind=unblind)
     by_participant: dict[str, list[SessionResult]] = {}
     for r in analysis.sessions:
         by_participant.setdefault(r.session.participant, []).append(r)
@@ -1060,8 +1068,8 @@ def render_report(
         for n, row in enumerate(data)
     ]
     if sections:
-        sections.insert(0, _cohort_section(analysis, colours))
-        sections.insert(0, _answer_section(analysis))
+        sections[0:0] = [_answer_section(analysis), _cohort_section(analysis, colours)]
+        sections[2:2] = extra_sections
     else:
         sections = [
             '<p class="empty" id="no-data">No data: this store holds no participants, '
@@ -1076,6 +1084,7 @@ def render_report(
         f'<header><h1>{_esc(title)}</h1><dl class="meta">'
         f'<dt>Study</dt><dd id="study">{_esc(study)}</dd>'
         + (f'<dt>Protocol</dt><dd id="protocol">{_esc(protocol)}</dd>' if protocol else "")
+        + _blinding_meta(store.meta("blinding"), unblind)
         + f'<dt>Participants</dt><dd id="participant-count">{len(participants)}</dd>'
         f'<dt>Stress index version</dt><dd id="index-version">{_esc(versions)}</dd>'
         f'<dt>stresstrack version</dt><dd id="stresstrack-version">{_esc(_package_version())}</dd>'
@@ -1086,3 +1095,15 @@ def render_report(
     with private_output(out) as f:
         f.write(page)
     return out
+
+
+def _blinding_meta(codes: str | None, unblind: Mapping[str, str] | None) -> str:
+    """The header line of a blinded study: codes shown, or the names they stood for."""
+    if not codes:
+        return ""
+    text = (
+        "unblinded: " + ", ".join(f"{c} = {n}" for c, n in unblind.items())
+        if unblind
+        else f"blinded: arms and labels are codes ({codes.replace(',', ', ')})"
+    )
+    return f'<dt>Arms</dt><dd id="blinding">{_esc(text)}</dd>'
