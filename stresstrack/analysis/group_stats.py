@@ -14,11 +14,12 @@ intervals far too narrow and flags equal groups.
 * **Means** of per-participant values (baseline spread, confidence): Welch's interval
   (Welch 1947, *Biometrika* 34:28).
 
-Why not Newcombe's score interval for the shares: on Rao & Scott's (1992, *Biometrics*
-48:577) effective counts (``x/deff``, ``n/deff``) it flagged 5.4-7.5 % of equal groups of
-4-20 clustered participants at a nominal 5 % (t quantiles) and up to 10 % with z; the
-ratio interval flagged 2.3-4.9 % in the same simulation (tests/analysis/test_group_stats.py
-repeats it).
+Why not Newcombe's score interval (1998, *Stat. Med.* 17:873, method 10) for the shares: on
+Rao & Scott's (1992, *Biometrics* 48:577) effective counts (``x/deff``, ``n/deff``) it
+flagged 5.4-7.5 % of equal groups of 4-20 clustered (beta-binomial) participants at a
+nominal 5 % with t quantiles, and up to 10 % with z, when measured during development; the
+ratio interval flagged 2.3-4.9 % in the same simulation. tests/analysis/test_group_stats.py
+checks the ratio interval's rate and coverage.
 """
 
 from __future__ import annotations

@@ -52,6 +52,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         metavar="F",
         help="confidence a window's index needs to count (default 0.5, as analyze)",
     )
+    p.add_argument(
+        "--protocol",
+        default=None,
+        metavar="FILE_OR_NAME",
+        help="protocol whose [design] gives the session effect's conditions (default: the "
+        "protocol the store records)",
+    )
     p.set_defaults(run=run)
 
 
@@ -69,8 +76,11 @@ def run(args: argparse.Namespace) -> int:
         raise StressTrackError(f"--store {args.store}: no such store")
     if args.participants and args.out is None:
         raise StressTrackError("--participants needs --out DIR")
+    from stresstrack.protocol import load_protocol
+
+    design = load_protocol(args.protocol).design if args.protocol else None
     try:
-        settings = AnalysisSettings(min_confidence=args.min_confidence, boot=0)
+        settings = AnalysisSettings(min_confidence=args.min_confidence, boot=0, design=design)
     except ValueError as exc:
         raise StressTrackError(f"--min-confidence: {exc}") from None
     with Store(args.store, readonly=True) as store:
