@@ -147,7 +147,7 @@ def optical_beat_loss(times_ns: Sequence[int], rr_ms: Sequence[float]) -> tuple[
     pulse) or discarded intervals (movement, no contact) count as lost beats.
 
     >>> optical_beat_loss([0, 10**9, 2 * 10**9, 4 * 10**9, 5 * 10**9], [1000.0] * 5)
-    (1.0, 5.0)
+    (1.0, 6.0)
     """
     t = np.asarray(times_ns, dtype=np.int64)
     rr = np.asarray(rr_ms, dtype=float)
