@@ -31,6 +31,7 @@ take the participant as the unit (:mod:`stresstrack.analysis.group_stats`).
 
 from __future__ import annotations
 
+import itertools
 import math
 import statistics
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -187,7 +188,8 @@ def participant_quality(
     base = [
         r.index for r in good if r.index is not None and _in_any(r.time_ns, sessions, BASELINE_KIND)
     ]
-    hop = statistics.median(np.diff([r.time_ns for r in stress])) / NS if len(stress) > 1 else 0.0
+    steps = [b.time_ns - a.time_ns for a, b in itertools.pairwise(stress)]
+    hop = statistics.median(steps) / NS if steps else 0.0
     is_high = [
         r for r in good if r.index is not None and r.index >= high[0] and r.confidence >= high[1]
     ]

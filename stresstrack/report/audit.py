@@ -16,7 +16,7 @@ _WHY = (
     "Optical heart-rate sensors may work less well on some skin (Bent et al. 2020, npj "
     "Digital Medicine 3:18, found their error driven by activity more than skin tone; "
     "Fallow et al. 2013 measured less reflected green light on darker skin), and some "
-    "people show little or no electrodermal response (Dawson, Schell & Filion 2017): a "
+    "people show little or no electrodermal response (Dawson, Schell & Filion 2007): a "
     "group whose signals are excluded more often, or whose index is less confident, gets "
     "less from the study. Flagged: the 95 % CI excludes 0 and the difference reaches the "
     "metric's bound (docs/endpoints.md)."

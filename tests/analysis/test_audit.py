@@ -67,8 +67,11 @@ def _ids() -> list[str]:
 
 
 def _attributes() -> dict[str, dict[str, str]]:
-    """Alternating skin types II and V (so both orders of the crossover hold both)."""
-    return {p: {"skin_type": "V" if i % 2 else "II", "sex": "f"} for i, p in enumerate(_ids())}
+    """Skin types II, II, V, V, ...: each group holds both orders of the crossover (the
+    order alternates with the participant), so group and order are not confounded."""
+    return {
+        p: {"skin_type": "V" if (i // 2) % 2 else "II", "sex": "f"} for i, p in enumerate(_ids())
+    }
 
 
 def _study_file(path: Path) -> Path:
@@ -226,7 +229,7 @@ def test_audit_command_and_report_section(
     text = (out / "audit_participants.csv").read_text(encoding="utf-8")
     people = list(csv.DictReader(text.splitlines()))
     first = [(r["participant"], r["skin_type"]) for r in people[:2]]
-    assert first == [("sim-001", "II"), ("sim-002", "V")]
+    assert first == [("sim-001", "II"), ("sim-002", "II")]
     assert (out / "audit_participants.csv").stat().st_mode & 0o777 == 0o600
     page = tmp_path / "r.html"
     assert (
