@@ -181,7 +181,10 @@ def test_analyze_unblind_records_the_key(
     assert entry["key_sha256"] == hashlib.sha256(key.read_bytes()).hexdigest()
     assert entry["time"].startswith("20") and entry["by"] == "stresstrack analyze"
     report = tmp_path / "r.html"
-    assert main(["report", str(store), "--out", str(report), "--boot", "0",
+    assert main(["report", str(store), "--out", str(report), "--boot", "0"]) == 0
+    page = report.read_text(encoding="utf-8")
+    assert "blinded: arms and labels are codes (A, B)" in page and "serum" not in page
+    assert main(["report", str(store), "--out", str(report), "--boot", "0", "--force",
                  "--unblind", str(key)]) == 0  # fmt: skip
     page = report.read_text(encoding="utf-8")
     assert "unblinded: A = serum-massage, B = placebo-cream" in page
@@ -238,6 +241,21 @@ def test_collect_refuses_names_in_a_blinded_study(
     assert main([*mark, "--label", "serum"]) == 2
     assert "the study is blinded" in capsys.readouterr().err
     assert main([*mark, "--label", "A"]) == 0
+
+
+def test_collect_stamps_a_blinded_study(tmp_path: Path) -> None:
+    """A coded study collected live (simulated): the store records the codes, the declared
+    key hash and the coded arm."""
+    digest = "ab" * 32
+    study = tmp_path / "s.toml"
+    blinding = f'[blinding]\ncodes = ["A", "B"]\nkey_sha256 = "{digest}"\n'
+    study.write_text(_study_text(["A", "B"], blinding), encoding="utf-8")
+    store = tmp_path / "x.db"
+    assert main(["collect", "--simulate", "--participant", "sim-001", "--store", str(store),
+                 "--study", str(study), "--duration", "2"]) == 0  # fmt: skip
+    with Store(store, readonly=True) as s:
+        assert (s.meta("blinding"), s.meta("blinding/key_sha256")) == ("A,B", digest)
+        assert s.meta("arm/sim-001") == "A"
 
 
 def load_blinding_text(tmp: Path, table: str) -> Blinding | None:
