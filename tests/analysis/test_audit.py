@@ -256,6 +256,46 @@ def test_attributes_never_reach_influxdb(
         assert word not in lines and word.encode() not in raw
 
 
+def test_prompt_rate_counts_the_companions_prompts(
+    cohorts: dict[int, Path], tmp_path: Path
+) -> None:
+    """The companion's prompt policy run over a cohort's stress index (threshold 60, as the
+    study file's [prompt] says) stores its prompts; the audit counts exactly those prompts
+    and the windows at or above the threshold, and compares the groups' rates."""
+    from stresstrack.companion.prompts import PromptPolicy
+    from stresstrack.companion.settings import PromptRule
+
+    path = tmp_path / "prompts.db"
+    path.write_bytes(cohorts[SEEDS[1]].read_bytes())
+    rule = PromptRule(threshold=60.0, min_confidence=0.5, sustained_s=30.0, min_gap_s=60.0,
+                      max_per_day=100)  # fmt: skip
+    policy = PromptPolicy(rule)
+    prompted: dict[str, int] = {}
+    high: dict[str, int] = {}
+    with Store(path) as store:
+        for p in _ids():
+            rows = store.stress(p)
+            high[p] = sum(r.index is not None and r.index >= 60 and r.confidence >= 0.5
+                          for r in rows)  # fmt: skip
+            for row in rows:
+                d = policy.update(row)
+                if d is not None:
+                    store.add_events(d.markers(rule))
+                    prompted[p] = prompted.get(p, 0) + d.prompted
+        study = _study_file(tmp_path / "study.toml")
+        study.write_text(
+            study.read_text(encoding="utf-8") + "[prompt]\nthreshold = 60\nmin_confidence = 0.5\n",
+            encoding="utf-8",
+        )
+        result = store_audit(store, study, SETTINGS)
+    assert sum(prompted.values()) > 3
+    for q in result.qualities:
+        assert q.prompts == prompted.get(q.participant, 0)
+        assert q.high_hours == pytest.approx(high[q.participant] * 5 / 3600)
+    (rate,) = [c for c in result.comparisons if c.metric == "prompts_per_high_h"]
+    assert rate.difference.a > 0 and rate.difference.ci[0] <= rate.difference.estimate
+
+
 def test_audit_metrics_without_groups_say_so() -> None:
     result = audit([], {"P1": {"sex": "f"}})
     assert result.comparisons == [] and "no attribute has two groups" in result.notes[0]
