@@ -20,10 +20,10 @@ what it stands for::
 ``stresstrack blind --names serum,placebo-cream --key key.toml`` draws the codes at random,
 writes the key owner-only and prints the ``[blinding]`` table. ``collect`` refuses a blinded
 study whose arms or protocol labels are not codes, so the store, InfluxDB and the dashboards
-only ever see codes. ``analyze --unblind key.toml`` (and ``report --unblind``) renames codes
-to names in what it writes, after recording the unblinding in the store (time, key file
-name and SHA-256); the numbers are computed on the coded data either way, so unblinding
-changes names, never results.
+only ever see codes. ``analyze --unblind key.toml`` (and ``report --unblind``) records the
+unblinding in the store (time, command, key file name and SHA-256), then renames codes to
+names in the analysis input (arms, kinds, labels, the design): the same analysis, whose
+numbers are those of the coded data (tests/sessions/test_blinding.py).
 """
 
 from __future__ import annotations

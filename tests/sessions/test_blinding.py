@@ -295,3 +295,21 @@ def test_blind_command_writes_a_private_key(
     ]  # fmt: skip
     assert main(["blind", "--names", "serum,placebo", "--key", str(key)]) == 2  # no overwrite
     assert draw_key(["x", "y", "z"], seed=3) == draw_key(["x", "y", "z"], seed=3)
+
+
+def test_coded_kinds_and_labels_are_renamed() -> None:
+    """A crossover of two coded products (kinds A and B, B the control): sessions and the
+    design get the names; kinds that are not codes stay as they are."""
+    from stresstrack.blinding import rename_design, rename_sessions
+    from stresstrack.pipeline.results import Session
+
+    s = [
+        Session(participant="P1", study="s", kind="A", start_ns=0, end_ns=1, label="B"),
+        Session(participant="P1", study="s", kind="baseline", start_ns=0, end_ns=1),
+    ]
+    assert [(x.kind, x.label) for x in rename_sessions(s, KEY)] == [
+        ("serum-massage", "placebo-cream"), ("baseline", ""),
+    ]  # fmt: skip
+    design = rename_design(Design(conditions=("A", "B"), control="B"), KEY)
+    assert design == Design(conditions=("serum-massage", "placebo-cream"), control="placebo-cream")
+    assert rename_design(None, KEY) is None
