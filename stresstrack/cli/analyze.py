@@ -219,6 +219,8 @@ def analysis_unblinding(args: argparse.Namespace) -> tuple[dict[str, str] | None
     from stresstrack.blinding import BLINDING_META, KEY_HASH_META, record_unblinding, unblind
     from stresstrack.store.sqlite import Store
 
+    if not args.store.exists():
+        raise StressTrackError(f"{args.store}: no such store")
     if args.unblind is None:
         with Store(args.store, readonly=True) as store:
             codes = store.meta(BLINDING_META)
