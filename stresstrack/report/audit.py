@@ -49,6 +49,7 @@ def audit_html(result: AuditResult) -> str:
     )
     return (
         '<section id="fairness-audit"><h2>Fairness audit</h2>'
+        "<style>#fairness-audit tr.flagged td{background:#fde2e1;font-weight:600}</style>"
         f"<p>{html.escape(_WHY)}</p><p>Groups: {html.escape(groups or 'none')}. "
         f"{len(result.flagged)} of {len(result.comparisons)} comparisons flagged.</p>{notes}"
         f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table></section>"
