@@ -459,25 +459,37 @@ def analyze_store(
     *,
     arms: Mapping[str, str] | None = None,
     endpoints: EndpointConfig | None = None,
+    unblind: Mapping[str, str] | None = None,
 ) -> Analysis:
     """:func:`analyze` of every participant of ``store``; arms default to those the store
     recorded (``collect --study``). Self-report answers and lab values in the store add
-    their endpoints (``endpoints``: the study file's tables, docs/endpoints.md)."""
+    their endpoints (``endpoints``: the study file's tables, docs/endpoints.md). ``unblind``
+    (code -> name, :mod:`stresstrack.blinding`) renames coded arms, kinds and labels."""
     from stresstrack import __version__
+    from stresstrack.blinding import rename_design, rename_sessions
     from stresstrack.session.study import store_arms
 
     settings = settings or AnalysisSettings()
     if settings.design is None:
         settings = replace(settings, design=store_design(store))
+    key = unblind or {}
+    settings = replace(settings, design=rename_design(settings.design, key))
+    if settings.control is not None:
+        settings = replace(settings, control=key.get(settings.control, settings.control))
     participants = store.participants()
-    data = [(p, store.sessions(p), store.stress(p), store.features(p)) for p in participants]
+    data = [
+        (p, rename_sessions(store.sessions(p), key), store.stress(p), store.features(p))
+        for p in participants
+    ]
+    arms = store_arms(store, participants) if arms is None else arms
+    arms = {p: key.get(a, a) for p, a in arms.items()}
     studies = {s.study for _, se, _, _ in data for s in se}
     studies |= {r.study for _, _, st, _ in data for r in st}
     versions = {r.version for _, _, st, _ in data for r in st}
     analysis = analyze(
         data,
         settings,
-        arms=store_arms(store, participants) if arms is None else arms,
+        arms=arms,
         study=store.meta("study") or ", ".join(sorted(studies)),
         index_version=", ".join(sorted(versions)),
         stresstrack_version=__version__,

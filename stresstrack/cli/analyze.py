@@ -27,6 +27,7 @@ __all__ = [
     "analysis_arms",
     "analysis_endpoints",
     "analysis_settings",
+    "analysis_unblinding",
     "format_summary",
 ]
 
@@ -142,6 +143,15 @@ def add_analysis_options(p: argparse.ArgumentParser) -> None:
         help="study file giving the participants' arms (default: the arms the store recorded) "
         "and the self-report items, lab lags and endpoints (docs/endpoints.md)",
     )
+    g.add_argument(
+        "--unblind",
+        type=Path,
+        default=None,
+        metavar="KEYFILE",
+        help='a blinded study\'s unblinding file (owner-only TOML, [key] CODE = "name"): '
+        "codes are shown as names, and the unblinding is recorded in the store "
+        "(docs/endpoints.md)",
+    )
 
 
 def analysis_settings(args: argparse.Namespace) -> AnalysisSettings:
@@ -213,6 +223,26 @@ def analysis_endpoints(args: argparse.Namespace) -> EndpointConfig | None:
     from stresstrack.endpoints.config import load_endpoints
 
     return load_endpoints(str(args.study))
+
+
+def analysis_unblinding(args: argparse.Namespace) -> tuple[dict[str, str] | None, str]:
+    """``--unblind KEYFILE``: the key (code -> name) once checked and recorded in the store,
+    and a line saying what the outputs show; (None, line) without it."""
+    from stresstrack.blinding import BLINDING_META, KEY_HASH_META, record_unblinding, unblind
+    from stresstrack.store.sqlite import Store
+
+    if not args.store.exists():
+        raise StressTrackError(f"{args.store}: no such store")
+    if args.unblind is None:
+        with Store(args.store, readonly=True) as store:
+            codes = store.meta(BLINDING_META)
+        return None, (f"BLINDED: arms and labels are codes ({codes})" if codes else "")
+    with Store(args.store) as store:
+        meta = {k: store.meta(k) for k in (BLINDING_META, KEY_HASH_META)}
+        key = unblind(meta, args.unblind)
+        entry = record_unblinding(store, args.unblind, by=f"stresstrack {args.command}")
+    names = ", ".join(f"{c} = {n}" for c, n in key.items())
+    return key, f"UNBLINDED ({names}); recorded in the store: {entry}"
 
 
 def _num(x: float, fmt: str = ".1f") -> str:
@@ -324,10 +354,13 @@ def run(args: argparse.Namespace) -> int:
     for name in (*TABLE_FILES, *ENDPOINT_FILES):  # rewritten on every run, never over a store
         check_output(out / name, force=True, inputs=[args.store])
     endpoints = analysis_endpoints(args)
+    key, blinding = analysis_unblinding(args)
     with Store(args.store, readonly=True) as store:
-        analysis = analyze_store(store, settings, arms=arms, endpoints=endpoints)
+        analysis = analyze_store(store, settings, arms=arms, endpoints=endpoints, unblind=key)
         prompts = store_proximal(store)  # just-in-time prompts (docs/companion.md)
     counts = write_tables(analysis, out)
+    if blinding:
+        print(blinding)
     print(format_summary(analysis))
     if analysis.endpoints is not None:
         from stresstrack.analysis.endpoint_tables import write_endpoint_tables

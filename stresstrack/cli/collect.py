@@ -51,9 +51,11 @@ from stresstrack.transport.options import (
 )
 
 if TYPE_CHECKING:
+    from stresstrack.blinding import Blinding
     from stresstrack.clock import Clock
     from stresstrack.lsl.inlet import Converter
     from stresstrack.sensors.collector import ClientFactory, DeviceCollector
+    from stresstrack.session.study import StudyChoice
 
 NAME = "collect"
 SIMULATED_HORIZON_S: Final = 12 * 3600.0  # a simulated participant's recording, when unbounded
@@ -157,7 +159,19 @@ def run(args: argparse.Namespace) -> int:
         protocol, args.order = participant_protocol(
             protocol, args.study_choice.study, args.participant
         )
+    args.blinding = _blinding(args.study_choice, protocol)
     return asyncio.run(_collect(args, protocol))
+
+
+def _blinding(choice: StudyChoice, protocol: Protocol | None) -> Blinding | None:
+    """A blinded study's codes; refuses arms and protocol labels that are not codes."""
+    from stresstrack.blinding import check_blinded, load_blinding
+
+    if choice.study is None or not choice.study.path:
+        return None
+    blinding = load_blinding(choice.study.path)
+    check_blinded(blinding, choice.study.arms(), protocol, choice.study.path)
+    return blinding
 
 
 @dataclass(frozen=True, slots=True)
@@ -293,7 +307,10 @@ async def _record(
 
     loop = asyncio.get_running_loop()
     with Store(args.store) as store:
+        from stresstrack.blinding import stamp_blinding
+
         stamp_store(store, args.study_choice)
+        stamp_blinding(store, args.blinding)
         stamp_order(store, args.participant, args.order)
         latest = LatestValues()  # HR, RMSSD, SCL and stress in the live view
         pipeline = lsl_pipeline(args, pipeline_config(args))

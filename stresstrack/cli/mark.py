@@ -170,6 +170,12 @@ def run(args: argparse.Namespace) -> int:
                 f"{listed}); check the ID, or use --allow-unknown to mark before any data"
             )
         study = args.study or _study_of(store, args.participant)
+        codes = (store.meta("blinding") or "").split(",")  # stresstrack.blinding.BLINDING_META
+        if codes != [""] and args.label.strip() and args.label.strip() not in codes:
+            raise StressTrackError(
+                f"--label {args.label.strip()!r}: the study is blinded; use one of its codes "
+                f"({', '.join(codes)}), never the product's name"
+            )
         marker = Marker(
             time_ns=t,
             participant=args.participant,

@@ -10,6 +10,7 @@ from stresstrack.cli.analyze import (
     analysis_arms,
     analysis_endpoints,
     analysis_settings,
+    analysis_unblinding,
 )
 from stresstrack.outputs import check_output
 from stresstrack.store.sqlite import Store
@@ -38,9 +39,23 @@ def run(args: argparse.Namespace) -> int:
     check_output(args.out, force=args.force, inputs=[args.store])
     settings = analysis_settings(args)
     arms = analysis_arms(args)
+    key, blinding = analysis_unblinding(args)
+    extra = []
+    if args.study is not None:
+        from stresstrack.report.audit import audit_section
+
+        extra.append(audit_section(args.store, args.study, settings))
     with Store(args.store, readonly=True) as store:
         path = render_report(
-            store, args.out, settings=settings, arms=arms, endpoints=analysis_endpoints(args)
+            store,
+            args.out,
+            settings=settings,
+            arms=arms,
+            endpoints=analysis_endpoints(args),
+            unblind=key,
+            extra_sections=extra,
         )
+    if blinding:
+        print(blinding)
     print(f"report: {path}")
     return 0

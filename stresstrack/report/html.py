@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Final
 
@@ -363,15 +363,23 @@ def render_report(
     settings: AnalysisSettings | None = None,
     arms: Mapping[str, str] | None = None,
     endpoints: EndpointConfig | None = None,
+    unblind: Mapping[str, str] | None = None,
+    extra_sections: Sequence[str] = (),
 ) -> Path:
     """Write the whole store as one offline HTML page at ``out`` and return its path.
 
-    ``settings`` and ``arms`` go to the session analysis (defaults: ``AnalysisSettings()``
-    and the arms the store recorded).
+    ``settings``, ``arms`` and ``unblind`` (a blinded study's key, code -> name) go to the
+    session analysis (defaults: ``AnalysisSettings()`` and the arms the store recorded);
+    ``extra_sections`` (HTML, e.g. :mod:`stresstrack.report.audit`) follow the cohort.
     """
+    from stresstrack.blinding import rename_sessions
+
     participants = store.participants()
-    data = [(p, store.features(p), store.stress(p), store.sessions(p)) for p in participants]
-    analysis = analyze_store(store, settings, arms=arms, endpoints=endpoints)
+    data = [
+        (p, store.features(p), store.stress(p), rename_sessions(store.sessions(p), unblind or {}))
+        for p in participants
+    ]
+    analysis = analyze_store(store, settings, arms=arms, endpoints=endpoints, unblind=unblind)
     by_participant: dict[str, list[SessionResult]] = {}
     for r in analysis.sessions:
         by_participant.setdefault(r.session.participant, []).append(r)
@@ -388,10 +396,10 @@ def render_report(
         for n, row in enumerate(data)
     ]
     if sections:
+        head = [_answer_section(analysis), _cohort_section(analysis, colours)]
         if analysis.endpoints is not None:  # self-report and lab values (docs/endpoints.md)
-            sections.insert(0, endpoints_section(analysis.endpoints))
-        sections.insert(0, _cohort_section(analysis, colours))
-        sections.insert(0, _answer_section(analysis))
+            head.append(endpoints_section(analysis.endpoints))
+        sections[0:0] = [*head, *extra_sections]
     else:
         sections = [
             '<p class="empty" id="no-data">No data: this store holds no participants, '
@@ -406,6 +414,7 @@ def render_report(
         f'<header><h1>{_esc(title)}</h1><dl class="meta">'
         f'<dt>Study</dt><dd id="study">{_esc(study)}</dd>'
         + (f'<dt>Protocol</dt><dd id="protocol">{_esc(protocol)}</dd>' if protocol else "")
+        + _blinding_meta(store.meta("blinding"), unblind)
         + f'<dt>Participants</dt><dd id="participant-count">{len(participants)}</dd>'
         f'<dt>Stress index version</dt><dd id="index-version">{_esc(versions)}</dd>'
         f'<dt>stresstrack version</dt><dd id="stresstrack-version">{_esc(_package_version())}</dd>'
@@ -416,3 +425,15 @@ def render_report(
     with private_output(out) as f:
         f.write(page)
     return out
+
+
+def _blinding_meta(codes: str | None, unblind: Mapping[str, str] | None) -> str:
+    """The header line of a blinded study: codes shown, or the names they stood for."""
+    if not codes:
+        return ""
+    text = (
+        "unblinded: " + ", ".join(f"{c} = {n}" for c, n in unblind.items())
+        if unblind
+        else f"blinded: arms and labels are codes ({codes.replace(',', ', ')})"
+    )
+    return f'<dt>Arms</dt><dd id="blinding">{_esc(text)}</dd>'

@@ -65,6 +65,8 @@ _PARTICIPANT_KEYS: Final = frozenset({"id", "arm", "collector", "consent_date", 
 COMPANION_TABLES: Final = frozenset({"consent", "companion", "prompt"})
 # Tables read by stresstrack.endpoints.config (items, prompts, lab lags, endpoints).
 ENDPOINT_TABLES: Final = frozenset({"item", "ask", "ema", "lab", "endpoints"})
+# Tables read by stresstrack.blinding and stresstrack.attributes, ignored here.
+AUDIT_TABLES: Final = frozenset({"blinding", "attributes"})
 
 
 class ConsentError(StressTrackError):
@@ -154,7 +156,11 @@ def parse_study(text: str, where: str, *, today: dt.date | None = None) -> Study
     except tomllib.TOMLDecodeError as exc:
         raise ImportFormatError(where, None, f"not valid TOML ({exc})") from exc
     unknown = sorted(
-        set(data) - {"study", "participant", "lsl"} - COMPANION_TABLES - ENDPOINT_TABLES
+        set(data)
+        - {"study", "participant", "lsl"}
+        - COMPANION_TABLES
+        - ENDPOINT_TABLES
+        - AUDIT_TABLES
     )
     if unknown:
         raise ImportFormatError(
@@ -162,7 +168,7 @@ def parse_study(text: str, where: str, *, today: dt.date | None = None) -> Study
             None,
             f"unknown table(s) {', '.join(unknown)} "
             "(known: study, participant, lsl, consent, companion, prompt, item, ask, ema, lab, "
-            "endpoints)",
+            "endpoints, blinding, attributes)",
         )
     lsl_markers = _lsl_markers(data.get("lsl", {}), where)
     head = data.get("study")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import random
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Final
@@ -22,6 +22,7 @@ from bleak import BleakClient
 from stresstrack.clock import Clock, VirtualClock, run_virtual
 from stresstrack.events import EventSink
 from stresstrack.sensors.collector import CollectorStats, DeviceCollector
+from stresstrack.sensors.profiles.polar_pmd import PmdMeasurementType
 from stresstrack.session.markers import run_protocol
 from stresstrack.session.protocol import DEFAULT_PROTOCOL, Phase, Protocol
 from stresstrack.simulators.bleak_backend import SimulatedBleakClient, SimulatedBleakScanner
@@ -72,6 +73,9 @@ class StudyPlan:
     start: datetime = DEFAULT_START
     faults: Faults = field(default_factory=Faults)
     prefix: str = "sim"
+    optical: bool = False  # hearts from an optical Verity Sense (PPI) instead of a strap
+    # Participant -> faults of their heart sensor instead of ``faults`` (simulators/groups.py).
+    heart_faults: Mapping[str, Faults] = field(default_factory=dict)
 
     def participant_ids(self) -> list[str]:
         return [f"{self.prefix}-{i + 1:03d}" for i in range(self.participants)]
@@ -89,6 +93,8 @@ def build_air(plan: StudyPlan, clock: Clock) -> tuple[SimulatedAir, list[Simulat
         protocol = plan.protocol.for_participant(i)
         model = ParticipantModel(protocol, params, seed=plan.seed * 10_000 + i)
         strap, band = _strap_and_band(pid, i, model, clock, start_ns, plan.faults, plan.seed)
+        if plan.optical or pid in plan.heart_faults:
+            strap = _heart(strap, plan, pid, i)
         air.add(strap)
         air.add(band)
         out.append(SimulatedParticipant(pid, model, strap, band))
@@ -125,6 +131,21 @@ def _strap_and_band(
         faults=replace(faults, seed=seed * 10_000 + 2 * i + 1),
     )
     return strap, band
+
+
+def _heart(
+    strap: SimulatedHeartRateStrap, plan: StudyPlan, pid: str, i: int
+) -> SimulatedHeartRateStrap:
+    """Participant ``i``'s heart sensor with their own faults: the strap, or a Verity Sense
+    (optical) at the same address when the plan is optical."""
+    faults = replace(plan.heart_faults.get(pid, plan.faults), seed=plan.seed * 10_000 + 2 * i)
+    kind = SimulatedVeritySense if plan.optical else SimulatedHeartRateStrap
+    name = f"Polar Sense {zlib.crc32(pid.encode()):08X}" if plan.optical else strap.name
+    assert strap.model is not None
+    return kind(
+        address=strap.address, name=name, clock=strap.clock, start_ns=strap.start_ns,
+        model=strap.model, faults=faults,
+    )  # fmt: skip
 
 
 # Kinds of simulated device ``collect --simulate --device KIND`` accepts; the first two are the
@@ -234,6 +255,8 @@ async def run_simulated_study(
                     clock=clock,
                     client_factory=factory,
                     rng=random.Random(plan.seed * 1000 + k),
+                    # Optical hearts: pulse intervals only (the audit's cohorts run faster).
+                    pmd_streams=(PmdMeasurementType.PPI,),
                 )
             )
     tasks = [asyncio.create_task(c.run(stop)) for c in collectors]

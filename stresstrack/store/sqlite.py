@@ -460,6 +460,14 @@ class Store:
         row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return None if row is None else str(row[0])
 
+    def meta_items(self, prefix: str) -> list[tuple[str, str]]:
+        """``(key, value)`` of the meta keys starting with ``prefix``, sorted by key."""
+        rows = self._db.execute(
+            "SELECT key, value FROM meta WHERE substr(key, 1, ?) = ? ORDER BY key",
+            (len(prefix), prefix),
+        ).fetchall()
+        return [(str(k), str(v)) for k, v in rows]
+
     def participants(self) -> list[str]:
         rows = self._db.execute("SELECT DISTINCT participant FROM events ORDER BY 1").fetchall()
         names = {str(r[0]) for r in rows}
