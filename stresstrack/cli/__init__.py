@@ -22,8 +22,8 @@ __all__ = ["build_parser", "main"]
 
 # Order of the commands in --help; each is loaded only when a parser needs it.
 COMMANDS = (
-    "demo", "collect", "mark", "scan", "replay", "analyze", "power", "export", "report", "sync",
-    "doctor", "influx", "dashboards", "pipeline", "mqtt", "serve",
+    "demo", "collect", "mark", "scan", "replay", "analyze", "days", "power", "export", "report",
+    "sync", "doctor", "influx", "dashboards", "pipeline", "mqtt", "serve",
 )  # fmt: skip
 # Commands that load only their own module (quick to start: `mark` during a session).
 QUICK_COMMANDS = ("mark",)
