@@ -23,6 +23,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("store", type=Path, metavar="STORE")
     p.add_argument("--out", type=Path, required=True, metavar="report.html")
     p.add_argument("--force", action="store_true", help="replace --out if it exists")
+    p.add_argument(
+        "--tz",
+        default="UTC",
+        metavar="ZONE",
+        help="time zone of the days section's clock hours, an IANA name (default UTC)",
+    )
     add_analysis_options(p)
     p.set_defaults(run=run)
 
@@ -34,6 +40,6 @@ def run(args: argparse.Namespace) -> int:
     settings = analysis_settings(args)
     arms = analysis_arms(args)
     with Store(args.store, readonly=True) as store:
-        path = render_report(store, args.out, settings=settings, arms=arms)
+        path = render_report(store, args.out, settings=settings, arms=arms, tz=args.tz)
     print(f"report: {path}")
     return 0

@@ -92,6 +92,8 @@ def cole_kripke(activity: FloatArray, *, mg_per_count: float = 10.0) -> BoolArra
     >>> cole_kripke(np.array([3.0] * 8 + [200.0] + [3.0] * 8)).astype(int).tolist()
     [1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1]
     """
+    if activity.size == 0:
+        return np.zeros(0, dtype=bool)
     a = np.minimum(np.nan_to_num(activity, nan=0.0) / mg_per_count, CK_CAP)
     # D[t] = Σ_k w[k] · a[t + k - 4]: a correlation, i.e. a convolution with the reversed
     # weights; the 4 + 2 epochs past the ends count as 0.

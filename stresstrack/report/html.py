@@ -30,6 +30,7 @@ from stresstrack.analysis import (
 from stresstrack.analysis.effects import NOT_CAUSAL, Effect, StudyEffects
 from stresstrack.outputs import private_output
 from stresstrack.pipeline.results import FeatureRow, Session, StressRow
+from stresstrack.report.days import DAYS_CSS
 from stresstrack.store.sqlite import Store
 
 __all__ = [
@@ -1028,6 +1029,16 @@ def _participant_section(
     )
 
 
+def _days_hook(store: Store, colours: Mapping[str, str], tz: str) -> str:
+    """The days section (stresstrack/report/days.py) of multi-day participants, else ""."""
+    from stresstrack.days import DaysSettings, profile
+    from stresstrack.report.days import days_sections
+
+    settings = DaysSettings(tz=tz)
+    results = [profile(store, p, settings) for p in store.participants()]
+    return days_sections(results, colours, threshold=settings.load.threshold)
+
+
 def render_report(
     store: Store,
     out: Path,
@@ -1035,11 +1046,12 @@ def render_report(
     title: str = "stresstrack report",
     settings: AnalysisSettings | None = None,
     arms: Mapping[str, str] | None = None,
+    tz: str = "UTC",
 ) -> Path:
     """Write the whole store as one offline HTML page at ``out`` and return its path.
 
     ``settings`` and ``arms`` go to the session analysis (defaults: ``AnalysisSettings()``
-    and the arms the store recorded).
+    and the arms the store recorded); ``tz`` gives the clock hours of the days section.
     """
     participants = store.participants()
     data = [(p, store.features(p), store.stress(p), store.sessions(p)) for p in participants]
@@ -1062,6 +1074,7 @@ def render_report(
     if sections:
         sections.insert(0, _cohort_section(analysis, colours))
         sections.insert(0, _answer_section(analysis))
+        sections.append(_days_hook(store, colours, tz))
     else:
         sections = [
             '<p class="empty" id="no-data">No data: this store holds no participants, '
@@ -1072,7 +1085,7 @@ def render_report(
         # Belt and braces for "opens offline": the browser may not fetch anything.
         '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
         "style-src 'unsafe-inline'\">"
-        f"<title>{_esc(title)}</title><style>{_CSS}</style></head><body>"
+        f"<title>{_esc(title)}</title><style>{_CSS}{DAYS_CSS}</style></head><body>"
         f'<header><h1>{_esc(title)}</h1><dl class="meta">'
         f'<dt>Study</dt><dd id="study">{_esc(study)}</dd>'
         + (f'<dt>Protocol</dt><dd id="protocol">{_esc(protocol)}</dd>' if protocol else "")
