@@ -50,7 +50,7 @@ def _cosinor(c: Cosinor | None) -> Row:
 
 
 def _states_header() -> Row:
-    return [f"{s.replace(' ', '_')}_min" for s in STATES]
+    return [f"state_{s.replace(' ', '_')}_min" for s in STATES]
 
 
 def days_rows(study: StudyDays) -> Iterator[Row]:

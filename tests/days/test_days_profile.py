@@ -82,7 +82,7 @@ def test_days_command_writes_the_tables(tmp_path: Path, capsys: pytest.CaptureFi
     assert len(days) == 8
     for r in days:
         assert abs(int(r["stress_load_min"]) - 65) <= 6.5
-        assert int(r["stress_load_min"]) == int(r["stressed_min"])
+        assert int(r["stress_load_min"]) == int(r["state_stressed_min"])
     assert {r["sleep_source"] for r in days[1:4]} == {"acc"}
     assert all(float(r["night_hr_bpm"]) < 55 for r in days[1:4])
     episodes = _read(out / "episodes.csv")
