@@ -17,7 +17,7 @@ zone name; the store keeps UTC).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Final
@@ -30,7 +30,14 @@ import pandas as pd
 from stresstrack.errors import StressTrackError
 from stresstrack.pipeline.results import FeatureRow, StressRow
 
-__all__ = ["MINUTE_NS", "Minutes", "minutes_from_rows", "time_zone"]
+__all__ = [
+    "FEATURE_KEYS",
+    "MINUTE_NS",
+    "Minutes",
+    "minutes_from_columns",
+    "minutes_from_rows",
+    "time_zone",
+]
 
 FloatArray = npt.NDArray[np.float64]
 MINUTE_NS: Final = 60_000_000_000
@@ -118,8 +125,54 @@ def _binned_mean(index: npt.NDArray[np.int64], values: FloatArray, n: int) -> Fl
         return np.where(count > 0, total / np.maximum(count, 1), np.nan)
 
 
-def _value(v: float | None) -> float:
-    return math.nan if v is None else float(v)
+FEATURE_KEYS: Final = tuple(_FEATURES.values())
+
+
+def _array(values: Sequence[float | None]) -> FloatArray:
+    return np.fromiter((math.nan if v is None else v for v in values), float, len(values))
+
+
+def minutes_from_columns(
+    feature_t: Sequence[int],
+    features: Mapping[str, Sequence[float | None]],
+    stress_t: Sequence[int],
+    index: Sequence[float | None],
+    confidence: Sequence[float],
+    *,
+    tz: str = "UTC",
+    window_s: float = 60.0,
+    min_confidence: float = 0.5,
+) -> Minutes:
+    """The minute grid (see the module) of feature columns (keyed by :data:`FEATURE_KEYS`,
+    missing keys are NaN) and stress columns, each with its window end times."""
+    time_zone(tz)
+    half = round(window_s * 1e9 / 2)
+    ft = np.asarray(feature_t, dtype=np.int64) - half
+    st = np.asarray(stress_t, dtype=np.int64) - half
+    if ft.size + st.size == 0:
+        empty = np.zeros(0)
+        return Minutes(0, tz, *([empty] * 6))
+    every = np.concatenate([ft, st])
+    start = int(every.min()) // MINUTE_NS * MINUTE_NS
+    n = int((int(every.max()) - start) // MINUTE_NS) + 1
+    fi, si = (ft - start) // MINUTE_NS, (st - start) // MINUTE_NS
+    columns = {
+        name: _binned_mean(fi, _array(features.get(key, [None] * ft.size)), n)
+        for name, key in _FEATURES.items()
+    }
+    conf = np.asarray(confidence, dtype=float)
+    values = _array(index)
+    values[conf < min_confidence] = math.nan
+    return Minutes(
+        start_ns=start,
+        tz=tz,
+        hr=columns["hr"],
+        rmssd=columns["rmssd"],
+        stress=_binned_mean(si, values, n),
+        confidence=_binned_mean(si, conf, n),
+        activity=columns["activity"],
+        moving=columns["moving"],
+    )
 
 
 def minutes_from_rows(
@@ -138,37 +191,13 @@ def minutes_from_rows(
     >>> m.n, float(m.stress[0])
     (1, 80.0)
     """
-    time_zone(tz)
-    half = round(window_s * 1e9 / 2)
-    centres = [r.time_ns - half for r in features] + [r.time_ns - half for r in stress]
-    if not centres:
-        empty = np.zeros(0)
-        return Minutes(0, tz, *([empty] * 6))
-    start = min(centres) // MINUTE_NS * MINUTE_NS
-    n = int((max(centres) - start) // MINUTE_NS) + 1
-
-    def bins(rows: Sequence[FeatureRow] | Sequence[StressRow]) -> npt.NDArray[np.int64]:
-        t = np.fromiter((r.time_ns - half for r in rows), dtype=np.int64, count=len(rows))
-        return (t - start) // MINUTE_NS
-
-    fi = bins(features)
-    columns = {
-        name: _binned_mean(
-            fi, np.fromiter((_value(r.values.get(key)) for r in features), float, len(features)), n
-        )
-        for name, key in _FEATURES.items()
-    }
-    si = bins(stress)
-    conf = np.fromiter((r.confidence for r in stress), float, len(stress))
-    index = np.fromiter((_value(r.index) for r in stress), float, len(stress))
-    index[conf < min_confidence] = math.nan
-    return Minutes(
-        start_ns=start,
+    return minutes_from_columns(
+        [r.time_ns for r in features],
+        {k: [r.values.get(k) for r in features] for k in FEATURE_KEYS},
+        [r.time_ns for r in stress],
+        [r.index for r in stress],
+        [r.confidence for r in stress],
         tz=tz,
-        hr=columns["hr"],
-        rmssd=columns["rmssd"],
-        stress=_binned_mean(si, index, n),
-        confidence=_binned_mean(si, conf, n),
-        activity=columns["activity"],
-        moving=columns["moving"],
+        window_s=window_s,
+        min_confidence=min_confidence,
     )

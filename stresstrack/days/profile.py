@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
-from typing import Final
+from typing import Final, TypedDict
 
 import numpy as np
 import numpy.typing as npt
@@ -27,7 +27,13 @@ from stresstrack.days.load import (
     episodes,
     minute_states,
 )
-from stresstrack.days.minutes import Minutes, minutes_from_rows, time_zone
+from stresstrack.days.minutes import (
+    FEATURE_KEYS,
+    Minutes,
+    minutes_from_columns,
+    minutes_from_rows,
+    time_zone,
+)
 from stresstrack.days.selfcare import MeanCI, SessionEffect, mean_ci, session_effects
 from stresstrack.days.sleep import Night, SleepSettings, nights
 from stresstrack.pipeline.results import FeatureRow, Session, StressRow
@@ -42,6 +48,13 @@ __all__ = [
     "profile",
     "profile_store",
 ]
+
+
+class GridSettings(TypedDict):
+    tz: str
+    window_s: float
+    min_confidence: float
+
 
 # A day's cosinor needs half of its 10-min bins (12 h) with data.
 MIN_DAY_SHARE: Final = 0.5
@@ -174,17 +187,17 @@ def profile(
 ) -> DaysResult:
     """One participant's multi-day profile (docs/days.md)."""
     st = settings or DaysSettings()
+    grid = GridSettings(tz=st.tz, window_s=st.window_s, min_confidence=st.load.min_confidence)
     if isinstance(source, Store):
-        rows = ParticipantRows(
-            source.features(participant), source.stress(participant), source.sessions(participant)
-        )
+        # Only the columns used, without decoding whole rows: a week of 5 s windows.
+        ft, fcols = source.feature_columns(participant, FEATURE_KEYS)
+        m = minutes_from_columns(ft, dict(zip(FEATURE_KEYS, fcols, strict=True)),
+                                 *source.stress_columns(participant), **grid)  # fmt: skip
+        sessions: Sequence[Session] = source.sessions(participant)
     else:
-        rows = source
-    m = minutes_from_rows(
-        rows.features, rows.stress, tz=st.tz, window_s=st.window_s,
-        min_confidence=st.load.min_confidence,
-    )  # fmt: skip
-    found, asleep = nights(m, rows.sessions, st.sleep)
+        m = minutes_from_rows(source.features, source.stress, **grid)
+        sessions = source.sessions
+    found, asleep = nights(m, sessions, st.sleep)
     states = minute_states(m, asleep, st.load)
     eps = episodes(m, states, participant, st.load)
     hours = m.clock_hours()
@@ -194,14 +207,14 @@ def profile(
         minutes=m,
         asleep=asleep,
         states=states,
-        days=_days(m, states, found, eps, rows.sessions, st),
+        days=_days(m, states, found, eps, sessions, st),
         nights=found,
         hr=_fit(rest, rest.hr, st.bin_min, 4),
         stress=_fit(rest, rest.stress, st.bin_min, 4),
         stability={k: stability(hours, getattr(rest, k)) for k in ("activity", "hr", "stress")},
         episodes=eps,
-        selfcare=session_effects(m, rows.sessions, participant, hours=st.selfcare_hours),
-        sessions=list(rows.sessions),
+        selfcare=session_effects(m, sessions, participant, hours=st.selfcare_hours),
+        sessions=list(sessions),
     )
 
 

@@ -106,3 +106,22 @@ def test_python_api_days(tmp_path: Path) -> None:
     assert days["stress_load_min"].tolist() == [d.load_min for d in r.days]
     assert days["hr_acrophase_h"].dtype.kind == "f"
     assert tables["rhythm"].loc[0, "days"] == pytest.approx(3.0, abs=0.01)
+
+
+def test_store_feature_columns(tmp_path: Path) -> None:
+    """The column reader gives what decoding whole rows gives, None where a key is missing."""
+    s = multi_day(seed=3, days=1)
+    path = _store(tmp_path, [s])
+    with Store(path, readonly=True) as store:
+        times, (hr, missing) = store.feature_columns("p1", ["mean_hr_bpm", "scl_us"])
+        rows = store.features("p1")
+        assert times == [r.time_ns for r in rows]
+        assert hr == [r.values["mean_hr_bpm"] for r in rows]
+        assert set(missing) == {None}
+        st, index, conf = store.stress_columns("p1")
+        assert (st, index, conf) == (
+            [r.time_ns for r in s.stress], [r.index for r in s.stress],
+            [r.confidence for r in s.stress],
+        )  # fmt: skip
+        with pytest.raises(ValueError, match="feature name"):
+            store.feature_columns("p1", ["x') FROM features; --"])
