@@ -21,10 +21,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "days"))
 
-from days_synthetic import multi_day  # noqa: E402
+from days_synthetic import multi_day
 
-from stresstrack.days import DaysResult, ParticipantRows, profile  # noqa: E402
-from stresstrack.store import Store  # noqa: E402
+from stresstrack.days import DaysResult, ParticipantRows, profile
+from stresstrack.store import Store
 
 FILLER = 56  # with HR, RMSSD, activity and moving share: 60 values a window
 
@@ -54,10 +54,14 @@ def main() -> None:
         del features, s
         with Store(path, readonly=True) as store:
             wall, peak, fast = _measure(lambda: profile(store, "p1"))
-            naive_wall, naive_peak, naive = _measure(
-                lambda: profile(ParticipantRows(store.features("p1"), store.stress("p1"),
-                                                store.sessions("p1")), "p1")  # fmt: skip
-            )
+
+            def naive_run() -> DaysResult:
+                rows = ParticipantRows(
+                    store.features("p1"), store.stress("p1"), store.sessions("p1")
+                )
+                return profile(rows, "p1")
+
+            naive_wall, naive_peak, naive = _measure(naive_run)
     assert fast.days == naive.days
     print(f"{args.days} days at a {args.hop:g} s hop ({fast.minutes.n} minutes)")
     print(f"{'':28} {'CPU s':>8} {'peak MB':>9}")
