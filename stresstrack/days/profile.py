@@ -34,7 +34,13 @@ from stresstrack.days.minutes import (
     minutes_from_rows,
     time_zone,
 )
-from stresstrack.days.selfcare import MeanCI, SessionEffect, mean_ci, session_effects
+from stresstrack.days.selfcare import (
+    MeanCI,
+    SessionEffect,
+    mean_ci,
+    participant_effect,
+    session_effects,
+)
 from stresstrack.days.sleep import Night, SleepSettings, nights
 from stresstrack.pipeline.results import FeatureRow, Session, StressRow
 from stresstrack.store.sqlite import Store
@@ -124,7 +130,7 @@ class DaysResult:
     @property
     def selfcare_mean(self) -> MeanCI:
         """The participant's mean self-care effect over sessions, with its 95 % CI."""
-        return mean_ci([e.effect for e in self.selfcare])
+        return participant_effect(self.selfcare)
 
 
 @dataclass(frozen=True, slots=True)

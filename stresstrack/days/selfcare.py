@@ -14,11 +14,13 @@ For a closed session of kind ``self-care`` ending at local clock time c on day d
   one new day's value against the mean of k, a prediction interval: the session day is one
   draw of the person's day-to-day variation). Needs k ≥ 2.
 
-Per participant, the mean of their sessions' effects with a t interval over sessions; across
-participants, the mean of the participants' means with a t interval over participants (each
-person counts once). Observational: the person chose when to do self-care, so a session
-taken on a bad day compares with calmer days; the matching removes the clock-time rhythm,
-not that choice.
+Per participant, the mean of their sessions' effects; its interval
+(:func:`participant_effect`) counts matched days that several sessions share once (sessions
+at the same hour share all their matched days, and a t interval over sessions would miss
+that shared uncertainty). Across participants, the mean of the participants' means with a t
+interval over participants (each person counts once). Observational: the person chose when
+to do self-care, so a session taken on a bad day compares with calmer days; the matching
+removes the clock-time rhythm, not that choice.
 """
 
 from __future__ import annotations
@@ -35,7 +37,14 @@ from scipy import stats
 from stresstrack.days.minutes import MINUTE_NS, Minutes
 from stresstrack.pipeline.results import Session
 
-__all__ = ["SELFCARE_KIND", "MeanCI", "SessionEffect", "mean_ci", "session_effects"]
+__all__ = [
+    "SELFCARE_KIND",
+    "MeanCI",
+    "SessionEffect",
+    "mean_ci",
+    "participant_effect",
+    "session_effects",
+]
 
 SELFCARE_KIND: Final = "self-care"
 DAY_NS: Final = 24 * 3600 * 1_000_000_000
@@ -58,6 +67,8 @@ class SessionEffect:
     matched_days: int
     effect: float
     ci: tuple[float, float]
+    matched_spans: tuple[tuple[int, float], ...] = ()  # (start ns, mean) of each matched span
+    span_ns: int = 0
 
 
 def mean_ci(values: Sequence[float]) -> MeanCI:
@@ -106,7 +117,8 @@ def session_effects(
     for s in care:
         end = s.end_ns if s.end_ns is not None else s.start_ns
         after = _span_mean(m, end, end + span, min_coverage)
-        matched = []
+        matched: list[float] = []
+        spans: list[tuple[int, float]] = []
         # Same clock time on other days: whole days apart (a daylight-saving change shifts
         # the wall clock by an hour for the days across it).
         for k in range(-((end - first) // DAY_NS), (last - end) // DAY_NS + 1):
@@ -118,6 +130,7 @@ def session_effects(
             v = _span_mean(m, lo, lo + span, min_coverage)
             if math.isfinite(v):
                 matched.append(v)
+                spans.append((lo, v))
         k = len(matched)
         mean = statistics.fmean(matched) if matched else NAN
         effect = after - mean
@@ -126,5 +139,41 @@ def session_effects(
             half = float(stats.t.ppf(0.975, k - 1)) * statistics.stdev(matched)
             half *= math.sqrt(1 + 1 / k)
             ci = (effect - half, effect + half)
-        out.append(SessionEffect(participant, s, after, mean, k, effect, ci))
+        out.append(SessionEffect(participant, s, after, mean, k, effect, ci, tuple(spans), span))
     return out
+
+
+def _shared(a: SessionEffect, b: SessionEffect) -> float:
+    """Σ over the two sessions' matched spans of their overlap share, over k_a · k_b: the
+    covariance of their matched means in units of the day-to-day variance."""
+    total = 0.0
+    for lo_a, _ in a.matched_spans:
+        for lo_b, _ in b.matched_spans:
+            overlap = min(lo_a + a.span_ns, lo_b + b.span_ns) - max(lo_a, lo_b)
+            total += max(0, overlap) / max(a.span_ns, b.span_ns)
+    return total / (len(a.matched_spans) * len(b.matched_spans))
+
+
+def participant_effect(effects: Sequence[SessionEffect]) -> MeanCI:
+    """A participant's mean effect over sessions, with a 95 % interval that counts matched
+    days shared between sessions once (see the module).
+
+    ``SE² = s²·(1/n + c)``: s² the day-to-day variance of the matched spans, pooled over the
+    distinct sets of matched spans; 1/n for the n session days; c the variance of the mean
+    of the sessions' matched means, (1/n²)·Σᵢ Σⱼ (overlap of i's and j's matched spans)/(kᵢkⱼ),
+    1/k for sessions sharing all k days, Σ 1/kᵢ / n² for sessions sharing none. t with the
+    pooled degrees of freedom. With one session: the session's own interval.
+    """
+    used = [e for e in effects if math.isfinite(e.effect) and e.matched_spans]
+    if not used:
+        return MeanCI(0, NAN, (NAN, NAN))
+    n = len(used)
+    mean = statistics.fmean(e.effect for e in used)
+    distinct = {tuple(lo for lo, _ in e.matched_spans): e for e in used}.values()
+    ss = sum(sum((v - e.matched) ** 2 for _, v in e.matched_spans) for e in distinct)
+    df = sum(len(e.matched_spans) - 1 for e in distinct)
+    if df < 1:
+        return MeanCI(n, mean, (NAN, NAN))
+    c = sum(_shared(a, b) for a in used for b in used) / n**2
+    half = float(stats.t.ppf(0.975, df)) * math.sqrt(ss / df * (1 / n + c))
+    return MeanCI(n, mean, (mean - half, mean + half))
