@@ -41,6 +41,7 @@ __all__ = [
 
 FloatArray = npt.NDArray[np.float64]
 MINUTE_NS: Final = 60_000_000_000
+MAX_DAYS: Final = 400  # a longer span is a wrong time, not a recording (and 0.6 M minutes)
 _FEATURES: Final = {
     "hr": "mean_hr_bpm",
     "rmssd": "rmssd_ms",
@@ -142,6 +143,7 @@ def minutes_from_columns(
     tz: str = "UTC",
     window_s: float = 60.0,
     min_confidence: float = 0.5,
+    label: str = "",
 ) -> Minutes:
     """The minute grid (see the module) of feature columns (keyed by :data:`FEATURE_KEYS`,
     missing keys are NaN) and stress columns, each with its window end times."""
@@ -155,6 +157,13 @@ def minutes_from_columns(
     every = np.concatenate([ft, st])
     start = int(every.min()) // MINUTE_NS * MINUTE_NS
     n = int((int(every.max()) - start) // MINUTE_NS) + 1
+    if n > MAX_DAYS * 1440:
+        first, last = (pd.Timestamp(int(t), unit="ns") for t in (every.min(), every.max()))
+        raise StressTrackError(
+            f"{label or 'rows'}: the data span {n / 1440:.0f} days ({first:%Y-%m-%d} to "
+            f"{last:%Y-%m-%d}), more than {MAX_DAYS}; a row with a wrong time? (see "
+            "stresstrack export --table features)"
+        )
     fi, si = (ft - start) // MINUTE_NS, (st - start) // MINUTE_NS
     columns = {
         name: _binned_mean(fi, _array(features.get(key, [None] * ft.size)), n)
@@ -182,6 +191,7 @@ def minutes_from_rows(
     tz: str = "UTC",
     window_s: float = 60.0,
     min_confidence: float = 0.5,
+    label: str = "",
 ) -> Minutes:
     """The minute grid of one participant's feature and stress rows (see the module).
 
@@ -200,4 +210,5 @@ def minutes_from_rows(
         tz=tz,
         window_s=window_s,
         min_confidence=min_confidence,
+        label=label,
     )

@@ -60,6 +60,7 @@ class GridSettings(TypedDict):
     tz: str
     window_s: float
     min_confidence: float
+    label: str
 
 
 # A day's cosinor needs half of its 10-min bins (12 h) with data.
@@ -193,7 +194,8 @@ def profile(
 ) -> DaysResult:
     """One participant's multi-day profile (docs/days.md)."""
     st = settings or DaysSettings()
-    grid = GridSettings(tz=st.tz, window_s=st.window_s, min_confidence=st.load.min_confidence)
+    grid = GridSettings(tz=st.tz, window_s=st.window_s, min_confidence=st.load.min_confidence,
+                        label=f"participant {participant}")  # fmt: skip
     if isinstance(source, Store):
         # Only the columns used, without decoding whole rows: a week of 5 s windows.
         ft, fcols = source.feature_columns(participant, FEATURE_KEYS)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import stat
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -125,3 +126,20 @@ def test_store_feature_columns(tmp_path: Path) -> None:
         )  # fmt: skip
         with pytest.raises(ValueError, match="feature name"):
             store.feature_columns("p1", ["x') FROM features; --"])
+
+
+def test_a_wrong_time_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """One row dated years off would make a grid of millions of minutes: refused, naming the
+    participant and the span; nothing is written."""
+    s = multi_day(seed=0, days=1)
+    stray = replace(s.stress[0], time_ns=s.stress[0].time_ns - 3 * 365 * 86400 * 10**9)
+    path = tmp_path / "bad.db"
+    with Store(path) as store:
+        store.add_results(s.features, [stray, *s.stress[1:]], [])
+    out = tmp_path / "out"
+    assert main(["days", str(path), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "participant p1: the data span 1096 days (2023-03-03 to 2026-03-02)" in err
+    assert not any(out.glob("*.csv"))
+    assert main(["days", str(tmp_path / "none.db"), "--out", str(out)]) == 2
+    assert "no such store" in capsys.readouterr().err
