@@ -68,8 +68,10 @@ def _settings(args: argparse.Namespace) -> DaysSettings:
 
 
 def _line(r: DaysResult) -> str:
+    from stresstrack.days.cosinor import clock
+
     load = [d.load_min for d in r.days]
-    acro = "–" if r.hr is None else f"{r.hr.acrophase_h:.1f} h"
+    acro = "–" if r.hr is None else clock(r.hr.acrophase_h)
     mean = r.selfcare_mean
     care = "" if not mean.n else f", self-care {mean.mean:+.1f} (n={mean.n})"
     nightly = [n.hr_bpm for n in r.nights if math.isfinite(n.hr_bpm)]

@@ -37,11 +37,23 @@ import numpy as np
 import numpy.typing as npt
 from scipy import stats
 
-__all__ = ["Cosinor", "Stability", "bin_means", "cosinor", "stability"]
+__all__ = ["Cosinor", "Stability", "bin_means", "clock", "cosinor", "stability"]
 
 FloatArray = npt.NDArray[np.float64]
 PERIOD_H: Final = 24.0
 NAN: Final = math.nan
+
+
+def clock(hours: float) -> str:
+    """Clock time ``HH:MM`` of hours after midnight ("–" when undefined).
+
+    >>> clock(15.5), clock(23.999), clock(float("nan"))
+    ('15:30', '00:00', '–')
+    """
+    if not math.isfinite(hours):
+        return "–"
+    minutes = round(hours * 60) % 1440
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -46,7 +46,7 @@ def _cosinor(c: Cosinor | None) -> Row:
         return [""] * len(_COSINOR)
     values = (c.mesor, *c.mesor_ci, c.amplitude, *c.amplitude_ci, c.acrophase_h,
               *c.acrophase_ci)  # fmt: skip
-    return [*(_num(v) for v in values), _num(c.p, 6)]
+    return [*(_num(v) for v in values), "" if not math.isfinite(c.p) else f"{c.p:.3g}"]
 
 
 def _states_header() -> Row:

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from stresstrack.days import STATES, DaysResult
+from stresstrack.days.cosinor import clock
 from stresstrack.days.minutes import MINUTE_NS
 
 __all__ = [
@@ -166,13 +167,6 @@ def svg_load_bars(r: DaysResult) -> str:
     return "".join(parts) + "</svg>"
 
 
-def _clock(h: float) -> str:
-    if not math.isfinite(h):
-        return "–"
-    minutes = round(h * 60) % 1440
-    return f"{minutes // 60:02d}:{minutes % 60:02d}"
-
-
 def _nights_table(r: DaysResult) -> str:
     tz = r.minutes.tz
     rows = []
@@ -197,8 +191,8 @@ def _rhythm_text(r: DaysResult) -> str:
         if c is None:
             continue
         lo, hi = c.acrophase_ci
-        ci = f" (95 % CI {_clock(lo)}–{_clock(hi)})" if math.isfinite(lo) else ""
-        parts.append(f"{name} peaks at {_clock(c.acrophase_h)}{ci}, MESOR {c.mesor:.1f}{unit}, "
+        ci = f" (95 % CI {clock(lo)}–{clock(hi)})" if math.isfinite(lo) else ""
+        parts.append(f"{name} peaks at {clock(c.acrophase_h)}{ci}, MESOR {c.mesor:.1f}{unit}, "
                      f"amplitude {c.amplitude:.1f}{unit}")  # fmt: skip
     st = r.stability.get("activity")
     if st is not None and math.isfinite(st.is_):
