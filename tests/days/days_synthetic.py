@@ -59,9 +59,12 @@ def multi_day(
     *, days: int = 7, seed: int = 0, tz: str = "UTC", participant: str = "p1",
     hr_acrophase_h: float = 15.5, stress_acrophase_h: float = 14.0, hop_s: float = 30.0,
     selfcare_days: tuple[int, ...] = (1, 3, 5), selfcare_effect: float = -8.0,
-    window_s: float = 60.0,
+    window_s: float = 60.0, still_awake: bool = False, hr_amplitude: float = 8.0,
 ) -> Synthetic:  # fmt: skip
-    """A participant of ``days`` days from local midnight; rows every ``hop_s`` seconds."""
+    """A participant of ``days`` days from local midnight; rows every ``hop_s`` seconds.
+
+    ``still_awake``: awake hours as still as sleep (3-6 mG, a posture change in 3 % of
+    minutes), as a chest strap sees someone sitting: the accelerometer alone cannot tell."""
     rng = np.random.default_rng(seed)
     day0 = datetime(2026, 3, 2, tzinfo=ZoneInfo(tz))
     start = _local_ns(day0, 0, 0)
@@ -95,13 +98,16 @@ def multi_day(
     # At the desk during a stressor and the 10 min before it (no walking to mask it).
     desk = _inside(start + np.arange(n_min) * MIN, [(a - 10 * MIN, b) for a, b in truth.stressors])
     awake[desk] = rng.uniform(12, 25, int(desk.sum()))
+    if still_awake:
+        awake = np.where(rng.random(n_min) < 0.03, 40.0, rng.uniform(3, 6, n_min))
     act_min = np.where(asleep_min, rng.uniform(3, 6, n_min), awake)
     turns = asleep_min & (rng.random(n_min) < 0.02)  # brief turns in bed
     act_min[turns] = 60.0
     exercising = _inside(centre, truth.exercise)
     activity = np.where(exercising, 350.0, act_min[minute])
     moving = np.clip((activity - 15) / 100, 0, 1)  # share of 1 s blocks above 30 mG
-    hr = 62 + 8 * np.cos(2 * np.pi * (hours - hr_acrophase_h) / 24) + rng.normal(0, 2, t.size)
+    hr = 62 + hr_amplitude * np.cos(2 * np.pi * (hours - hr_acrophase_h) / 24)
+    hr = hr + rng.normal(0, 2, t.size)
     hr = hr - 4 * asleep_min[minute] + 35 * exercising
     rmssd = np.exp(math.log(40) - 0.02 * (hr - 62) + rng.normal(0, 0.1, t.size))
     ar = np.zeros(n_min)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from days_synthetic import MIN, multi_day
 
-from stresstrack.days import DaysSettings, ParticipantRows, profile
+from stresstrack.days import DaysSettings, ParticipantRows, SleepSettings, profile
 from stresstrack.days.sleep import cole_kripke, webster_rescore
 from stresstrack.pipeline.results import Session
 
@@ -83,6 +83,23 @@ def test_sleep_periods_agree_with_known_sleep(seed: int, tz: str) -> None:
         hr = [f.values["mean_hr_bpm"] for f in s.features if a <= f.time_ns - 30e9 < b]
         assert night.hr_bpm == pytest.approx(float(np.median(hr)), abs=1.0)
         assert night.source == "acc" and math.isfinite(night.rmssd_ms)
+
+
+def test_heart_rate_tells_quiet_wake_from_sleep() -> None:
+    """Awake hours as still as the nights (a chest strap on someone sitting): the
+    accelerometer alone scores most of the day as sleep; with the low-HR gate the nights are
+    found again (>= 90 % agreement)."""
+    s = multi_day(seed=5, still_awake=True)
+    rows = ParticipantRows(s.features, s.stress, s.sessions)
+    gated = profile(rows, "p1")
+    acc_only = profile(rows, "p1", DaysSettings(sleep=SleepSettings(hr_quantile=1.0)))
+    t = gated.minutes.times_ns
+    truth = np.zeros(t.size, dtype=bool)
+    for a, b in s.truth.sleep:
+        truth |= (t >= a) & (t < b)
+    assert np.mean(truth == gated.asleep) >= 0.90
+    assert np.mean(truth == acc_only.asleep) < 0.75
+    assert all(n.end_ns - n.start_ns < 10 * 60 * MIN for n in gated.nights)
 
 
 def test_sleep_markers_win_and_work_without_an_accelerometer() -> None:
