@@ -63,7 +63,7 @@ class GridSettings(TypedDict):
     label: str
 
 
-# A day's cosinor needs half of its 10-min bins (12 h) with data.
+# A cosinor (of a day or of the recording) needs 12 h of bins with data.
 MIN_DAY_SHARE: Final = 0.5
 
 
@@ -217,8 +217,8 @@ def profile(
         states=states,
         days=_days(m, states, found, eps, sessions, st),
         nights=found,
-        hr=_fit(rest, rest.hr, st.bin_min, 4),
-        stress=_fit(rest, rest.stress, st.bin_min, 4),
+        hr=_fit(rest, rest.hr, st.bin_min, MIN_DAY_SHARE * 24 * 60 / st.bin_min),
+        stress=_fit(rest, rest.stress, st.bin_min, MIN_DAY_SHARE * 24 * 60 / st.bin_min),
         stability={k: stability(hours, getattr(rest, k)) for k in ("activity", "hr", "stress")},
         episodes=eps,
         selfcare=session_effects(m, sessions, participant, hours=st.selfcare_hours),

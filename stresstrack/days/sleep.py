@@ -162,11 +162,13 @@ def low_heart_rate(hr: FloatArray, quantile: float = 1 / 3, smooth_min: int = 61
     >>> low = low_heart_rate(hr)
     >>> int(low.sum()), bool(low[400]), bool(low[100])
     (200, True, False)
+    >>> low_heart_rate(np.full(10, 60.0)).all()  # too short to smooth: not gated
+    np.True_
     """
-    if hr.size == 0 or not np.isfinite(hr).any():
-        return np.ones(hr.size, dtype=bool)
     smooth = pd.Series(hr).rolling(smooth_min, center=True, min_periods=smooth_min // 4).median()
     values = smooth.to_numpy(dtype=float)
+    if not np.isfinite(values).any():  # no HR, or too little to smooth
+        return np.ones(hr.size, dtype=bool)
     limit = float(np.nanquantile(values, quantile))
     return np.asarray(~(values >= limit), dtype=bool)  # NaN (no HR near): not gated
 

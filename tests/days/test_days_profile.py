@@ -7,14 +7,17 @@ import csv
 import stat
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from days_synthetic import Synthetic, multi_day
 
 from stresstrack import api
 from stresstrack.cli import main
-from stresstrack.days import DaysSettings, ParticipantRows, profile
+from stresstrack.days import DaysSettings, ParticipantRows, StudyDays, profile
+from stresstrack.days.selfcare import mean_ci
 from stresstrack.days.tables import TABLE_FILES
+from stresstrack.report.days import days_sections
 from stresstrack.store.sqlite import Store
 
 
@@ -143,3 +146,38 @@ def test_a_wrong_time_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFix
     assert not any(out.glob("*.csv"))
     assert main(["days", str(tmp_path / "none.db"), "--out", str(out)]) == 2
     assert "no such store" in capsys.readouterr().err
+
+
+def _variants() -> dict[str, tuple[list[Any], list[Any], list[Any]]]:
+    s = multi_day(seed=0, days=3)
+    f, st, se = s.features, s.stress, s.sessions
+    return {
+        "empty": ([], [], []),
+        "one window": (f[:1], st[:1], []),
+        "2 h": (f[:240], st[:240], se),
+        "no features values": ([replace(x, values={}) for x in f], st, se),
+        "no index": (f, [replace(x, index=None) for x in st], se),
+        "stress only": ([], st, se),
+        "features only": (f, [], se),
+    }
+
+
+@pytest.mark.parametrize("name", list(_variants()))
+def test_short_or_partial_data(name: str) -> None:
+    """Whatever part of the data is missing, the analysis, its tables and its report
+    section come out (warnings are errors here) and claim nothing they cannot: no cosinor
+    under 12 h of data, no night without an accelerometer or HR, no days section under 2
+    days."""
+    f, st, se = _variants()[name]
+    r = profile(ParticipantRows(f, st, se), "p1")
+    study = StudyDays([r], mean_ci([r.selfcare_mean.mean]))
+    for rows in TABLE_FILES.values():
+        header, *body = list(rows(study))
+        assert all(len(b) == len(header) for b in body)
+    html = days_sections([r], {})
+    if r.minutes.n < 12 * 60:
+        assert r.hr is None and r.stress is None and not r.nights and html == ""
+    if not f or name == "no features values":
+        assert not r.nights and not any(d.hr for d in r.days)
+    if name == "no index":
+        assert not r.episodes and r.stress is None and r.hr is not None
