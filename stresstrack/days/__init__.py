@@ -1,10 +1,11 @@
 """Days, nights and rhythms of multi-day recordings (docs/days.md).
 
 :func:`profile` gives one participant's :class:`DaysResult` from a store or from rows:
-sleep (Cole–Kripke 1992 or ``sleep`` sessions) and nightly resting HR and RMSSD, the 24-h
-cosinor of HR and of the stress index per day and over the recording, interdaily stability
-and intradaily variability, daily stress load and episodes with exercise kept apart, and
-the effect of self-care sessions against the same hours of other days.
+sleep (Cole–Kripke 1992 gated by low heart rate, or ``sleep`` sessions) and nightly resting
+HR and RMSSD, the 24-h cosinor of HR and of the stress index per day and over the
+recording, interdaily stability and intradaily variability, daily stress load and episodes
+with exercise kept apart, and the effect of self-care sessions against the same hours of
+other days.
 """
 
 from stresstrack.days.cosinor import Cosinor, Stability, cosinor, stability
