@@ -6,7 +6,8 @@ Tables have the columns of ``stresstrack export --table ...`` (one definition,
 tz-aware too. Empty cells are ``NaN``/``NaT``.
 
 * :func:`open` → :class:`Study`: ``.participants``, ``.features()``, ``.stress()``,
-  ``.sessions()``, ``.events(kind)``, ``.analyze()``;
+  ``.sessions()``, ``.events(kind)``, ``.analyze()``, ``.days()`` (multi-day tables) and
+  ``.profile(participant)`` (one participant's :class:`stresstrack.days.DaysResult`);
 * :func:`process` → :class:`Results`: features, stress and sessions of plain arrays (RR
   intervals, skin conductance, markers), through the same pipeline as everything else.
 """
@@ -18,7 +19,7 @@ import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, Final, Literal, Self
+from typing import TYPE_CHECKING, Any, Final, Literal, Self
 
 import numpy as np
 import numpy.typing as npt
@@ -36,6 +37,9 @@ from stresstrack.events import (
 )
 from stresstrack.pipeline.engine import Pipeline, PipelineConfig
 from stresstrack.store.sqlite import Store
+
+if TYPE_CHECKING:
+    from stresstrack.days import DaysResult
 
 __all__ = ["Results", "Study", "open", "process"]
 
@@ -161,6 +165,34 @@ class Study:
             header, *body = list(rows)
             out[name] = pd.DataFrame(body, columns=[str(h) for h in header])
         return out
+
+    def profile(self, participant: str, *, tz: str = "UTC") -> DaysResult:
+        """One participant's days, nights and rhythms (:func:`stresstrack.days.profile`)."""
+        from stresstrack.days import DaysSettings, profile
+
+        return profile(self._store, participant, DaysSettings(tz=tz))
+
+    def days(self, *, tz: str = "UTC") -> dict[str, pd.DataFrame]:
+        """``stresstrack days``'s tables (``days``, ``episodes``, ``rhythm``, ``selfcare``) as
+        DataFrames with the columns of its CSV files (docs/days.md); empty cells are NaN."""
+        from stresstrack.days import DaysSettings, profile_store
+        from stresstrack.days.tables import TABLE_FILES
+
+        study = profile_store(self._store, DaysSettings(tz=tz))
+        out = {}
+        for name, rows in TABLE_FILES.items():
+            header, *body = list(rows(study))
+            frame = pd.DataFrame(body, columns=header).replace("", np.nan)
+            out[name.removesuffix(".csv")] = frame.apply(_numeric_column)
+        return out
+
+
+def _numeric_column(column: pd.Series) -> pd.Series:
+    """Numbers where every value is one, else the column as it is."""
+    try:
+        return pd.to_numeric(column)
+    except (ValueError, TypeError):
+        return column
 
 
 def open(path: str | Path) -> Study:

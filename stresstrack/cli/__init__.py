@@ -38,9 +38,9 @@ def error_text(exc: BaseException) -> str:
 
 # Order of the commands in --help; each is loaded only when a parser needs it.
 COMMANDS = (
-    "demo", "collect", "mark", "ask", "lab", "scan", "replay", "analyze", "audit", "blind",
-    "power", "export",
-    "report", "sync", "doctor", "influx", "dashboards", "pipeline", "mqtt", "serve",
+    "demo", "collect", "mark", "ask", "lab", "scan", "replay", "analyze", "days", "audit",
+    "blind", "power", "export", "report", "sync", "doctor", "influx", "dashboards", "pipeline",
+    "mqtt", "serve",
 )  # fmt: skip
 # Commands that load only their own module (quick to start: `mark` during a session).
 QUICK_COMMANDS = ("mark",)

@@ -29,6 +29,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("store", type=Path, metavar="STORE")
     p.add_argument("--out", type=Path, required=True, metavar="report.html")
     p.add_argument("--force", action="store_true", help="replace --out if it exists")
+    p.add_argument(
+        "--tz",
+        default="UTC",
+        metavar="ZONE",
+        help="time zone of the days section's clock hours, an IANA name (default UTC)",
+    )
     add_analysis_options(p)
     p.set_defaults(run=run)
 
@@ -54,6 +60,7 @@ def run(args: argparse.Namespace) -> int:
             endpoints=analysis_endpoints(args),
             unblind=key,
             extra_sections=extra,
+            tz=args.tz,
         )
     if blinding:
         print(blinding)

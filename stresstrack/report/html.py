@@ -31,6 +31,7 @@ from stresstrack.analysis.effects import NOT_CAUSAL, Effect, StudyEffects
 from stresstrack.endpoints.config import EndpointConfig
 from stresstrack.outputs import private_output
 from stresstrack.report.charts import _esc, _fmt, kind_colours
+from stresstrack.report.days import DAYS_CSS
 from stresstrack.report.endpoints import endpoints_section
 from stresstrack.report.forest import ForestRow, svg_forest_plot
 from stresstrack.report.participant import _participant_section, _session_label, _utc
@@ -355,6 +356,16 @@ def _package_version() -> str:
         return "unknown"
 
 
+def _days_hook(store: Store, colours: Mapping[str, str], tz: str) -> str:
+    """The days section (stresstrack/report/days.py) of multi-day participants, else ""."""
+    from stresstrack.days import DaysSettings, profile
+    from stresstrack.report.days import days_sections
+
+    settings = DaysSettings(tz=tz)
+    results = [profile(store, p, settings) for p in store.participants()]
+    return days_sections(results, colours, threshold=settings.load.threshold)
+
+
 def render_report(
     store: Store,
     out: Path,
@@ -365,12 +376,14 @@ def render_report(
     endpoints: EndpointConfig | None = None,
     unblind: Mapping[str, str] | None = None,
     extra_sections: Sequence[str] = (),
+    tz: str = "UTC",
 ) -> Path:
     """Write the whole store as one offline HTML page at ``out`` and return its path.
 
     ``settings``, ``arms`` and ``unblind`` (a blinded study's key, code -> name) go to the
     session analysis (defaults: ``AnalysisSettings()`` and the arms the store recorded);
-    ``extra_sections`` (HTML, e.g. :mod:`stresstrack.report.audit`) follow the cohort.
+    ``extra_sections`` (HTML, e.g. :mod:`stresstrack.report.audit`) follow the cohort;
+    ``tz`` gives the clock hours of the days section.
     """
     from stresstrack.blinding import rename_sessions
 
@@ -400,6 +413,7 @@ def render_report(
         if analysis.endpoints is not None:  # self-report and lab values (docs/endpoints.md)
             head.append(endpoints_section(analysis.endpoints))
         sections[0:0] = [*head, *extra_sections]
+        sections.append(_days_hook(store, colours, tz))
     else:
         sections = [
             '<p class="empty" id="no-data">No data: this store holds no participants, '
@@ -410,7 +424,7 @@ def render_report(
         # Belt and braces for "opens offline": the browser may not fetch anything.
         '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
         "style-src 'unsafe-inline'\">"
-        f"<title>{_esc(title)}</title><style>{_CSS}</style></head><body>"
+        f"<title>{_esc(title)}</title><style>{_CSS}{DAYS_CSS}</style></head><body>"
         f'<header><h1>{_esc(title)}</h1><dl class="meta">'
         f'<dt>Study</dt><dd id="study">{_esc(study)}</dd>'
         + (f'<dt>Protocol</dt><dd id="protocol">{_esc(protocol)}</dd>' if protocol else "")

@@ -527,6 +527,39 @@ class Store:
     def sessions(self, participant: str | None = None) -> list[Session]:
         return [_session(r) for r in self._select("sessions", participant, "start_ns")]
 
+    def feature_columns(
+        self, participant: str, keys: Sequence[str]
+    ) -> tuple[list[int], list[list[float | None]]]:
+        """Window end times and the values of ``keys`` (one list per key, None where
+        missing) of one participant's features, in time order, without decoding whole rows
+        (a week of 5 s windows holds ~120,000 rows of ~60 features)."""
+        for k in keys:
+            if not k.replace("_", "").isalnum():
+                raise ValueError(f"feature name {k!r}: letters, digits and _ only")
+        picks = "".join(f", json_extract(vals, '$.{k}')" for k in keys)
+        rows = self._db.execute(
+            f"SELECT time_ns{picks} FROM features WHERE participant = ? ORDER BY time_ns",
+            (participant,),
+        )
+        times: list[int] = []
+        columns: list[list[float | None]] = [[] for _ in keys]
+        for r in rows:
+            times.append(int(r[0]))
+            for column, v in zip(columns, r[1:], strict=True):
+                column.append(float(v) if isinstance(v, int | float) else None)
+        return times, columns
+
+    def stress_columns(self, participant: str) -> tuple[list[int], list[float | None], list[float]]:
+        """Window end times, stress index (None where missing) and confidence of one
+        participant, in time order."""
+        rows = self._db.execute(
+            "SELECT time_ns, stress_index, confidence FROM stress WHERE participant = ? "
+            "ORDER BY time_ns",
+            (participant,),
+        ).fetchall()
+        return ([int(r[0]) for r in rows], [None if r[1] is None else float(r[1]) for r in rows],
+                [float(r[2]) for r in rows])  # fmt: skip
+
     def _select(self, table: str, participant: str | None, order: str) -> list[Any]:
         sql = f"SELECT {_RESULT_COLUMNS[table]} FROM {table}"
         params: tuple[str, ...] = ()
