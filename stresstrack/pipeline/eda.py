@@ -134,7 +134,8 @@ def sosfilt(
     y = np.array(x, dtype=np.float64, order="C", ndmin=2)  # a copy: filtered in place
     state = np.zeros((1, sos.shape[0], 2)) if zi is None else np.array(zi, ndmin=3, order="C")
     _sosfilt_c(sos, y, state)
-    return y[0]
+    out: FloatArray = y[0]
+    return out
 
 
 def _filtfilt(x: npt.NDArray[np.float64], plan: Plan) -> npt.NDArray[np.float64]:
@@ -289,7 +290,8 @@ def zoom_cubic(x: FloatArray, length: int) -> FloatArray:
     first, w0, w1, w2, w3 = plan
     c = scipy.ndimage.spline_filter1d(x, 3, mode="constant", output=np.float64)
     c = np.concatenate((c[2:0:-1], c, c[-2:-4:-1]))  # ndimage mirrors taps beyond the ends
-    return ((w0 * c[first] + w1 * c[first + 1]) + w2 * c[first + 2]) + w3 * c[first + 3]
+    out: FloatArray = ((w0 * c[first] + w1 * c[first + 1]) + w2 * c[first + 2]) + w3 * c[first + 3]
+    return out
 
 
 @functools.lru_cache(maxsize=1)

@@ -63,8 +63,8 @@ def _periodogram(x: FloatArray, fs: float = _FS) -> tuple[FloatArray, FloatArray
 def _plan(n: int, fs: float) -> tuple[FloatArray, float, FloatArray, float, FloatArray]:
     """Centred sample index, its sum of squares, the Hann window, the PSD normalisation and
     the frequencies of an ``n``-sample periodogram (the same for every window)."""
-    k = np.arange(n) - (n - 1) / 2.0
-    w = np.hanning(n)
+    k = np.arange(n, dtype=np.float64) - (n - 1) / 2.0
+    w = np.asarray(np.hanning(n), dtype=np.float64)
     freqs = np.asarray(np.fft.rfftfreq(max(_NFFT, n), 1.0 / fs), dtype=np.float64)
     return k, float(k @ k), w, fs * float(np.sum(w * w)), freqs
 
