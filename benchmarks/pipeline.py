@@ -6,10 +6,11 @@ Measures, in one run, on one core:
 (b) the same pipeline with every feature family's ``method="neurokit"``: every window's
     features computed by NeuroKit2's own functions (``hrv_time``, ``hrv_nonlinear`` for
     SD1/SD2/DFA, its interpolation and detrending for the spectrum, ``eda_clean``/
-    ``eda_phasic``/``eda_peaks``, ``eda_sympathetic``), i.e. naive
-    NeuroKit2 per window, and checks it gives the same feature rows (largest relative
-    difference: ~1e-4, from VLF power, which the Kubios-style detrending nearly empties;
-    every other feature agrees to 1e-6 or better, docs/features.md);
+    ``eda_phasic``/``eda_peaks``, ``eda_sympathetic``, and ``signal_fixpeaks`` for the Kubios
+    artefact passes), i.e. naive NeuroKit2 per window, and checks it gives the same feature
+    rows (largest relative difference: ~1e-4, from VLF power, which the Kubios-style
+    detrending nearly empties; every other feature agrees to 1e-6 or better,
+    docs/features.md);
 
 (c) 24 h of one participant (RR + EDA at 32 Hz, 5-s hop) written as generic CSV files and
     replayed by the real command ``stresstrack replay FOLDER --store OUT.db`` in a fresh

@@ -12,6 +12,7 @@ support), not the tighter plausible ranges importers apply to recordings (``PLAU
 
 from __future__ import annotations
 
+import functools
 import math
 from datetime import UTC, datetime
 from typing import Final
@@ -160,6 +161,32 @@ def _samples(values: object, rate: object, field: str, kind: str, what: str) -> 
             _number(v, f"{field}[{i}]", what, (lo, hi))
 
 
+def _check_ids(participant: str, study: str, device: str, before: str, what: str) -> None:
+    try:
+        validate_participant_id(participant)
+    except ValueError as exc:
+        raise EventError(before, str(exc)) from None
+    check_text(study, "study", what)
+    check_text(device, "device", what)
+
+
+@functools.lru_cache(maxsize=4096)
+def _ids_cached(participant: str, study: str, device: str) -> bool:
+    try:
+        _check_ids(participant, study, device, "", "")
+    except EventError:
+        return False
+    return True
+
+
+def _ids_fine(participant: object, study: object, device: object) -> bool:
+    """Whether the identifying texts pass (remembered: a recording repeats the same few for
+    every event, and checking them character by character cost more than the rest)."""
+    if type(participant) is str and type(study) is str and type(device) is str:
+        return _ids_cached(participant, study, device)
+    return False
+
+
 def check_event(event: Event, *, now_ns: int | None = None) -> Event:
     """``event`` if every field is within the documented limits, else :class:`EventError`.
 
@@ -177,16 +204,11 @@ def check_event(event: Event, *, now_ns: int | None = None) -> Event:
     """
     name = type(event).__name__.lower()
     participant = event.participant
-    what = f"{name} at {event.time_ns!r}"
-    try:
-        validate_participant_id(participant)
-    except ValueError as exc:
-        raise EventError(what, str(exc)) from None
     what = f"{name} of {participant} at {event.time_ns!r}"
+    if not _ids_fine(participant, event.study, event.device):
+        _check_ids(participant, event.study, event.device, f"{name} at {event.time_ns!r}", what)
     latest = LATEST_NS if now_ns is None else min(LATEST_NS, now_ns + MAX_FUTURE_NS)
     _time(event.time_ns, "time_ns", what, latest)
-    check_text(event.study, "study", what)
-    check_text(event.device, "device", what)
     if isinstance(event, Beat):
         _number(event.rr_ms, "rr_ms", what, _VALUES["rr_ms"])
         if event.rr_ticks is not None:

@@ -26,7 +26,7 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["RateEstimate", "SampleClock", "estimate_rate", "gap_threshold_s"]
+__all__ = ["MIN_FIT_SAMPLES", "RateEstimate", "SampleClock", "estimate_rate", "gap_threshold_s"]
 
 NS: Final = 1_000_000_000
 FORGET_S: Final = 20.0  # the fit follows a wandering clock (loggers: +-0.2 s over minutes)
@@ -38,6 +38,9 @@ OUTLIER_SCALES: Final = 6.0  # residuals beyond this many typical residuals stay
 MIN_SCALE_S: Final = 0.0005
 MIN_RATE_HZ: Final = 0.001
 FIT_POINTS: Final = 200_000
+# Readers fit a file's rate from at least this many timestamps; a shorter stream keeps the
+# rate its format states (too few points to tell jitter from rate).
+MIN_FIT_SAMPLES: Final = 100
 
 
 def gap_threshold_s(rate_hz: float) -> float:

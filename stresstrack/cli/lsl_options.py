@@ -5,10 +5,9 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from stresstrack.pipeline.engine import Pipeline, PipelineConfig
-
 if TYPE_CHECKING:
     from stresstrack.lsl.inlet import Converter
+    from stresstrack.pipeline.engine import Pipeline, PipelineConfig
     from stresstrack.session.study import Study
 
 __all__ = ["add_lsl_inlet_options", "add_lsl_outlet_option", "lsl_inlets", "lsl_pipeline"]
@@ -58,6 +57,8 @@ def add_lsl_inlet_options(p: argparse.ArgumentParser) -> None:
 def lsl_pipeline(args: argparse.Namespace, config: PipelineConfig) -> Pipeline:
     """The pipeline of a command: publishing to LSL with ``--lsl``."""
     if not getattr(args, "lsl", False):
+        from stresstrack.pipeline.engine import Pipeline
+
         return Pipeline(config)
     from stresstrack.lsl.outlet import Publisher, PublishingPipeline
 

@@ -24,10 +24,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Final, Literal
 
-import neurokit2 as nk
 import numpy as np
 import numpy.typing as npt
 
+from stresstrack.pipeline.fixpeaks import fixpeaks_pass
 from stresstrack.pipeline.window import ARTEFACT_TYPES
 from stresstrack.sample_rate import SampleClock
 
@@ -73,6 +73,9 @@ class KubiosCorrector:
     """
 
     method: ArtefactCorrection = "kubios"
+    # How the Kubios passes are computed: "fast" (numpy, pipeline/fixpeaks.py) or "neurokit"
+    # (nk.signal_fixpeaks itself); the same peaks out (tests/pipeline/test_fixpeaks.py).
+    implementation: Literal["fast", "neurokit"] = "fast"
 
     # pending raw beats: (time_ns, rr_ms, chain position ns)
     _raw: list[tuple[int, float, int]] = field(default_factory=list)
@@ -118,7 +121,7 @@ class KubiosCorrector:
         tags: list[tuple[int, str]] = []  # (chain position, artefact class)
         if peaks.size >= MIN_SEGMENT_BEATS and self.method == "kubios":
             rel_us = (peaks - peaks[0]) // US
-            clean_us, found = _fixpeaks_kubios(rel_us)
+            clean_us, found = _fixpeaks_kubios(rel_us, self.implementation)
             tags = sorted((int(peaks[0]) + int(pos) * US, kind) for pos, kind in found)
             p0 = int(peaks[0])
             # Unchanged peaks keep their exact position (the µs grid only serves the correction).
@@ -183,7 +186,7 @@ class KubiosCorrector:
 
 
 def _fixpeaks_kubios(
-    peaks_us: npt.NDArray[np.int64],
+    peaks_us: npt.NDArray[np.int64], implementation: Literal["fast", "neurokit"] = "fast"
 ) -> tuple[npt.NDArray[np.float64], list[tuple[int, str]]]:
     """``nk.signal_fixpeaks(method="kubios")`` (iterative), one pass at a time so that the
     artefacts of every pass are kept (NeuroKit2 returns those of the last pass only): the
@@ -197,11 +200,16 @@ def _fixpeaks_kubios(
     def one_pass(
         p: npt.NDArray[np.float64],
     ) -> tuple[npt.NDArray[np.float64], list[tuple[int, str]]]:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            info, out = nk.signal_fixpeaks(
-                p, sampling_rate=1_000_000, method="kubios", iterative=False
-            )
+        if implementation == "fast":
+            info, out = fixpeaks_pass(p, 1_000_000)
+        else:
+            import neurokit2 as nk  # on first use: the reference is slow to import
+
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                info, out = nk.signal_fixpeaks(
+                    p, sampling_rate=1_000_000, method="kubios", iterative=False
+                )
         kinds = [(int(p[int(i)]), k) for k in ARTEFACT_TYPES for i in info[k] if int(i) < p.size]
         return np.asarray(out, dtype=np.float64), kinds
 
@@ -283,6 +291,8 @@ class PeakDetector:
         if seg.size < int(2 * fs):
             return []
         rate = clock.rate_hz  # the effective rate: filters and windows as on the true signal
+        import neurokit2 as nk  # on first use: the reference is slow to import
+
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             if self.kind == "ecg":

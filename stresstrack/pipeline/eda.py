@@ -23,13 +23,17 @@ import math
 import warnings
 from typing import Final
 
-import neurokit2 as nk
 import numpy as np
 import numpy.typing as npt
 import scipy.ndimage
 import scipy.signal
 
 from stresstrack.pipeline.hrv import Method
+
+try:  # the compiled loop behind scipy.signal.sosfilt (scipy 1.x): see sosfilt below
+    from scipy.signal._sosfilt import _sosfilt as _sosfilt_c
+except ImportError:  # pragma: no cover
+    _sosfilt_c = None
 
 __all__ = [
     "EDA_FEATURES",
@@ -88,7 +92,8 @@ def _butter(order: int, cutoff: float, btype: str, fs: float) -> npt.NDArray[np.
     return sos
 
 
-Plan = tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], int]
+FloatArray = npt.NDArray[np.float64]
+Plan = tuple[FloatArray, FloatArray, int]
 
 
 def _plan(sos: npt.NDArray[np.float64]) -> Plan:
@@ -109,6 +114,30 @@ def _decimate_plan(q: int) -> Plan:
     return _plan(np.asarray(scipy.signal.cheby1(8, 0.05, 0.8 / q, output="sos"), dtype=np.float64))
 
 
+def sosfilt(
+    sos: npt.NDArray[np.float64],
+    x: npt.NDArray[np.float64],
+    zi: npt.NDArray[np.float64] | None = None,
+) -> npt.NDArray[np.float64]:
+    """``scipy.signal.sosfilt(sos, x, zi=zi)``'s output for a 1-D float64 ``x``, bit-identical:
+    scipy's compiled loop called directly, without the per-call argument handling that costs
+    several times the filtering of a minute of EDA.
+
+    >>> sos = scipy.signal.butter(2, 0.1, output="sos")
+    >>> x = np.sin(np.arange(50.0))
+    >>> bool(np.array_equal(sosfilt(sos, x), scipy.signal.sosfilt(sos, x)))
+    True
+    """
+    if _sosfilt_c is None:  # pragma: no cover - a scipy without the private loop
+        z = np.zeros((sos.shape[0], 2)) if zi is None else zi
+        return np.asarray(scipy.signal.sosfilt(sos, x, zi=z)[0], dtype=np.float64)
+    y = np.array(x, dtype=np.float64, order="C", ndmin=2)  # a copy: filtered in place
+    state = np.zeros((1, sos.shape[0], 2)) if zi is None else np.array(zi, ndmin=3, order="C")
+    _sosfilt_c(sos, y, state)
+    out: FloatArray = y[0]
+    return out
+
+
 def _filtfilt(x: npt.NDArray[np.float64], plan: Plan) -> npt.NDArray[np.float64]:
     """``scipy.signal.sosfiltfilt`` (odd padding, default pad length) with the design and the
     initial conditions computed once; bit-identical to scipy's."""
@@ -116,8 +145,8 @@ def _filtfilt(x: npt.NDArray[np.float64], plan: Plan) -> npt.NDArray[np.float64]
     if x.size <= edge:
         return np.asarray(scipy.signal.sosfiltfilt(sos, x), dtype=np.float64)
     ext = np.concatenate((2 * x[0] - x[edge:0:-1], x, 2 * x[-1] - x[-2 : -(edge + 2) : -1]))
-    y, _ = scipy.signal.sosfilt(sos, ext, zi=zi * ext[0])
-    y, _ = scipy.signal.sosfilt(sos, y[::-1], zi=zi * y[-1])
+    y = sosfilt(sos, ext, zi * ext[0])
+    y = sosfilt(sos, y[::-1], zi * y[-1])
     return np.asarray(y[::-1][edge:-edge], dtype=np.float64)
 
 
@@ -176,6 +205,8 @@ def _eda_neurokit(
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.intp], npt.NDArray[np.float64]]:
     """Tonic level, SCR peaks and amplitudes from NeuroKit2's own functions."""
     fs = round(sampling_rate)
+    import neurokit2 as nk  # on first use: the reference is slow to import
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         cleaned = (
@@ -226,6 +257,43 @@ def eda_quality(
     return quality, ""
 
 
+@functools.lru_cache(maxsize=4)
+def _zoom_plan(n: int, length: int) -> tuple[npt.NDArray[np.intp], FloatArray, FloatArray,
+                                              FloatArray, FloatArray] | None:  # fmt: skip
+    """First tap (into the coefficients mirror-padded by 2) and the four cubic B-spline
+    weights of each output point, as ndimage computes them; None where ndimage would reach
+    outside the input (then it is called itself)."""
+    pos = np.arange(length) * ((n - 1) / (length - 1))
+    if n < 4 or pos[-1] > n - 1:
+        return None
+    whole = np.floor(pos)
+    y = pos - whole
+    z = 1.0 - y
+    w1 = (y * y * (y - 2.0) * 3.0 + 4.0) / 6.0
+    w2 = (z * z * (z - 2.0) * 3.0 + 4.0) / 6.0
+    w0 = z * z * z / 6.0
+    return whole.astype(np.intp) + 1, w0, w1, w2, 1.0 - w0 - w1 - w2
+
+
+def zoom_cubic(x: FloatArray, length: int) -> FloatArray:
+    """``scipy.ndimage.zoom(x, length / x.size)`` (cubic spline, mode "constant") of a 1-D
+    signal, bit-identical: ndimage's spline prefilter, then the evaluation with the output
+    positions and weights computed once per length (ndimage recomputes them per sample).
+
+    >>> x = np.sin(np.arange(40.0) / 3)
+    >>> bool(np.array_equal(zoom_cubic(x, 500), scipy.ndimage.zoom(x, 500 / 40)))
+    True
+    """
+    plan = _zoom_plan(x.size, length)
+    if plan is None:
+        return np.asarray(scipy.ndimage.zoom(x, length / x.size), dtype=np.float64)
+    first, w0, w1, w2, w3 = plan
+    c = scipy.ndimage.spline_filter1d(x, 3, mode="constant", output=np.float64)
+    c = np.concatenate((c[2:0:-1], c, c[-2:-4:-1]))  # ndimage mirrors taps beyond the ends
+    out: FloatArray = ((w0 * c[first] + w1 * c[first + 1]) + w2 * c[first + 2]) + w3 * c[first + 3]
+    return out
+
+
 @functools.lru_cache(maxsize=1)
 def _posada_cheby() -> npt.NDArray[np.float64]:
     cheby: npt.NDArray[np.float64] = scipy.signal.cheby1(8, 1, 0.8, "lowpass", fs=400, output="sos")
@@ -246,12 +314,8 @@ def eda_sympathetic(
         return _eda_sympathetic_neurokit(signal_us, sampling_rate)
     fs = round(sampling_rate)
     length = int(np.round(signal_us.size * 400 / fs))
-    x = (
-        signal_us
-        if length == signal_us.size
-        else scipy.ndimage.zoom(signal_us, length / signal_us.size)
-    )
-    x = scipy.signal.sosfilt(_posada_cheby(), x)
+    x = signal_us if length == signal_us.size else zoom_cubic(signal_us, length)
+    x = sosfilt(_posada_cheby(), x)
     x = decimate_cached(x, 10)
     x = decimate_cached(x, 20)
     x = sosfiltfilt_cached(x, 8, 0.01, "highpass", 2)
@@ -272,6 +336,8 @@ def _eda_sympathetic_neurokit(
     signal_us: npt.NDArray[np.float64], sampling_rate: float
 ) -> dict[str, float]:
     """EDASymp from NeuroKit2 itself (for tests and the benchmark)."""
+    import neurokit2 as nk  # on first use: the reference is slow to import
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         out = nk.eda_sympathetic(signal_us, sampling_rate=round(sampling_rate), method="posada")

@@ -113,7 +113,7 @@ SOURCE_PRIORITY: Final = ("ecg", "hrs", "file", "ppi", "ppg")
 # The method field of each feature family (``fast`` or ``neurokit``).
 METHOD_FIELDS: Final = (
     "hrv_time_method", "hrv_frequency_method", "hrv_nonlinear_method", "eda_method",
-    "eda_sympathetic_method",
+    "eda_sympathetic_method", "artefact_method",
 )  # fmt: skip
 
 
@@ -157,6 +157,7 @@ class PipelineConfig:
     hrv_nonlinear_method: Method = "fast"
     eda_method: Method = "fast"
     eda_sympathetic_method: Method = "fast"
+    artefact_method: Method = "fast"  # the Kubios passes: numpy, or nk.signal_fixpeaks
 
     def __post_init__(self) -> None:
         for name in (
@@ -178,6 +179,7 @@ class PipelineConfig:
         return dataclasses.replace(
             self, hrv_time_method=method, hrv_frequency_method=method,
             hrv_nonlinear_method=method, eda_method=method, eda_sympathetic_method=method,
+            artefact_method=method,
         )  # fmt: skip
 
     @property
@@ -384,7 +386,12 @@ class Pipeline:
     def _add_beat(self, st: _Participant, key: str, t: int, rr: float) -> None:
         b = st.beats.get(key)
         if b is None:
-            b = st.beats[key] = _Beats(KubiosCorrector(method=self.config.artefact_correction))
+            b = st.beats[key] = _Beats(
+                KubiosCorrector(
+                    method=self.config.artefact_correction,
+                    implementation=self.config.artefact_method,
+                )
+            )
         b.extend(b.corrector.add(t, rr))
         st.raw_progress[key] = t
 
@@ -539,9 +546,9 @@ class Pipeline:
         quality: dict[str, float] = {}
         reasons: dict[str, str] = {}
         slow = end % self._slow_hop_ns == 0
-        plausible = self._hrv(st, end, slow, values, quality, reasons)
+        plausible, beats = self._hrv(st, end, slow, values, quality, reasons)
         self._eda(st, end, end % self._edasymp_hop_ns == 0, values, quality, reasons)
-        self._confounds(st, end, values)
+        self._confounds(st, end, values, beats)
         return FeatureRow(
             time_ns=end, participant=pid, study=st.study, values=values, quality=quality,
             reasons=reasons, plausible=plausible,
@@ -620,8 +627,9 @@ class Pipeline:
     def _hrv(
         self, st: _Participant, end: int, slow: bool, values: dict[str, float | None],
         quality: dict[str, float], reasons: dict[str, str],
-    ) -> bool:  # fmt: skip
-        """HRV features of the window ending at ``end``; False if implausible."""
+    ) -> tuple[bool, BeatWindow]:  # fmt: skip
+        """HRV features of the window ending at ``end``; False if implausible, and the
+        window's beats."""
         c = self.config
         window = int(c.hrv_window_s * NS)
         w = self._beats_in(st, end - window, end)
@@ -657,7 +665,7 @@ class Pipeline:
         for fam in ("freq", "nonlinear"):
             if fam in st.slow_reasons:
                 reasons[fam] = st.slow_reasons[fam]
-        return not reason.startswith("implausible")
+        return not reason.startswith("implausible"), w
 
     def _slow_hrv(self, st: _Participant, end: int) -> None:
         c = self.config
@@ -730,12 +738,13 @@ class Pipeline:
         st = self._p.get(participant)
         return None if st is None else st.stress.baseline
 
-    def _confounds(self, st: _Participant, end: int, values: dict[str, float | None]) -> None:
+    def _confounds(
+        self, st: _Participant, end: int, values: dict[str, float | None], beats: BeatWindow
+    ) -> None:
         """Breathing rate (RSA, or the accelerometer when still) and movement per window."""
         window = int(self.config.hrv_window_s * NS)
         values.update(dict.fromkeys((*RESPIRATION_FEATURES, *MOVEMENT_FEATURES)))
-        if values.get("rmssd_ms") is not None:
-            beats = self._beats_in(st, end - window, end)
+        if values.get("rmssd_ms") is not None:  # ``beats``: the HRV window's, the same span
             values.update(respiration_rr(beats.rr_ms, beats.times_s))
         lo = bisect.bisect_right(st.acc_t, end - window)
         hi = bisect.bisect_right(st.acc_t, end)

@@ -32,7 +32,6 @@ import warnings
 from collections.abc import Callable
 from typing import Final, Literal
 
-import neurokit2 as nk
 import numpy as np
 import numpy.typing as npt
 import scipy.interpolate
@@ -128,6 +127,8 @@ def _hrv_time_fast(w: BeatWindow) -> dict[str, float]:
 
 def _hrv_time_neurokit(w: BeatWindow) -> dict[str, float]:
     rri = {"RRI": w.rr_ms, "RRI_Time": w.times_s}
+    import neurokit2 as nk  # on first use: the reference is slow to import
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         t = nk.hrv_time(rri)
@@ -239,6 +240,8 @@ def _psd_neurokit_reference(
 ) -> tuple[FloatArray, FloatArray]:
     """The PSD NeuroKit2's hrv_frequency integrates, from NeuroKit2's own steps
     (``intervals_process`` then ``signal_psd`` with hrv_frequency's arguments)."""
+    import neurokit2 as nk  # on first use: the reference is slow to import
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         signal, _, fs = nk.intervals_process(
@@ -313,6 +316,8 @@ def _psd_kubios_reference(
 ) -> tuple[FloatArray, FloatArray]:
     """The same steps with NeuroKit2's interpolation and detrending (an independent
     implementation of both), and scipy's Welch called directly."""
+    import neurokit2 as nk  # on first use: the reference is slow to import
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         signal = nk.signal_interpolate(t, rr, x_new=_grid(t, fs), method="cubic")
@@ -355,6 +360,8 @@ def _band_powers(freq: FloatArray, power: FloatArray) -> dict[str, float]:
 def hrv_nonlinear(w: BeatWindow, method: Method = "fast") -> dict[str, float]:
     """DFA α1 (NaN below 12 intervals)."""
     if method == "neurokit":
+        import neurokit2 as nk  # on first use: the reference is slow to import
+
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             nl = nk.hrv_nonlinear({"RRI": w.rr_ms, "RRI_Time": w.times_s})

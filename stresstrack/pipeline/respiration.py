@@ -16,6 +16,7 @@ Mayer waves and the 1/f background are broad).
 
 from __future__ import annotations
 
+import functools
 from typing import Final
 
 import numpy as np
@@ -50,13 +51,22 @@ def _periodogram(x: FloatArray, fs: float = _FS) -> tuple[FloatArray, FloatArray
     """One-sided power spectral density (unit² / Hz) of ``x`` sampled at ``fs``, Hann
     window, linear trend removed."""
     n = x.size
-    k = np.arange(n)
-    x = x - np.polyval(np.polyfit(k, x, 1), k)
-    w = np.hanning(n)
-    spec = np.abs(np.fft.rfft(x * w, max(_NFFT, n))) ** 2 / (fs * float(np.sum(w * w)))
+    k, kk, w, norm, freqs = _plan(n, fs)
+    slope = float(k @ x) / kk  # least-squares line, in closed form (k is centred)
+    x = x - (float(np.mean(x)) + slope * k)
+    spec = np.abs(np.fft.rfft(x * w, max(_NFFT, n))) ** 2 / norm
     spec[1:-1] *= 2.0
-    freqs = np.asarray(np.fft.rfftfreq(max(_NFFT, n), 1.0 / fs), dtype=np.float64)
     return freqs, np.asarray(spec, dtype=np.float64)
+
+
+@functools.lru_cache(maxsize=64)
+def _plan(n: int, fs: float) -> tuple[FloatArray, float, FloatArray, float, FloatArray]:
+    """Centred sample index, its sum of squares, the Hann window, the PSD normalisation and
+    the frequencies of an ``n``-sample periodogram (the same for every window)."""
+    k = np.arange(n, dtype=np.float64) - (n - 1) / 2.0
+    w = np.asarray(np.hanning(n), dtype=np.float64)
+    freqs = np.asarray(np.fft.rfftfreq(max(_NFFT, n), 1.0 / fs), dtype=np.float64)
+    return k, float(k @ k), w, fs * float(np.sum(w * w)), freqs
 
 
 def _peak(f: FloatArray, p: FloatArray, limits: tuple[float, float] = _BAND) -> float:

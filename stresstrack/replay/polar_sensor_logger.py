@@ -28,8 +28,10 @@ Times: ``Phone timestamp`` is the phone's local civil time without a zone
 ``documentation/TimeSystemExplained.md``), which the H10 resets when it powers down, so it
 only spaces samples: a sample's time is the phone time of the file's first row plus the sensor
 time elapsed since, re-anchored on the phone time when the two drift more than 5 s apart (a
-reconnection). HR/RR/PPI rows carry no sensor time: rows with the same phone timestamp are one
-notification, timed like live data by :class:`~stresstrack.sensors.timing.BeatTimer`.
+reconnection). A waveform's sample rate is fitted to the whole file's sensor timestamps
+(``--rate`` gives it instead). HR/RR/PPI rows carry no sensor time: rows with the same phone
+timestamp are one notification, timed like live data by
+:class:`~stresstrack.sensors.timing.BeatTimer`.
 Decimal commas (``12,1``, written on some phone locales) are accepted.
 
 What becomes what: ECG → ECG :class:`~stresstrack.events.Waveform` (µV), PPG channel 0 → PPG
@@ -40,6 +42,7 @@ waveform, RR → :class:`~stresstrack.events.Beat` (``FILE``), PPI → Beat (``P
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
@@ -80,6 +83,7 @@ from stresstrack.replay.base import (
     unix_seconds_to_ns,
     waveform_maker,
 )
+from stresstrack.sample_rate import MIN_FIT_SAMPLES, estimate_rate
 from stresstrack.sensors.timing import BeatTimer
 
 __all__ = ["FORMAT", "stream_kind"]
@@ -94,7 +98,7 @@ PPG_COLUMN: Final = "channel 0"
 MARKER_COLUMN: Final = "Marker start/stop"
 SKIPPED_COLUMNS: Final = {"X [mg]": "ACC", "X [dps]": "GYRO", "X [G]": "MAG"}
 REANCHOR_NS: Final = 5 * NS  # sensor and phone time further apart than this: re-anchor
-RATE_ROWS: Final = 1000  # rows looked at to estimate a waveform's sample rate
+RATE_ROWS: Final = 1000  # rows read before the rate is known (the rest streams)
 MARKER_KIND: Final = "marked"
 MARKER_DEVICE: Final = "polar-sensor-logger"
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
@@ -306,12 +310,7 @@ def _waveform(
         if head:
             raise ImportFormatError(file.label, None, "a waveform needs at least 2 samples")
         return
-    steps = np.diff(np.array([s for _, s, _ in head], dtype=np.int64))
-    # The sample period: the median of the spacings, leaving out gaps (reconnections).
-    step = float(np.median(steps[steps <= 2 * steps.min()]))
-    rate = round(NS / step, 3)
-    if not rate > 0:
-        raise ImportFormatError(file.label, None, f"samples {step / NS:g} s apart: not a signal")
+    rate = options.rate or _sensor_rate(file, sensor, head)
     check_rate(rate, kind, f"{file.label} (from the sensor timestamps)")
     kind_enum = WaveformKind.ECG if kind == "ecg" else WaveformKind.PPG
     chunker = SampleChunker(waveform_maker(kind_enum, rate, ids), rate)
@@ -328,6 +327,33 @@ def _waveform(
     yield from chunk_samples(chunker, timed(_chain(head, iter(()) if error else it)))
     if error is not None:
         raise error
+
+
+def _sensor_rate(file: DataFile, sensor: int, head: list[tuple[int, int, float]]) -> float:
+    """The effective sample rate: fitted to the whole file's sensor timestamps
+    (:func:`~stresstrack.sample_rate.estimate_rate`, robust to rounded, jittered or batched
+    times and to gaps), as the generic CSV reader does; a file too short for a fit (fewer
+    than ``MIN_FIT_SAMPLES``) takes the median spacing of its samples, leaving out gaps."""
+    times: list[int] = []
+    for number, text in iter_lines(file, ImportStats()):  # a second pass, not counted
+        fields = text.split(";")
+        if number > 1 and len(fields) > sensor:
+            with contextlib.suppress(ValueError):  # bad rows: reported by the reading pass
+                times.append(int(fields[sensor].strip()))
+    t = np.asarray(times, dtype=np.int64)
+    if t.size:  # as the reading pass: a sensor time not above every earlier one is a bad row
+        t = t[t > np.concatenate(([-1], np.maximum.accumulate(t)[:-1]))]
+    if t.size >= MIN_FIT_SAMPLES:
+        try:
+            return estimate_rate(t - t[0]).rate_hz
+        except ValueError as exc:
+            raise ImportFormatError(file.label, None, f"sensor timestamps: {exc}") from None
+    steps = np.diff(np.array([s for _, s, _ in head], dtype=np.int64))
+    step = float(np.median(steps[steps <= 2 * steps.min()]))
+    rate = round(NS / step, 3)
+    if not rate > 0:
+        raise ImportFormatError(file.label, None, f"samples {step / NS:g} s apart: not a signal")
+    return rate
 
 
 def _chain(

@@ -31,6 +31,10 @@ stream)                       ``<kind> start`` (also begin) and ``stop <kind>`` 
 Other streams (EEG, accelerometers...) are reported in the summary and ignored; of a
 multi-channel stream the first channel is used.
 
+Sample rates: a sampled stream's rate is fitted to its time stamps over the whole stream
+(a device's "130 Hz" is its own crystal's, about 130.24 Hz of the recording computer's clock);
+a stream of fewer than 100 samples keeps the header's ``nominal_srate``; ``--rate`` gives it.
+
 Calendar time: LSL time stamps are seconds of the recording computer's monotonic clock and
 carry no date. The earliest time stamp of the file is placed at ``--start`` if given, else at
 the file header's ``<datetime>`` element when the writer added one; otherwise the file
@@ -81,6 +85,7 @@ from stresstrack.replay.base import (
     participant_from_name,
     waveform_maker,
 )
+from stresstrack.sample_rate import MIN_FIT_SAMPLES, estimate_rate
 
 __all__ = ["FORMAT", "classify_stream", "parse_marker"]
 
@@ -465,11 +470,7 @@ def _stream_events(
             else:
                 yield HeartRate(time_ns=int(t), bpm=float(v), **ids)
         return
-    rate = float(_info(stream, "nominal_srate") or 0) or float(
-        stream.get("info", {}).get("effective_srate") or 0
-    )
-    if not rate > 0:
-        raise ImportFormatError(where, None, "a sampled stream without a sampling rate")
+    rate = options.rate or _stream_rate(stream, times[ok], where)
     check_rate(rate, kind, where)
     if kind == "eda":
         make = eda_maker(rate, ids)
@@ -478,6 +479,23 @@ def _stream_events(
     stats.rows += int(ok.sum())
     pairs = ((int(t), float(v)) for t, v in zip(times[ok], numbers[ok], strict=True))
     yield from chunk_samples(SampleChunker(make, rate), pairs)
+
+
+def _stream_rate(stream: dict[str, Any], times: np.ndarray, where: str) -> float:
+    """The effective rate fitted to the stream's time stamps (as the generic CSV reader does:
+    :func:`~stresstrack.sample_rate.estimate_rate`), or for a short stream the header's
+    nominal rate (else pyxdf's effective rate)."""
+    if times.size >= MIN_FIT_SAMPLES:
+        try:
+            return estimate_rate(times - times[0]).rate_hz
+        except ValueError as exc:
+            raise ImportFormatError(where, None, f"time stamps: {exc}") from None
+    rate = float(_info(stream, "nominal_srate") or 0) or float(
+        stream.get("info", {}).get("effective_srate") or 0
+    )
+    if not rate > 0:
+        raise ImportFormatError(where, None, "a sampled stream without a sampling rate")
+    return rate
 
 
 FORMAT: Final = Format(

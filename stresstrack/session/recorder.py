@@ -18,15 +18,17 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from stresstrack.errors import EventError
 from stresstrack.events import EVENT_TYPE_NAMES, Event, Marker
 from stresstrack.limits import check_event
-from stresstrack.pipeline.engine import Output, Pipeline
 from stresstrack.pipeline.results import FeatureRow, Session, StressRow
 from stresstrack.store.codec import event_from_payload
 from stresstrack.store.sqlite import EventRow, Quarantined, Store
+
+if TYPE_CHECKING:  # the engine (scipy) loads when a pipeline is built, not for --help
+    from stresstrack.pipeline.engine import Output, Pipeline
 
 __all__ = ["Recorder", "process_isolated", "split_outputs"]
 

@@ -101,3 +101,28 @@ def test_eda_quality_flags_unusable_windows(make, reason: str) -> None:  # type:
     quality, why = eda_quality(make(t), 32.0)
     assert (reason in why) if reason else why == ""
     assert set(quality) == {"eda_jump_share", "eda_low_share", "eda_saturated_share"}
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    n=st.integers(4, 3000),
+    rate=st.sampled_from([1.0, 4.0, 15.0, 25.0, 32.0, 64.0, 128.0]),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_fast_zoom_and_sosfilt_are_bit_identical_to_scipy(n: int, rate: float, seed: int) -> None:
+    """``zoom_cubic`` (EDASymp's resampling to 400 Hz) equals ``scipy.ndimage.zoom`` and the
+    direct ``sosfilt`` equals ``scipy.signal.sosfilt`` bit for bit, on random-walk skin
+    conductance at device rates (the steps NeuroKit2's ``eda_sympathetic`` runs)."""
+    import scipy.ndimage
+    import scipy.signal
+
+    from stresstrack.pipeline.eda import sosfilt, zoom_cubic
+
+    x = 5 + np.cumsum(np.random.default_rng(seed).normal(0, 0.01, n))
+    length = int(np.round(n * 400 / rate))
+    assume(length > 1)
+    assert np.array_equal(zoom_cubic(x, length), scipy.ndimage.zoom(x, length / n))
+    sos = scipy.signal.cheby1(8, 1, 0.8, "lowpass", fs=400, output="sos")
+    zi = scipy.signal.sosfilt_zi(sos) * x[0]
+    assert np.array_equal(sosfilt(sos, x), scipy.signal.sosfilt(sos, x))
+    assert np.array_equal(sosfilt(sos, x, zi), scipy.signal.sosfilt(sos, x, zi=zi)[0])

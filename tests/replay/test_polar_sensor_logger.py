@@ -229,3 +229,31 @@ def test_detection_of_files_and_folders(tmp_path: Path) -> None:
     assert [(r.paths, r.format.name) for r in find_recordings([folder])] == [((folder,), "polar")]
     files = (folder / f"{DEVICE}_HR.txt", folder / f"{DEVICE}_RR.txt")
     assert [(r.paths, r.format.name) for r in find_recordings(list(files))] == [(files, "polar")]
+
+
+def test_waveform_rate_is_fitted_to_the_whole_file(tmp_path: Path) -> None:
+    """A real H10 runs at about 130.24 Hz of the phone's clock (issue 12). Sensor timestamps
+    rounded to the millisecond, with ±2 ms jitter and 30 rows at the start arriving in a burst
+    (stamped 1 ms apart), over 5 min: the rate is the whole file's fit, not the first rows'
+    (whose median spacing said 1000 Hz)."""
+    import numpy as np
+
+    rng = np.random.default_rng(4)
+    n = 130 * 300
+    true_ns = np.arange(n) * (NS / 130.24)
+    sensor = np.round((true_ns + rng.uniform(-2, 2, n) * MS) / MS) * MS
+    sensor[:30] = np.arange(30) * MS  # a burst of buffered samples
+    sensor = np.maximum.accumulate(sensor).astype(np.int64) + 599616050941733632
+    sensor[1:] = np.maximum(sensor[1:], sensor[:-1] + 1)  # strictly increasing, as devices do
+    rows = [
+        f"2026-01-05T09:00:00.000;{s};0.0;{v}"
+        for s, v in zip(sensor, rng.integers(-200, 200, n), strict=True)
+    ]
+    header = "Phone timestamp;sensor timestamp [ns];timestamp [ms];ecg [uV]\n"
+    folder = _folder(tmp_path / "p-psl", {f"{DEVICE}_ECG.txt": header + "\n".join(rows) + "\n"})
+    events, _ = _read(folder)
+    rates = {e.sampling_rate for e in events if isinstance(e, Waveform)}
+    assert len(rates) == 1
+    assert abs(rates.pop() - 130.24) < 0.01
+    events, _ = _read(folder, rate=130.0)  # --rate wins
+    assert {e.sampling_rate for e in events if isinstance(e, Waveform)} == {130.0}

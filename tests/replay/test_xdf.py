@@ -199,3 +199,21 @@ def test_impossible_values_name_the_stream_and_sample(tmp_path: Path) -> None:
 def test_xdf_files_are_recognised_by_their_magic(tmp_path: Path) -> None:
     path = _recording().write(tmp_path / "recording.bin")
     assert [(r.paths, r.format.name) for r in find_recordings([path])] == [((path,), "xdf")]
+
+
+def test_sampled_stream_rate_is_fitted_to_its_time_stamps(tmp_path: Path) -> None:
+    """An ECG stream declared 130 Hz whose device runs at 130.24 Hz of the recording clock
+    (a real Polar H10, issue 12), time stamps rounded to the millisecond with ±3 ms jitter,
+    over 5 min: its events carry the fitted rate, not the header's; ``--rate`` wins."""
+    rng = np.random.default_rng(8)
+    n = 130 * 300
+    stamps = np.round((100.0 + np.arange(n) / 130.24 + rng.uniform(-3e-3, 3e-3, n)) * 1e3) / 1e3
+    w = XdfWriter()
+    w.stream(1, "Chest ECG", "ECG", 130, "float32", unit="microvolts")
+    w.samples(1, stamps.tolist(), [[float(v)] for v in rng.integers(-500, 500, n)])
+    path = w.write(tmp_path / "s-05.xdf")
+    events, _ = _read(path)
+    rates = {e.sampling_rate for e in events if isinstance(e, Waveform)}
+    assert len(rates) == 1 and abs(rates.pop() - 130.24) < 0.01
+    events, _ = _read(path, ImportOptions(rate=130.0))
+    assert {e.sampling_rate for e in events if isinstance(e, Waveform)} == {130.0}
