@@ -12,6 +12,15 @@ rule is relative: a calm window's largest ripple sets the bar, so resting rates 
 than the 1-3/min of non-specific SCRs usually reported at rest (Dawson, Schell & Filion
 2017); docs/features.md gives the rates measured on real recordings.
 
+``ns_scr_per_min`` counts SCRs by an absolute amplitude instead, the rule of the
+electrodermal literature: a peak of the same phasic component whose prominence (its rise
+above the higher of the troughs on either side before a higher peak) is at least
+``NS_SCR_MIN_AMPLITUDE_US`` = 0.05 µS. Publication recommendations for electrodermal
+measurements (Boucsein et al. 2012, *Psychophysiology* 49:1017) call 0.01-0.05 µS customary;
+0.05 µS is the conservative end, above the noise and 0.001 µS quantisation of wearable
+sensors. This rate is the stress index's SCR component: at rest it lands in the 1-3/min of
+non-specific SCRs (Dawson, Schell & Filion 2017), and a flat, calm window counts none.
+
 Each function has a ``method=`` argument: ``"fast"`` (numpy/scipy, filters designed once)
 or ``"neurokit"`` (NeuroKit2 itself, the slow reference); they agree to 1e-9.
 """
@@ -34,20 +43,49 @@ from stresstrack.pipeline.hrv import Method
 __all__ = [
     "EDA_FEATURES",
     "EDA_SYMP_FEATURES",
+    "NS_SCR_MIN_AMPLITUDE_US",
     "SCR_RELATIVE_MIN",
     "eda_decompose",
     "eda_features",
     "eda_quality",
     "eda_sympathetic",
+    "ns_scr_peaks",
     "scr_peaks",
     "sosfiltfilt_cached",
 ]
 
-EDA_FEATURES: Final = ("scl_us", "scr_count", "scr_per_min", "scr_amplitude_us")
+EDA_FEATURES: Final = (
+    "scl_us", "scr_count", "scr_per_min", "scr_amplitude_us", "ns_scr_per_min",
+)  # fmt: skip
 EDA_SYMP_FEATURES: Final = ("eda_symp", "eda_symp_n")
 # eda_peaks(method="neurokit")'s amplitude_min: an SCR's prominence is at least this share of
 # the window's largest prominence (NeuroKit2 0.2-0.3 default).
 SCR_RELATIVE_MIN: Final = 0.1
+# Non-specific SCRs for the stress index: prominence >= 0.05 µS, the conservative end of the
+# customary 0.01-0.05 µS (Boucsein et al. 2012, Psychophysiology 49:1017).
+NS_SCR_MIN_AMPLITUDE_US: Final = 0.05
+
+
+def ns_scr_peaks(
+    phasic: npt.NDArray[np.float64], min_amplitude_us: float = NS_SCR_MIN_AMPLITUDE_US
+) -> npt.NDArray[np.intp]:
+    """Peaks of ``phasic`` whose prominence is at least ``min_amplitude_us``: an absolute
+    amplitude criterion (Boucsein et al. 2012), so a calm window's noise ripples, which a
+    relative rule would count, are not responses. The prominence is the rise above the
+    higher of the lowest points on either side before a higher peak: a ripple on an SCR's
+    rising flank has a small one, a response riding on the decay of a larger one is measured
+    from the trough between them.
+
+    >>> x = np.array([0, 0.2, 0.19, 0.21, 0.1, 0.13, 0.12, 0.3, 0])
+    >>> ns_scr_peaks(x).tolist()
+    [3, 7]
+    """
+    peaks: npt.NDArray[np.intp] = scipy.signal.find_peaks(phasic)[0]
+    if peaks.size == 0:
+        return peaks
+    prominence = scipy.signal.peak_prominences(phasic, peaks)[0]
+    kept: npt.NDArray[np.intp] = peaks[prominence >= min_amplitude_us]
+    return kept
 
 
 def scr_peaks(
@@ -150,14 +188,15 @@ def eda_features(
     signal_us: npt.NDArray[np.float64], sampling_rate: float, method: Method = "fast"
 ) -> dict[str, float]:
     """SCL (mean tonic µS), SCR count, SCRs per minute and mean SCR amplitude (0 without
-    SCRs; NeuroKit2 gives NaN) of one window."""
+    SCRs; NeuroKit2 gives NaN) by NeuroKit2's relative rule, and non-specific SCRs per
+    minute by the absolute 0.05 µS rule (``ns_scr_peaks``) of one window."""
     n = signal_us.size
     if n < 4 * sampling_rate:
         raise ValueError(
             f"eda_features needs at least 4 s of signal, got {n / sampling_rate:.1f} s"
         )
     if method == "neurokit":
-        tonic, peaks, amplitude = _eda_neurokit(signal_us, sampling_rate)
+        tonic, phasic, peaks, amplitude = _eda_neurokit(signal_us, sampling_rate)
     else:
         tonic, phasic = eda_decompose(signal_us, sampling_rate)
         peaks, amplitude = scr_peaks(phasic)
@@ -168,13 +207,18 @@ def eda_features(
         "scr_count": float(peaks.size),
         "scr_per_min": peaks.size / minutes,
         "scr_amplitude_us": float(np.mean(valid)) if valid.size else 0.0,
+        "ns_scr_per_min": ns_scr_peaks(phasic).size / minutes,
     }
 
 
-def _eda_neurokit(
-    signal_us: npt.NDArray[np.float64], sampling_rate: float
-) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.intp], npt.NDArray[np.float64]]:
-    """Tonic level, SCR peaks and amplitudes from NeuroKit2's own functions."""
+_NeuroKitEda = tuple[
+    npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.intp], npt.NDArray[np.float64]
+]
+
+
+def _eda_neurokit(signal_us: npt.NDArray[np.float64], sampling_rate: float) -> _NeuroKitEda:
+    """Tonic level, phasic component, SCR peaks and amplitudes from NeuroKit2's own
+    functions."""
     fs = round(sampling_rate)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -185,10 +229,10 @@ def _eda_neurokit(
         phasic = np.asarray(dec["EDA_Phasic"], dtype=float)
         tonic = np.asarray(dec["EDA_Tonic"], dtype=float)
         if scipy.signal.find_peaks(phasic)[0].size == 0:  # eda_peaks fails without peaks
-            return tonic, np.zeros(0, dtype=np.intp), np.zeros(0)
+            return tonic, phasic, np.zeros(0, dtype=np.intp), np.zeros(0)
         _, info = nk.eda_peaks(phasic, sampling_rate=fs, method="neurokit", amplitude_min=0.1)
     peaks = np.asarray(info["SCR_Peaks"], dtype=np.intp)
-    return tonic, peaks, np.asarray(info["SCR_Amplitude"], dtype=float)
+    return tonic, phasic, peaks, np.asarray(info["SCR_Amplitude"], dtype=float)
 
 
 # Quality limits of a skin-conductance window.
