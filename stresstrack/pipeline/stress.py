@@ -80,12 +80,11 @@ MIN_INDEPENDENT_WINDOWS: Final = 3
 FULL_INDEPENDENT_WINDOWS: Final = 4  # a 5-min baseline of 60 s windows after settling
 # An EDA non-responder shows (almost) no SCRs and a very low tonic level at baseline
 # (Dawson, Schell & Filion 2017, Handbook of Psychophysiology, ch. 10): their EDA
-# components are left out rather than read as calm. "No SCRs" is judged by amplitude, not by
-# scr_per_min: SCRs follow nk.eda_peaks's relative rule (10 % of the window's largest), which
-# counts a flat signal's noise ripples (~100/min). A non-responder's baseline windows never
-# hold responses of 0.01 µS, the smallest customary SCR amplitude (Boucsein et al. 2012,
-# Psychophysiology 49:1017); simulated non-responders stay <= 0.006 µS, responders' largest
-# window reaches >= 0.067 µS (10 + 10 people, seed 3).
+# components are left out rather than read as calm, and the index rests on the cardiac ones
+# with a confidence judged against them (_precision_share). "No SCRs" is judged by amplitude:
+# a non-responder's baseline windows never hold responses of 0.01 µS, the smallest customary
+# SCR amplitude (Boucsein et al. 2012, Psychophysiology 49:1017); simulated non-responders
+# stay <= 0.006 µS, responders' largest window reaches >= 0.067 µS (10 + 10 people, seed 3).
 NON_RESPONDER_MAX_SCR_AMPLITUDE_US: Final = 0.01
 NON_RESPONDER_MAX_SCL_US: Final = 1.0
 # Electrode drift: the SCL component is the 60 s tonic level minus its exponential trailing
@@ -352,6 +351,10 @@ def confidence(
     1.0
     >>> confidence({"hr": 1.0, "ln_rmssd": 1.5}, {"hrv_coverage": 1.0}, b, slow=True)
     0.7
+    >>> confidence({"hr": 1.0}, {"hrv_coverage": 1.0}, b)  # non-responder, HR alone
+    0.7071
+    >>> confidence({"hr": 1.0}, {"hrv_coverage": 1.0}, Baseline(independent={"hr": 4}))
+    0.5151
     """
     used = [c for c in COMPONENTS if z.get(c.name) is not None]
     if not used:
