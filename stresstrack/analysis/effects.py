@@ -23,7 +23,9 @@ Freeman 1989): it is flagged at p < 0.10 and reported, never used to switch anal
 
 **Multiplicity.** The primary outcome's controlled contrast is tested alone; the secondary
 outcomes of each contrast form a family adjusted with Holm's method (Holm 1979,
-*Scand. J. Stat.* 6:65). **Equivalence**: with a smallest effect of interest, the two
+*Scand. J. Stat.* 6:65; family-wise error) by default, or Benjamini-Hochberg's (1995, *J. R.
+Stat. Soc. B* 57:289; false discovery rate) with ``multiplicity = "bh"`` in the study file's
+``[design]``. **Equivalence**: with a smallest effect of interest, the two
 one-sided tests (TOST) on the primary estimate.
 
 **For whom.** Whether the effect differs by how self-care was done (kind · mode · label
@@ -50,7 +52,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import stats
 
-from stresstrack.analysis.stats import NAN, dz_interval, holm, tost_p
+from stresstrack.analysis.stats import NAN, adjust_p, dz_interval, tost_p
 from stresstrack.session.protocol import Design
 
 if TYPE_CHECKING:
@@ -571,7 +573,9 @@ def _responders(
     return out
 
 
-def _uncontrolled(groups: Sequence[GroupSummary], outcomes: Sequence[str]) -> list[Effect]:
+def _uncontrolled(
+    groups: Sequence[GroupSummary], outcomes: Sequence[str], multiplicity: str = "holm"
+) -> list[Effect]:
     out = []
     for g in groups:
         contrast = f"during − pre: {g.label or '(no kind)'}"
@@ -601,7 +605,7 @@ def _uncontrolled(groups: Sequence[GroupSummary], outcomes: Sequence[str]) -> li
                     note=note,
                 )
             )
-        adjusted = holm([e.p for e in family])
+        adjusted = adjust_p([e.p for e in family], multiplicity)
         out += [_with_p_adjusted(e, p) for e, p in zip(family, adjusted, strict=True)]
     return out
 
@@ -644,13 +648,15 @@ def study_effects(
                     seq[r.participant].append((r.period, r.condition))
                 orders = {p: tuple(c for _, c in sorted(v)) for p, v in seq.items()}
             effects += rows_effects
-        # Holm across the secondary outcomes of each contrast; the primary row stands alone.
+        # Holm (or BH) across the secondary outcomes of each contrast; the primary row
+        # stands alone.
         by_contrast: dict[str, list[int]] = defaultdict(list)
         for i, e in enumerate(effects):
             if not e.primary:
                 by_contrast[e.contrast].append(i)
         for idx in by_contrast.values():
-            for i, p in zip(idx, holm([effects[i].p for i in idx]), strict=True):
+            adjusted = adjust_p([effects[i].p for i in idx], design.multiplicity)
+            for i, p in zip(idx, adjusted, strict=True):
                 effects[i] = _with_p_adjusted(effects[i], p)
     elif design is None or design.control is None:
         note = (
@@ -658,5 +664,5 @@ def study_effects(
             "recovery and time effects and is not a causal estimate (use a protocol with a "
             "[design] control, e.g. stress-selfcare-vs-rest, or --control KIND)"
         )
-    effects += _uncontrolled(groups, outcomes)
+    effects += _uncontrolled(groups, outcomes, design.multiplicity if design else "holm")
     return StudyEffects(design, effects, carry, breakdowns, responders, orders, note)

@@ -86,7 +86,7 @@ _FEATURES: Final = (
     Measure("hr", "feature", "mean_hr_bpm", "Heart rate", "bpm"),
     Measure("rmssd", "feature", "rmssd_ms", "RMSSD", "ms"),
     Measure("scl", "feature", "scl_us", "SCL", "µS"),
-    Measure("scr_rate", "feature", "scr_per_min", "SCR rate", "/min"),
+    Measure("scr_rate", "feature", "ns_scr_per_min", "SCR rate (≥ 0.05 µS)", "/min"),
 )
 MEASURES: Final = (
     Measure("stress_index", "index", "", "Stress index", "0-100"),

@@ -33,7 +33,10 @@ from scipy import optimize, special, stats
 
 __all__ = [
     "MIN_DZ_CI_N",
+    "MULTIPLICITY_METHODS",
     "PairedStats",
+    "adjust_p",
+    "benjamini_hochberg",
     "bootstrap_bca",
     "cohens_dz",
     "dz_interval",
@@ -164,6 +167,35 @@ def holm(pvalues: Sequence[float]) -> list[float]:
         running = max(running, min(1.0, (m - rank) * pvalues[i]))
         out[i] = running
     return out
+
+
+def benjamini_hochberg(pvalues: Sequence[float]) -> list[float]:
+    """Benjamini-Hochberg step-up adjusted p-values, which control the false discovery rate
+    (Benjamini & Hochberg 1995, *J. R. Stat. Soc. B* 57:289); NaN stays NaN and does not
+    count.
+
+    >>> benjamini_hochberg([0.01, 0.04, 0.03])
+    [0.03, 0.04, 0.04]
+    """
+    idx = sorted((i for i, p in enumerate(pvalues) if math.isfinite(p)), key=lambda j: pvalues[j])
+    out = [NAN] * len(pvalues)
+    m = len(idx)
+    running = 1.0
+    for rank in range(m - 1, -1, -1):
+        i = idx[rank]
+        running = min(running, m * pvalues[i] / (rank + 1))
+        out[i] = running
+    return out
+
+
+# Adjustments across a family of secondary outcomes (a study file's [design] multiplicity).
+MULTIPLICITY_METHODS: Final = {"holm": holm, "bh": benjamini_hochberg}
+
+
+def adjust_p(pvalues: Sequence[float], method: str = "holm") -> list[float]:
+    """``pvalues`` adjusted by ``method``: ``"holm"`` (family-wise error) or ``"bh"``
+    (false discovery rate)."""
+    return MULTIPLICITY_METHODS[method](pvalues)
 
 
 def tost_p(estimate: float, se: float, df: float, margin: float) -> float:

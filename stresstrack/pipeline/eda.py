@@ -12,6 +12,18 @@ rule is relative: a calm window's largest ripple sets the bar, so resting rates 
 than the 1-3/min of non-specific SCRs usually reported at rest (Dawson, Schell & Filion
 2017); docs/features.md gives the rates measured on real recordings.
 
+``ns_scr_per_min`` counts SCRs by an absolute amplitude instead, the rule of the
+electrodermal literature: a trough-to-peak rise of the cleaned signal (3 Hz low-pass) of at
+least ``NS_SCR_MIN_AMPLITUDE_US`` = 0.05 µS, measured as the peak's prominence with its bases
+searched within ±10 s (SCRs rise in 1-3 s, so the slow tonic wander stays out). Publication
+recommendations for electrodermal measurements (Boucsein et al. 2012, *Psychophysiology*
+49:1017) call 0.01-0.05 µS customary; 0.05 µS is the conservative end, above the noise and
+0.001 µS quantisation of wearable sensors. It is measured on the cleaned signal, not the
+0.05 Hz high-passed phasic one, whose ringing after a large response is itself a peak (a
+1 µS SCR of ``nk.eda_simulate`` leaves a 0.066 µS bump 16 s later). This rate is the stress
+index's SCR component: at rest it lands in the 1-3/min of non-specific SCRs (Dawson, Schell
+& Filion 2017; docs/features.md has the measured rates), and a flat, calm window counts none.
+
 Each function has a ``method=`` argument: ``"fast"`` (numpy/scipy, filters designed once)
 or ``"neurokit"`` (NeuroKit2 itself, the slow reference); they agree to 1e-9.
 """
@@ -38,20 +50,55 @@ except ImportError:  # pragma: no cover
 __all__ = [
     "EDA_FEATURES",
     "EDA_SYMP_FEATURES",
+    "NS_SCR_MIN_AMPLITUDE_US",
     "SCR_RELATIVE_MIN",
+    "eda_clean",
     "eda_decompose",
     "eda_features",
     "eda_quality",
     "eda_sympathetic",
+    "ns_scr_peaks",
     "scr_peaks",
     "sosfiltfilt_cached",
 ]
 
-EDA_FEATURES: Final = ("scl_us", "scr_count", "scr_per_min", "scr_amplitude_us")
+EDA_FEATURES: Final = (
+    "scl_us", "scr_count", "scr_per_min", "scr_amplitude_us", "ns_scr_per_min",
+)  # fmt: skip
 EDA_SYMP_FEATURES: Final = ("eda_symp", "eda_symp_n")
 # eda_peaks(method="neurokit")'s amplitude_min: an SCR's prominence is at least this share of
 # the window's largest prominence (NeuroKit2 0.2-0.3 default).
 SCR_RELATIVE_MIN: Final = 0.1
+# Non-specific SCRs for the stress index: a rise >= 0.05 µS, the conservative end of the
+# customary 0.01-0.05 µS (Boucsein et al. 2012, Psychophysiology 49:1017), its trough
+# searched within +-NS_SCR_SEARCH_S / 2.
+NS_SCR_MIN_AMPLITUDE_US: Final = 0.05
+NS_SCR_SEARCH_S: Final = 20.0
+
+
+def ns_scr_peaks(
+    cleaned_us: npt.NDArray[np.float64],
+    sampling_rate: float,
+    min_amplitude_us: float = NS_SCR_MIN_AMPLITUDE_US,
+) -> npt.NDArray[np.intp]:
+    """Peaks of the cleaned skin conductance whose prominence, with bases searched within
+    ±10 s, is at least ``min_amplitude_us``: an absolute amplitude criterion (Boucsein et al.
+    2012), so a calm window's noise ripples, which a relative rule would count, are not
+    responses. The prominence is the rise above the higher of the lowest points on either
+    side before a higher peak: a ripple on an SCR's rising flank has a small one, a response
+    riding on the decay of a larger one is measured from the trough between them.
+
+    >>> x = np.array([0, 0.2, 0.19, 0.21, 0.1, 0.13, 0.12, 0.3, 0])
+    >>> ns_scr_peaks(x, 1.0).tolist()
+    [3, 7]
+    """
+    peaks: npt.NDArray[np.intp] = scipy.signal.find_peaks(cleaned_us)[0]
+    if peaks.size == 0:
+        return peaks
+    wlen = 2 * int(NS_SCR_SEARCH_S * sampling_rate / 2) + 1
+    prominence = scipy.signal.peak_prominences(cleaned_us, peaks, wlen=wlen)[0]
+    kept: npt.NDArray[np.intp] = peaks[prominence >= min_amplitude_us]
+    return kept
 
 
 def scr_peaks(
@@ -162,14 +209,26 @@ def decimate_cached(x: npt.NDArray[np.float64], q: int) -> npt.NDArray[np.float6
     return _filtfilt(x, _decimate_plan(q))[::q]
 
 
+def eda_clean(signal_us: npt.NDArray[np.float64], sampling_rate: float) -> npt.NDArray[np.float64]:
+    """``nk.eda_clean(method="neurokit")``: low-pass 3 Hz (order 4, zero-phase) unless the
+    rate is 6 Hz or less."""
+    fs = round(sampling_rate)
+    return signal_us if fs <= 6 else sosfiltfilt_cached(signal_us, 4, 3.0, "lowpass", fs)
+
+
 def eda_decompose(
     signal_us: npt.NDArray[np.float64], sampling_rate: float
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
     """Tonic and phasic components exactly as ``eda_clean`` + ``eda_phasic(method="highpass")``:
     low-pass 3 Hz (order 4) unless the rate is 6 Hz or less, then low-/high-pass 0.05 Hz
     (order 2), each a zero-phase ``sosfiltfilt``."""
+    return _split(eda_clean(signal_us, sampling_rate), sampling_rate)
+
+
+def _split(
+    cleaned: npt.NDArray[np.float64], sampling_rate: float
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
     fs = round(sampling_rate)
-    cleaned = signal_us if fs <= 6 else sosfiltfilt_cached(signal_us, 4, 3.0, "lowpass", fs)
     tonic = sosfiltfilt_cached(cleaned, 2, 0.05, "lowpass", fs)
     phasic = sosfiltfilt_cached(cleaned, 2, 0.05, "highpass", fs)
     return tonic, phasic
@@ -179,16 +238,18 @@ def eda_features(
     signal_us: npt.NDArray[np.float64], sampling_rate: float, method: Method = "fast"
 ) -> dict[str, float]:
     """SCL (mean tonic µS), SCR count, SCRs per minute and mean SCR amplitude (0 without
-    SCRs; NeuroKit2 gives NaN) of one window."""
+    SCRs; NeuroKit2 gives NaN) by NeuroKit2's relative rule, and non-specific SCRs per
+    minute by the absolute 0.05 µS rule (``ns_scr_peaks``) of one window."""
     n = signal_us.size
     if n < 4 * sampling_rate:
         raise ValueError(
             f"eda_features needs at least 4 s of signal, got {n / sampling_rate:.1f} s"
         )
     if method == "neurokit":
-        tonic, peaks, amplitude = _eda_neurokit(signal_us, sampling_rate)
+        tonic, cleaned, peaks, amplitude = _eda_neurokit(signal_us, sampling_rate)
     else:
-        tonic, phasic = eda_decompose(signal_us, sampling_rate)
+        cleaned = eda_clean(signal_us, sampling_rate)
+        tonic, phasic = _split(cleaned, sampling_rate)
         peaks, amplitude = scr_peaks(phasic)
     valid = amplitude[~np.isnan(amplitude)]
     minutes = n / sampling_rate / 60.0
@@ -197,13 +258,18 @@ def eda_features(
         "scr_count": float(peaks.size),
         "scr_per_min": peaks.size / minutes,
         "scr_amplitude_us": float(np.mean(valid)) if valid.size else 0.0,
+        "ns_scr_per_min": ns_scr_peaks(cleaned, sampling_rate).size / minutes,
     }
 
 
-def _eda_neurokit(
-    signal_us: npt.NDArray[np.float64], sampling_rate: float
-) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.intp], npt.NDArray[np.float64]]:
-    """Tonic level, SCR peaks and amplitudes from NeuroKit2's own functions."""
+_NeuroKitEda = tuple[
+    npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.intp], npt.NDArray[np.float64]
+]
+
+
+def _eda_neurokit(signal_us: npt.NDArray[np.float64], sampling_rate: float) -> _NeuroKitEda:
+    """Tonic level, cleaned signal, SCR peaks and amplitudes from NeuroKit2's own
+    functions."""
     fs = round(sampling_rate)
     import neurokit2 as nk  # on first use: the reference is slow to import
 
@@ -212,14 +278,15 @@ def _eda_neurokit(
         cleaned = (
             nk.eda_clean(signal_us, sampling_rate=fs, method="neurokit") if fs >= 7 else signal_us
         )
+        cleaned = np.asarray(cleaned, dtype=float)
         dec = nk.eda_phasic(np.asarray(cleaned, dtype=float), sampling_rate=fs, method="highpass")
         phasic = np.asarray(dec["EDA_Phasic"], dtype=float)
         tonic = np.asarray(dec["EDA_Tonic"], dtype=float)
         if scipy.signal.find_peaks(phasic)[0].size == 0:  # eda_peaks fails without peaks
-            return tonic, np.zeros(0, dtype=np.intp), np.zeros(0)
+            return tonic, cleaned, np.zeros(0, dtype=np.intp), np.zeros(0)
         _, info = nk.eda_peaks(phasic, sampling_rate=fs, method="neurokit", amplitude_min=0.1)
     peaks = np.asarray(info["SCR_Peaks"], dtype=np.intp)
-    return tonic, peaks, np.asarray(info["SCR_Amplitude"], dtype=float)
+    return tonic, cleaned, peaks, np.asarray(info["SCR_Amplitude"], dtype=float)
 
 
 # Quality limits of a skin-conductance window.

@@ -42,7 +42,7 @@ __all__ = [
     "stress_index",
 ]
 
-STRESS_INDEX_VERSION: Final = "2.0"  # 2.0: confounds, drift, baseline spread, confidence
+STRESS_INDEX_VERSION: Final = "2.1"  # 2.1: ns-SCR rate (0.05 µS), precision share; see docs
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,8 +63,10 @@ COMPONENTS: Final = (
     Component("hr", "mean_hr_bpm", +1.0, 3.0),
     Component("ln_rmssd", "rmssd_ms", -1.0, 0.15, log=True),
     Component("scl", "scl_us", +1.0, 0.5, family="eda"),
-    # SCRs are a Poisson count: a 60 s rate is noisy, so it counts half.
-    Component("scr_rate", "scr_per_min", +1.0, 2.0, family="eda", weight=0.5),
+    # Non-specific SCRs by the absolute 0.05 µS rule (eda.ns_scr_peaks; 1-3/min at rest), not
+    # scr_per_min's relative nk.eda_peaks rule, which counts a calm window's noise ripples
+    # (~100/min on a flat signal). A Poisson count: a 60 s rate is noisy, so it counts half.
+    Component("scr_rate", "ns_scr_per_min", +1.0, 2.0, family="eda", weight=0.5),
 )
 _BY_NAME: Final = {c.name: c for c in COMPONENTS}
 # A component's z-score is clipped to ±Z_CLIP before averaging, so one extreme feature
@@ -78,12 +80,11 @@ MIN_INDEPENDENT_WINDOWS: Final = 3
 FULL_INDEPENDENT_WINDOWS: Final = 4  # a 5-min baseline of 60 s windows after settling
 # An EDA non-responder shows (almost) no SCRs and a very low tonic level at baseline
 # (Dawson, Schell & Filion 2017, Handbook of Psychophysiology, ch. 10): their EDA
-# components are left out rather than read as calm. "No SCRs" is judged by amplitude, not by
-# scr_per_min: SCRs follow nk.eda_peaks's relative rule (10 % of the window's largest), which
-# counts a flat signal's noise ripples (~100/min). A non-responder's baseline windows never
-# hold responses of 0.01 µS, the smallest customary SCR amplitude (Boucsein et al. 2012,
-# Psychophysiology 49:1017); simulated non-responders stay <= 0.006 µS, responders' largest
-# window reaches >= 0.067 µS (10 + 10 people, seed 3).
+# components are left out rather than read as calm, and the index rests on the cardiac ones
+# with a confidence judged against them (_precision_share). "No SCRs" is judged by amplitude:
+# a non-responder's baseline windows never hold responses of 0.01 µS, the smallest customary
+# SCR amplitude (Boucsein et al. 2012, Psychophysiology 49:1017); simulated non-responders
+# stay <= 0.006 µS, responders' largest window reaches >= 0.067 µS (10 + 10 people, seed 3).
 NON_RESPONDER_MAX_SCR_AMPLITUDE_US: Final = 0.01
 NON_RESPONDER_MAX_SCL_US: Final = 1.0
 # Electrode drift: the SCL component is the 60 s tonic level minus its exponential trailing
@@ -332,7 +333,8 @@ def confidence(
 ) -> float:
     """How far to trust one window's index (0-1), the product of (docs/stress-index.md):
 
-    * the weight of the components available over that of the usable ones;
+    * the precision of the components available against that of all usable ones (for an
+      EDA non-responder: the cardiac ones), ``_precision_share``;
     * the mean coverage of the families used and the share of uncorrected beats;
     * the baseline: √(independent windows / 4), at most 1, times the share not rejected;
     * agreement: with the conflict the smaller of the largest positive z and the largest
@@ -349,12 +351,16 @@ def confidence(
     1.0
     >>> confidence({"hr": 1.0, "ln_rmssd": 1.5}, {"hrv_coverage": 1.0}, b, slow=True)
     0.7
+    >>> confidence({"hr": 1.0}, {"hrv_coverage": 1.0}, b)  # non-responder, HR alone
+    0.7071
+    >>> confidence({"hr": 1.0}, {"hrv_coverage": 1.0}, Baseline(independent={"hr": 4}))
+    0.5151
     """
     used = [c for c in COMPONENTS if z.get(c.name) is not None]
     if not used:
         return 0.0
     usable = [c for c in COMPONENTS if not (c.family == "eda" and b.eda_non_responder)]
-    share = sum(c.weight for c in used) / sum(c.weight for c in usable)
+    share = _precision_share(used, usable)
     cov = float(np.mean([quality.get(f"{fam}_coverage", 0.0) for fam in {c.family for c in used}]))
     clean = 1.0 - quality.get("hrv_corrected_share", 0.0)
     ind = max(b.independent.values(), default=0)
@@ -367,6 +373,18 @@ def confidence(
     confound = (0.7 if slow else 1.0) * (1.0 - 0.5 * (moving_share or 0.0))
     value = share * cov * clean * base * agree * confound
     return round(max(0.0, min(1.0, value)), 4)
+
+
+def _precision_share(used: list[Component], usable: list[Component]) -> float:
+    """How precise the window's z̄ is against one with every usable component: the ratio of
+    the SDs of the weighted mean of independent unit z-scores, √Σw²/Σw (usable over used).
+    A non-responder's usable components are the cardiac ones, so with both the factor is 1
+    and with HR alone 0.71 (a responder with HR alone: 0.52)."""
+
+    def sd(cs: list[Component]) -> float:
+        return math.sqrt(sum(c.weight**2 for c in cs)) / sum(c.weight for c in cs)
+
+    return sd(usable) / sd(used)
 
 
 def contributions(components: dict[str, float | None]) -> dict[str, float | None]:

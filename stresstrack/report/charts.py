@@ -33,7 +33,7 @@ COMPONENTS: Final = (
     ("mean_hr_bpm", "Heart rate", "bpm"),
     ("rmssd_ms", "RMSSD", "ms"),
     ("scl_us", "SCL", "µS"),
-    ("scr_per_min", "SCR rate", "/min"),
+    ("ns_scr_per_min", "SCR rate (≥ 0.05 µS)", "/min"),
 )
 KNOWN_KIND_COLOURS: Final = {
     "baseline": "#4c78a8",

@@ -25,6 +25,7 @@ across participants::
     secondary = ["hr", "rmssd", "scl", "scr_rate"]   # optional (default)
     smallest_effect = 5.0               # optional: smallest effect of interest (TOST)
     counterbalance = true               # optional (default): Williams orders of the blocks
+    multiplicity = "holm"               # optional (default): or "bh" (Benjamini-Hochberg)
 
     [[phase]]
     block = "A"                 # consecutive phases with the same block move together
@@ -74,8 +75,13 @@ _PHASE_KEYS: Final = frozenset(
 )
 _TOP_KEYS: Final = frozenset({"name", "description", "phase", "design"})
 _DESIGN_KEYS: Final = frozenset(
-    {"conditions", "control", "primary", "secondary", "smallest_effect", "counterbalance"}
-)
+    {
+        "conditions", "control", "primary", "secondary", "smallest_effect", "counterbalance",
+        "multiplicity",
+    }
+)  # fmt: skip
+# Adjustments of the secondary outcomes' p-values (stresstrack.analysis.stats.adjust_p).
+MULTIPLICITY: Final = ("holm", "bh")
 # Outcomes the analysis measures per period (stresstrack.analysis.sessions.MEASURES).
 OUTCOMES: Final = (
     "stress_index", "hr_z", "ln_rmssd_z", "scl_z", "scr_rate_z", "hr", "rmssd", "scl", "scr_rate",
@@ -120,6 +126,9 @@ class Design:
     secondary: tuple[str, ...] = DEFAULT_SECONDARY
     smallest_effect: float | None = None  # in the primary outcome's units
     counterbalance: bool = True
+    # secondary outcomes' family: "holm" (family-wise error, Holm 1979) or "bh" (false
+    # discovery rate, Benjamini & Hochberg 1995)
+    multiplicity: str = "holm"
 
     @property
     def treatments(self) -> tuple[str, ...]:
@@ -319,7 +328,12 @@ def _design(d: Mapping[str, Any]) -> Design:
     counterbalance = d.get("counterbalance", True)
     if not isinstance(counterbalance, bool):
         raise ValueError(f"[design] counterbalance must be true or false, got {counterbalance!r}")
-    return Design(conditions, control, primary, secondary, sesoi, counterbalance)
+    multiplicity = d.get("multiplicity", "holm")
+    if multiplicity not in MULTIPLICITY:
+        raise ValueError(
+            f"[design] multiplicity must be one of {', '.join(MULTIPLICITY)}, got {multiplicity!r}"
+        )
+    return Design(conditions, control, primary, secondary, sesoi, counterbalance, multiplicity)
 
 
 def _check_blocks(protocol: Protocol) -> None:

@@ -118,3 +118,19 @@ def test_interaction_is_not_flagged_without_a_difference() -> None:
     flagged = sum(p < 0.05 for p in ps)
     assert flagged <= 6, (flagged, ps)
     assert float(np.median(ps)) > 0.25, ps
+
+
+def test_interaction_flags_an_effect_in_one_mode_only() -> None:
+    """Self-care lowers the index by 6 solo and not at all with a partner (``difference``
+    -6: partner effect -6 - (-6) = 0), 12 participants, residual SD 3: the interaction is
+    flagged (p < 0.05) in every seed; the solo level's 95 % CI lies below 0 and the
+    partner level's covers 0 in most seeds (a level's CI misses its truth 5 % of the time)."""
+    partner_covers = 0
+    for seed in range(5):
+        b = _how(_study(12, seed=200 + seed, difference=-6.0)[0])
+        levels = {lv.name: lv for lv in b.levels}
+        assert b.p_interaction < 0.05, (seed, b.p_interaction)
+        assert levels[LEVEL["solo"]].ci[1] < 0, (seed, levels)
+        lo, hi = levels[LEVEL["partner"]].ci
+        partner_covers += lo <= 0.0 <= hi
+    assert partner_covers >= 4

@@ -6,21 +6,11 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import pytest
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "validation"))
 
 from session_effect import above_alpha_p, effect_cohorts, null_studies, rejection_rates
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known regression after merging issue 12's SCR rule (NeuroKit2 eda_peaks, relative "
-    "10 % amplitude floor) with issue 14's confidence: in calm self-care windows noise ripples "
-    "count as SCRs, the SCR-rate score jumps to +11..+17 SD against falling HR and SCL, the "
-    "confidence falls below 0.5 and clean runs are excluded; an absolute-amplitude SCR rate for "
-    "the index is the likely fix (open in issues 12/14)",
-)
 def test_known_effect_is_recovered_within_20_percent() -> None:
     """Self-care 0.3 below the baseline's true stress level (HR about -4.5 bpm: the simulated
     people's realistic effects are small, docs/simulators.md), 12 participants; the analysis

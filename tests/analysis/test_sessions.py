@@ -57,7 +57,7 @@ def _rows(
                     "mean_hr_bpm": None if x is None else 60.0 + x / 5,
                     "rmssd_ms": 40.0,
                     "scl_us": None if x is None else x / 10,
-                    "scr_per_min": 2.0,
+                    "ns_scr_per_min": 2.0,
                 },
             )
         )

@@ -35,7 +35,7 @@ def _rows(
             "rmssd_ms": 40.0 - i,
             "sdnn_ms": 50.0,
             "scl_us": 5.0,
-            "scr_per_min": None if index is None else 2.0,
+            "ns_scr_per_min": None if index is None else 2.0,
         }
         features.append(FeatureRow(time_ns=t, participant=participant, study=study, values=values))
         stress.append(
@@ -111,7 +111,7 @@ def test_one_stress_line_per_participant(tmp_path: Path) -> None:
     assert lines["P02"]["data-points"] == "3"
     assert all((a["d"] or "").count("M") == 1 for a in lines.values())
     components = [a["data-feature"] for a in page.find("path", "component-line")]
-    assert components == ["mean_hr_bpm", "rmssd_ms", "scl_us", "scr_per_min"] * 2
+    assert components == ["mean_hr_bpm", "rmssd_ms", "scl_us", "ns_scr_per_min"] * 2
 
 
 def test_every_session_has_a_band(tmp_path: Path) -> None:
@@ -173,7 +173,7 @@ def test_none_value_breaks_the_line(tmp_path: Path) -> None:
     (line,) = page.find("path", "stress-line")
     assert line["data-points"] == "4"
     assert (line["d"] or "").count("M") == 2
-    scr = [a for a in page.find("path", "component-line") if a["data-feature"] == "scr_per_min"]
+    scr = [a for a in page.find("path", "component-line") if a["data-feature"] == "ns_scr_per_min"]
     assert (scr[0]["d"] or "").count("M") == 2
 
 

@@ -98,12 +98,23 @@ def test_shipped_crossover_is_ab_ba() -> None:
     assert p.design is not None and p.design.control == "rest"
 
 
+def test_multiplicity_is_holm_by_default_or_benjamini_hochberg() -> None:
+    assert parse_protocol(CROSSOVER, "x.toml").design.multiplicity == "holm"  # type: ignore[union-attr]
+    text = CROSSOVER.replace("smallest_effect = 4", 'smallest_effect = 4\nmultiplicity = "bh"')
+    design = parse_protocol(text, "x.toml").design
+    assert design is not None and design.multiplicity == "bh"
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [
         (('control = "rest"', 'control = "placebo"'), "control 'placebo' is not one of"),
         (('secondary = ["hr"]', 'secondary = ["pulse"]'), "'pulse' is not an outcome"),
         (("smallest_effect = 4", "smallest_effect = -1"), "smallest_effect must be > 0"),
+        (
+            ("smallest_effect = 4", 'smallest_effect = 4\nmultiplicity = "bonferroni"'),
+            "multiplicity must be one of holm, bh, got 'bonferroni'",
+        ),
         (('block = "C"', 'block = "A"'), "a block's phases must be consecutive"),
         (('kind = "sham"', 'kind = "walk"'), "block 'C' must hold exactly one phase of a"),
         (("[design]", "[design]\ncolour = 1"), "unknown key(s) colour"),
