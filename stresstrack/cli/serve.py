@@ -20,10 +20,11 @@ from typing import Final
 from stresstrack.cli.common import (
     add_influx_options,
     add_pipeline_options,
-    influx_replica,
+    influx_follower,
     pipeline_config,
 )
 from stresstrack.errors import StressTrackError
+from stresstrack.runtime import following
 
 NAME = "serve"
 TOKEN_ENV: Final = "STRESSTRACK_RESEARCHER_TOKEN"
@@ -149,7 +150,7 @@ def run(args: argparse.Namespace) -> int:
             ws="websockets-sansio",
         )
         try:
-            with influx_replica(args, args.store), _sigterm_stops():
+            with following([influx_follower(args, args.store)]), _sigterm_stops():
                 uvicorn.Server(config).run()
         except _Stopped:
             pass  # SIGTERM (a service manager): the replica has had its --influx-wait
