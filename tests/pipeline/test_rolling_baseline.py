@@ -101,12 +101,12 @@ def _awake_rest_hr(truth: DaysTruth, beats: list[Beat], lo_ns: int, hi_ns: int) 
 
 
 def test_a_simulated_participant_gets_their_awake_resting_heart_rate() -> None:
-    """Two simulated days through the pipeline (rolling, 1 day): after the midnight of the
-    first full day, the baseline HR is the median awake resting HR of that day measured from
-    the raw beats (within 1.5 bpm: the pipeline's still windows include a few minutes the
+    """A simulated day (07:00 to 07:00) through the pipeline (rolling, 1 day): after
+    midnight, the baseline HR is the median awake resting HR of that day measured from the
+    raw beats (within 1.5 bpm: the pipeline's still windows include a few minutes the
     truth calls busy, and mean HR per window is 60000/mean RR); the fixed mode keeps the
     5-min morning baseline."""
-    plan = DaysPlan(days=2, seed=3, eda_hz=4.0, acc_hz=10.0)
+    plan = DaysPlan(days=1, seed=3, eda_hz=4.0, acc_hz=10.0)
     (truth,), chunks = simulate_days(plan)
     fast = {"hop_s": 60.0, "slow_hop_s": 60.0, "edasymp_hop_s": 60.0}
     rolling = Pipeline(PipelineConfig(baseline_mode="rolling", baseline_days=1.0, **fast))
