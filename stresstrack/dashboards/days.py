@@ -2,7 +2,8 @@
 
 Per calendar day (UTC: InfluxQL's ``GROUP BY time(1d)`` starts days at midnight UTC, and the
 dashboard shows UTC so bars sit on their days): the mean stress index, the minutes with the
-index above a threshold (with a confidence of at least ``MIN_CONFIDENCE``), and the nightly
+index above a threshold (any confidence: the index already withholds what it cannot judge;
+``stresstrack days`` gives the load with its confidence), and the nightly
 heart rate, the lowest hourly mean HR of the day (resting HR is lowest at night, 03:00-07:00
 for most people, Speed et al. 2023, PLOS Digit Health 2:e0000236). Every query reads the
 per-minute series of ``stresstrack influx setup`` (``stress_1m``, ``features_1m``,
@@ -32,13 +33,12 @@ from stresstrack.dashboards.common import (
     where,
 )
 
-__all__ = ["MIN_CONFIDENCE", "THRESHOLDS", "UID", "build", "daily_queries"]
+__all__ = ["THRESHOLDS", "UID", "build", "daily_queries"]
 
 UID: Final = UID_PREFIX + "days"
 RANGE: Final = ("now-7d", "now")
 THRESHOLDS: Final = ("60", "70", "80")  # stress index above which a minute counts
 THRESHOLD_DEFAULT: Final = "70"
-MIN_CONFIDENCE: Final = 0.5  # a minute's mean confidence needed to count it
 W: Final = where(STUDY, PARTICIPANT)
 DAILY: Final = "GROUP BY time(1d)"
 
@@ -49,12 +49,7 @@ def daily_queries() -> dict[str, str]:
         "mean stress": f'SELECT mean("stress_index") AS "mean stress" FROM "stress_1m" {W} '
         f"{DAILY} fill(none)",
         "minutes above": 'SELECT count("stress_index") AS "minutes above" FROM "stress_1m" '
-        + where(
-            STUDY,
-            PARTICIPANT,
-            '"stress_index" > $threshold',
-            f'"stress_confidence" >= {MIN_CONFIDENCE}',
-        )
+        + where(STUDY, PARTICIPANT, '"stress_index" > $threshold')
         + f" {DAILY} fill(0)",
         "nightly HR": 'SELECT min("hr") AS "nightly HR" FROM (SELECT mean("mean_hr_bpm") AS "hr" '
         f'FROM "features_1m" {W} GROUP BY time(1h) fill(none)) WHERE $timeFilter '
@@ -110,8 +105,7 @@ def build() -> dm.Dashboard:
                 "Minutes above threshold per day",
                 "m",
                 "minutes above",
-                "minutes whose mean stress index is above the chosen threshold, counting only "
-                f"minutes with a mean confidence of at least {MIN_CONFIDENCE:g}",
+                "minutes whose mean stress index is above the chosen threshold",
             )
         )
         .with_panel(

@@ -108,7 +108,8 @@ def test_a_simulated_participant_gets_their_awake_resting_heart_rate() -> None:
     5-min morning baseline."""
     plan = DaysPlan(days=1, seed=3, eda_hz=4.0, acc_hz=10.0)
     (truth,), chunks = simulate_days(plan)
-    fast = {"hop_s": 60.0, "slow_hop_s": 60.0, "edasymp_hop_s": 60.0}
+    # 30 s hops: the marked 5-min baseline still holds the 6 windows a baseline needs.
+    fast = {"hop_s": 30.0, "slow_hop_s": 60.0, "edasymp_hop_s": 60.0}
     rolling = Pipeline(PipelineConfig(baseline_mode="rolling", baseline_days=1.0, **fast))
     fixed = Pipeline(PipelineConfig(**fast))
     beats: list[Beat] = []
