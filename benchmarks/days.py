@@ -23,9 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -38,7 +36,9 @@ import numpy as np
 from stresstrack.events import Beat, EdaSamples, Event, Marker, Waveform
 from stresstrack.pipeline import Pipeline, PipelineConfig
 from stresstrack.simulators.days import DaysPlan, simulate_days
-from stresstrack.store import Store
+
+sys.path.insert(0, str(Path(__file__).parent))
+from pipeline import replay_to_store
 
 NS = 1_000_000_000
 MULTI_DAY_HOPS = {"hop_s": 30.0, "slow_hop_s": 60.0, "edasymp_hop_s": 300.0}
@@ -99,23 +99,10 @@ def ensure_week(data: Path, plan: DaysPlan) -> Path:
 
 def cli_replay(folder: Path, hops: dict[str, float]) -> tuple[float, float, float, int]:
     """Wall s, CPU s and peak RSS (MB) of ``stresstrack replay``, and the windows stored."""
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "out.db"
-        command = [sys.executable, "-m", "stresstrack.cli", "replay", str(folder), "--store",
-                   str(out), "--baseline-mode", "rolling", "--hop", str(hops["hop_s"]),
-                   "--slow-hop", str(hops["slow_hop_s"]), "--edasymp-hop",
-                   str(hops["edasymp_hop_s"])]  # fmt: skip
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        t0 = time.perf_counter()
-        done = subprocess.run(command, capture_output=True, text=True, check=False)
-        wall = time.perf_counter() - t0
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        if done.returncode != 0:
-            sys.exit(f"replay failed ({done.returncode}):\n{done.stderr}")
-        with Store(out, readonly=True) as store:
-            windows = store.count("features")
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return wall, cpu, after.ru_maxrss / 1024, windows
+    return replay_to_store(
+        folder, "--baseline-mode", "rolling", "--hop", str(hops["hop_s"]),
+        "--slow-hop", str(hops["slow_hop_s"]), "--edasymp-hop", str(hops["edasymp_hop_s"]),
+    )  # fmt: skip
 
 
 def streamed_memory(plan: DaysPlan, hops: dict[str, float]) -> list[float]:
