@@ -145,6 +145,9 @@ def run_days_demo(args: argparse.Namespace) -> int:
 
     if not 1 <= args.days <= 366:
         raise StressTrackError("--days must be between 1 and 366")
+    if args.protocol is not None or args.realtime:
+        raise StressTrackError("--days simulates everyday life: --protocol and --realtime apply "
+                               "to a lab study only")  # fmt: skip
     db = _fresh_outputs(args)
     plan = DaysPlan(days=args.days, participants=args.participants, seed=args.seed)
     t0 = time.monotonic()

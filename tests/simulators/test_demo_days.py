@@ -25,6 +25,12 @@ def test_days_out_of_range_is_a_clear_error(
     assert not (tmp_path / "d" / "stresstrack.db").exists()
 
 
+def test_days_refuses_lab_study_options(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["demo", "--days", "2", "--out", str(tmp_path / "d"), "--protocol", "partner-session"]
+    assert main(argv) == 2
+    assert "--protocol and --realtime apply to a lab study only" in capsys.readouterr().err
+
+
 def test_the_simulated_days_reach_the_store_in_order(tmp_path: Path) -> None:
     """Every simulated event is stored once (raw events only here), the markers included;
     progress reaches 1; the demo's configuration is the rolling baseline."""
