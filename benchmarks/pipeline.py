@@ -107,15 +107,14 @@ def memory_per_participant(n: int, hours: float) -> tuple[float, float]:
     return at_15, at_end
 
 
-def cli_replay(events: list[Event]) -> tuple[float, float, int]:
-    """Wall and CPU seconds of ``stresstrack replay`` on these events as generic CSV files,
-    and the feature windows it stored."""
+def replay_to_store(folder: Path, *options: str) -> tuple[float, float, float, int]:
+    """Wall and CPU seconds and peak RSS (MB, of the largest child so far) of
+    ``stresstrack replay FOLDER --store OUT.db OPTIONS`` in a fresh process, and the feature
+    windows it stored."""
     with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp) / "bench-day"
-        write_csv(folder, events)
         out = Path(tmp) / "out.db"
         command = [sys.executable, "-m", "stresstrack.cli", "replay", str(folder), "--store",
-                   str(out)]  # fmt: skip
+                   str(out), *options]  # fmt: skip
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.perf_counter()
         done = subprocess.run(command, capture_output=True, text=True, check=False)
@@ -126,6 +125,16 @@ def cli_replay(events: list[Event]) -> tuple[float, float, int]:
         cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
         with Store(out, readonly=True) as store:
             windows = store.count("features")
+    return wall, cpu, after.ru_maxrss / 1024, windows
+
+
+def cli_replay(events: list[Event]) -> tuple[float, float, int]:
+    """Wall and CPU seconds of ``stresstrack replay`` on these events as generic CSV files,
+    and the feature windows it stored."""
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "bench-day"
+        write_csv(folder, events)
+        wall, cpu, _, windows = replay_to_store(folder)
     return wall, cpu, windows
 
 

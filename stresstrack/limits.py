@@ -80,6 +80,7 @@ PLAUSIBLE: Final[dict[str, tuple[float, float]]] = {
     "eda_us": (0.0, 100.0),
     "ecg_uv": (-50_000.0, 50_000.0),
     "ppg": (-1e12, 1e12),  # device units: any, within the physical limit below
+    "acc_mg": (0.0, 50_000.0),  # magnitude: 1000 at rest, ±16 g the widest wearable range
 }
 # Longest text of each field, in characters.
 TEXT_LIMITS: Final[dict[str, int]] = {

@@ -7,6 +7,7 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from stresstrack.errors import StressTrackError
 from stresstrack.events import validate_participant_id
 
 if TYPE_CHECKING:
@@ -50,6 +51,12 @@ _CHOICE_OPTIONS = (
         "--spectrum", "spectrum", ("kubios", "neurokit"),
         "HRV spectrum: kubios (smoothness priors, fixed 150 s Welch segments) or neurokit "
         "(exactly nk.hrv_frequency at 4 Hz)",
+    ),
+    (
+        "--baseline-mode", "baseline_mode", ("fixed", "rolling"),
+        "fixed: the first baseline holds for the whole recording; rolling: recomputed every "
+        "UTC midnight from the resting windows of the last --baseline-days days, for "
+        "multi-day recordings (docs/days.md)",
     ),
 )  # fmt: skip
 
@@ -102,6 +109,13 @@ def add_pipeline_options(p: argparse.ArgumentParser) -> None:
         help="withhold RMSSD, pNN50, SD1, PNS and the spectrum above this share of artefact "
         f"beats (default {d.max_artefact_share:g})",
     )
+    g.add_argument(
+        "--baseline-days",
+        type=finite_float,
+        default=d.baseline_days,
+        metavar="N",
+        help=f"days of resting windows a rolling baseline uses (default {d.baseline_days:g})",
+    )
 
 
 def pipeline_config(args: argparse.Namespace) -> PipelineConfig:
@@ -113,7 +127,15 @@ def pipeline_config(args: argparse.Namespace) -> PipelineConfig:
     choices = {
         name: getattr(args, option[2:].replace("-", "_")) for option, name, *_ in _CHOICE_OPTIONS
     }
-    return PipelineConfig(**values, **choices, max_artefact_share=args.max_artefact_share)
+    try:
+        return PipelineConfig(
+            **values,
+            **choices,
+            max_artefact_share=args.max_artefact_share,
+            baseline_days=args.baseline_days,
+        )
+    except ValueError as exc:
+        raise StressTrackError(f"pipeline options: {exc}") from None
 
 
 def participant_arg(text: str) -> str:

@@ -12,8 +12,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         NAME,
         help="export the Grafana dashboards as provisioning files, or push them to Grafana",
-        description="The participant, cohort and sessions dashboards (InfluxQL on the InfluxDB "
-        "replica, docs/schema.md). `export DIR` writes Grafana provisioning (datasource, "
+        description="The participant, cohort, sessions and days dashboards (InfluxQL on the "
+        "InfluxDB replica, docs/schema.md). `export DIR` writes Grafana provisioning (datasource, "
         "dashboards provider, dashboard JSON); `push` uploads the dashboards to a running "
         "Grafana.",
     )

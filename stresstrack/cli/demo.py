@@ -47,9 +47,19 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument(
         "--participants",
         type=int,
-        default=DEMO_PARTICIPANTS,
+        default=None,
         metavar="N",
-        help=f"how many (default {DEMO_PARTICIPANTS}: the crossover's model needs at least 4)",
+        help=f"how many (default {DEMO_PARTICIPANTS}: the crossover's model needs at least 4; "
+        "with --days, 1)",
+    )
+    p.add_argument(
+        "--days",
+        type=int,
+        default=None,
+        metavar="N",
+        help="simulate N days and nights of everyday life instead of a lab study: circadian "
+        "rhythm, sleep, activity, daily stressors and self-care sessions, with the rolling "
+        "baseline (docs/simulators.md, docs/days.md)",
     )
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument(
@@ -75,18 +85,17 @@ def run(args: argparse.Namespace) -> int:
     from stresstrack.report import render_report
     from stresstrack.simulators.study import StudyPlan, simulate_study
 
+    if args.participants is None:
+        args.participants = 1 if args.days is not None else DEMO_PARTICIPANTS
     if args.participants < 1:
         raise StressTrackError("--participants must be at least 1")
+    if args.days is not None:
+        return run_days_demo(args)
     from stresstrack.session.study import stamp_order
 
     protocol = load_protocol(DEMO_PROTOCOL if args.protocol is None else args.protocol)
     out: Path = args.out
-    out.mkdir(parents=True, exist_ok=True)
-    db = out / "stresstrack.db"
-    check_output(db, force=args.force, option="--out", writes_store=True)
-    check_output(out / "report.html", force=args.force, option="--out")
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{db}{suffix}").unlink(missing_ok=True)  # a demo store is regenerated
+    db = _fresh_outputs(args)
     plan = StudyPlan(participants=args.participants, seed=args.seed, protocol=protocol)
     t0 = time.monotonic()
     minutes = protocol.duration_s / 60
@@ -110,6 +119,51 @@ def run(args: argparse.Namespace) -> int:
         print_summary(store)
     print(
         f"\n{runtime.events} events, {minutes:.0f} min per participant, "
+        f"simulated in {time.monotonic() - t0:.1f} s"
+    )
+    print(f"store:  {db}\nreport: {report}")
+    return 0
+
+
+def _fresh_outputs(args: argparse.Namespace) -> Path:
+    """The store's path in ``--out``, after checking what would be replaced."""
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    db = out / "stresstrack.db"
+    check_output(db, force=args.force, option="--out", writes_store=True)
+    check_output(out / "report.html", force=args.force, option="--out")
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)  # a demo store is regenerated
+    return db
+
+
+def run_days_demo(args: argparse.Namespace) -> int:
+    """``demo --days N``: multi-day participants through the runtime (store and pipeline)."""
+    from stresstrack.cli.demo_days import days_config, print_days_summary, run_days
+    from stresstrack.report import render_report
+    from stresstrack.simulators.days import DaysPlan
+
+    if not 1 <= args.days <= 366:
+        raise StressTrackError("--days must be between 1 and 366")
+    if args.protocol is not None or args.realtime:
+        raise StressTrackError("--days simulates everyday life: --protocol and --realtime apply "
+                               "to a lab study only")  # fmt: skip
+    db = _fresh_outputs(args)
+    plan = DaysPlan(days=args.days, participants=args.participants, seed=args.seed)
+    t0 = time.monotonic()
+    hours = plan.duration_s / 3600
+    progress = Progress(f"simulating {plan.participants} participant(s)", hours, "sim-h")
+    with Store(db) as store:
+        store.set_meta("study", plan.study)
+        runtime = Runtime(store, lsl_pipeline(args, days_config(pipeline_config(args))))
+        with following([influx_follower(args, db)]):
+            truths = run_days(plan, runtime, lambda f: progress.update(f * hours))
+            runtime.close()
+            progress.close()
+        report = render_report(store, args.out / "report.html", title="stresstrack demo (days)")
+        print_days_summary(store, truths)
+    print(
+        f"\n{runtime.events} events, {args.days} day(s) per participant, "
         f"simulated in {time.monotonic() - t0:.1f} s"
     )
     print(f"store:  {db}\nreport: {report}")

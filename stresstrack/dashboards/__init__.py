@@ -1,6 +1,6 @@
 """Grafana dashboards as code (grafana-foundation-sdk), their provisioning, and push.
 
-``build_dashboards()`` returns the participant, cohort and sessions dashboards; every panel
+``build_dashboards()`` returns the participant, cohort, sessions and days dashboards; every panel
 and annotation queries InfluxDB in InfluxQL (:mod:`stresstrack.dashboards.influxql`) following
 docs/schema.md. ``stresstrack dashboards export DIR`` writes them as Grafana provisioning
 (:mod:`stresstrack.dashboards.provisioning`); ``stresstrack dashboards push`` uploads them
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from grafana_foundation_sdk.models.dashboard import Dashboard
 
-from stresstrack.dashboards import cohort, participant, sessions
+from stresstrack.dashboards import cohort, days, participant, sessions
 from stresstrack.dashboards.influxql import (
     DATASOURCE_UID,
     InfluxQuery,
@@ -31,9 +31,10 @@ __all__ = [
 
 
 def build_dashboards() -> dict[str, Dashboard]:
-    """The dashboards by file stem (``participant``, ``cohort``, ``sessions``)."""
+    """The dashboards by file stem (``participant``, ``cohort``, ``sessions``, ``days``)."""
     return {
         "participant": participant.build(),
         "cohort": cohort.build(),
         "sessions": sessions.build(),
+        "days": days.build(),
     }

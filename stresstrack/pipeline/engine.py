@@ -34,7 +34,7 @@ import math
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Final, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -83,6 +83,7 @@ from stresstrack.pipeline.respiration import (
     respiration_rr,
 )
 from stresstrack.pipeline.results import FeatureRow, Session, StressRow
+from stresstrack.pipeline.rolling import REST_KINDS, RollingReference
 from stresstrack.pipeline.stress import (
     STRESS_INDEX_VERSION,
     Baseline,
@@ -98,6 +99,7 @@ __all__ = ["FEATURE_NAMES", "METHOD_FIELDS", "Output", "Pipeline", "PipelineConf
 NS: Final = 1_000_000_000
 Output = FeatureRow | StressRow | Session
 FloatArray = npt.NDArray[np.float64]
+BaselineMode = Literal["fixed", "rolling"]
 # Artefacts found by the correction in the HRV window, by Lipponen & Tarvainen's class.
 ARTEFACT_FEATURES: Final = tuple(f"artefacts_{k}" for k in ARTEFACT_TYPES)
 FEATURE_NAMES: Final = (
@@ -134,6 +136,10 @@ class PipelineConfig:
     baseline_max_s: float = 600.0  # a marked baseline never stopped ends this long after start
     baseline_settle_s: float = 60.0  # windows starting this soon after the baseline's start
     # are left out of its statistics (settling), unless that leaves too few
+    # "rolling": after the first baseline, recomputed every UTC midnight from the resting
+    # windows of the last baseline_days days (pipeline/rolling.py, docs/days.md)
+    baseline_mode: BaselineMode = "fixed"
+    baseline_days: float = 3.0
     min_coverage: float = 0.8  # share of a window that must hold data
     min_beats: int = 20
     # Artefact correction of every beat stream: Lipponen & Tarvainen 2019 ("kubios"), or
@@ -163,10 +169,12 @@ class PipelineConfig:
         for name in (
             "hrv_window_s", "freq_window_s", "nonlinear_window_s", "eda_window_s",
             "edasymp_window_s", "hop_s", "slow_hop_s", "edasymp_hop_s", "baseline_s",
-            "max_wait_s", "baseline_max_s",
+            "max_wait_s", "baseline_max_s", "baseline_days",
         ):  # fmt: skip
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
+        if self.baseline_mode not in ("fixed", "rolling"):
+            raise ValueError(f"baseline_mode must be fixed or rolling, got {self.baseline_mode!r}")
         for name in ("max_artefact_share", "max_corrected_share"):
             if not 0 <= getattr(self, name) <= 1:
                 raise ValueError(f"{name} must be between 0 and 1, got {getattr(self, name)}")
@@ -253,6 +261,7 @@ class _Participant:
     slow: dict[str, float | None] = field(default_factory=dict)
     slow_reasons: dict[str, str] = field(default_factory=dict)
     gaps: list[tuple[int, int]] = field(default_factory=list)  # (last data, next data)
+    rolling: RollingReference | None = None  # baseline_mode="rolling"
 
 
 class Pipeline:
@@ -305,6 +314,8 @@ class Pipeline:
         st = self._p.get(event.participant)
         if st is None:
             st = self._p[event.participant] = _Participant(study=event.study)
+            if self.config.baseline_mode == "rolling":
+                st.rolling = RollingReference(self.config.baseline_days)
         out: list[Output] = []
         t = event.time_ns
         if st.first_ns is None:
@@ -480,6 +491,8 @@ class Pipeline:
             row = self._window(pid, st, end)
             derived = st.stress.derive(end, row.values)
             out.append(row)
+            if st.rolling is not None:
+                self._roll(st, st.rolling, row, derived)
             if not st.stress.baseline.frozen:
                 if self._baseline_over(st, end):
                     out.extend(self._freeze(st))
@@ -495,6 +508,15 @@ class Pipeline:
         if computed and st.next_end_ns is not None:
             self._trim(st, st.next_end_ns - self._span_ns - self._hop_ns)
         return out
+
+    @staticmethod
+    def _roll(st: _Participant, rolling: RollingReference, row: FeatureRow, d: Derived) -> None:
+        """Offer the window to the rolling reference; a new day brings a new baseline."""
+        rolling.offer(d, row.plausible and not st.open_sessions.keys() - REST_KINDS)
+        if st.stress.baseline.frozen:
+            new = rolling.refresh(d.time_ns, st.stress.baseline)
+            if new is not None:
+                st.stress.baseline = new
 
     def _skip_gaps(self, st: _Participant) -> None:
         """Gaps cost nothing: once no window can reach back to the data before a gap, the

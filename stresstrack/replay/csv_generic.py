@@ -11,6 +11,7 @@ column     meaning                                      becomes
 ``eda_us`` skin conductance samples, regular rate       :class:`~stresstrack.events.EdaSamples`
 ``ecg_uv`` ECG samples, regular rate                    :class:`~stresstrack.events.Waveform`
 ``ppg``    PPG samples, regular rate                    :class:`~stresstrack.events.Waveform`
+``acc_mg`` accelerometer magnitude (mG), regular rate   :class:`~stresstrack.events.Waveform`
 ========== ============================================ ==========================
 
 A markers file has ``time``, ``action`` (``start``/``stop``/``event``) and ``kind``, and
@@ -74,9 +75,10 @@ from stresstrack.replay.base import (
 
 __all__ = ["FORMAT", "VALUE_COLUMNS", "iter_csv_file", "parse_time", "read_csv_file"]
 
-VALUE_COLUMNS: Final = ("rr_ms", "hr_bpm", "eda_us", "ecg_uv", "ppg")
+VALUE_COLUMNS: Final = ("rr_ms", "hr_bpm", "eda_us", "ecg_uv", "ppg", "acc_mg")
 MARKER_COLUMNS: Final = ("action", "kind")
-SAMPLED: Final = ("eda_us", "ecg_uv", "ppg")
+SAMPLED: Final = ("eda_us", "ecg_uv", "ppg", "acc_mg")
+_KINDS: Final = {"ecg_uv": WaveformKind.ECG, "ppg": WaveformKind.PPG, "acc_mg": WaveformKind.ACC}
 FAST_ROWS: Final = 100_000  # rows per block of the fast reader of sampled signals
 ROW_BLOCK: Final = 4096  # rows per block when read row by row
 CHUNK_S: Final = 1.0
@@ -237,13 +239,9 @@ def _sampled(
             rate = file_rate(file, "time").rate_hz
         except ValueError as exc:
             raise ImportFormatError(file.label, None, f"sampled signal: {exc}") from None
-    signal = {"eda_us": "eda", "ecg_uv": "ecg"}.get(column, "ppg")
+    signal = {"eda_us": "eda", "ecg_uv": "ecg"}.get(column, "ppg")  # ACC: PPG's rate limits
     check_rate(rate, signal, f"{file.label} (from the spacing of its times)")
-    if column == "eda_us":
-        make = eda_maker(rate, ids)
-    else:
-        kind = WaveformKind.ECG if column == "ecg_uv" else WaveformKind.PPG
-        make = waveform_maker(kind, rate, ids)
+    make = eda_maker(rate, ids) if column == "eda_us" else waveform_maker(_KINDS[column], rate, ids)
     chunker = GridChunker(make, rate, chunk_s=CHUNK_S)
     last: list[int] = []  # time of the last row read
     read_before = stats.bytes_read
@@ -412,7 +410,8 @@ def _marker(row: list[str], idx: dict[str, int]) -> _MarkerFields:
 
 FORMAT: Final = Format(
     name="csv",
-    description="generic CSV: one file per signal (time + rr_ms/hr_bpm/eda_us/ecg_uv/ppg), markers",
+    description="generic CSV: one file per signal (time + rr_ms/hr_bpm/eda_us/ecg_uv/ppg/acc_mg), "
+    "markers",
     detect=detect,
     participants=participants,
     read=read,

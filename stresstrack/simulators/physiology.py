@@ -19,6 +19,9 @@ docs/simulators.md (checked by ``tests/simulators/test_physiology_norms.py``):
 * **skin**: tonic level SCL_rest + gain·Δs + a slow drift (electrode hydration), and
   non-specific SCRs as a Poisson process whose rate rises with Δs; bi-exponential responses
   like NeuroKit2's ``eda_simulate``. A non-responder has a low flat level and no responses;
+* **slow modulation** (``modulation=``): a resting level that changes over hours (circadian
+  rhythm, sleep; :mod:`stresstrack.simulators.days`) adds to resting HR and tonic skin
+  conductance and scales the RSA amplitude and the SCR rate;
 * **orienting responses** (``orienting=`` onsets): a brief HR deceleration with an SCR, what
   a novel picture or sound produces without any stress (Bradley 2009, *Psychophysiology*
   46:1).
@@ -42,6 +45,7 @@ __all__ = [
     "REST_LEVEL",
     "STRESSOR_DELTA",
     "Episode",
+    "Modulation",
     "ParticipantModel",
     "ParticipantParams",
     "phase_level",
@@ -78,6 +82,23 @@ class Episode:
     start_s: float
     end_s: float
     value: float
+
+
+@dataclass(frozen=True, slots=True)
+class Modulation:
+    """Slow changes of the resting state, sampled at ``t_s`` (s from the model's start):
+    bpm added to resting HR, a factor on the RSA amplitude, µS added to the tonic skin
+    conductance and a factor on the SCR rate."""
+
+    t_s: FloatArray
+    hr_bpm: FloatArray
+    vagal: FloatArray
+    scl_us: FloatArray
+    scr_rate: FloatArray
+
+    def at(self, t_s: FloatArray, name: str) -> FloatArray:
+        values: FloatArray = getattr(self, name)
+        return np.asarray(np.interp(t_s, self.t_s, values), dtype=np.float64)
 
 
 def phase_level(phase: Phase, overrides: Mapping[str, float] | None = None) -> float:
@@ -166,8 +187,10 @@ class ParticipantModel:
         breathing: Sequence[Episode] = (),
         activity: Sequence[Episode] = (),
         orienting: Sequence[float] = (),
+        modulation: Modulation | None = None,
     ) -> None:
         self.protocol = protocol
+        self.modulation = modulation
         self.params = params
         self.seed = seed
         self.orienting = tuple(orienting)
@@ -292,6 +315,9 @@ def simulate_beats(model: ParticipantModel) -> tuple[FloatArray, FloatArray]:
         d = grid - onset - 1.0
         hr -= 4.0 * np.exp(-0.5 * (d / 2.5) ** 2)
     vagal = np.clip(1.0 - p.vagal_drop * s / _STRESSOR_DS - 0.5 * act, 0.15, 1.6)
+    if model.modulation is not None:
+        hr = hr + model.modulation.at(grid, "hr_bpm")
+        vagal = vagal * model.modulation.at(grid, "vagal")
     resp = model.breathing_hz_at(grid)
     phase = 2 * np.pi * np.cumsum(resp) / _GRID_HZ + rng.uniform(0, 2 * np.pi)
     scale = (60000.0 / hr) / (60000.0 / p.hr_rest)  # variability shrinks as HR rises
@@ -334,8 +360,11 @@ def simulate_eda(model: ParticipantModel, sampling_rate: float) -> tuple[FloatAr
         signal += rng.normal(0.0, 0.003, n)
         return t, np.clip(signal, 0.0, None)
     tonic = p.scl_rest + p.scl_gain * s / _STRESSOR_DS + 0.6 * act + drift
-    signal = np.asarray(tonic, dtype=np.float64).copy()
     rate = np.clip(p.scr_rest_per_min + p.scr_gain_per_min * s / _STRESSOR_DS + 4.0 * act, 0, None)
+    if model.modulation is not None:
+        tonic = tonic + model.modulation.at(t, "scl_us")
+        rate = rate * model.modulation.at(t, "scr_rate")
+    signal = np.asarray(tonic, dtype=np.float64).copy()
     onsets = [int(i) for i in np.flatnonzero(rng.random(n) < rate / 60.0 / sampling_rate)]
     onsets += [int((o + 1.5) * sampling_rate) for o in model.orienting if o + 1.5 < t[-1]]
     k_t = np.arange(int(20 * sampling_rate)) / sampling_rate

@@ -46,6 +46,7 @@ def test_committed_provisioning_is_up_to_date(
             "dashboards/participant.json",
             "dashboards/cohort.json",
             "dashboards/sessions.json",
+            "dashboards/days.json",
         )
     ]
     assert files(COMMITTED) == files(tmp_path), (
@@ -95,7 +96,7 @@ def _without_annotation_targets(board: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-@pytest.mark.parametrize("name", ["participant", "cohort", "sessions"])
+@pytest.mark.parametrize("name", ["participant", "cohort", "sessions", "days"])
 def test_dashboards_read_back_with_the_sdk(name: str) -> None:
     """Dashboard.from_json gives the same dashboard; targets decode as InfluxQuery.
 

@@ -103,7 +103,7 @@ def test_push_creates_the_folder_and_writes_every_dashboard(
     assert CANARY not in out + err
     boards = build_dashboards()
     assert out.splitlines() == [
-        f"pushed 3 dashboards to {grafana}:",
+        f"pushed 4 dashboards to {grafana}:",
         *(f"  {grafana}/d/{b.uid}/x" for b in boards.values()),
         "warning: no datasource with uid 'stresstrack-influxdb' in Grafana: the dashboards "
         "show no data until it exists (deploy/grafana/provisioning/datasources/)",
@@ -112,7 +112,7 @@ def test_push_creates_the_folder_and_writes_every_dashboard(
     assert calls == [
         ("GET", "/api/folders/stresstrack"),
         ("POST", "/api/folders"),
-        *[("POST", "/api/dashboards/db")] * 3,
+        *[("POST", "/api/dashboards/db")] * 4,
         ("GET", "/api/datasources/uid/stresstrack-influxdb"),
     ]
     written = [b for m, p, _, b in FakeGrafana.requests if p == "/api/dashboards/db"]
@@ -188,7 +188,7 @@ def test_a_provisioned_dashboard_is_skipped_and_a_folder_conflict_is_used(
     FakeGrafana.folder_conflict = True
     assert main(["dashboards", "push", "--grafana-url", grafana]) == 0
     out = capsys.readouterr().out
-    assert "pushed 2 dashboards" in out
+    assert "pushed 3 dashboards" in out
     assert "skipped stresstrack-cohort: provisioned from files in this Grafana" in out
     calls = [(m, p) for m, p, _, _ in FakeGrafana.requests]
     assert calls[:3] == [

@@ -57,7 +57,7 @@ def target(board: dict[str, Any], title: str, ref_id: str = "A") -> dict[str, An
 
 
 def variables(study: LoadedStudy, session: Session | None = None) -> dict[str, str]:
-    v = {"study": study.study, "participant": P1, "around": "2m"}
+    v = {"study": study.study, "participant": P1, "around": "2m", "threshold": "60"}
     if session is not None:
         assert session.end_ns is not None
         v |= {

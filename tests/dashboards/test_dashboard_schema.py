@@ -84,7 +84,7 @@ def boards() -> dict[str, dict[str, Any]]:
     return {k: json.loads(dashboard_json(b)) for k, b in build_dashboards().items()}
 
 
-@pytest.mark.parametrize("name", ["participant", "cohort", "sessions"])
+@pytest.mark.parametrize("name", ["participant", "cohort", "sessions", "days"])
 def test_dashboard_validates(name: str) -> None:
     board = boards()[name]
     errors = [f"{list(e.path)}: {e.message}" for e in validator().iter_errors(board)]

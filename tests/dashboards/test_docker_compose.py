@@ -173,6 +173,7 @@ def test_volumes_are_named_and_mounts_exist_in_the_repo() -> None:
     assert (provisioning / "datasources/influxdb.yaml").is_file()
     assert sorted(p.name for p in (provisioning / "dashboards").glob("*.json")) == [
         "cohort.json",
+        "days.json",
         "participant.json",
         "sessions.json",
     ]

@@ -55,7 +55,7 @@ def show(loaded: LoadedStudy, name: str, **url: str) -> Dashboard:
     )
 
 
-@pytest.mark.parametrize("name", ["participant", "cohort", "sessions"])
+@pytest.mark.parametrize("name", ["participant", "cohort", "sessions", "days"])
 def test_first_load_has_no_query_errors_and_every_override_matches(
     loaded_study: LoadedStudy, name: str
 ) -> None:
@@ -164,7 +164,7 @@ def test_influxql_injection_through_variables_is_not_possible(loaded_study: Load
         INJECTION, frontend.Variable("session_start", ""), "time >= ${session_start}ms"
     )
     assert "DROP MEASUREMENT" in old  # what the text box let through
-    for name in ("participant", "cohort", "sessions"):
+    for name in ("participant", "cohort", "sessions", "days"):
         for v in boards()[name]["templating"]["list"]:
             assert v["type"] in ("query", "custom"), (name, v["name"], v["type"])
             if v["type"] == "query":

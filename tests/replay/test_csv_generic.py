@@ -108,6 +108,25 @@ def test_eda_is_chunked_at_its_rate_and_at_gaps(tmp_path: Path) -> None:
     assert isinstance(first, EdaSamples) and first.values_us == (1.0, 1.01, 1.02, 1.03)
 
 
+def test_accelerometer_magnitude_becomes_acc_waveforms(tmp_path: Path) -> None:
+    """``acc_mg``: a chest strap's magnitude at 25 Hz, as the multi-day simulator writes it,
+    becomes 1 s ACC waveform chunks on the fitted grid; a negative magnitude is an error."""
+    rows = [f"{T0 + i / 25:.2f},{1000 + (i % 5)}" for i in range(60)]
+    path = _write(tmp_path / "acc.csv", "time,acc_mg\n" + "\n".join(rows) + "\n")
+    events = read_csv_file(path, OPTS)
+    assert [(e.time_ns, len(e.values)) for e in events if isinstance(e, Waveform)] == [
+        (T0 * NS, 25),
+        ((T0 + 1) * NS, 25),
+        ((T0 + 2) * NS, 10),
+    ]
+    first = events[0]
+    assert isinstance(first, Waveform) and first.kind.value == "acc"
+    assert first.sampling_rate == 25.0 and first.values[:6] == (1000, 1001, 1002, 1003, 1004, 1000)
+    bad = _write(tmp_path / "bad.csv", f"time,acc_mg\n{T0},1000\n{T0}.04,-3\n")
+    with pytest.raises(ImportFormatError, match=r"bad\.csv.*line 3"):
+        read_csv_file(bad, OPTS)
+
+
 @pytest.mark.parametrize(
     ("text", "line", "message"),
     [
