@@ -10,7 +10,9 @@ around the click. A phone-size screenshot goes to ``test-artifacts/companion/sel
 
 from __future__ import annotations
 
+import re
 import time
+from importlib.resources import files
 from pathlib import Path
 
 import pytest
@@ -32,7 +34,10 @@ ASK = """
 items = ["stress", "sam_valence"]
 after = ["rest"]
 """
-CACHE = "stresstrack-companion-v1"  # static/sw.js
+# The service worker's cache name, as static/sw.js declares it (it changes with the files).
+CACHE = re.search(
+    r'const CACHE = "([^"]+)"', (files("stresstrack.companion") / "static" / "sw.js").read_text()
+).group(1)  # type: ignore[union-attr]
 
 
 async def test_a_participant_answers_the_open_prompt_in_the_browser(
