@@ -78,7 +78,7 @@ def participant_lines(k: int, t0_s: int, hours: float, rng: np.random.Generator)
         )
         out.append(
             f"features,{tags} mean_hr_bpm={70 + stress[i] / 5:.2f},rmssd_ms=42.0,scl_us=3.1,"
-            "scr_per_min=2.0,hrv_coverage=0.98,eda_coverage=1.0,contact_lost_share=0.0,"
+            "scr_per_min=2.0,ns_scr_per_min=2.0,hrv_coverage=0.98,eda_coverage=1.0,contact_lost_share=0.0,"
             f"hrv_corrected_share=0.01,valid_features=4i {t}"
         )
     for dev in ("strap", "band"):

@@ -81,7 +81,7 @@ def _phase_stats(
     n = int(60 * _EDA_HZ)
     chunks = [x[j : j + n] for j in range(0, x.size - n + 1, n)]
     out["scl_us"] = float(np.mean([eda_features(c, _EDA_HZ)["scl_us"] for c in chunks]))
-    out["scr_per_min"] = float(np.mean([ns_scr_per_min(c, _EDA_HZ) for c in chunks]))
+    out["ns_scr_per_min"] = float(np.mean([ns_scr_per_min(c, _EDA_HZ) for c in chunks]))
     return out
 
 
@@ -143,7 +143,7 @@ def cohort_statistics(n: int = 40, seed: int = 0) -> dict[str, float]:
         "rest_lf_hf": float(np.median(col("rest", "lf_hf"))),
         "rest_dfa": float(np.nanmedian(col("rest", "dfa_alpha1"))),
         "rest_scl": float(np.median(col("rest", "scl_us", resp))),
-        "rest_scr": float(np.median(col("rest", "scr_per_min", resp))),
+        "rest_scr": float(np.median(col("rest", "ns_scr_per_min", resp))),
         # ~10 % expected: counted over 400 draws, 40 would be too few to see it
         "non_responders": float(
             np.mean([not ParticipantParams.draw(rng).eda_responder for _ in range(400)])
@@ -153,7 +153,7 @@ def cohort_statistics(n: int = 40, seed: int = 0) -> dict[str, float]:
             100 * np.median(col("stress", "rmssd_ms") / col("rest", "rmssd_ms") - 1)
         ),
         "stress_dscl": float(np.median(d_scl)),
-        "stress_scr": float(np.median(col("stress", "scr_per_min", resp))),
+        "stress_scr": float(np.median(col("stress", "ns_scr_per_min", resp))),
         "selfcare_dz": float(np.mean(dz)),
         "specificity_r": float(np.corrcoef(z_hr, z_scl)[0, 1]),
         "move_dhr": float(np.median(move_dhr)),

@@ -61,7 +61,8 @@ DOWNSAMPLED: Final = (
             "mean_hr_bpm",
             "rmssd_ms",
             "scl_us",
-            "scr_per_min",
+            "scr_per_min",  # NeuroKit2's relative rule, as in `features`
+            "ns_scr_per_min",  # the stress index's SCR component (≥ 0.05 µS)
             "hrv_coverage",
             "eda_coverage",
             "contact_lost_share",

@@ -1,8 +1,9 @@
 """The participant dashboard: one participant's curves, sessions and signal, live.
 
 Stress index with its confidence; self-report answers and lab values (e.g. cortisol) beside
-it; HR and RMSSD, skin conductance and SCR rate, signal quality, contact, connection and
-battery; self-care and other sessions as region annotations.
+it; HR and RMSSD, skin conductance and the non-specific SCR rate (``ns_scr_per_min``, the
+index's SCR component), signal quality, contact, connection and battery; self-care and other
+sessions as region annotations.
 """
 
 from __future__ import annotations
@@ -32,13 +33,34 @@ from stresstrack.dashboards.common import (
 )
 from stresstrack.dashboards.influxql import DATASOURCE, InfluxQueryBuilder
 
-__all__ = ["UID", "build", "endpoint_panels", "selfreport_panel", "sessions_table", "stress_panel"]
+__all__ = [
+    "SCR_FIELD",
+    "SCR_RULE",
+    "SCR_TITLE",
+    "UID",
+    "build",
+    "endpoint_panels",
+    "selfreport_panel",
+    "sessions_table",
+    "stress_panel",
+]
 
 UID: Final = UID_PREFIX + "participant"
 HOP: Final = "5s"  # the pipeline's default hop: no point in finer buckets for window results
 BY_TIME: Final = "GROUP BY time($__interval) fill(none)"
 BY_TIME_DEVICE: Final = 'GROUP BY time($__interval), "device" fill(none)'
 W: Final = where(STUDY, PARTICIPANT)
+
+# The SCR rate the stress index (version 2.1) uses; `scr_per_min` (NeuroKit2's relative rule)
+# stays in the features measurement but is not the index's component (docs/features.md).
+SCR_FIELD: Final = "ns_scr_per_min"
+SCR_TITLE: Final = "SCR rate (≥ 0.05 µS)"
+SCR_RULE: Final = (
+    "Non-specific skin conductance responses per minute: peaks of the cleaned EDA rising "
+    "≥ 0.05 µS (absolute rule, Boucsein et al. 2012), field ns_scr_per_min, the stress "
+    "index's SCR component; not scr_per_min, NeuroKit2's relative rule (10 % of the "
+    "window's largest SCR)"
+)
 
 # Colours of the string states (docs/schema.md: heart_rate.contact, device_status.state).
 CONTACT_COLORS: Final = {"detected": "green", "not_detected": "red", "unsupported": "text"}
@@ -268,11 +290,9 @@ def _eda_panels() -> list[cogbuilder.Builder[dm.Panel]]:
         )
         .with_target(query(f'SELECT {_mean("conductance_us", "raw")} FROM "eda" {W} {BY_TIME}'))
         .with_target(query(f'SELECT {_mean("scl_us", "SCL")} FROM "features" {W} {BY_TIME}', "B")),
-        timeseries_panel("SCR rate", "suffix: /min", description="skin conductance responses")
+        timeseries_panel(SCR_TITLE, "suffix: /min", description=SCR_RULE)
         .interval(HOP)
-        .with_target(
-            query(f'SELECT {_mean("scr_per_min", "SCR rate")} FROM "features" {W} {BY_TIME}')
-        ),
+        .with_target(query(f'SELECT {_mean(SCR_FIELD, SCR_TITLE)} FROM "features" {W} {BY_TIME}')),
     ]
 
 

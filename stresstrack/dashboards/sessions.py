@@ -40,7 +40,14 @@ from stresstrack.dashboards.common import (
     where,
 )
 from stresstrack.dashboards.influxql import DATASOURCE
-from stresstrack.dashboards.participant import selfreport_panel, sessions_table, stress_panel
+from stresstrack.dashboards.participant import (
+    SCR_FIELD,
+    SCR_RULE,
+    SCR_TITLE,
+    selfreport_panel,
+    sessions_table,
+    stress_panel,
+)
 
 __all__ = ["COMPARED", "UID", "WINDOWS", "Compared", "build", "window_condition"]
 
@@ -60,12 +67,14 @@ DELTAS: Final = (("Δ during", "during"), ("Δ after", "after"))  # each minus "
 
 @dataclass(frozen=True, slots=True)
 class Compared:
-    """One compared value: a field of a measurement (docs/schema.md)."""
+    """One compared value: a field of a measurement (docs/schema.md); ``note`` says what the
+    field is where its title cannot (shown in the panel's description)."""
 
     title: str
     measurement: str
     field: str
     unit: str
+    note: str = ""
 
 
 COMPARED: Final = (
@@ -73,7 +82,7 @@ COMPARED: Final = (
     Compared("Heart rate", "features", "mean_hr_bpm", "suffix: bpm"),
     Compared("RMSSD", "features", "rmssd_ms", "ms"),
     Compared("SCL", "features", "scl_us", "suffix: µS"),
-    Compared("SCR rate", "features", "scr_per_min", "suffix: /min"),
+    Compared(SCR_TITLE, "features", SCR_FIELD, "suffix: /min", SCR_RULE),
 )
 
 
@@ -94,6 +103,7 @@ def _compare_panel(c: Compared) -> stat.Panel:
         .title(f"{c.title} around the session")
         .description(
             f'mean of "{c.field}" before, during and after the session, and the changes. '
+            + (f"{c.note}. " if c.note else "")
             + NOT_CAUSAL
         )
         .datasource(DATASOURCE)

@@ -118,7 +118,7 @@ _OUTCOME_NAMES: Final = {
     "hr": ("heart rate", "bpm"),
     "rmssd": ("RMSSD", "ms"),
     "scl": ("skin conductance level", "µS"),
-    "scr_rate": ("SCR rate", "/min"),
+    "scr_rate": ("SCR rate (≥ 0.05 µS)", "/min"),  # ns_scr_per_min (analysis/sessions.py)
     "hr_z": ("heart-rate component", "z"),
     "ln_rmssd_z": ("ln RMSSD component", "z"),
     "scl_z": ("SCL component", "z"),

@@ -141,7 +141,8 @@ def test_participant_curves_equal_the_stores_features(loaded_study: LoadedStudy)
         ("RMSSD", "A", "rmssd_ms", "RMSSD"),
         ("Heart rate", "B", "mean_hr_bpm", "window mean"),
         ("Skin conductance", "B", "scl_us", "SCL"),
-        ("SCR rate", "A", "scr_per_min", "SCR rate"),
+        # The index's SCR component (version 2.1), not NeuroKit2's relative scr_per_min.
+        ("SCR rate (≥ 0.05 µS)", "A", "ns_scr_per_min", "SCR rate (≥ 0.05 µS)"),
     ):
         want = [(f.time_ns, f.values[field]) for f in features if f.values.get(field) is not None]
         got = run(loaded_study, target(board, title, ref)["query"], "1s")
@@ -307,6 +308,21 @@ def _minute_means(points: list[tuple[int, float | None]], minute: int) -> dict[i
     return {t: float(np.mean(v)) for t, v in buckets.items()}
 
 
+def test_features_1m_holds_both_scr_rates_as_minute_means(loaded_study: LoadedStudy) -> None:
+    """The downsampled features (the continuous query's backfill) carry the index's SCR
+    component ``ns_scr_per_min`` beside NeuroKit2's ``scr_per_min``: each the numpy mean of the
+    store's windows in that minute."""
+    minute = 60 * 1_000_000_000
+    with Store(loaded_study.store, readonly=True) as store:
+        features = store.features(P1)
+    got = loaded_study.rows(f'SELECT * FROM "features_1m" WHERE "participant" = \'{P1}\'')
+    for field in ("ns_scr_per_min", "scr_per_min"):
+        want = _minute_means([(f.time_ns, f.values.get(field)) for f in features], minute)
+        assert len(want) >= 5 and any(want.values())  # minutes with responses
+        have = {r["time"]: r[field] for r in got if r[field] is not None}
+        assert have == pytest.approx(want), field
+
+
 def test_variables_list_the_study_and_its_participants(loaded_study: LoadedStudy) -> None:
     for board in boards().values():
         for v in board["templating"]["list"]:
@@ -356,6 +372,8 @@ def test_sessions_before_during_after_and_deltas(loaded_study: LoadedStudy) -> N
         "after": (end, end + around),
     }
     assert [w for w, _ in WINDOWS] == list(bounds)
+    # The SCR comparison is the stress index's component (index 2.1), not the relative rule.
+    assert [(c.measurement, c.field) for c in COMPARED][-1] == ("features", "ns_scr_per_min")
     for c in COMPARED:
         rows = stress if c.measurement == "stress" else features
         times = [r.time_ns for r in rows]

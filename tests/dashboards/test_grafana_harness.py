@@ -11,6 +11,7 @@ import json
 import os
 from typing import Any
 
+import numpy as np
 import pytest
 from dashboard_study import LoadedStudy
 from grafana_harness import backend, frontend
@@ -277,3 +278,44 @@ def test_self_report_and_lab_values_show_every_stored_answer_and_sample(
     assert lab.errors == [] and lab.overrides == [("stress index", True)]
     assert set(lab.display_names()) == {"cortisol (nmol/L)", "stress index"}
     assert _series(lab, "cortisol (nmol/L)") == [(s.time_ns // MS, s.value) for s in samples]
+
+
+SCR = "SCR rate (≥ 0.05 µS)"
+
+
+def _bucket_means(points: list[tuple[int, float]], every_ms: int) -> list[tuple[int, float]]:
+    """numpy means of (time in ns, value) per ``every_ms`` bucket from the epoch."""
+    buckets: dict[int, list[float]] = {}
+    for t, v in points:
+        if FROM_MS * MS <= t <= TO_MS * MS:
+            buckets.setdefault(t // MS // every_ms * every_ms, []).append(v)
+    return [(t, float(np.mean(v))) for t, v in sorted(buckets.items())]
+
+
+def test_scr_panel_draws_the_stored_non_specific_scr_rate(loaded_study: LoadedStudy) -> None:
+    """The participant's SCR panel is the stress index's SCR component (index 2.1): what
+    Grafana draws equals the store's ``ns_scr_per_min`` (SCRs rising >= 0.05 uS, Boucsein et
+    al. 2012), not NeuroKit2's relative-rule ``scr_per_min``, and its description says so. The
+    reference is the feature rows read back from SQLite, averaged by numpy per 10 s bucket (the
+    harness's $__interval: the panel's 5 s minimum raised to 10 s)."""
+    pid = "sim-001"
+    board = boards()["participant"]
+    (spec,) = [p for p in board["panels"] if p.get("title") == SCR]
+    assert "0.05 µS" in spec["description"] and "ns_scr_per_min" in spec["description"]
+    assert "relative rule" in spec["description"]
+    panel = show(loaded_study, "participant", participant=pid).panels[SCR]
+    assert panel.errors == [] and panel.display_names() == [SCR]
+    with Store(loaded_study.store, readonly=True) as store:
+        features = store.features(pid)
+
+    def stored(field: str) -> list[tuple[int, float]]:
+        points = [(f.time_ns, f.values.get(field)) for f in features]
+        return _bucket_means([(t, float(v)) for t, v in points if v is not None], 10_000)
+
+    want = stored("ns_scr_per_min")
+    assert len(want) > 50 and any(v > 0 for _, v in want)  # a curve with responses
+    got = _series(panel, SCR)
+    assert [t for t, _ in got] == [t for t, _ in want]
+    assert [v for _, v in got] == pytest.approx([v for _, v in want], rel=1e-9)
+    relative = dict(stored("scr_per_min"))  # the other rule: a different curve
+    assert any(relative[t] != pytest.approx(v, abs=0.5) for t, v in want)

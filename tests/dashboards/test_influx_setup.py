@@ -6,13 +6,14 @@ from __future__ import annotations
 import time
 import urllib.parse
 import urllib.request
+from dataclasses import replace
 
 import numpy as np
 import pytest
 from servers import InfluxServer
 
 from stresstrack.cli import main
-from stresstrack.dashboards.downsampling import DOWNSAMPLED, flux_task
+from stresstrack.dashboards.downsampling import DOWNSAMPLED, cq_statement, flux_task
 from stresstrack.sinks import TOKEN_ENV
 
 pytestmark = pytest.mark.influx
@@ -53,6 +54,45 @@ def test_setup_creates_continuous_queries_once_and_backfills(
         minute = (int(r["time"]) // S - t0) // 60
         want = values[p][12 * minute : 12 * minute + 12].mean()
         assert r["stress_index"] == pytest.approx(want)
+
+
+def test_setup_updates_the_pre_2_1_features_1m_and_backfills_ns_scr_per_min(
+    influx_server: InfluxServer, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Upgrading to index 2.1: a features_1m continuous query without ``ns_scr_per_min`` (as
+    an earlier setup made it) is replaced, and the backfill gives past minutes the numpy mean
+    of the written ns-SCR rates."""
+    db = influx_server.reset_database("setup_scr")
+    monkeypatch.setenv(TOKEN_ENV, influx_server.token)
+    (features,) = [d for d in DOWNSAMPLED if d.target == "features_1m"]
+    old = replace(features, fields=tuple(f for f in features.fields if f != "ns_scr_per_min"))
+    assert old.fields != features.fields
+    influx_server.query(cq_statement(db, old), db=db)
+    t0 = (int(time.time()) - 2 * 3600) // 60 * 60
+    rates = [float(r) for r in np.random.default_rng(3).integers(0, 6, size=24)]  # 2 min, 5-s hop
+    _write(
+        influx_server,
+        db,
+        [
+            f"features,study=s,participant=p ns_scr_per_min={r!r},scr_per_min={3 * r!r} "
+            f"{(t0 + 5 * i) * S}"
+            for i, r in enumerate(rates)
+        ],
+    )
+    args = ["influx", "setup", "--influx-url", influx_server.url, "--influx-bucket", db]
+    assert main([*args, "--backfill-hours", "3"]) == 0
+    assert "features_1m: updated" in capsys.readouterr().out
+    (result,) = influx_server.query("SHOW CONTINUOUS QUERIES")["results"]
+    (ours,) = [s for s in result["series"] if s["name"] == db]
+    (cq,) = [v[1] for v in ours["values"] if v[0] == "features_1m"]
+    assert "ns_scr_per_min" in cq
+    got = influx_server.rows('SELECT "ns_scr_per_min", "scr_per_min" FROM "features_1m"', db=db)
+    assert [r["ns_scr_per_min"] for r in got] == pytest.approx(
+        [np.mean(rates[:12]), np.mean(rates[12:])]
+    )
+    assert [r["scr_per_min"] for r in got] == pytest.approx(
+        [3 * np.mean(rates[:12]), 3 * np.mean(rates[12:])]
+    )
 
 
 def _write(server: InfluxServer, db: str, lines: list[str]) -> None:
