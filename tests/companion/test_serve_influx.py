@@ -1,7 +1,8 @@
 """``stresstrack serve --influx-*`` replicates the store to InfluxDB as ``collect`` does, through
-the same replica (``stresstrack.cli.common.influx_follower`` under ``stresstrack.runtime.following``). Checked against the real influxd
-the tests start (tests/servers.py): what it holds per measurement, counted by InfluxQL, equals
-what the store makes; a SIGTERM stops serve only after the replica delivered everything."""
+the same replica (``stresstrack.cli.common.influx_follower`` under
+``stresstrack.runtime.following``). Checked against the real influxd the tests start
+(tests/servers.py): what it holds per measurement, counted by InfluxQL, equals what the store
+makes; a SIGTERM stops serve only after the replica delivered everything."""
 
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ from influx_adapter import InfluxAdapter
 from servers import InfluxServer
 
 from stresstrack.sinks import MEASUREMENTS
-from stresstrack.sinks.influx import TOKEN_ENV
+from stresstrack.sinks.influx_client import TOKEN_ENV
 from stresstrack.sinks.outbox import point_counts
 from stresstrack.store.sqlite import Store
 
