@@ -31,6 +31,8 @@ OPTION_OF_SETTING: dict[str, str] = {
     "LSL channel": "--lsl-channel",
     "unblinding key": "--unblind",
     "worker": "--worker",
+    "time zone": "--timezone",
+    "participant": "--participant",
 }
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import IO, Final, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from stresstrack.errors import ImportFormatError
+from stresstrack.errors import ImportFormatError, SettingError
 from stresstrack.events import (
     Event,
     validate_participant_id,
@@ -271,8 +271,8 @@ def resolve_timezone(name: str) -> tzinfo:
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ImportFormatError(
-            "--timezone", None, f"unknown time zone {name!r} (use an IANA name, e.g. Europe/Paris)"
+        raise SettingError(
+            "time zone", f"unknown time zone {name!r} (use an IANA name, e.g. Europe/Paris)"
         ) from exc
 
 
@@ -285,7 +285,7 @@ def participant_from_name(options: ImportOptions, source: Path, *, use_stem: boo
         return validate_participant_id(name)
     except ValueError as exc:
         raise ImportFormatError(
-            str(source), None, f"{exc}; name the participant with --participant"
+            str(source), None, f"{exc}; name the participant", setting="participant"
         ) from exc
 
 

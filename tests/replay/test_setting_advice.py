@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 
 from stresstrack.cli import OPTION_OF_SETTING, main
-from stresstrack.errors import ImportFormatError
+from stresstrack.errors import ImportFormatError, SettingError
 from stresstrack.replay import FORMATS, ImportOptions, ImportStats
+from stresstrack.replay.base import resolve_timezone
 
 
 def test_a_library_import_error_names_no_flag_but_the_cli_names_the_option(
@@ -46,3 +47,18 @@ def test_every_named_setting_maps_to_an_option_of_the_cli() -> None:
         for flag in action.option_strings
     }
     assert set(OPTION_OF_SETTING.values()) <= known
+
+
+def test_a_wrong_setting_is_named_by_its_option_on_the_command_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An unknown time zone: the library's ``SettingError`` names the setting ("time zone"),
+    ``stresstrack replay --timezone`` names the option instead."""
+    with pytest.raises(SettingError) as err:
+        resolve_timezone("Mars/Olympus")
+    assert str(err.value).startswith("time zone: unknown time zone 'Mars/Olympus'")
+    path = tmp_path / "x.txt"
+    path.write_text("812\n790\n")
+    argv = ["replay", str(path), "--format", "kubios", "--timezone", "Mars/Olympus"]
+    assert main([*argv, "--store", str(tmp_path / "o.db")]) == 2
+    assert f"--timezone: {err.value.problem}" in capsys.readouterr().err
