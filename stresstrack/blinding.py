@@ -170,13 +170,18 @@ def load_key(path: Path) -> dict[str, str]:
         mode = path.stat().st_mode
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise BlindingError(f"--unblind {path}: no such key file") from None
+        raise BlindingError(
+            f"unblinding key {path}: no such key file", setting="unblinding key"
+        ) from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise BlindingError(f"--unblind {path}: cannot read ({exc})") from exc
+        raise BlindingError(
+            f"unblinding key {path}: cannot read ({exc})", setting="unblinding key"
+        ) from exc
     if os.name == "posix" and mode & (stat.S_IRWXG | stat.S_IRWXO):
         raise BlindingError(
-            f"--unblind {path}: the key file is readable by others (mode {stat.filemode(mode)});"
-            f" make it owner-only: chmod 600 {path}"
+            f"unblinding key {path}: the key file is readable by others (mode "
+            f"{stat.filemode(mode)}); make it owner-only: chmod 600 {path}",
+            setting="unblinding key",
         )
     try:
         data = tomllib.loads(text)
@@ -196,17 +201,24 @@ def unblind(store_meta: Mapping[str, str | None], key_path: Path) -> dict[str, s
     the file's hash is the declared one. ``store_meta`` holds the two blinding meta keys."""
     codes = (store_meta.get(BLINDING_META) or "").split(",")
     if codes == [""]:
-        raise BlindingError(f"--unblind {key_path}: this store was not collected blinded")
+        raise BlindingError(
+            f"unblinding key {key_path}: this store was not collected blinded",
+            setting="unblinding key",
+        )
     key = load_key(key_path)
     missing = [c for c in codes if c not in key]
     if missing:
-        raise BlindingError(f"--unblind {key_path}: no name for code(s) {', '.join(missing)}")
+        raise BlindingError(
+            f"unblinding key {key_path}: no name for code(s) {', '.join(missing)}",
+            setting="unblinding key",
+        )
     declared = store_meta.get(KEY_HASH_META)
     digest = key_sha256(key_path)
     if declared and declared != digest:
         raise BlindingError(
-            f"--unblind {key_path}: its SHA-256 ({digest[:12]}...) is not the key the study "
-            f"declared ({declared[:12]}...): wrong or edited key file"
+            f"unblinding key {key_path}: its SHA-256 ({digest[:12]}...) is not the key the "
+            f"study declared ({declared[:12]}...): wrong or edited key file",
+            setting="unblinding key",
         )
     return {c: key[c] for c in codes}
 

@@ -76,11 +76,10 @@ from stresstrack.analysis import AnalysisSettings, analyze
 from stresstrack.analysis.effects import (
     CARRYOVER_ALPHA,
     CarryOver,
-    Row,
     condition_rows,
-    fit_mixed,
     row_effects,
 )
+from stresstrack.analysis.mixed_model import Row, fit_mixed
 from stresstrack.analysis.power import power
 from stresstrack.analysis.sessions import SessionResult, analyze_participant
 from stresstrack.events import Marker

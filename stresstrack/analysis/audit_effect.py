@@ -16,16 +16,16 @@ from dataclasses import replace
 from scipy import stats
 
 from stresstrack.analysis.audit import SESSION_EFFECT_BOUND, Comparison
-from stresstrack.analysis.effects import (
-    Row,
-    _bw_df,
-    _contrast,
-    _matrix,
-    _unit,
-    condition_rows,
-    fit_mixed,
-)
+from stresstrack.analysis.effects import condition_rows
 from stresstrack.analysis.group_stats import Difference
+from stresstrack.analysis.mixed_model import (
+    Row,
+    bw_df,
+    contrast_test,
+    design_matrix,
+    fit_mixed,
+    unit_vector,
+)
 from stresstrack.analysis.sessions import Analysis
 from stresstrack.session.protocol import Design
 
@@ -65,16 +65,16 @@ def _interaction(
     none = Difference(math.nan, (math.nan, math.nan), math.nan, math.nan, n_a, n_b)
     if len({r.arm for r in typed}) < 2:
         return none, "needs included condition sessions in both groups"
-    m = _matrix(typed, design, arms=True)
+    m = design_matrix(typed, design, arms=True)
     name = f"c:{treatment}×arm:1"
-    df = _bw_df(m)
+    df = bw_df(m)
     if name not in m.columns or df < 1:
         return none, "too few participants for the model with the group term"
     try:
         fit = fit_mixed(m.y, m.x, m.groups)
     except ValueError as exc:
         return none, str(exc)
-    est, se, _, _ = _contrast(fit, _unit(m.columns, name), df)
+    est, se, _, _ = contrast_test(fit, unit_vector(m.columns, name), df)
     half = float(stats.t.ppf(0.975, df)) * se
-    base, _, _, _ = _contrast(fit, _unit(m.columns, f"c:{treatment}"), df)
+    base, _, _, _ = contrast_test(fit, unit_vector(m.columns, f"c:{treatment}"), df)
     return Difference(est, (est - half, est + half), base + est, base, n_a, n_b), ""

@@ -42,7 +42,6 @@ error from the model's residual variance, the reliable change index of Jacobson 
 from __future__ import annotations
 
 import math
-import warnings
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -52,6 +51,24 @@ import numpy as np
 import numpy.typing as npt
 from scipy import stats
 
+from stresstrack.analysis.breakdowns import (
+    Breakdown,
+    Responder,
+    study_breakdowns,
+    study_responders,
+)
+from stresstrack.analysis.mixed_model import (
+    Matrix,
+    ModelFit,
+    Row,
+    bw_df,
+    contrast_test,
+    design_matrix,
+    fit_mixed,
+    participants_with_both,
+    unit_vector,
+    wald_p,
+)
 from stresstrack.analysis.stats import NAN, adjust_p, dz_interval, tost_p
 from stresstrack.session.protocol import Design
 
@@ -62,16 +79,11 @@ __all__ = [
     "CARRYOVER_ALPHA",
     "NOT_CAUSAL",
     "NOT_CONDITIONS",
-    "Breakdown",
     "CarryOver",
     "Effect",
-    "ModelFit",
-    "Responder",
-    "Row",
     "StudyEffects",
     "condition_rows",
     "default_design",
-    "fit_mixed",
     "row_effects",
     "study_effects",
 ]
@@ -81,13 +93,8 @@ NOT_CAUSAL: Final = (
     "during − pre: includes natural recovery and time effects; not a causal estimate"
 )
 CARRYOVER_ALPHA: Final = 0.10  # Grizzle's level for the (low-power) carry-over test
-RCI_Z: Final = 1.96
 # Phase kinds that are never conditions when a design is derived from --control alone.
 NOT_CONDITIONS: Final = frozenset({"baseline", "stressor", "recovery"})
-# Outcomes where a lower value means less stress (RMSSD: higher is calmer).
-LOWER_IS_CALMER: Final = frozenset(
-    {"stress_index", "hr_z", "scl_z", "scr_rate_z", "hr", "scl", "scr_rate"}
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,34 +128,6 @@ class CarryOver:
 
 
 @dataclass(frozen=True, slots=True)
-class Level:
-    name: str
-    estimate: float
-    ci: tuple[float, float]
-    n_participants: int
-
-
-@dataclass(frozen=True, slots=True)
-class Breakdown:
-    """The effect of ``treatment`` per level of ``moderator``, and the interaction test."""
-
-    treatment: str
-    moderator: str  # "how" (kind · mode · label) or "arm"
-    levels: Sequence[Level]
-    p_interaction: float
-    note: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class Responder:
-    participant: str
-    treatment: str
-    difference: float  # adjusted condition − control, outcome units
-    rci: float
-    category: str  # "reliably calmer", "no reliable change", "reliably more stressed"
-
-
-@dataclass(frozen=True, slots=True)
 class StudyEffects:
     design: Design | None
     effects: Sequence[Effect]
@@ -168,29 +147,6 @@ class StudyEffects:
         for r in self.responders:
             counts[r.category] = counts.get(r.category, 0) + 1
         return dict(sorted(counts.items()))
-
-
-@dataclass(frozen=True, slots=True)
-class Row:
-    """One condition session: what the mixed model sees."""
-
-    participant: str
-    condition: str
-    level: str  # kind · mode · label
-    arm: str
-    period: int
-    pre: float
-    during: float
-
-
-@dataclass(frozen=True, slots=True)
-class ModelFit:
-    params: FloatArray
-    cov: FloatArray
-    scale: float  # residual variance
-    n_obs: int
-    n_groups: int
-    re_var: float = NAN  # random-intercept variance
 
 
 def default_design(kinds: Sequence[str], control: str) -> Design:
@@ -219,123 +175,6 @@ def condition_rows(results: Sequence[SessionResult], design: Design, outcome: st
     return out
 
 
-def fit_mixed(y: FloatArray, x: FloatArray, groups: Sequence[str]) -> ModelFit:
-    """REML fit of ``y = x·b + u_group + e``; ``ValueError`` when it cannot be fitted."""
-    from statsmodels.regression.mixed_linear_model import MixedLM
-
-    if np.linalg.matrix_rank(x) < x.shape[1]:
-        raise ValueError("the design matrix is singular (a condition or period is missing)")
-    with warnings.catch_warnings():
-        # A random-intercept variance on its boundary (0: ConvergenceWarning, "covariance is
-        # singular") is a valid fit, not an error; non-finite results are checked below.
-        warnings.simplefilter("ignore")
-        try:
-            fit = MixedLM(y, x, groups=np.asarray(groups)).fit(reml=True)
-        except (np.linalg.LinAlgError, ValueError) as exc:
-            raise ValueError(f"the mixed model could not be fitted ({exc})") from None
-    k = x.shape[1]
-    params = np.asarray(fit.fe_params, dtype=np.float64)
-    cov = np.asarray(fit.cov_params(), dtype=np.float64)[:k, :k]
-    if not (np.all(np.isfinite(params)) and np.all(np.isfinite(cov))):
-        raise ValueError("the mixed model did not converge")
-    re_var = float(np.asarray(fit.cov_re, dtype=np.float64).ravel()[0])
-    return ModelFit(params, cov, float(fit.scale), len(y), len(set(groups)), re_var)
-
-
-@dataclass(frozen=True, slots=True)
-class _Matrix:
-    y: FloatArray
-    x: FloatArray
-    groups: list[str]
-    columns: list[str]
-    within: int  # within-participant fixed effects (for the BW df)
-
-
-def _matrix(
-    rows: Sequence[Row],
-    design: Design,
-    *,
-    levels: bool = False,
-    carryover: bool = False,
-    arms: bool = False,
-) -> _Matrix:
-    """Intercept, condition (or level) dummies, period dummies, centred pre; optional
-    condition × period or condition × arm terms."""
-    treat_of = [r.level if levels else r.condition for r in rows]
-    control_rows = {i for i, r in enumerate(rows) if r.condition == design.control}
-    treatments = list(dict.fromkeys(t for i, t in enumerate(treat_of) if i not in control_rows))
-    periods = sorted({r.period for r in rows})[1:]
-    arm_levels = sorted({r.arm for r in rows})[1:] if arms else []
-    pre = np.array([r.pre for r in rows])
-    cols: dict[str, FloatArray] = {"intercept": np.ones(len(rows))}
-    for t in treatments:
-        cols[f"c:{t}"] = np.array(
-            [1.0 if i not in control_rows and treat_of[i] == t else 0.0 for i in range(len(rows))]
-        )
-    for k in periods:
-        cols[f"period:{k}"] = np.array([1.0 if r.period == k else 0.0 for r in rows])
-    cols["pre"] = pre - pre.mean()
-    within = len(treatments) + len(periods) + 1
-    if carryover:
-        for t in treatments:
-            for k in periods:
-                cols[f"c:{t}×period:{k}"] = cols[f"c:{t}"] * cols[f"period:{k}"]
-    for a in arm_levels:
-        cols[f"arm:{a}"] = np.array([1.0 if r.arm == a else 0.0 for r in rows])
-    for a in arm_levels:
-        for t in treatments:
-            cols[f"c:{t}×arm:{a}"] = cols[f"c:{t}"] * cols[f"arm:{a}"]
-            within += 1
-    return _Matrix(
-        np.array([r.during for r in rows]),
-        np.column_stack(list(cols.values())),
-        [r.participant for r in rows],
-        list(cols),
-        within,
-    )
-
-
-def _bw_df(m: _Matrix) -> float:
-    return float(len(m.y) - len(set(m.groups)) - m.within)
-
-
-def _contrast(fit: ModelFit, vec: FloatArray, df: float) -> tuple[float, float, float, float]:
-    """Estimate, SE, t and two-sided p of ``vec·b``."""
-    est = float(vec @ fit.params)
-    se = math.sqrt(max(float(vec @ fit.cov @ vec), 0.0))
-    if not (se > 0 and df > 0):
-        return est, se, NAN, NAN
-    t = est / se
-    return est, se, t, float(2 * stats.t.sf(abs(t), df))
-
-
-def _wald(fit: ModelFit, rows: FloatArray, df2: float) -> float:
-    """p of the joint F test ``rows·b = 0``."""
-    q = rows.shape[0]
-    if q == 0 or df2 <= 0:
-        return NAN
-    b = rows @ fit.params
-    v = rows @ fit.cov @ rows.T
-    try:
-        f = float(b @ np.linalg.solve(v, b)) / q
-    except np.linalg.LinAlgError:
-        return NAN
-    return float(stats.f.sf(f, q, df2))
-
-
-def _unit(columns: Sequence[str], name: str) -> FloatArray:
-    v = np.zeros(len(columns))
-    v[columns.index(name)] = 1.0
-    return v
-
-
-def _both(rows: Sequence[Row], treatment: str, control: str, attr: str = "condition") -> int:
-    has: dict[str, set[str]] = defaultdict(set)
-    for r in rows:
-        has[r.participant].add(getattr(r, attr) if r.condition != control else control)
-    return sum(treatment in s and control in s for s in has.values())
-
-
 def _confounded(rows: Sequence[Row]) -> bool:
     """Every participant saw the conditions in one order (and there is more than one period):
     the condition's effect cannot be told from the period's."""
@@ -351,7 +190,7 @@ def _confounded(rows: Sequence[Row]) -> bool:
 
 def _controlled(
     results: Sequence[SessionResult], design: Design, outcome: str, primary_treatment: str
-) -> tuple[list[Effect], ModelFit | None, _Matrix | None, list[Row]]:
+) -> tuple[list[Effect], ModelFit | None, Matrix | None, list[Row]]:
     rows = condition_rows(results, design, outcome)
     return (*_controlled_rows(rows, design, outcome, primary_treatment), rows)
 
@@ -367,12 +206,12 @@ def row_effects(
 
 def _controlled_rows(
     rows: Sequence[Row], design: Design, outcome: str, primary_treatment: str
-) -> tuple[list[Effect], ModelFit | None, _Matrix | None]:
+) -> tuple[list[Effect], ModelFit | None, Matrix | None]:
     assert design.control is not None
     primary = outcome == design.primary
     out = []
     fit: ModelFit | None = None
-    m: _Matrix | None = None
+    m: Matrix | None = None
     why = ""
     treatments = [t for t in design.treatments if any(r.condition == t for r in rows)]
     if not any(r.condition == design.control for r in rows):
@@ -385,8 +224,8 @@ def _controlled_rows(
             "the same order (counterbalance the order: a protocol [design] with blocks)"
         )
     else:
-        m = _matrix(rows, design)
-        df = _bw_df(m)
+        m = design_matrix(rows, design)
+        df = bw_df(m)
         if df < 1:
             why = f"too few participants for the model ({len(set(m.groups))})"
         else:
@@ -396,7 +235,7 @@ def _controlled_rows(
                 why = str(exc)
     for t in design.treatments:
         contrast = f"{t} vs {design.control}"
-        n = _both(rows, t, design.control)
+        n = participants_with_both(rows, t, design.control)
         is_primary = primary and t == primary_treatment
         if fit is None or m is None or f"c:{t}" not in m.columns:
             note = why or f"no included {t} session"
@@ -417,8 +256,8 @@ def _controlled_rows(
                 )
             )
             continue
-        df = _bw_df(m)
-        est, se, tval, p = _contrast(fit, _unit(m.columns, f"c:{t}"), df)
+        df = bw_df(m)
+        est, se, tval, p = contrast_test(fit, unit_vector(m.columns, f"c:{t}"), df)
         half = float(stats.t.ppf(0.975, df)) * se
         dz = tval / math.sqrt(n) if n >= 2 and math.isfinite(tval) else NAN
         dz_ci = dz_interval(tval, n, df) if n >= 2 else (NAN, NAN)
@@ -452,7 +291,7 @@ def _carryover(rows: Sequence[Row], design: Design) -> list[CarryOver]:
     out: list[CarryOver] = []
     if not rows:
         return out
-    m = _matrix(rows, design, carryover=True)
+    m = design_matrix(rows, design, carryover=True)
     sequences: dict[str, list[tuple[int, str]]] = defaultdict(list)
     for r in rows:
         sequences[r.participant].append((r.period, r.condition))
@@ -472,104 +311,9 @@ def _carryover(rows: Sequence[Row], design: Design) -> list[CarryOver]:
             )
             out.append(CarryOver(t, NAN, False, why))
             continue
-        p = _wald(fit, np.array([_unit(m.columns, c) for c in names]), df2)
+        p = wald_p(fit, np.array([unit_vector(m.columns, c) for c in names]), df2)
         est = float(fit.params[m.columns.index(names[0])])
         out.append(CarryOver(t, p, bool(p < CARRYOVER_ALPHA), estimate=est))
-    return out
-
-
-def _breakdowns(rows: Sequence[Row], design: Design) -> list[Breakdown]:
-    out = []
-    for t in design.treatments:
-        levels = list(dict.fromkeys(r.level for r in rows if r.condition == t))
-        if len(levels) > 1:
-            m = _matrix(rows, design, levels=True)
-            out.append(_level_breakdown(rows, m, design, t, levels))
-        arms = sorted({r.arm for r in rows})
-        if len(arms) > 1:
-            m = _matrix(rows, design, arms=True)
-            out.append(_arm_breakdown(rows, m, design, t, arms))
-    return out
-
-
-def _fit_or_none(m: _Matrix, df: float) -> ModelFit | None:
-    """The fit, or None when there are too few degrees of freedom or it fails."""
-    if df < 1:
-        return None
-    try:
-        return fit_mixed(m.y, m.x, m.groups)
-    except ValueError:
-        return None
-
-
-def _level_breakdown(
-    rows: Sequence[Row], m: _Matrix, design: Design, t: str, levels: list[str]
-) -> Breakdown:
-    assert design.control is not None
-    df = _bw_df(m)
-    fit = _fit_or_none(m, df)
-    if fit is None:
-        return Breakdown(t, "how", [], NAN, "too few participants to compare how it was done")
-    out = []
-    for lv in levels:
-        est, se, _, _ = _contrast(fit, _unit(m.columns, f"c:{lv}"), df)
-        half = float(stats.t.ppf(0.975, df)) * se
-        n = _both(rows, lv, design.control, "level")
-        out.append(Level(lv, est, (est - half, est + half), n))
-    first = _unit(m.columns, f"c:{levels[0]}")
-    diffs = np.array([_unit(m.columns, f"c:{lv}") - first for lv in levels[1:]])
-    return Breakdown(t, "how", out, _wald(fit, diffs, df))
-
-
-def _arm_breakdown(
-    rows: Sequence[Row], m: _Matrix, design: Design, t: str, arms: list[str]
-) -> Breakdown:
-    df = _bw_df(m)
-    fit = _fit_or_none(m, df)
-    if fit is None:
-        return Breakdown(t, "arm", [], NAN, "too few participants per arm")
-    out = []
-    for a in arms:
-        vec = _unit(m.columns, f"c:{t}")
-        if a != arms[0]:
-            vec = vec + _unit(m.columns, f"c:{t}×arm:{a}")
-        est, se, _, _ = _contrast(fit, vec, df)
-        half = float(stats.t.ppf(0.975, df)) * se
-        n = len({r.participant for r in rows if r.arm == a and r.condition == t})
-        out.append(Level(a or "(no arm)", est, (est - half, est + half), n))
-    names = [f"c:{t}×arm:{a}" for a in arms[1:]]
-    return Breakdown(t, "arm", out, _wald(fit, np.array([_unit(m.columns, c) for c in names]), df))
-
-
-def _responders(
-    rows: Sequence[Row], fit: ModelFit, m: _Matrix, design: Design, outcome: str
-) -> list[Responder]:
-    """Reliable change (Jacobson & Truax 1991) of each participant's adjusted difference."""
-    # Adjusted outcome: y minus the period and pre terms (the participant's intercept cancels
-    # in the difference of their conditions).
-    nuisance = [i for i, c in enumerate(m.columns) if c.startswith("period:") or c == "pre"]
-    adjusted = m.y - m.x[:, nuisance] @ fit.params[nuisance]
-    calmer = -1.0 if outcome in LOWER_IS_CALMER else 1.0
-    out = []
-    for t in design.treatments:
-        by: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
-        for r, a in zip(rows, adjusted, strict=True):
-            if r.condition in (t, design.control):
-                by[r.participant][r.condition].append(float(a))
-        for participant, v in sorted(by.items()):
-            assert design.control is not None
-            tr, ct = v.get(t, []), v.get(design.control, [])
-            if not tr or not ct:
-                continue
-            diff = float(np.mean(tr) - np.mean(ct))
-            se = math.sqrt(fit.scale * (1 / len(tr) + 1 / len(ct)))
-            rci = diff / se if se > 0 else NAN
-            category = "no reliable change"
-            if math.isfinite(rci) and calmer * rci >= RCI_Z:
-                category = "reliably calmer"
-            elif math.isfinite(rci) and -calmer * rci >= RCI_Z:
-                category = "reliably more stressed"
-            out.append(Responder(participant, t, diff, rci, category))
     return out
 
 
@@ -640,9 +384,9 @@ def study_effects(
             rows_effects, fit, m, rows = _controlled(results, design, outcome, primary_treatment)
             if outcome == design.primary:
                 carry = _carryover(rows, design)
-                breakdowns = _breakdowns(rows, design)
+                breakdowns = study_breakdowns(rows, design)
                 if fit is not None and m is not None:
-                    responders = _responders(rows, fit, m, design, outcome)
+                    responders = study_responders(rows, fit, m, design, outcome)
                 seq: dict[str, list[tuple[int, str]]] = defaultdict(list)
                 for r in rows:
                     seq[r.participant].append((r.period, r.condition))

@@ -20,20 +20,38 @@ from stresstrack.store.sqlite import StoreError  # noqa: E402
 
 __all__ = ["OPTION_OF_SETTING", "build_parser", "main"]
 
-# The option a library setting (SettingError.setting) comes from: the library speaks in its
-# own terms, the CLI in its flags.
+# The option a library setting (StressTrackError.setting) comes from: the library speaks in
+# its own terms, the CLI in its flags.
 OPTION_OF_SETTING: dict[str, str] = {
     "InfluxDB URL": "--influx-url",
     "InfluxDB bucket": "--influx-bucket",
     "format": "--format",
+    "start time": "--start",
+    "consent check": "--no-consent-check",
+    "LSL channel": "--lsl-channel",
+    "unblinding key": "--unblind",
+    "worker": "--worker",
+    "time zone": "--timezone",
+    "participant": "--participant",
 }
 
 
 def error_text(exc: BaseException) -> str:
-    """An error as the CLI says it: a library setting named by its option."""
-    if isinstance(exc, SettingError) and exc.setting in OPTION_OF_SETTING:
-        return f"{OPTION_OF_SETTING[exc.setting]}: {exc.problem}"
-    return str(exc)
+    """An error as the CLI says it: a wrong setting named by its option, and advice to change
+    a setting followed by the option.
+
+    >>> error_text(SettingError("format", "unknown format 'fit'"))
+    "--format: unknown format 'fit'"
+    >>> error_text(StressTrackError("no date: give the start time", setting="start time"))
+    'no date: give the start time (--start)'
+    """
+    setting = exc.setting if isinstance(exc, StressTrackError) else None
+    option = OPTION_OF_SETTING.get(setting) if setting is not None else None
+    if option is None:
+        return str(exc)
+    if isinstance(exc, SettingError):
+        return f"{option}: {exc.problem}"
+    return f"{exc} ({option})"
 
 
 # Order of the commands in --help; each is loaded only when a parser needs it.

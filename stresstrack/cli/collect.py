@@ -186,7 +186,7 @@ class Target:
 async def _simulated_targets(
     args: argparse.Namespace, clock: Clock, protocol: Protocol | None
 ) -> list[Target]:
-    from stresstrack.sensors.collector import find_device
+    from stresstrack.sensors.discovery import find_device
     from stresstrack.simulators.study import (
         SIMULATED_KINDS,
         build_participant_air,
@@ -227,7 +227,7 @@ async def _hardware_targets(args: argparse.Namespace) -> list[Target]:
     from bleak.backends.device import BLEDevice
     from bleak.exc import BleakError
 
-    from stresstrack.sensors.collector import describe_ble_error, find_device
+    from stresstrack.sensors.discovery import describe_ble_error, find_device
 
     def factory_for(device: BLEDevice) -> ClientFactory:
         return lambda _address, on_disconnect: BleakClient(device, on_disconnect)

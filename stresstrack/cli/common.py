@@ -13,7 +13,7 @@ from stresstrack.events import validate_participant_id
 if TYPE_CHECKING:
     from stresstrack.pipeline.engine import PipelineConfig
     from stresstrack.runtime import Follower
-    from stresstrack.sinks.influx import InfluxTarget
+    from stresstrack.sinks.influx_client import InfluxTarget
 
 __all__ = [
     "add_influx_options",
@@ -189,7 +189,7 @@ def influx_target(args: argparse.Namespace) -> InfluxTarget | None:
     """The configured InfluxDB, or ``None`` when ``--influx-url`` is not given."""
     from stresstrack.credentials import read_secret
     from stresstrack.errors import StressTrackError
-    from stresstrack.sinks.influx import TOKEN_ENV, InfluxTarget
+    from stresstrack.sinks.influx_client import TOKEN_ENV, InfluxTarget
 
     if not getattr(args, "influx_url", None):
         return None

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from stresstrack.cli.common import add_influx_options, influx_target
-from stresstrack.sinks.influx import InfluxTarget, InfluxWriteError, InfluxWriter
+from stresstrack.sinks.influx_client import InfluxTarget, InfluxWriteError, InfluxWriter
 
 NAME = "doctor"
 # The point written to prove the bucket is writable (docs/schema.md).

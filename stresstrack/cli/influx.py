@@ -22,7 +22,7 @@ from stresstrack.dashboards.downsampling import (
     flux_task,
     same_query,
 )
-from stresstrack.sinks.influx import InfluxTarget
+from stresstrack.sinks.influx_client import InfluxTarget
 
 NAME = "influx"
 

@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+from stresstrack.cli import error_text
 from stresstrack.cli.common import (
     add_influx_options,
     add_pipeline_options,
@@ -178,6 +179,8 @@ def run(args: argparse.Namespace) -> int:
         )
     elapsed = time.monotonic() - t0
     failed = [r for r in results if r.error]
+    for r in failed:  # advice to change a setting names the option that sets it
+        r.error = error_text(StressTrackError(r.error or "", setting=r.error_setting))
     if created and len(failed) == len(results):
         _remove_if_empty(out)  # a failed replay leaves no empty store behind
     if len(results) == 1 and failed:

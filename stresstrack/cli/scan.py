@@ -55,7 +55,7 @@ async def _scan(args: argparse.Namespace) -> list[tuple[str, int, str, list[str]
     from bleak.exc import BleakError
 
     from stresstrack.clock import WallClock
-    from stresstrack.sensors.collector import advertised_profiles, describe_ble_error
+    from stresstrack.sensors.discovery import advertised_profiles, describe_ble_error
 
     kwargs: dict[str, Any] = {}
     if args.simulate:

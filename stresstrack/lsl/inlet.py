@@ -38,7 +38,7 @@ from stresstrack.events import (
     MarkerAction,
     WaveformKind,
 )
-from stresstrack.replay.base import SampleChunker, eda_maker, waveform_maker
+from stresstrack.replay.chunks import SampleChunker, eda_maker, waveform_maker
 from stresstrack.replay.csv_generic import CHUNK_S
 from stresstrack.replay.xdf import _UNIT_SCALE, classify_stream, parse_marker
 
@@ -250,7 +250,8 @@ class SourceInlet:
         if kind not in _SIGNALS:
             raise LslError(
                 f"{where} (type {info.type()!r}) is not an RR, HR, ECG, PPG or EDA stream: its "
-                "type, name or the --lsl-channel label must say which"
+                "type or name, or the label of the chosen LSL channel, must say which",
+                setting="LSL channel",
             )
         self.kind = kind
         self.rate = float(info.nominal_srate())

@@ -16,9 +16,9 @@ column     meaning                                      becomes
 
 A markers file has ``time``, ``action`` (``start``/``stop``/``event``) and ``kind``, and
 optionally ``mode``, ``label`` and ``note``. Sampled signals are cut into chunks at gaps;
-their rate is fitted to the whole file's timestamps (:func:`~stresstrack.replay.base.file_rate`)
+their rate is fitted to the whole file's timestamps (:func:`~stresstrack.replay.chunks.file_rate`)
 unless ``--rate`` gives it, and samples are timed on that rate's grid between gaps
-(:class:`~stresstrack.replay.base.GridChunker`), so rounded or jittered timestamps neither
+(:class:`~stresstrack.replay.chunks.GridChunker`), so rounded or jittered timestamps neither
 change the rate nor cut the signal. Clean files are read in blocks (pandas); from the first
 block with a bad row on, row by row, so errors name their line.
 """
@@ -56,22 +56,19 @@ from stresstrack.replay.base import (
     DataFile,
     Detection,
     Format,
-    GridChunker,
     ImportOptions,
     ImportStats,
     bad_row,
     check_rate,
     check_value,
-    eda_maker,
     expand_parts,
-    file_rate,
     folder_participant,
     iter_lines,
     merge_by_time,
     note_unread,
     parse_number,
-    waveform_maker,
 )
+from stresstrack.replay.chunks import GridChunker, eda_maker, file_rate, waveform_maker
 
 __all__ = ["FORMAT", "VALUE_COLUMNS", "iter_csv_file", "parse_time", "read_csv_file"]
 

@@ -51,15 +51,13 @@ from stresstrack.replay.base import (
     bad_row,
     check_rate,
     check_value,
-    eda_maker,
-    grid_chunks,
     iter_lines,
     merge_by_time,
     parse_number,
     parse_unix_ns,
     participant_from_name,
-    waveform_maker,
 )
+from stresstrack.replay.chunks import eda_maker, grid_chunks, waveform_maker
 
 __all__ = ["DEVICE", "FORMAT", "read_session"]
 

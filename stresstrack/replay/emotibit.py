@@ -49,7 +49,6 @@ from stresstrack.replay.base import (
     bad_row,
     check_rate,
     check_value,
-    eda_maker,
     expand_parts,
     folder_participant,
     iter_lines,
@@ -57,8 +56,8 @@ from stresstrack.replay.base import (
     note_unread,
     parse_number,
     parse_unix_ns,
-    waveform_maker,
 )
+from stresstrack.replay.chunks import eda_maker, waveform_maker
 
 __all__ = ["FORMAT", "HEADER"]
 

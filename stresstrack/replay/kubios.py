@@ -148,7 +148,10 @@ def read(paths: Sequence[Path], options: ImportOptions, stats: ImportStats) -> I
     start = options.start_ns if options.start_ns is not None else rr.start_ns
     if start is None:
         raise ImportFormatError(
-            str(path), None, "the file has no date: give --start (when the first beat began)"
+            str(path),
+            None,
+            "the file has no date: give the start time of the first beat",
+            setting="start time",
         )
     ids = {"participant": participants(paths, options)[0], "study": options.study,
            "device": f"kubios:{path.name}"}  # fmt: skip

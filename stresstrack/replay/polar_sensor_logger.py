@@ -68,11 +68,9 @@ from stresstrack.replay.base import (
     Format,
     ImportOptions,
     ImportStats,
-    SampleChunker,
     bad_row,
     check_rate,
     check_value,
-    chunk_samples,
     expand_parts,
     folder_participant,
     iter_lines,
@@ -81,8 +79,8 @@ from stresstrack.replay.base import (
     parse_number,
     resolve_timezone,
     unix_seconds_to_ns,
-    waveform_maker,
 )
+from stresstrack.replay.chunks import SampleChunker, chunk_samples, waveform_maker
 from stresstrack.sample_rate import MIN_FIT_SAMPLES, estimate_rate
 from stresstrack.sensors.timing import BeatTimer
 

@@ -16,6 +16,10 @@ A recording that fails keeps what was read before the error (it is stored and pr
 is reported, and does not stop the others.
 """
 
+# Size (issue 17): over 400 lines because the process pool (_replay_parallel and its task,
+# worker init and copy helpers) and the sequential runner call each other (a pool task runs
+# replay_group; replay_recordings starts the pool): moving the pool out makes an import cycle.
+
 from __future__ import annotations
 
 import contextlib
@@ -77,6 +81,7 @@ class RecordingResult:
     last_ns: int | None = None
     skipped: int = 0
     error: str | None = None
+    error_setting: str | None = None  # the setting its advice names (StressTrackError.setting)
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -144,7 +149,7 @@ def replay_recording(
             if progress is not None and result.events % PROGRESS_EVERY == 0:
                 progress(stats.fraction)
     except StressTrackError as exc:
-        result.error = str(exc)
+        result.error, result.error_setting = str(exc), exc.setting
     except (StoreError, sqlite3.Error, OSError) as exc:
         result.error = f"{recording.label}: {exc}"
     finally:

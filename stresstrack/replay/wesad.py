@@ -51,14 +51,12 @@ from stresstrack.replay.base import (
     Format,
     ImportOptions,
     ImportStats,
-    eda_maker,
-    grid_chunks,
     merge_by_time,
     parse_number,
     parse_unix_ns,
     participant_from_name,
-    waveform_maker,
 )
+from stresstrack.replay.chunks import eda_maker, grid_chunks, waveform_maker
 from stresstrack.replay.e4 import DEVICE as E4_DEVICE
 from stresstrack.replay.e4 import read_session, session_files
 
@@ -270,7 +268,10 @@ def read(paths: Sequence[Path], options: ImportOptions, stats: ImportStats) -> I
             streams.append(_grid(make, t0, WRIST_BVP_HZ, bvp))
     else:
         raise ImportFormatError(
-            str(pkl), None, "no SX_E4_Data folder to place the recording in time: give --start"
+            str(pkl),
+            None,
+            "no SX_E4_Data folder to place the recording in time: give the start time",
+            setting="start time",
         )
     ecg_make = waveform_maker(WaveformKind.ECG, CHEST_HZ, ids)
     streams.append(_grid(ecg_make, t0, CHEST_HZ, ecg * ECG_UV_PER_MV))
@@ -305,8 +306,9 @@ def _align(wrist_eda: Any, eda_csv: Path, pkl: Path) -> int:
         raise ImportFormatError(
             str(pkl),
             None,
-            f"its wrist EDA does not occur in {eda_csv}: cannot place it in time "
-            "(replay the E4 folder alone, or move it away and give --start)",
+            f"its wrist EDA does not occur in {eda_csv}: cannot place it in time; replay the "
+            "E4 folder alone, or move it away and give the start time",
+            setting="start time",
         )
     return start + round(int(match[0]) * NS / rate)
 

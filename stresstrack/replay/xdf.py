@@ -76,15 +76,12 @@ from stresstrack.replay.base import (
     Format,
     ImportOptions,
     ImportStats,
-    SampleChunker,
     bad_row,
     check_rate,
-    chunk_samples,
-    eda_maker,
     merge_by_time,
     participant_from_name,
-    waveform_maker,
 )
+from stresstrack.replay.chunks import SampleChunker, chunk_samples, eda_maker, waveform_maker
 from stresstrack.sample_rate import MIN_FIT_SAMPLES, estimate_rate
 
 __all__ = ["FORMAT", "classify_stream", "parse_marker"]
@@ -389,7 +386,8 @@ def read(paths: Sequence[Path], options: ImportOptions, stats: ImportStats) -> I
             str(path),
             None,
             "LSL time stamps have no calendar date and the file header has no <datetime>: "
-            "give the time of the first sample with --start",
+            "give the start time of the first sample",
+            setting="start time",
         )
     t0 = min(firsts)
     if max(float(s.max()) for s in stamps_of if s.size) - t0 > MAX_SPAN_S:

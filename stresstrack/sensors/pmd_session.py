@@ -58,15 +58,11 @@ from stresstrack.events import (
 )
 from stresstrack.sensors.profiles.polar_pmd import (
     PMD_CONTROL_POINT_UUID,
-    AccSample,
-    EcgSample,
     PmdControlPointResponse,
     PmdError,
-    PmdFrame,
     PmdMeasurementType,
     PmdOpCode,
     PmdSettings,
-    PpiSample,
     decode_pmd_features,
     decode_pmd_response,
     decode_pmd_settings,
@@ -74,6 +70,7 @@ from stresstrack.sensors.profiles.polar_pmd import (
     encode_pmd_settings,
     encode_stop_stream,
 )
+from stresstrack.sensors.profiles.polar_pmd_data import AccSample, EcgSample, PmdFrame, PpiSample
 from stresstrack.sensors.timing import BeatTimer, ChunkTimer, DeviceClock
 
 __all__ = [

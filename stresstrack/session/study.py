@@ -240,13 +240,15 @@ def check_consent(study: Study, participant: str) -> StudyParticipant:
     if entry is None:
         raise ConsentError(
             f"participant {participant} is not listed in {where}: add them with their "
-            "consent_date and consent_version, or use --no-consent-check for a pilot"
+            "consent_date and consent_version, or turn the consent check off for a pilot",
+            setting="consent check",
         )
     if not entry.consented:
         raise ConsentError(
             f"participant {participant} has no consent recorded in {where}: add their "
-            "consent_date and consent_version once they have signed, or use "
-            "--no-consent-check for a pilot"
+            "consent_date and consent_version once they have signed, or turn the consent "
+            "check off for a pilot",
+            setting="consent check",
         )
     return entry
 
@@ -272,8 +274,9 @@ def resolve_study(value: str, participant: str, *, check: bool) -> StudyChoice:
         if check:
             raise ConsentError(
                 f"the consent of {participant} cannot be checked without a study file (got "
-                f"the study name {value!r}): pass --study study.toml listing the participants "
-                "and their consent (docs/sessions.md), or use --no-consent-check for a pilot"
+                f"the study name {value!r}): give a study file (.toml) listing the participants "
+                "and their consent (docs/sessions.md), or turn the consent check off for a pilot",
+                setting="consent check",
             )
         return StudyChoice(value)
     study = load_study(value)

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, Final
 from urllib.parse import quote, unquote, urlsplit
 
-from stresstrack.errors import EventError, StressTrackError
+from stresstrack.errors import EventError, SettingError, StressTrackError
 from stresstrack.events import EVENT_TYPES, Event, validate_participant_id
 from stresstrack.store.codec import event_from_payload
 from stresstrack.store.sqlite import EventRow
@@ -115,7 +115,8 @@ def topic_partition(topic: str) -> tuple[str, str, int]:
 
 
 def parse_worker(text: str) -> tuple[int, int]:
-    """``"I/N"`` (1-based) to ``(I, N)``; ``ValueError`` naming the problem.
+    """``"I/N"`` (1-based) to ``(I, N)``; :class:`SettingError` (a ``ValueError``) of the
+    ``worker`` setting naming the problem.
 
     >>> parse_worker("2/3")
     (2, 3)
@@ -126,11 +127,11 @@ def parse_worker(text: str) -> tuple[int, int]:
             raise ValueError
         index, count = int(index_text), int(count_text)
     except ValueError:
-        raise ValueError(f"--worker {text!r}: write I/N, e.g. 1/2 (worker 1 of 2)") from None
+        raise SettingError("worker", f"{text!r}: write I/N, e.g. 1/2 (worker 1 of 2)") from None
     if not 1 <= count <= PARTITIONS:
-        raise ValueError(f"--worker {text!r}: N must be 1 to {PARTITIONS}")
+        raise SettingError("worker", f"{text!r}: N must be 1 to {PARTITIONS}")
     if not 1 <= index <= count:
-        raise ValueError(f"--worker {text!r}: I must be 1 to N ({count})")
+        raise SettingError("worker", f"{text!r}: I must be 1 to N ({count})")
     return index, count
 
 

@@ -18,7 +18,7 @@ from piecewise import piecewise_participant
 from scipy import stats
 
 from stresstrack.analysis import AnalysisSettings, analyze
-from stresstrack.analysis.effects import Breakdown
+from stresstrack.analysis.breakdowns import Breakdown
 from stresstrack.session.protocol import Design
 
 SETTINGS = AnalysisSettings(boot=0, design=Design(conditions=("self-care", "rest"), control="rest"))

@@ -7,7 +7,7 @@ import pytest
 from bleak.exc import BleakDeviceNotFoundError, BleakError
 
 from stresstrack.clock import VirtualClock, run_virtual
-from stresstrack.sensors.collector import advertised_profiles, describe_ble_error, find_device
+from stresstrack.sensors.discovery import advertised_profiles, describe_ble_error, find_device
 from stresstrack.simulators.study import (
     build_participant_air,
     protocol_with_rest,

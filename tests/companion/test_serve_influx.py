@@ -30,7 +30,7 @@ from influx_adapter import InfluxAdapter
 from servers import InfluxServer
 
 from stresstrack.sinks import MEASUREMENTS
-from stresstrack.sinks.influx import TOKEN_ENV
+from stresstrack.sinks.influx_client import TOKEN_ENV
 from stresstrack.sinks.outbox import point_counts
 from stresstrack.store.sqlite import Store
 

@@ -68,7 +68,7 @@ def test_kubios_import_without_a_date_says_start(
     path = tmp_path / "x.txt"
     path.write_text("812\n790\n")
     assert main(["replay", str(path), "--format", "kubios", "--store", str(tmp_path / "o.db")]) != 0
-    assert "--start" in capsys.readouterr().err
+    assert "give the start time of the first beat (--start)" in capsys.readouterr().err
 
 
 def test_kubios_export_reimports_to_the_same_beats(demo_store: Path, tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from stresstrack.errors import ImportFormatError
+from stresstrack.errors import ImportFormatError, SettingError
 from stresstrack.events import (
     Beat,
     BeatSource,
@@ -220,7 +220,7 @@ def test_skip_bad_rows_counts_them(tmp_path: Path) -> None:
 
 def test_unknown_time_zone_is_a_clear_error(tmp_path: Path) -> None:
     folder = _folder(tmp_path / "p-psl", {f"{DEVICE}_HR.txt": HR})
-    with pytest.raises(ImportFormatError, match="unknown time zone 'Mars/Olympus'"):
+    with pytest.raises(SettingError, match=r"^time zone: unknown time zone 'Mars/Olympus'"):
         _read(folder, timezone="Mars/Olympus")
 
 

@@ -76,8 +76,9 @@ def test_participants_come_from_names_or_the_option(tmp_path: Path) -> None:
     named.mkdir()
     (named / "rr.csv").write_text(RR)
     (recording,) = find_recordings([named])
-    with pytest.raises(ImportFormatError, match=r"not a pseudonym.*--participant"):
+    with pytest.raises(ImportFormatError, match=r"not a pseudonym.*; name the participant$") as err:
         recording.participants(ImportOptions())
+    assert err.value.setting == "participant"  # the CLI adds "(--participant)"
 
 
 def test_stores_name_their_participants(tmp_path: Path) -> None:

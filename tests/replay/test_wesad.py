@@ -107,7 +107,7 @@ def test_pickle_is_placed_by_its_e4_folder_and_labels_become_sessions(tmp_path: 
 
 def test_without_the_e4_folder_start_gives_the_time(tmp_path: Path) -> None:
     folder = _subject(tmp_path, e4=False)
-    with pytest.raises(ImportFormatError, match=r"no SX_E4_Data folder .*give --start"):
+    with pytest.raises(ImportFormatError, match=r"no SX_E4_Data folder .*give the start time$"):
         _read(folder)
     events = _read(folder, ImportOptions(start_ns=START * NS))
     eda = [e for e in events if isinstance(e, EdaSamples)]

@@ -98,7 +98,7 @@ def test_start_option_places_files_without_a_datetime(tmp_path: Path) -> None:
     w.stream(1, "rr", "IBI", 0, "double64")
     w.samples(1, [5000.0, 5000.8], [[0.8], [0.81]])  # seconds: values below 10
     path = w.write(tmp_path / "s-02.xdf")
-    with pytest.raises(ImportFormatError, match="give the time of the first sample with --start"):
+    with pytest.raises(ImportFormatError, match=r"give the start time of the first sample$"):
         _read(path)
     events, _ = _read(path, ImportOptions(start_ns=T0))
     ids = EventIds(participant="s-02", study="default", device="rr")

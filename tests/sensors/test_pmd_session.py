@@ -23,11 +23,11 @@ from stresstrack.sensors.profiles.polar_pmd import (
     PmdError,
     PmdMeasurementType,
     PmdSettings,
-    decode_pmd_frame,
     encode_get_settings,
     encode_start_stream,
     encode_stop_stream,
 )
+from stresstrack.sensors.profiles.polar_pmd_data import decode_pmd_frame
 from stresstrack.session.protocol import Protocol
 from stresstrack.simulators.bleak_backend import SimulatedBleakClient
 from stresstrack.simulators.peripherals import SimulatedAir

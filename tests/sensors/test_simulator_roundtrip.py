@@ -15,14 +15,13 @@ from stresstrack.clock import VirtualClock
 from stresstrack.events import RR_TICKS_PER_S, Contact
 from stresstrack.sensors.profiles.eda import STRESSTRACK_EDA_V1, decode_eda_packet
 from stresstrack.sensors.profiles.heart_rate import decode_heart_rate_measurement
-from stresstrack.sensors.profiles.polar_pmd import (
+from stresstrack.sensors.profiles.polar_pmd import PmdMeasurementType, polar_to_unix_ns
+from stresstrack.sensors.profiles.polar_pmd_data import (
     AccSample,
     EcgSample,
     PmdFrame,
-    PmdMeasurementType,
     PpiSample,
     decode_pmd_frame,
-    polar_to_unix_ns,
 )
 from stresstrack.session.protocol import Protocol
 from stresstrack.simulators.faults import Faults

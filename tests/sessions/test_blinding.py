@@ -22,6 +22,7 @@ from stresstrack.blinding import (
     draw_key,
     format_key,
     load_blinding,
+    load_key,
     stamp_blinding,
 )
 from stresstrack.cli import main
@@ -213,7 +214,11 @@ def test_unblinding_refuses_a_wrong_key(
     with Store(store, readonly=True) as s:
         assert audit_log(s) == []  # refused unblindings are not recorded as done
     assert main([*base, str(tmp_path / "missing.toml")]) == 2
-    assert "no such key file" in capsys.readouterr().err
+    assert "no such key file (--unblind)" in capsys.readouterr().err
+    # The library says the same without the command line's flag.
+    with pytest.raises(BlindingError) as err:
+        load_key(tmp_path / "missing.toml")
+    assert err.value.setting == "unblinding key" and "--" not in str(err.value)
 
 
 def test_collect_refuses_names_in_a_blinded_study(

@@ -20,7 +20,8 @@ from servers import InfluxServer
 from stresstrack.cli import main
 from stresstrack.events import Marker, MarkerAction
 from stresstrack.report import render_report
-from stresstrack.sinks.influx import InfluxSink, InfluxTarget
+from stresstrack.sinks.influx import InfluxSink
+from stresstrack.sinks.influx_client import InfluxTarget
 from stresstrack.sinks.points import device_pseudonym
 from stresstrack.store.sqlite import Store
 

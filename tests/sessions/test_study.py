@@ -106,9 +106,10 @@ def test_consent_check() -> None:
         check_consent(study, "P003")
     assert str(err.value) == (
         "participant P003 has no consent recorded in study.toml (study calm-2026): add their "
-        "consent_date and consent_version once they have signed, or use --no-consent-check "
-        "for a pilot"
+        "consent_date and consent_version once they have signed, or turn the consent check "
+        "off for a pilot"
     )
+    assert err.value.setting == "consent check" and "--" not in str(err.value)
     with pytest.raises(ConsentError, match=r"participant P009 is not listed in study\.toml"):
         check_consent(study, "P009")
 

@@ -126,7 +126,7 @@ def test_retry_after_and_backoff() -> None:
     from datetime import UTC, datetime
 
     from stresstrack.backoff import Backoff
-    from stresstrack.sinks.influx import RETRY_AFTER_MAX_S, parse_retry_after
+    from stresstrack.sinks.influx_client import RETRY_AFTER_MAX_S, parse_retry_after
 
     now = datetime(2026, 1, 5, 9, 0, 0, tzinfo=UTC)
     assert parse_retry_after("7", now) == 7.0
