@@ -40,7 +40,7 @@ import numpy.typing as npt
 import scipy.ndimage
 import scipy.signal
 
-from stresstrack.pipeline.hrv import Method
+from stresstrack.pipeline.hrv import Method, mean
 
 try:  # the compiled loop behind scipy.signal.sosfilt (scipy 1.x): see sosfilt below
     from scipy.signal._sosfilt import _sosfilt as _sosfilt_c
@@ -254,10 +254,10 @@ def eda_features(
     valid = amplitude[~np.isnan(amplitude)]
     minutes = n / sampling_rate / 60.0
     return {
-        "scl_us": float(np.mean(tonic)),
+        "scl_us": mean(tonic),
         "scr_count": float(peaks.size),
         "scr_per_min": peaks.size / minutes,
-        "scr_amplitude_us": float(np.mean(valid)) if valid.size else 0.0,
+        "scr_amplitude_us": mean(valid) if valid.size else 0.0,
         "ns_scr_per_min": ns_scr_peaks(cleaned, sampling_rate).size / minutes,
     }
 

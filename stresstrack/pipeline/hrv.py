@@ -402,24 +402,24 @@ def hrv_dfa_alpha1(rr_ms: FloatArray) -> float:
     as NeuroKit2 0.3), with the per-segment linear fits in closed form."""
     if rr_ms.size < 12:
         return math.nan
-    y = np.cumsum(rr_ms - np.mean(rr_ms))
+    y = np.cumsum(rr_ms - mean(rr_ms))  # means as sums / counts: np.mean's, bit for bit
     n = y.size
     flucts = []
     for w in DFA_SCALES:
         starts = np.arange(0, n - w, w // 2)
         seg = y[starts[:, None] + np.arange(w)]
         x = np.arange(w, dtype=float)
-        xm = x - x.mean()
-        ym = seg - seg.mean(axis=1, keepdims=True)
+        xm = x - mean(x)
+        ym = seg - seg.sum(axis=1, keepdims=True) / w
         slope = (ym @ xm) / (xm @ xm)
         resid = ym - slope[:, None] * xm
-        var = np.mean(resid**2, axis=1)
+        var = (resid**2).sum(axis=1) / w
         # NeuroKit2 0.3 drops (numerically) zero variances relative to the largest one:
         # corrected beats lie on a line and leave such segments.
         var = var[var > 1e-08 * np.max(var)]
         if var.size == 0:
             return math.nan
-        flucts.append(math.sqrt(float(np.mean(var))))
+        flucts.append(math.sqrt(mean(var)))
     return float(np.polyfit(np.log2(DFA_SCALES), np.log2(flucts), 1)[0])
 
 
