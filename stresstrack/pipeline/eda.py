@@ -40,7 +40,7 @@ import numpy.typing as npt
 import scipy.ndimage
 import scipy.signal
 
-from stresstrack.pipeline.hrv import Method
+from stresstrack.pipeline.hrv import Method, mean
 
 try:  # the compiled loop behind scipy.signal.sosfilt (scipy 1.x): see sosfilt below
     from scipy.signal._sosfilt import _sosfilt as _sosfilt_c
@@ -254,10 +254,10 @@ def eda_features(
     valid = amplitude[~np.isnan(amplitude)]
     minutes = n / sampling_rate / 60.0
     return {
-        "scl_us": float(np.mean(tonic)),
+        "scl_us": mean(tonic),
         "scr_count": float(peaks.size),
         "scr_per_min": peaks.size / minutes,
-        "scr_amplitude_us": float(np.mean(valid)) if valid.size else 0.0,
+        "scr_amplitude_us": mean(valid) if valid.size else 0.0,
         "ns_scr_per_min": ns_scr_peaks(cleaned, sampling_rate).size / minutes,
     }
 
@@ -300,11 +300,14 @@ def eda_quality(
     signal_us: npt.NDArray[np.float64], sampling_rate: float
 ) -> tuple[dict[str, float], str]:
     """Flatline, saturation and implausible jumps; returns (quality values, reason if unusable)."""
-    jumps = np.abs(np.diff(signal_us)) * sampling_rate > JUMP_US_PER_S
-    jump_share = float(jumps.mean()) if jumps.size else 0.0
-    low = float(np.mean(signal_us < LOW_US))
-    high = float(np.mean(signal_us > SATURATION_US))
-    rng = float(np.ptp(signal_us)) if signal_us.size else 0.0
+    # Shares as count / size: what np.mean of the booleans gives (a float64 sum of 0s and 1s
+    # is the exact count), without its per-call overhead.
+    n = signal_us.size
+    jumps = int(np.count_nonzero(np.abs(np.diff(signal_us)) * sampling_rate > JUMP_US_PER_S))
+    jump_share = jumps / (n - 1) if n > 1 else 0.0
+    low = int(np.count_nonzero(signal_us < LOW_US)) / n if n else math.nan
+    high = int(np.count_nonzero(signal_us > SATURATION_US)) / n if n else math.nan
+    rng = float(signal_us.max() - signal_us.min()) if n else 0.0
     quality = {
         "eda_jump_share": round(jump_share, 4),
         "eda_low_share": round(low, 4),

@@ -84,6 +84,7 @@ from stresstrack.pipeline.respiration import (
 )
 from stresstrack.pipeline.results import FeatureRow, Session, StressRow
 from stresstrack.pipeline.rolling import REST_KINDS, RollingReference
+from stresstrack.pipeline.series import TimeSeries
 from stresstrack.pipeline.stress import (
     STRESS_INDEX_VERSION,
     Baseline,
@@ -243,8 +244,7 @@ class _Participant:
     beats: dict[str, _Beats] = field(default_factory=dict)
     detectors: dict[tuple[str, str], PeakDetector] = field(default_factory=dict)
     raw_progress: dict[str, int] = field(default_factory=dict)  # source -> newest raw beat
-    eda_t: list[int] = field(default_factory=list)
-    eda_v: list[float] = field(default_factory=list)
+    eda: TimeSeries = field(default_factory=TimeSeries)  # skin conductance (µS)
     eda_rate: float = 0.0
     eda_clocks: dict[str, SampleClock] = field(default_factory=dict)
     no_contact: list[tuple[int, int | None]] = field(default_factory=list)
@@ -384,14 +384,12 @@ class Pipeline:
             clock = st.eda_clocks[event.device] = SampleClock(event.sampling_rate)
         clock.add(event.time_ns, n)
         if not n:
-            return st.eda_t[-1] if st.eda_t else event.time_ns
-        times = clock.times_ns(clock.n - n, n).tolist()
-        if st.eda_t and times[0] <= st.eda_t[-1]:  # never backwards (a refit, or two devices)
-            shift = st.eda_t[-1] + 1 - times[0]
-            times = [x + shift for x in times]
+            return st.eda.last if len(st.eda) else event.time_ns
+        times = clock.times_ns(clock.n - n, n)
+        if len(st.eda) and times[0] <= st.eda.last:  # never backwards (a refit, or two devices)
+            times = times + (st.eda.last + 1 - int(times[0]))
         st.eda_rate = event.sampling_rate
-        st.eda_t.extend(times)
-        st.eda_v.extend(event.values_us)
+        st.eda.extend(times, event.values_us)
         return int(times[-1])
 
     def _add_beat(self, st: _Participant, key: str, t: int, rr: float) -> None:
@@ -476,7 +474,7 @@ class Pipeline:
         if final or st.max_ns - end >= self._wait_ns:
             return True
         beats_ready = all(b.progress_ns >= end for b in st.beats.values())
-        eda_ready = not st.eda_t or st.eda_t[-1] >= end
+        eda_ready = not len(st.eda) or st.eda.last >= end
         return beats_ready and eda_ready
 
     def _advance(self, pid: str, st: _Participant, *, final: bool) -> list[Output]:
@@ -548,9 +546,7 @@ class Pipeline:
     def _trim(st: _Participant, before_ns: int) -> None:
         for b in st.beats.values():
             b.trim(before_ns)
-        k = bisect.bisect_left(st.eda_t, before_ns)
-        if k:
-            del st.eda_t[:k], st.eda_v[:k]
+        st.eda.trim(before_ns)
         k = bisect.bisect_left(st.hr_t, before_ns)
         if k:
             del st.hr_t[:k], st.hr_bpm[:k]
@@ -714,17 +710,19 @@ class Pipeline:
         self, st: _Participant, end: int, window_s: float
     ) -> tuple[FloatArray, str, float]:
         start = end - int(window_s * NS)
-        lo, hi = bisect.bisect_right(st.eda_t, start), bisect.bisect_right(st.eda_t, end)
+        lo, hi = st.eda.span(start, end)
         expected = window_s * st.eda_rate
         n = hi - lo
         coverage = min(1.0, n / expected) if expected else 0.0
         if coverage < self.config.min_coverage:
             return np.zeros(0), f"EDA samples cover {coverage:.0%} of the window", coverage
-        times = np.asarray(st.eda_t[lo:hi], dtype=np.int64)
+        times = st.eda.t[lo:hi]
         max_gap = float(np.max(np.diff(times))) / NS if n > 1 else math.inf
         if max_gap > 2.0:
             return np.zeros(0), f"EDA has a {max_gap:.1f} s gap in the window", coverage
-        return np.asarray(st.eda_v[lo:hi], dtype=float), "", coverage
+        signal = st.eda.v[lo:hi]  # a view of the buffer: read-only, as no feature may edit it
+        signal.flags.writeable = False
+        return signal, "", coverage
 
     def _eda(
         self, st: _Participant, end: int, slow: bool, values: dict[str, float | None],

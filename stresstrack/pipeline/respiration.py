@@ -69,8 +69,23 @@ def _plan(n: int, fs: float) -> tuple[FloatArray, float, FloatArray, float, Floa
     return k, float(k @ k), w, fs * float(np.sum(w * w)), freqs
 
 
+_BANDS: dict[tuple[int, float, float, float, bool], npt.NDArray[np.intp]] = {}
+
+
+def _band(f: FloatArray, lo: float, hi: float, upper: bool) -> npt.NDArray[np.intp]:
+    """Indices of the frequencies in [lo, hi] (``upper``) or [lo, hi) of an ``rfftfreq``
+    grid, remembered: the grid ``k * f[1]`` is fixed by its size and ``f[1]``."""
+    key = (f.size, float(f[1]), lo, hi, upper)
+    found = _BANDS.get(key)
+    if found is None:
+        if len(_BANDS) > 256:
+            _BANDS.clear()
+        found = _BANDS[key] = np.flatnonzero((f >= lo) & ((f <= hi) if upper else (f < hi)))
+    return found
+
+
 def _peak(f: FloatArray, p: FloatArray, limits: tuple[float, float] = _BAND) -> float:
-    band = (f >= limits[0]) & (f <= limits[1])
+    band = _band(f, limits[0], limits[1], True)
     return float(f[band][np.argmax(p[band])] * 60.0)
 
 
@@ -88,16 +103,16 @@ def respiration_rr(rr: FloatArray, t_s: FloatArray) -> dict[str, float | None]:
         return out
     grid = np.arange(t_s[0], t_s[-1], 1.0 / _FS)
     f, p = _periodogram(np.interp(grid, t_s, rr))
-    slow = (f >= _SLOW[0]) & (f < _SLOW[1])
+    slow = _band(f, _SLOW[0], _SLOW[1], False)
     rate = _peak(f, p)
     near = np.abs(f - rate / 60.0) <= 0.02
-    total = float(np.sum(p[(f >= 0.04) & (f <= 0.5)]))
-    share = float(np.sum(p[near])) / total if total > 0 else 0.0
+    total = float(p[_band(f, 0.04, 0.5, True)].sum())
+    share = float(p[near].sum()) / total if total > 0 else 0.0
     if rate < 9.0 and share < PACED_PEAK_SHARE:
         rate = _peak(f, p, (0.15, _BAND[1]))  # a broad slow peak: Mayer waves, not breath
     out["resp_rate_bpm"] = rate
     out["resp_from_acc"] = 0.0
-    out["rr_slow_power_ms2"] = float(np.sum(p[slow]) * (f[1] - f[0]))
+    out["rr_slow_power_ms2"] = float(p[slow].sum() * (f[1] - f[0]))
     out["resp_peak_share"] = share
     return out
 

@@ -31,16 +31,21 @@ _ENUM_FIELDS: Final[dict[str, type[StrEnum]]] = {
 }
 
 
+# The type-specific fields of each event class, in declaration order.
+_BODY_FIELDS: Final[dict[type, tuple[str, ...]]] = {
+    cls: tuple(f.name for f in dataclasses.fields(cls) if f.name not in _BASE_FIELDS)
+    for cls in EVENT_TYPE_NAMES
+}
+
+
 def event_to_payload(event: Event) -> tuple[str, str]:
     """Return ``(type name, JSON of the type-specific fields)``; base fields are stored apart."""
     body: dict[str, Any] = {}
-    for f in dataclasses.fields(event):
-        if f.name in _BASE_FIELDS:
-            continue
-        value = getattr(event, f.name)
+    for name in _BODY_FIELDS[type(event)]:
+        value = getattr(event, name)
         if isinstance(value, tuple):
             value = list(value)
-        body[f.name] = value
+        body[name] = value
     return EVENT_TYPE_NAMES[type(event)], json.dumps(body, separators=(",", ":"))
 
 

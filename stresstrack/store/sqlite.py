@@ -334,6 +334,8 @@ class Store:
             return []
         rows = []
         kept: list[Event] = []
+        if unless_stored_by is not None and unless_stored_by < 1:
+            unless_stored_by = None  # ids start at 1: a store without events holds none of these
         for e in events:
             type_name, payload = event_to_payload(e)
             row = (e.time_ns, e.study, e.participant, e.device, type_name, payload)

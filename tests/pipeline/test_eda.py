@@ -188,3 +188,27 @@ def test_fast_zoom_and_sosfilt_are_bit_identical_to_scipy(n: int, rate: float, s
     zi = scipy.signal.sosfilt_zi(sos) * x[0]
     assert np.array_equal(sosfilt(sos, x), scipy.signal.sosfilt(sos, x))
     assert np.array_equal(sosfilt(sos, x, zi), scipy.signal.sosfilt(sos, x, zi=zi)[0])
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    signal=arrays(
+        np.float64, st.integers(2, 400),
+        elements=st.one_of(st.floats(-1.0, 80.0), st.sampled_from([0.05, 60.0, 0.0])),
+    )
+)  # fmt: skip
+def test_eda_quality_shares_equal_numpy_means(signal: np.ndarray) -> None:  # type: ignore[type-arg]
+    """The quality shares (counted) are exactly np.mean of the booleans and the range np.ptp,
+    the formulas they replaced."""
+    from stresstrack.pipeline.eda import JUMP_US_PER_S, LOW_US, SATURATION_US, eda_quality
+
+    quality, _ = eda_quality(signal, 32.0)
+    assert all(type(v) is float for v in quality.values())  # plain floats, as stored
+    jump = float(np.mean(np.abs(np.diff(signal)) * 32.0 > JUMP_US_PER_S))
+    assert quality["eda_jump_share"] == round(jump, 4)
+    assert quality["eda_low_share"] == round(float(np.mean(signal < LOW_US)), 4)
+    assert quality["eda_saturated_share"] == round(float(np.mean(signal > SATURATION_US)), 4)
+    flat = float(np.ptp(signal)) < 0.005 and not np.any(signal < LOW_US)
+    high = float(np.mean(signal > SATURATION_US))
+    low = float(np.mean(signal < LOW_US))
+    assert ("flat" in _) == (flat and high <= 0.05 and low <= 0.5)

@@ -126,3 +126,21 @@ def test_pns_sns_at_population_norms_are_zero_and_move_the_right_way() -> None:
 def test_hrv_time_needs_three_intervals() -> None:
     with pytest.raises(ValueError, match="at least 3"):
         hrv_time(_window(np.array([800.0, 810.0])))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    x=arrays(np.float64, st.integers(0, 600), elements=st.floats(-1e5, 1e5, width=64)),
+    scale=st.sampled_from([1.0, 1e-3, 1e3]),
+)
+def test_mean_and_std_are_numpys_bit_for_bit(x: np.ndarray, scale: float) -> None:  # type: ignore[type-arg]
+    """The overhead-free mean and sample SD of the fast time domain give exactly np.mean and
+    np.std(ddof=1) (NaN where numpy gives NaN)."""
+    from stresstrack.pipeline.hrv import mean, std1
+
+    x = x * scale
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref_mean, ref_std = float(np.mean(x)), float(np.std(x, ddof=1))
+    assert mean(x) == ref_mean or (math.isnan(mean(x)) and math.isnan(ref_mean))
+    assert std1(x) == ref_std or (math.isnan(std1(x)) and math.isnan(ref_std))
