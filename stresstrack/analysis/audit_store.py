@@ -37,7 +37,7 @@ def store_audit(
             store.stress(p),
             store.features(p),
             store.sessions(p),
-            store.iter_events(p),
+            store.iter_events(p, types=("beat", "marker")),  # beats and prompts only
             min_confidence=settings.min_confidence,
             high=(rule.threshold, rule.min_confidence),
             prompt_kind=PROMPT,

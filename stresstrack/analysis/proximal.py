@@ -159,7 +159,11 @@ def proximal_effect(outcomes: Sequence[DecisionOutcome]) -> ProximalEffect:
 
 def store_proximal(store: Store, *, horizon_s: float = 1800.0) -> ProximalEffect | None:
     """The proximal effect of the prompts recorded in a store, or ``None`` without any."""
-    markers = [e for e in store.iter_events() if isinstance(e, Marker) and e.kind == DECISION_KIND]
+    markers = [
+        e
+        for e in store.iter_events(types=("marker",))  # not the EDA/beat bulk of the store
+        if isinstance(e, Marker) and e.kind == DECISION_KIND
+    ]
     if not markers:
         return None
     rows = store.stress()
