@@ -69,6 +69,11 @@ EDA_SYMP_FEATURES: Final = ("eda_symp", "eda_symp_n")
 # eda_peaks(method="neurokit")'s amplitude_min: an SCR's prominence is at least this share of
 # the window's largest prominence (NeuroKit2 0.2-0.3 default).
 SCR_RELATIVE_MIN: Final = 0.1
+# A phasic signal whose largest peak prominence is below this has no SCRs: it is the rounding
+# ripple (~1e-14 µS) the filters leave on a constant signal, six orders of magnitude below any
+# EDA sensor's resolution (~0.001 µS), where the relative rule alone would count that ripple.
+# Applied the same way to both methods, so they stay equal (docs/features.md).
+SCR_NUMERIC_FLOOR_US: Final = 1e-9
 # Non-specific SCRs for the stress index: a rise >= 0.05 µS, the conservative end of the
 # customary 0.01-0.05 µS (Boucsein et al. 2012, Psychophysiology 49:1017), its trough
 # searched within +-NS_SCR_SEARCH_S / 2.
@@ -120,6 +125,8 @@ def scr_peaks(
     if peaks.size == 0:
         return peaks, np.zeros(0)
     prominence = scipy.signal.peak_prominences(phasic, peaks)[0]
+    if np.max(prominence) < SCR_NUMERIC_FLOOR_US:  # rounding ripple of a constant signal
+        return peaks[:0], np.zeros(0)
     peaks = peaks[~(prominence / np.max(prominence) < SCR_RELATIVE_MIN)]
     troughs, _ = scipy.signal.find_peaks(-phasic)
     before = np.searchsorted(troughs, peaks, side="left") - 1
@@ -282,7 +289,10 @@ def _eda_neurokit(signal_us: npt.NDArray[np.float64], sampling_rate: float) -> _
         dec = nk.eda_phasic(np.asarray(cleaned, dtype=float), sampling_rate=fs, method="highpass")
         phasic = np.asarray(dec["EDA_Phasic"], dtype=float)
         tonic = np.asarray(dec["EDA_Tonic"], dtype=float)
-        if scipy.signal.find_peaks(phasic)[0].size == 0:  # eda_peaks fails without peaks
+        found = scipy.signal.find_peaks(phasic)[0]
+        if found.size == 0 or (  # eda_peaks fails without peaks
+            np.max(scipy.signal.peak_prominences(phasic, found)[0]) < SCR_NUMERIC_FLOOR_US
+        ):
             return tonic, cleaned, np.zeros(0, dtype=np.intp), np.zeros(0)
         _, info = nk.eda_peaks(phasic, sampling_rate=fs, method="neurokit", amplitude_min=0.1)
     peaks = np.asarray(info["SCR_Peaks"], dtype=np.intp)
