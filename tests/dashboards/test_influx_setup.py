@@ -99,7 +99,7 @@ def _write(server: InfluxServer, db: str, lines: list[str]) -> None:
     """influxd's own 1.x /write (the setup test needs no sink)."""
     params = urllib.parse.urlencode({"db": db, "u": server.user, "p": server.password})
     req = urllib.request.Request(f"{server.url}/write?{params}", data="\n".join(lines).encode())
-    with urllib.request.urlopen(req, timeout=30) as r:
+    with urllib.request.urlopen(req, timeout=60) as r:
         assert r.status == 204
 
 
