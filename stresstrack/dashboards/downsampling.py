@@ -130,7 +130,10 @@ def same_query(a: str, b: str) -> bool:
 
 
 def flux_task(bucket: str, org: str, d: Downsample) -> str:
-    """The InfluxDB 2.x task computing ``d`` every ``d.every`` over the last two periods."""
+    """The InfluxDB 2.x task computing ``d`` every ``d.every`` over the last two periods.
+
+    Each mean is stamped at its window's start (``timeSrc: "_start"``; Flux's default is the
+    stop), as a 1.x continuous query stamps it, so both versions give the same series."""
     if d.quantiles_of:
         return _flux_quantiles(bucket, org, d)
     fields = " or ".join(f'r._field == "{f}"' for f in d.fields)
@@ -144,7 +147,8 @@ def flux_task(bucket: str, org: str, d: Downsample) -> str:
         f"    |> range(start: -{twice})\n"
         f'    |> filter(fn: (r) => r._measurement == "{d.source}" and ({fields}))\n'
         f"    |> keep(columns: [{keep}])\n"
-        f"    |> aggregateWindow(every: {d.every}, fn: mean, createEmpty: false)\n"
+        f"    |> aggregateWindow(every: {d.every}, fn: mean, createEmpty: false, "
+        'timeSrc: "_start")\n'
         f'    |> set(key: "_measurement", value: "{d.target}")\n'
         f'    |> to(bucket: "{bucket}", org: "{org}")\n'
     )

@@ -2,12 +2,13 @@
 
 InfluxQL cannot join the ``session`` measurement with ``stress``/``features``, and
 docs/schema.md has no per-session summary measurement, so this dashboard picks one session at
-a time: ``session_start`` lists the starts (Unix ms) of the participant's closed sessions in
-the time range, newest first, so the newest is chosen on first load; ``session_end`` is that
-session's ``end_ms``. The sessions table links each row here with its raw start
-(``${__value.time}``: epoch ms, never the formatted cell). Both are query variables that
-refuse typed-in values, so nothing but a session's own number reaches the queries. The
-comparison panels query the absolute windows
+a time: ``session_start`` lists the starts (``start_ms``: Unix ms, floored) of the
+participant's closed sessions in the time range, newest first, so the newest is chosen on first
+load; ``session_end`` is the ``end_ms`` of the session starting in that millisecond (a live
+session starts at a marker's nanosecond, not on a millisecond). The sessions table links each
+row here with its raw start (``${__value.time}``: epoch ms, never the formatted cell). Both
+are query variables that refuse typed-in values, so nothing but a session's own number reaches
+the queries. The comparison panels query the absolute windows
 
     before: [start - $around, start)   during: [start, end)   after: [end, end + $around)
 
@@ -192,8 +193,7 @@ def build() -> dm.Dashboard:
             _session_variable(
                 "session_start",
                 "Session start (Unix ms)",
-                'SELECT round("end_ms" - "duration_s" * 1000) AS "start" FROM "session" '
-                + where(STUDY, PARTICIPANT, '"open" = 0'),
+                'SELECT "start_ms" FROM "session" ' + where(STUDY, PARTICIPANT, '"open" = 0'),
             )
         )
         .with_variable(
@@ -201,7 +201,7 @@ def build() -> dm.Dashboard:
                 "session_end",
                 "Session end (Unix ms)",
                 f'SELECT "end_ms" FROM "session" WHERE {STUDY} AND {PARTICIPANT} '
-                "AND time = ${session_start}ms",
+                "AND time >= ${session_start}ms AND time < ${session_start}ms + 1ms",
             )
         )
         .annotations(session_annotations(STUDY, PARTICIPANT))

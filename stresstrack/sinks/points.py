@@ -158,7 +158,12 @@ def stress_line(s: StressRow) -> str:
 
 def session_line(x: Session) -> str:
     tags = [*_study_tags(x), ("kind", x.kind), ("mode", x.mode), ("label", x.label)]
-    fields: dict[str, FieldValue] = {"open": int(x.end_ns is None)}
+    # start_ms: the point's time as Unix ms (floored, as InfluxDB's epoch=ms shows it), which
+    # InfluxQL cannot select as a value: the sessions dashboard's session variable reads it.
+    fields: dict[str, FieldValue] = {
+        "open": int(x.end_ns is None),
+        "start_ms": x.start_ns // _NS_PER_MS,
+    }
     if x.end_ns is not None:
         fields["end_ms"] = x.end_ns // _NS_PER_MS
         fields["duration_s"] = (x.end_ns - x.start_ns) / NS_PER_S

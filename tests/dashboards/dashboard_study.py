@@ -9,6 +9,8 @@ skin conductance panel draws them). One extra session is left open, as a study i
 has. Each participant answers the ``stress`` and ``calm`` items at every phase boundary and
 gives salivary cortisol every 10 minutes (stresstrack.simulators.selfreport, from the same
 participant models as the physiology); sim-001 also gives one unprompted ``sam_valence``.
+sim-002 has one more closed session that starts and ends between two milliseconds, as a live
+session does (its bounds are marker times in ns), so the session variables are tested on it.
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ class LoadedStudy:
     study: str
     participants: list[str]
     open_session: Session
+    sub_ms_session: Session
 
     def rows(self, q: str) -> list[dict[str, object]]:
         return self.server.rows(q, db=self.db)
@@ -98,7 +101,19 @@ def load_study(influx_server: InfluxServer, path: Path) -> LoadedStudy:
             mode="partner",
             label="touch",
         )
-        store.add_results(sessions=[open_session])
+        # Inside sim-002's stressor phase; start and end not on a millisecond (a live
+        # marker's nanosecond): 0.654321 ms and, 60.0004 s later, 0.054321 ms past one.
+        second = plan.participant_ids()[1]
+        baseline = next(s for s in store.sessions(second) if s.kind == "baseline")
+        sub_ms_start = baseline.start_ns + 200 * S + 987_654_321
+        sub_ms_session = Session(
+            participant=second,
+            study=plan.study,
+            kind="stressor",
+            start_ns=sub_ms_start,
+            end_ns=sub_ms_start + 60 * S + 400_000,
+        )
+        store.add_results(sessions=[open_session, sub_ms_session])
         store.add_events(endpoint_events(plan))
     db = f"dashboards_{next(_numbers)}"
     influx_server.query(f'CREATE DATABASE "{db}"')
@@ -118,4 +133,6 @@ def load_study(influx_server: InfluxServer, path: Path) -> LoadedStudy:
             d, min(times) // 1_000_000 - 3_600_000, max(times) // 1_000_000 + 3_600_000
         )
         influx_server.query(q, db=db)
-    return LoadedStudy(influx_server, db, path, plan.study, plan.participant_ids(), open_session)
+    return LoadedStudy(
+        influx_server, db, path, plan.study, plan.participant_ids(), open_session, sub_ms_session
+    )

@@ -40,7 +40,7 @@ def env_example() -> dict[str, str]:
 
 def test_services_images_and_dependencies() -> None:
     services = compose()["services"]
-    assert set(services) == {"preflight", "influxdb", "grafana", "stresstrack"}
+    assert set(services) == {"preflight", "influxdb", "influx-setup", "grafana", "stresstrack"}
     # Patch releases: InfluxDB 2.7's and the Grafana 11.6 line's latest (11.6.16, the version
     # of @grafana/data the harness runs, tests/dashboards/grafana_node/package.json).
     assert services["influxdb"]["image"] == services["preflight"]["image"] == "influxdb:2.7.12"
@@ -53,11 +53,12 @@ def test_services_images_and_dependencies() -> None:
     assert services["influxdb"]["depends_on"] == {
         "preflight": {"condition": "service_completed_successfully"}
     }
-    for name in ("grafana", "stresstrack"):
+    for name in ("grafana", "stresstrack", "influx-setup"):
         assert services[name]["depends_on"] == {"influxdb": {"condition": "service_healthy"}}
     assert services["stresstrack"]["init"] is True  # TERM reaches live.sh (test_live_script.py)
     for name, s in services.items():
-        if name == "preflight":
+        if name in ("preflight", "influx-setup"):  # one-shot
+            assert s["restart"] == "no", name
             continue
         assert s["healthcheck"]["test"][0] in ("CMD", "CMD-SHELL"), name
         assert s["restart"] == "unless-stopped"
@@ -80,7 +81,7 @@ def _preflight(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
         capture_output=True,
         text=True,
         check=False,
-        timeout=30,
+        timeout=60,
     )
 
 
@@ -123,7 +124,30 @@ def test_least_privilege_credentials() -> None:
         == 0
     )
     text = (ROOT / "docker-compose.yml").read_text()
-    assert text.count("${STRESSTRACK_INFLUX_TOKEN:?") == 2  # preflight and InfluxDB's setup
+    # preflight (checks it), InfluxDB's setup (creates it), influx-setup (creates the tasks).
+    assert text.count("${STRESSTRACK_INFLUX_TOKEN:?") == 3
+    admin = {n for n, s in services.items() if "${STRESSTRACK_INFLUX_TOKEN:?" in str(s)}
+    assert admin == {"preflight", "influxdb", "influx-setup"}
+
+
+def test_influx_setup_service_creates_the_downsampled_series() -> None:
+    """Without it the cohort and days dashboards, which read the downsampled series, stay
+    empty after `docker compose up`: it runs `stresstrack influx setup` (parsed here by this
+    stresstrack's own command line) against the compose InfluxDB, once, with the admin token
+    from the environment (never on the command line)."""
+    from stresstrack.cli import build_parser
+
+    s = compose()["services"]["influx-setup"]
+    assert s["build"] == "." and s["image"] == compose()["services"]["stresstrack"]["image"]
+    command = [c.replace("${STRESSTRACK_INFLUX_ORG:?set it in .env (see .env.example)}", "o")
+               .replace("${STRESSTRACK_INFLUX_BUCKET:?set it in .env (see .env.example)}", "b")
+               for c in s["command"]]  # fmt: skip
+    assert command[0] == "stresstrack"
+    args = build_parser().parse_args(command[1:])
+    assert (args.influx_command, args.influx_url) == ("setup", "http://influxdb:8086")
+    assert (args.influx_org, args.influx_bucket) == ("o", "b")
+    assert not any("TOKEN" in c for c in s["command"])
+    assert list(s["environment"]) == ["STRESSTRACK_INFLUX_TOKEN"]
 
 
 def test_image_dependencies_are_constrained() -> None:

@@ -127,6 +127,30 @@ def test_sessions_after_a_click_on_a_table_row(loaded_study: LoadedStudy) -> Non
     _assert_deltas(d)
 
 
+def test_a_session_between_two_milliseconds_is_offered_found_and_compared(
+    loaded_study: LoadedStudy,
+) -> None:
+    """A live session starts and ends at markers' nanoseconds, not on a millisecond. The
+    sessions table shows its start floored to the ms (InfluxDB's ``epoch=ms``), which the row
+    link carries (``${__value.time}``); the ``session_start`` variable must offer that very
+    value, and ``session_end`` must find the session from it (regression: the start was
+    rebuilt as ``round(end_ms - duration_s * 1000)``, 1 ms off here, so a click fell back to
+    another session, and ``time = <start>ms`` never matched a sub-ms start: no end, and the
+    "during"/"after" queries failed). Reference: the session as stored, floored to ms."""
+    s = loaded_study.sub_ms_session
+    assert s.end_ns is not None and s.start_ns % MS and s.end_ns % MS  # the case under test
+    start_ms, end_ms = s.start_ns // MS, s.end_ns // MS
+    d = show(loaded_study, "sessions", participant=s.participant, session_start=str(start_ms))
+    (table,) = d.panels["Sessions (click a row to compare before / during / after)"].frames
+    (times,) = [f["values"] for f in table["fields"] if f["type"] == "time"]
+    assert start_ms in times  # what the row link carries
+    assert str(start_ms) in d.options["session_start"]
+    assert d.variables["session_start"].value == str(start_ms)
+    assert d.variables["session_end"].value == str(end_ms)
+    assert {t: p.errors for t, p in d.panels.items() if p.errors} == {}
+    _assert_deltas(d)
+
+
 def _assert_deltas(d: Dashboard) -> None:
     for c in COMPARED:
         panel = d.panels[f"{c.title} around the session"]

@@ -99,7 +99,7 @@ def _write(server: InfluxServer, db: str, lines: list[str]) -> None:
     """influxd's own 1.x /write (the setup test needs no sink)."""
     params = urllib.parse.urlencode({"db": db, "u": server.user, "p": server.password})
     req = urllib.request.Request(f"{server.url}/write?{params}", data="\n".join(lines).encode())
-    with urllib.request.urlopen(req, timeout=30) as r:
+    with urllib.request.urlopen(req, timeout=60) as r:
         assert r.status == 204
 
 
@@ -108,5 +108,7 @@ def test_flux_task_names_every_field() -> None:
     flux = flux_task("b", "o", d)
     assert 'option task = {name: "stresstrack features_1m", every: 1m, offset: 10s}' in flux
     assert "range(start: -2m)" in flux
+    # Stamped at the window's start, as the 1.x continuous query (GROUP BY time) stamps it.
+    assert 'aggregateWindow(every: 1m, fn: mean, createEmpty: false, timeSrc: "_start")' in flux
     for f in d.fields:
         assert f'r._field == "{f}"' in flux

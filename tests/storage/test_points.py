@@ -130,5 +130,6 @@ def test_results() -> None:
     )
     assert result_line(x) == (
         "session,kind=self-care,mode=solo,participant=p-01,study=s1 "
-        f"open=0i,end_ms={(T0 + 600_000_000_000) // 1_000_000}i,duration_s=600.0 {T0}"
+        f"open=0i,start_ms={T0 // 1_000_000}i,end_ms={(T0 + 600_000_000_000) // 1_000_000}i,"
+        f"duration_s=600.0 {T0}"
     )

@@ -158,6 +158,7 @@ def test_closed_session_is_sent_again_and_completes_the_point(
             "mode": "solo",  # no label tag: empty tags are left out
             "open": 1,
             "participant": "p1",
+            "start_ms": T0 // 1_000_000,
             "study": "s",
         }
     ]
@@ -174,6 +175,7 @@ def test_closed_session_is_sent_again_and_completes_the_point(
             "mode": "solo",
             "open": 0,
             "participant": "p1",
+            "start_ms": T0 // 1_000_000,
             "study": "s",
         }
     ]

@@ -99,7 +99,8 @@ def test_replaced_rows_take_a_new_sequence_number(tmp_path: Path) -> None:
         assert again is not None and again.last > first.last
         assert again.lines == [
             "session,kind=self-care,participant=p1,study=s "
-            f"open=0i,end_ms={(T0 + 5) // 1_000_000}i,duration_s=5e-09 {T0}"
+            f"open=0i,start_ms={T0 // 1_000_000}i,end_ms={(T0 + 5) // 1_000_000}i,"
+            f"duration_s=5e-09 {T0}"
         ]
         assert store.sessions() == [closed]
 
