@@ -216,3 +216,32 @@ def test_analysis_and_audit_tables_are_never_written_over_a_store(
         assert main(argv) == 2
         assert f"{victim}: is a store" in capsys.readouterr().err
         assert victim.read_bytes() == before
+
+
+def test_dashboard_provisioning_refuses_credentials_in_the_influx_url(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Item 12: ``dashboards export --influx-url http://admin:pw@db:8086`` wrote the password
+    into the datasource file Grafana reads (the token belongs in its environment)."""
+    out = tmp_path / "provisioning"
+    url = "http://admin:s3cret-canary@db:8086"
+    assert main(["dashboards", "export", str(out), "--influx-url", url]) == 2
+    err = capsys.readouterr().err
+    assert "--influx-url: no credentials in the URL" in err and "s3cret-canary" not in err
+    assert not out.exists()
+    assert main(["dashboards", "export", str(out), "--influx-url", "http://db:8086"]) == 0
+    assert "http://db:8086" in (out / "datasources" / "influxdb.yaml").read_text("utf-8")
+
+
+def test_the_companion_public_url_refuses_credentials(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Item 12: ``serve --public-url`` goes into every enrolment QR code a phone scans."""
+    study = tmp_path / "study.toml"
+    study.write_text('[study]\nname = "s"\n', encoding="utf-8")
+    argv = ["serve", "--study", str(study), "--store", str(tmp_path / "s.db"), "--public-url",
+            "https://u:s3cr@x.org"]  # fmt: skip
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "--public-url: no credentials in the URL" in err and "s3cr" not in err
+    assert not (tmp_path / "s.db").exists()
