@@ -21,10 +21,11 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from stresstrack.errors import StressTrackError
 
-__all__ = ["SecretError", "read_secret"]
+__all__ = ["SecretError", "read_secret", "refuse_url_credentials"]
 
 
 class SecretError(StressTrackError):
@@ -58,3 +59,18 @@ def read_secret(
     if required and not text:
         raise SecretError(f"no {name}: set ${env_var} or give a {source}")
     return text
+
+
+def refuse_url_credentials(url: str, option: str, instead: str) -> str:
+    """``url`` unless it holds a user or password (``scheme://user:pass@host``), which would
+    show in process lists and be written where the URL goes; the error never echoes the URL.
+
+    >>> refuse_url_credentials("http://db:8086", "--influx-url", "a token file")
+    'http://db:8086'
+    >>> refuse_url_credentials("http://u:pw@db:8086", "--influx-url", "a token file")
+    Traceback (most recent call last):
+    stresstrack.credentials.SecretError: --influx-url: no credentials in the URL; use a token file
+    """
+    if "@" in urlsplit(url).netloc:
+        raise SecretError(f"{option}: no credentials in the URL; use {instead}")
+    return url

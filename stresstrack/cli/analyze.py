@@ -351,7 +351,8 @@ def run(args: argparse.Namespace) -> int:
     out: Path = args.out if args.out is not None else args.store.parent / "analysis"
     from stresstrack.analysis.endpoint_tables import ENDPOINT_FILES
 
-    for name in (*TABLE_FILES, *ENDPOINT_FILES):  # rewritten on every run, never over a store
+    # Rewritten on every run, never over a store.
+    for name in (*TABLE_FILES, *ENDPOINT_FILES, "proximal.csv"):
         check_output(out / name, force=True, inputs=[args.store])
     endpoints = analysis_endpoints(args)
     key, blinding = analysis_unblinding(args)

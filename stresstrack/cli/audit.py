@@ -103,7 +103,8 @@ def run(args: argparse.Namespace) -> int:
         "nominal 5 % false-flag rate for equal groups)"
     )
     if args.out is not None:
-        check_output(args.out / "audit.csv", force=True, inputs=[args.store])
+        for name in ("audit.csv", "audit_participants.csv"):  # rewritten, never over a store
+            check_output(args.out / name, force=True, inputs=[args.store])
         n = write_audit(result, args.out / "audit.csv")
         print(f"wrote audit.csv ({n} rows) to {args.out}")
         if args.participants:

@@ -60,9 +60,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run_export(args: argparse.Namespace) -> int:
+    from stresstrack.credentials import refuse_url_credentials
     from stresstrack.dashboards import build_dashboards
     from stresstrack.dashboards.provisioning import Provisioning, export
 
+    if args.influx_url:  # it is written into the provisioning file Grafana reads
+        refuse_url_credentials(args.influx_url, "--influx-url", "${STRESSTRACK_INFLUX_TOKEN}")
     d = Provisioning()
     p = Provisioning(
         influx_url=args.influx_url or d.influx_url,

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from stresstrack.errors import StressTrackError
+from stresstrack.outputs import check_output
 from stresstrack.store.sqlite import Store
 
 __all__ = ["add_dataset_options", "run_dataset"]
@@ -36,9 +37,18 @@ def add_dataset_options(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _folder(path: Path, option: str) -> None:
+    """Refuse an output folder that exists as something else (a store, a file)."""
+    if path.exists() and not path.is_dir():
+        raise StressTrackError(f"{option} {path}: is a file, not a folder; name a folder")
+
+
 def run_dataset(args: argparse.Namespace) -> int:
     if args.table is not None or args.out is not None:
         raise StressTrackError("--bids and --kubios write folders: leave out --table and --out")
+    for option, folder in (("--bids", args.bids), ("--kubios", args.kubios)):
+        if folder is not None:
+            _folder(folder, option)
     with Store(args.store, readonly=True) as store:
         if args.bids is not None:
             from stresstrack.export.bids import export_bids
@@ -50,8 +60,12 @@ def run_dataset(args: argparse.Namespace) -> int:
             summary = export_bids(store, args.bids, task=args.task)
             print(f"wrote a BIDS dataset of {summary.participants} participants to {args.bids}")
         if args.kubios is not None:
-            from stresstrack.export.kubios import export_kubios
+            from stresstrack.export.kubios import export_kubios, kubios_path
 
+            # One file per participant: an earlier export (or a store) there is replaced
+            # only with --force, and a store never.
+            for pid in [args.participant] if args.participant else store.participants():
+                check_output(kubios_path(args.kubios, pid), force=args.force, option="--kubios")
             files = export_kubios(store, args.kubios, args.participant)
             print(f"wrote {len(files)} Kubios RR files to {args.kubios}")
     return 0

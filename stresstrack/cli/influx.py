@@ -13,7 +13,7 @@ import json
 import time
 from dataclasses import dataclass
 
-from stresstrack.cli.common import add_influx_options, influx_target
+from stresstrack.cli.common import add_influx_options, finite_float, influx_target
 from stresstrack.cli.doctor import influx_http
 from stresstrack.dashboards.downsampling import (
     DOWNSAMPLED,
@@ -38,7 +38,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add_influx_options(s, required=True)
     s.add_argument(
         "--backfill-hours",
-        type=float,
+        type=finite_float,
         default=0.0,
         metavar="H",
         help="also compute the downsampled series for the last H hours (InfluxDB 1.x)",

@@ -117,10 +117,13 @@ def run(args: argparse.Namespace) -> int:
     from stresstrack.companion.app import create_app
     from stresstrack.companion.runtime import Companion, CompanionError
     from stresstrack.companion.settings import load_companion
+    from stresstrack.credentials import refuse_url_credentials
     from stresstrack.store.sqlite import Store
 
     if (args.tls_cert is None) != (args.tls_key is None):
         raise StressTrackError("--tls-cert and --tls-key go together")
+    if args.public_url:  # printed in every enrolment QR code: no credentials in it
+        refuse_url_credentials(args.public_url, "--public-url", "the researcher token file")
     if args.public_url and not args.public_url.startswith(("https://", "http://")):
         raise StressTrackError(f"--public-url {args.public_url!r}: an http(s):// address")
     settings = load_companion(args.study)

@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 
 from grafana_foundation_sdk.models.dashboard import Dashboard
 
+from stresstrack.credentials import refuse_url_credentials
 from stresstrack.dashboards.influxql import DATASOURCE_UID
 from stresstrack.dashboards.provisioning import FOLDER, dashboard_json
 from stresstrack.errors import StressTrackError
@@ -63,11 +64,16 @@ class PushReport:
 
 
 def _safe_url(url: str) -> str:
-    """``url`` without credentials or query (for messages)."""
+    """``url`` without query (for messages); credentials in it are refused."""
+    refuse_url_credentials(url, "--grafana-url", f"${TOKEN_ENV} or --grafana-token-file")
     parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        port = parts.port  # ValueError: not a port number
+    except ValueError:
+        port = -1
+    if parts.scheme not in ("http", "https") or not parts.hostname or port == -1:
         raise PushError(f"--grafana-url must be http(s)://host[:port][/path], got {url!r}")
-    host = parts.hostname + (f":{parts.port}" if parts.port else "")
+    host = parts.hostname + (f":{port}" if port else "")
     return f"{parts.scheme}://{host}{parts.path.rstrip('/')}"
 
 

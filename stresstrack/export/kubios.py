@@ -37,7 +37,7 @@ from stresstrack.pipeline.beats import CleanBeat, KubiosCorrector
 from stresstrack.replay.kubios import KUBIOS_HEADER  # the header its reader recognises
 from stresstrack.store.sqlite import Store
 
-__all__ = ["KUBIOS_HEADER", "export_kubios", "kubios_text"]
+__all__ = ["KUBIOS_HEADER", "export_kubios", "kubios_path", "kubios_text"]
 
 NS: Final = 1_000_000_000
 COLUMNS: Final = ("Time (s)", "RR (ms)", "Corrected", "Segment")
@@ -73,6 +73,11 @@ def kubios_text(participant: str, study: str, beats: Sequence[CleanBeat]) -> str
     return "\n".join(lines) + "\n"
 
 
+def kubios_path(out: Path, participant: str) -> Path:
+    """The file :func:`export_kubios` writes for ``participant`` in folder ``out``."""
+    return out / f"{participant}_rr.txt"
+
+
 def export_kubios(store: Store, out: Path, participant: str | None = None) -> list[Path]:
     """One ``<participant>_rr.txt`` per participant with beats; returns the files."""
     out.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -83,7 +88,7 @@ def export_kubios(store: Store, out: Path, participant: str | None = None) -> li
             continue
         beats.sort(key=lambda b: b.time_ns)
         study = beats[0].study
-        path = out / f"{pid}_rr.txt"
+        path = kubios_path(out, pid)
         write_private(path, kubios_text(pid, study, corrected_beats(beats)))
         files.append(path)
     return files

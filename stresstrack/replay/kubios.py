@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -12,6 +13,7 @@ import numpy as np
 
 from stresstrack.errors import ImportFormatError
 from stresstrack.events import Beat, BeatSource, Event
+from stresstrack.limits import EARLIEST_NS, LATEST_NS
 from stresstrack.replay.base import (
     PLAUSIBLE,
     Detection,
@@ -96,28 +98,32 @@ def parse_rr_text(text: str, where: str) -> RrText:
         time_col = named_time[0] if named_time else None
     rr = np.array([r[rr_col] for r in rows], dtype=float)
     rr_head = header[rr_col] if rr_col < len(header) else ""
-    in_s = "(ms)" not in rr_head and ("(s)" in rr_head or float(np.median(rr)) < 10)
+    finite = rr[np.isfinite(rr)]  # a NaN or infinity is a bad row of its own, not the unit's
+    typical = float(np.median(finite)) if finite.size else 0.0
+    in_s = "(ms)" not in rr_head and ("(s)" in rr_head or typical < 10)
     rr_ms = rr * 1000.0 if in_s else rr
     if time_col is not None:
         times = [r[time_col] for r in rows]
         time_head = header[time_col] if time_col < len(header) else ""
         if "(ms)" in time_head:
             times = [t / 1000.0 for t in times]
-    else:
-        times = list(np.round(np.cumsum(rr_ms) / 1000.0, 6))
+    else:  # the running sum of the intervals; a bad interval does not shift those after it
+        steps = np.where(np.isfinite(rr_ms), rr_ms, 0.0)
+        times = list(np.round(np.cumsum(steps) / 1000.0, 6))
     return RrText([float(t) for t in times], [float(v) for v in rr_ms], start_ns, lines)
 
 
-def iter_beats(rr: RrText, start_ns: int, ids: dict[str, str]) -> Iterator[Beat]:
-    for t, v in zip(rr.times_s, rr.rr_ms, strict=True):
-        yield Beat(
-            time_ns=start_ns + round(t * NS),
-            rr_ms=v,
-            source=BeatSource.FILE,
-            participant=ids["participant"],
-            study=ids["study"],
-            device=ids["device"],
-        )
+def beat_time_ns(start_ns: int, t: float) -> int | None:
+    """The time of a beat ``t`` s after ``start_ns``; ``None`` unless it is a finite time
+    within the calendar bounds of :mod:`stresstrack.limits` (an ``inf`` or ``1e300`` in the
+    time column).
+
+    >>> beat_time_ns(0, 1.5), beat_time_ns(0, float("inf")), beat_time_ns(0, 1e300)
+    (1500000000, None, None)
+    """
+    if not math.isfinite(t) or not EARLIEST_NS <= start_ns + t * NS < LATEST_NS:
+        return None
+    return start_ns + round(t * NS)
 
 
 def detect(path: Path) -> Detection | None:
@@ -153,16 +159,21 @@ def read(paths: Sequence[Path], options: ImportOptions, stats: ImportStats) -> I
             "the file has no date: give the start time of the first beat",
             setting="start time",
         )
-    ids = {"participant": participants(paths, options)[0], "study": options.study,
-           "device": f"kubios:{path.name}"}  # fmt: skip
+    participant, device = participants(paths, options)[0], f"kubios:{path.name}"
     low, high = PLAUSIBLE["rr_ms"]
-    for beat, line in zip(iter_beats(rr, start, ids), rr.lines, strict=True):
+    for t, rr_ms, line in zip(rr.times_s, rr.rr_ms, rr.lines, strict=True):
         stats.rows += 1
-        if not low <= beat.rr_ms <= high:
-            bad_row(str(path), line, f"RR {beat.rr_ms:g} ms outside {low:g}-{high:g}", options,
+        time_ns = beat_time_ns(start, t)
+        if time_ns is None:
+            bad_row(str(path), line, f"time {t:g} s from the start is not a time in 1970-2099",
+                    options, stats)  # fmt: skip
+            continue
+        if not low <= rr_ms <= high:
+            bad_row(str(path), line, f"RR {rr_ms:g} ms outside {low:g}-{high:g}", options,
                     stats)  # fmt: skip
             continue
-        yield beat
+        yield Beat(time_ns=time_ns, rr_ms=rr_ms, source=BeatSource.FILE,
+                   participant=participant, study=options.study, device=device)  # fmt: skip
     stats.bytes_read += len(data)
 
 

@@ -24,6 +24,7 @@ __all__ = [
 ]
 
 DEFAULT_PUBLISH_WAIT_S: Final = 10.0
+MAX_PUBLISH_WAIT_S: Final = 1e9  # like every duration option (cli.common.finite_float)
 PUBLISHER_STATUS_EVERY_S: Final = 60.0
 
 
@@ -111,8 +112,11 @@ def check_publish_args(args: argparse.Namespace) -> None:
     collecting."""
     if broker_from_args(args, option="--publish") is not None:
         keys_from_args(args)
-    if args.publish_wait < 0:
-        raise StressTrackError("--publish-wait must be 0 or more seconds")
+    # Not ``< 0``: NaN passes that and made the final drain spin for ever (issue 16, item 9).
+    if not 0 <= args.publish_wait <= MAX_PUBLISH_WAIT_S:
+        raise StressTrackError(
+            f"--publish-wait must be a finite number of 0 to {MAX_PUBLISH_WAIT_S:g} seconds"
+        )
 
 
 def publisher_follower(

@@ -157,11 +157,16 @@ def test_missing_token_unreachable_grafana_and_bad_url(
     monkeypatch.setenv(TOKEN_ENV, CANARY)
     from servers import free_port
 
-    url = f"http://user:pw@127.0.0.1:{free_port()}"
+    url = f"http://127.0.0.1:{free_port()}"
     assert main(["dashboards", "push", "--grafana-url", url]) == 2
     err = capsys.readouterr().err
-    assert "cannot reach Grafana at http://127.0.0.1:" in err and "pw" not in err
-    assert CANARY not in err
+    assert "cannot reach Grafana at http://127.0.0.1:" in err and CANARY not in err
+    # Credentials inside the URL are refused, never echoed (issue 16, item 12).
+    assert main(["dashboards", "push", "--grafana-url", url.replace("//", "//user:s3cr@")]) == 2
+    err = capsys.readouterr().err
+    assert "--grafana-url: no credentials in the URL" in err and "s3cr" not in err
+    assert main(["dashboards", "push", "--grafana-url", "http://grafana:99999"]) == 2
+    assert "--grafana-url must be http(s)://host" in capsys.readouterr().err
     assert main(["dashboards", "push", "--grafana-url", "grafana:3000"]) == 2
     assert "--grafana-url must be http(s)://host" in capsys.readouterr().err
     empty = tmp_path / "empty"

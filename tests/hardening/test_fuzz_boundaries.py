@@ -4,39 +4,46 @@ Attacks (the table in the issue's closing note counts these cases): the MQTT pay
 fed structured event batches with hostile values (NaN, infinities, 1e308, rates of 1e-9 or
 1e300 Hz, dates in 2200, lone surrogates, control characters, huge texts and sample lists),
 random bytes and random JSON; the event codec (what the store and MQTT rebuild events with)
-fed random bodies; and every importer fed hostile values after a valid header. Each case must
-end in a typed error only (``PayloadError``, ``EventError``, ``ImportFormatError``) or in
-events within :mod:`stresstrack.limits`.
+fed random bodies; every text importer (CSV, E4, Polar, EmotiBit, Kubios) fed hostile values
+after a valid header; and a valid file of each whole-file format (XDF, WESAD pickle, E4 zip,
+store, Kubios) with bytes overwritten and its end cut off. Each case must end in a typed error
+only (``PayloadError``, ``EventError``, ``ImportFormatError``) or in events within
+:mod:`stresstrack.limits`.
 
 Memory cap: while each test runs, the process may not grow its address space by more than
 ``MEMORY_CAP`` (512 MiB, set with ``RLIMIT_AS``); an allocation beyond it raises
 ``MemoryError``, which fails the test. Example counts are fixed (``max_examples``), about
-21,500 cases in all (an example is tried with every number replaced by each of 12 edge
+22,650 cases in all (an example is tried with every number replaced by each of 12 edge
 values), about 1 min of CPU time.
 """
 
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import math
 import os
+import pickle
 import resource
 import shutil
 import tempfile
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from stresstrack.errors import EventError, ImportFormatError
-from stresstrack.events import EVENT_TYPES
+from stresstrack.events import EVENT_TYPES, Beat
 from stresstrack.limits import MAX_SAMPLES, check_event
 from stresstrack.replay import FORMATS, ImportOptions, ImportStats
 from stresstrack.store.codec import event_from_payload
+from stresstrack.store.sqlite import Store
 from stresstrack.transport.mqtt import PayloadError, batch_from_payload, events_topic
 
 MEMORY_CAP = 512 << 20
@@ -262,6 +269,7 @@ TOKENS = st.one_of(
     st.integers(-(10**20), 10**20).map(str),
 )
 LINES = st.lists(st.lists(TOKENS, min_size=1, max_size=8), max_size=30)
+START = "2026-01-05T09:00:00Z"
 IMPORTERS: dict[str, tuple[str, str, str, str]] = {
     # case: (format, file name, header, separator)
     "csv-rr": ("csv", "rr.csv", "time,rr_ms\n", ","),
@@ -281,6 +289,7 @@ IMPORTERS: dict[str, tuple[str, str, str, str]] = {
     "polar-rr": ("polar", "X_RR.txt", "Phone timestamp;RR-interval [ms]\n", ";"),
     "emotibit-ea": ("emotibit", "r_EA.csv", f"{EMOTIBIT},EA\n", ","),
     "emotibit-info": ("emotibit", "r_info.json", "", ","),
+    "kubios-rr": ("kubios", "p-1.txt", f"# KUBIOS\n# start: {START}\nTime (s)\tRR (ms)\n", "\t"),
 }
 
 
@@ -311,7 +320,79 @@ def test_importers_with_hostile_values(
         text = json.dumps([{"info": {"typeTags": ["EA"], "nominal_srate": rate}}])
     (folder / name).write_bytes(text.encode("utf-8", "surrogateescape"))
     _count(f"importer {case}")
-    _read(fmt, folder, skip)
+    _read(fmt, folder / name if fmt == "kubios" else folder, skip)  # Kubios: one file
+
+
+# -- damaged files -------------------------------------------------------------------------
+def _valid_files() -> dict[str, tuple[str, bytes]]:
+    """A small valid file of each binary or whole-file format: (file name, bytes)."""
+    from replay.xdf_writer import XdfWriter
+
+    xdf = XdfWriter().stream(1, "Polar H10 RR", "RR", 0, "float32", unit="ms")
+    xdf.stream(2, "EDA band", "GSR", 4, "float32").stream(3, "m", "Markers", 0, "string")
+    xdf.samples(1, [100.0 + 0.8 * k for k in range(20)], [[800.0]] * 20)
+    xdf.samples(2, [100.0, None, None, None], [[2.0], [2.1], [2.2], [2.3]])
+    xdf.samples(3, [101.0, 105.0], [["start baseline"], ["baseline stop"]])
+    labels = np.zeros(1400, dtype=np.int64)
+    labels[300:900] = 1
+    wesad = {"subject": "S2", "label": labels, "signal": {
+        "chest": {"ECG": np.arange(1400.0).reshape(-1, 1)},
+        "wrist": {"EDA": np.ones((8, 1)), "BVP": np.zeros((64, 1))},
+    }}  # fmt: skip
+    e4 = io.BytesIO()
+    with zipfile.ZipFile(e4, "w", compression=zipfile.ZIP_DEFLATED) as z:
+        z.writestr("EDA.csv", "1767603600.000000\n4.000000\n" + "0.5\n" * 400)
+        z.writestr("IBI.csv", "1767603600.000000, IBI\n" + "".join(
+            f"{0.8 * k:.6f},0.800000\n" for k in range(1, 60)))  # fmt: skip
+    store_dir = Path(tempfile.mkdtemp(prefix="stresstrack-fuzz-store-"))
+    try:
+        with Store(store_dir / "s.db") as store:
+            store.add_events(
+                [
+                    Beat(time_ns=NOW_NS + k * 10**9, participant="p-1", rr_ms=800.0)
+                    for k in range(50)
+                ]
+            )
+        db = (store_dir / "s.db").read_bytes()
+    finally:
+        shutil.rmtree(store_dir, ignore_errors=True)
+    kubios = "# KUBIOS\nTime (s)\tRR (s)\n" + "".join(f"{0.8 * k:.3f}\t0.8\n" for k in range(1, 80))
+    return {
+        "xdf": ("s-1.xdf", xdf.data),
+        "wesad": ("S2.pkl", pickle.dumps(wesad, protocol=2)),
+        "e4": ("s-1.zip", e4.getvalue()),
+        "store": ("s-1.db", db),
+        "kubios": ("p-1.txt", kubios.encode()),
+    }
+
+
+VALID: dict[str, tuple[str, bytes]] = {}
+
+
+@pytest.mark.parametrize("fmt", ["xdf", "wesad", "e4", "store", "kubios"])
+@fast(int(200 * SCALE))
+@given(
+    changes=st.lists(st.tuples(st.floats(0, 1), st.integers(0, 255)), max_size=8),
+    keep=st.floats(0.02, 1.0),
+    skip=st.booleans(),
+)
+def test_damaged_files_are_typed_errors_in_bounded_memory(
+    fmt: str, changes: list[tuple[float, int]], keep: float, skip: bool
+) -> None:
+    """A valid file with bytes overwritten and its end cut off (lengths, counts, headers and
+    compressed streams broken): an import error or events within the limits."""
+    if not VALID:
+        VALID.update(_valid_files())
+    name, good = VALID[fmt]
+    data = bytearray(good)
+    for where, value in changes:
+        data[min(len(data) - 1, int(where * len(data)))] = value
+    path = _FOLDER / f"damaged-{fmt}" / name
+    shutil.rmtree(path.parent, ignore_errors=True)
+    path.parent.mkdir(parents=True)
+    path.write_bytes(bytes(data[: max(1, int(keep * len(data)))]))
+    _count(f"damaged {fmt}")
+    _read(fmt, path, skip)
 
 
 _FOLDER = Path(tempfile.mkdtemp(prefix="stresstrack-fuzz-"))
@@ -325,7 +406,7 @@ def _remove_folder() -> Iterator[None]:
 
 def test_zz_the_suite_tried_enough_cases() -> None:
     """Runs last (file order): at least 20,000 cases in all at full scale."""
-    if SCALE < 1 or len(CASES) < 3 + len(IMPORTERS):
+    if SCALE < 1 or len(CASES) < 3 + len(IMPORTERS) + 5:
         pytest.skip("a partial run (-k or STRESSTRACK_FUZZ_SCALE < 1)")
     print("fuzz cases:", CASES, "total", sum(CASES.values()))
     assert sum(CASES.values()) >= 20_000

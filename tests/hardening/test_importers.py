@@ -235,6 +235,16 @@ def test_an_xdf_datetime_in_year_9999_is_one_error(tmp_path: Path) -> None:
         ["collect", "--simulate", "1", "--duration", "inf"],
         ["analyze", "s.db", "--pre", "inf"],
         ["analyze", "s.db", "--pre", "nan"],
+        [
+            "influx",
+            "setup",
+            "--influx-url",
+            "http://127.0.0.1:9",
+            "--influx-bucket",
+            "b",
+            "--backfill-hours",
+            "inf",
+        ],
     ],
 )
 def test_infinite_option_values_are_one_error_line(
@@ -245,6 +255,22 @@ def test_infinite_option_values_are_one_error_line(
         main(argv)
     assert exit_.value.code == 2
     assert "is not a finite number" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("wait", ["nan", "inf", "-1"])
+def test_publish_wait_must_be_a_finite_duration(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], wait: str
+) -> None:
+    """Item 9: ``--publish-wait nan`` passed the ``< 0`` check, and the final drain of an
+    unreachable broker then waited ``nan`` seconds at a time, for ever; ``inf`` for ever too.
+    Refused before anything is collected."""
+    store = tmp_path / "s.db"
+    argv = ["collect", "--simulate", "--participant", "p-1", "--no-consent-check", "--store",
+            str(store), "--duration", "1", "--publish", "mqtt://127.0.0.1:9", "--publish-wait",
+            wait]  # fmt: skip
+    assert main(argv) == 2
+    assert "--publish-wait must be a finite number of 0 to 1e+09 seconds" in capsys.readouterr().err
+    assert not store.exists()
 
 
 def test_a_store_holding_an_out_of_limits_event_can_still_be_replayed(tmp_path: Path) -> None:
@@ -297,3 +323,30 @@ def test_an_xdf_spanning_300_days_replays_in_bounded_memory(tmp_path: Path) -> N
         assert len(beats) == 120  # both days' beats, nothing lost across the gap
     else:
         assert str(path) in done.stderr and len(done.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("text", "message", "kept"),
+    [
+        ("Time (s)\tRR (s)\n0.8\t0.8\ninf\t0.8\n", "line 4: time inf s from the start", 1),
+        ("Time (s)\tRR (s)\n0.8\t0.8\n1e300\t0.8\n", "line 4: time 1e+300 s from the", 1),
+        ("0.8\nnan\n0.8\n", "line 3: RR nan ms outside 200-3000", 2),
+    ],
+    ids=["time-inf", "time-1e300", "rr-nan"],
+)
+def test_kubios_times_that_are_not_times_are_one_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, message: str, kept: int
+) -> None:
+    """Item 9 in the Kubios RR reader (not in the original run): a time column holding
+    ``inf`` or ``1e300`` raised ``OverflowError`` (a traceback); a ``nan`` interval made the
+    median ``nan`` and blamed the good line 2 for being 0.8 ms."""
+    path = tmp_path / "p-1.txt"
+    path.write_text("# KUBIOS RR\n" + text, encoding="utf-8")
+    argv = ["replay", str(path), "--format", "kubios", "--start", "2026-01-05T09:00:00Z",
+            "--store", str(tmp_path / "o.db")]  # fmt: skip
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert f"{path}, {message}" in err and "Traceback" not in err
+    assert main([*argv, "--skip-bad-rows"]) == 0
+    with Store(tmp_path / "o.db", readonly=True) as store:
+        assert [e.rr_ms for e in store.iter_events() if isinstance(e, Beat)] == [800.0] * kept

@@ -151,3 +151,97 @@ def test_credentials_in_the_influx_url_are_refused_and_never_printed(
     assert "s3cret-canary" not in err
     with Store(db, readonly=True) as store:
         assert store._db.execute("SELECT COUNT(*) FROM sink_cursors").fetchone()[0] == 0
+
+
+def test_kubios_export_never_replaces_a_store_or_an_earlier_export(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Item 5 for ``export --kubios DIR``: it wrote ``DIR/<participant>_rr.txt`` over whatever
+    was there (a store copied there, an earlier export) without a word."""
+    db = _store(tmp_path / "s.db")
+    folder = tmp_path / "kubios"
+    folder.mkdir()
+    target = folder / "p-1_rr.txt"
+    target.write_bytes(db.read_bytes())  # a store under that name
+    before = target.read_bytes()
+    for force in ([], ["--force"]):
+        assert main(["export", str(db), "--kubios", str(folder), *force]) == 2
+        assert "is a store" in capsys.readouterr().err
+    assert target.read_bytes() == before
+    target.write_text("an earlier export\n", encoding="utf-8")
+    assert main(["export", str(db), "--kubios", str(folder)]) == 2
+    assert "already exists; use --force" in capsys.readouterr().err
+    assert target.read_text(encoding="utf-8") == "an earlier export\n"
+    assert main(["export", str(db), "--kubios", str(folder), "--force"]) == 0
+    assert target.read_text(encoding="utf-8").startswith("# stresstrack RR export")
+    assert oct(_mode(target)) == "0o600"
+
+
+@pytest.mark.parametrize("option", ["--bids", "--kubios"])
+def test_a_dataset_folder_that_is_a_file_is_one_clear_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], option: str
+) -> None:
+    db, other = _store(tmp_path / "s.db"), _store(tmp_path / "o.db")
+    before = other.read_bytes()
+    assert main(["export", str(db), option, str(other)]) == 2
+    assert f"{option} {other}: is a file, not a folder" in capsys.readouterr().err
+    assert other.read_bytes() == before
+
+
+def test_analysis_and_audit_tables_are_never_written_over_a_store(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Item 5 for the tables ``analyze`` and ``audit`` rewrite on every run: the prompts'
+    ``proximal.csv`` and ``audit_participants.csv`` were written without the check the other
+    tables get (a store under that name was replaced)."""
+    db = _store(tmp_path / "s.db")
+    study = tmp_path / "study.toml"
+    study.write_text(
+        '[study]\nname = "s"\n\n[[participant]]\nid = "p-1"\n\n'
+        '[attributes.p-1]\nconsent = true\nskin_type = "II"\n',
+        encoding="utf-8",
+    )
+    cases = [
+        (["analyze", str(db), "--out", str(tmp_path / "a")], tmp_path / "a" / "proximal.csv"),
+        (
+            ["audit", "--store", str(db), "--study", str(study), "--out", str(tmp_path / "b"),
+             "--participants"],
+            tmp_path / "b" / "audit_participants.csv",
+        ),
+    ]  # fmt: skip
+    for argv, victim in cases:
+        victim.parent.mkdir()
+        victim.write_bytes(db.read_bytes())
+        before = victim.read_bytes()
+        assert main(argv) == 2
+        assert f"{victim}: is a store" in capsys.readouterr().err
+        assert victim.read_bytes() == before
+
+
+def test_dashboard_provisioning_refuses_credentials_in_the_influx_url(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Item 12: ``dashboards export --influx-url http://admin:pw@db:8086`` wrote the password
+    into the datasource file Grafana reads (the token belongs in its environment)."""
+    out = tmp_path / "provisioning"
+    url = "http://admin:s3cret-canary@db:8086"
+    assert main(["dashboards", "export", str(out), "--influx-url", url]) == 2
+    err = capsys.readouterr().err
+    assert "--influx-url: no credentials in the URL" in err and "s3cret-canary" not in err
+    assert not out.exists()
+    assert main(["dashboards", "export", str(out), "--influx-url", "http://db:8086"]) == 0
+    assert "http://db:8086" in (out / "datasources" / "influxdb.yaml").read_text("utf-8")
+
+
+def test_the_companion_public_url_refuses_credentials(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Item 12: ``serve --public-url`` goes into every enrolment QR code a phone scans."""
+    study = tmp_path / "study.toml"
+    study.write_text('[study]\nname = "s"\n', encoding="utf-8")
+    argv = ["serve", "--study", str(study), "--store", str(tmp_path / "s.db"), "--public-url",
+            "https://u:s3cr@x.org"]  # fmt: skip
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "--public-url: no credentials in the URL" in err and "s3cr" not in err
+    assert not (tmp_path / "s.db").exists()

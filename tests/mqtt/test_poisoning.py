@@ -81,3 +81,34 @@ def test_one_bad_message_never_stops_the_worker(
     again = ThreadWorkers(tmp_path, broker_of(broker), 1).start()
     again.stop()
     assert again.workers[0].stats().events == 0
+
+
+def test_a_worker_whose_store_holds_poison_from_an_older_release_starts(
+    tmp_path: Path, broker: MosquittoServer, sender: Sender
+) -> None:
+    """Item 1, "every restart dies during warm-up": a store an older release wrote with the
+    poisoned EDA chunk (0 Hz) and a marker that is not valid Unicode. The worker skips both
+    when it rebuilds its pipeline, then stores and processes new data."""
+    path = tmp_path / "w1.db"
+    with Store(path) as store:
+        for type_name, body in (
+            ("eda", '{"sampling_rate": 0, "values_us": [1.0, 2.0]}'),
+            ("marker", '{"action": "start", "kind": "self-care \\udce9"}'),
+        ):
+            store._db.execute(  # as the older release stored them
+                "INSERT INTO events (time_ns, study, participant, device, type, payload) "
+                "VALUES (?, 'default', 'p-01', 'AA', ?, ?)",
+                (T0, type_name, body),
+            )
+    topic = events_topic("default", "p-01")
+    workers = ThreadWorkers(tmp_path, broker_of(broker), 1).start()
+    try:
+        good = [("beat", T0 + k * 800_000_000, {"rr_ms": 800.0}) for k in range(1, 151)]
+        sender.send(topic, _message(1, good))  # type: ignore[arg-type]
+        wait_until(lambda: workers.workers[0].stats().messages == 1, 30, "the message")
+    finally:
+        workers.stop()
+    with Store(path, readonly=True) as store:
+        assert sum(e.device == "AA" for e in store.iter_events()) == 150  # the new beats
+        assert store.skipped_events == 2
+        assert store.features("p-01"), "the new data was processed"
