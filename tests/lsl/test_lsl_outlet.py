@@ -119,3 +119,32 @@ def test_outlet_streams_resolve_with_metadata_and_values() -> None:
     assert len(stress[0]) == len(STRESS_CHANNELS)
     assert all(v != v for v in stress[0][:1])  # no index: NaN
     pub.close()
+
+
+def test_a_restarted_publisher_is_the_same_stream_to_a_recorder() -> None:
+    """LabRecorder-style: an inlet opened on the first run's RR stream (liblsl's recovery on,
+    as LabRecorder has it) reads the beats of a second :class:`Publisher` of the same
+    participant and device after the first one closed: the source id is the same, so liblsl
+    reconnects on its own."""
+    study = f"t{uuid.uuid4().hex[:8]}"
+    ids = {"participant": "P008", "study": study, "device": "C6:05:04:03:02:09"}
+    source = f"stresstrack/{study}/P008/C6:05:04:03:02:09/rr"
+    first = Publisher()
+    first.announce([Beat(time_ns=time.time_ns(), rr_ms=800.0, **ids)])
+    inlet = _inlet(source)
+    assert inlet.info(DEADLINE_S).source_id() == source
+    first.events([Beat(time_ns=time.time_ns(), rr_ms=801.0, **ids)])
+    assert [s[0] for s in _pull(inlet, 1)[0]] == [801.0]
+    first.close()
+    del first  # the outlet goes away with its last reference, as when collect exits
+
+    second = Publisher()
+    second.announce([Beat(time_ns=time.time_ns(), rr_ms=800.0, **ids)])
+    got: list[float] = []
+    deadline = time.monotonic() + DEADLINE_S
+    while not got and time.monotonic() < deadline:
+        # Beats sent before liblsl has reconnected are lost; keep sending until one arrives.
+        second.events([Beat(time_ns=time.time_ns(), rr_ms=802.0, **ids)])
+        got = [s[0] for s in inlet.pull_chunk(timeout=1.0)[0]]
+    assert got and set(got) == {802.0}, "the inlet did not reconnect to the restarted stream"
+    second.close()
