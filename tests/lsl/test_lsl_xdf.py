@@ -119,10 +119,10 @@ def test_lsl_streams_recorded_to_xdf_replay_to_the_same_results(tmp_path: Path) 
     pid = events[0].participant
     assert main(["replay", str(xdf), "--format", "xdf", "--participant", pid,
                  "--start", iso_utc(first), "--store", str(out)]) == 0  # fmt: skip
-    with Store(out, readonly=True) as r:
-        features = r.features()
-        sessions = r.sessions()
-        stress = r.stress()
+    with Store(out, readonly=True) as replayed:
+        features = replayed.features()
+        sessions = replayed.sessions()
+        stress = replayed.stress()
     assert [(s.kind, s.start_ns, s.end_ns) for s in sessions] == [
         (s.kind, s.start_ns, s.end_ns) for s in live_sessions
     ]
@@ -132,6 +132,6 @@ def test_lsl_streams_recorded_to_xdf_replay_to_the_same_results(tmp_path: Path) 
         assert _same(a.values, b.values), a.time_ns
     assert sum(s.index is not None for s in stress) > 0
     assert [s.time_ns for s in stress] == [s.time_ns for s in live_stress]
-    for a, b in zip(stress, live_stress, strict=True):
-        assert _same({"i": a.index, "c": a.confidence, **a.components},
-                     {"i": b.index, "c": b.confidence, **b.components}), a.time_ns  # fmt: skip
+    for x, y in zip(stress, live_stress, strict=True):
+        assert _same({"i": x.index, "c": x.confidence, **x.components},
+                     {"i": y.index, "c": y.confidence, **y.components}), x.time_ns  # fmt: skip
