@@ -176,7 +176,7 @@ def test_collect_lsl_publishes_the_participants_streams(tmp_path: Path) -> None:
         inlet.open_stream(timeout=60.0)
         info = inlet.info(60.0)
         rr, _ = _pull(inlet, 3)
-        out, err = collect.communicate(timeout=120.0)
+        _out, err = collect.communicate(timeout=120.0)
     finally:
         if collect.poll() is None:
             collect.kill()
