@@ -44,6 +44,9 @@ MIN_SEGMENT_BEATS: Final = 8  # fixpeaks needs a few beats; shorter segments pas
 # A beat whose interval misses the previous beat's recorded time by more than this starts a
 # new segment; smaller mismatches are re-anchored beat times (sensors/timing.py, < 1 s).
 GAP_TOLERANCE_NS: Final = 2_500_000_000
+# A fitted sample rate this close to the nominal one (relative) is timing noise: a crystal
+# clock drifts by 10-100 ppm, nanosecond rounding of time stamps moves the fit by ~1e-9.
+SAME_RATE: Final = 1e-6
 
 
 @dataclass(frozen=True, slots=True)
@@ -291,6 +294,13 @@ class PeakDetector:
         if seg.size < int(2 * fs):
             return []
         rate = clock.rate_hz  # the effective rate: filters and windows as on the true signal
+        period_ms = clock.period_s * 1e3
+        if abs(rate - fs) <= SAME_RATE * fs:
+            # Timing noise, not a clock: NeuroKit rounds its windows from the rate (0.75 s at
+            # 250 Hz is 187.5 samples) and histograms cut RR at round numbers (900 ms is 225
+            # samples), so a fit of 249.9999999 or 250.0000001 Hz would change the beats of
+            # two recordings of the same samples.
+            rate, period_ms = fs, 1e3 / fs
         import neurokit2 as nk  # on first use: the reference is slow to import
 
         with warnings.catch_warnings():
@@ -302,7 +312,6 @@ class PeakDetector:
                 cleaned = nk.ppg_clean(seg, sampling_rate=rate)
                 idx = nk.ppg_findpeaks(cleaned, sampling_rate=rate)["PPG_Peaks"]
         stop = end if final else end - int(self.margin_s * fs)
-        period_ms = clock.period_s * 1e3
         refractory = 0.25 / clock.period_s  # samples: 240 bpm at most
         out = []
         for i in np.asarray(idx, dtype=np.int64) + start:

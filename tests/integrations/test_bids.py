@@ -115,3 +115,32 @@ def test_bids_refuses_a_non_empty_folder_and_clashing_labels(
         s.add_events([Beat(time_ns=NS, participant=p, rr_ms=800.0) for p in ("p-01", "p01")])
     assert main(["export", str(clash), "--bids", str(tmp_path / "y")]) != 0
     assert "would both be sub-p01" in capsys.readouterr().err
+
+
+def test_ecg_and_ppg_recordings_pass_the_validator(tmp_path: Path) -> None:
+    """A store with ECG (250 Hz, µV) and PPG (64 Hz) waveforms, replayed from CSV (NeuroKit2's
+    simulators), exports ``recording-ecg`` and ``recording-ppg`` physio files that the
+    official validator accepts and that hold every sample on its grid."""
+    import neurokit2 as nk
+
+    folder = tmp_path / "csv"
+    folder.mkdir()
+    t0 = 1_767_603_600
+    ecg_uv = np.round(nk.ecg_simulate(duration=90, sampling_rate=250, random_state=1) * 1000, 3)
+    ppg = np.round(nk.ppg_simulate(duration=90, sampling_rate=64, random_state=1), 5)
+    for name, column, rate, values in (("ecg", "ecg_uv", 250, ecg_uv), ("ppg", "ppg", 64, ppg)):
+        times = [f"{t0 + i / rate:.6f}" for i in range(values.size)]
+        pd.DataFrame({"time": times, column: values}).to_csv(folder / f"{name}.csv", index=False)
+    store = tmp_path / "ecg.db"
+    assert main(["replay", str(folder), "--format", "csv", "--participant", "p-07",
+                 "--store", str(store)]) == 0  # fmt: skip
+    out = tmp_path / "bids"
+    assert main(["export", str(store), "--bids", str(out)]) == 0
+    issues = _validate(out)
+    assert issues["errors"] == [], [e["key"] for e in issues["errors"]]
+    for signal, rate, values in (("ecg", 250.0, ecg_uv), ("ppg", 64.0, ppg)):
+        (physio,) = out.glob(f"sub-p07/beh/*_recording-{signal}_physio.tsv.gz")
+        meta = json.loads(physio.with_name(physio.name.replace(".tsv.gz", ".json")).read_text())
+        assert (meta["Columns"], meta["SamplingFrequency"]) == ([signal], rate)
+        data = pd.read_csv(physio, sep="\t", header=None, na_values="n/a")[0].to_numpy()
+        np.testing.assert_allclose(data, values, rtol=1e-9)

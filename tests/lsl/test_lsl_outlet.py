@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 import uuid
+from pathlib import Path
 
 import pylsl
 import pytest
@@ -21,6 +25,7 @@ from stresstrack.events import (
 from stresstrack.lsl.outlet import Publisher
 from stresstrack.lsl.streams import STRESS_CHANNELS
 from stresstrack.pipeline.results import StressRow
+from stresstrack.store.sqlite import Store
 
 NS = 1_000_000_000
 DEADLINE_S = 30.0
@@ -119,3 +124,67 @@ def test_outlet_streams_resolve_with_metadata_and_values() -> None:
     assert len(stress[0]) == len(STRESS_CHANNELS)
     assert all(v != v for v in stress[0][:1])  # no index: NaN
     pub.close()
+
+
+def test_a_restarted_publisher_is_the_same_stream_to_a_recorder() -> None:
+    """LabRecorder-style: an inlet opened on the first run's RR stream (liblsl's recovery on,
+    as LabRecorder has it) reads the beats of a second :class:`Publisher` of the same
+    participant and device after the first one closed: the source id is the same, so liblsl
+    reconnects on its own."""
+    study = f"t{uuid.uuid4().hex[:8]}"
+    ids = {"participant": "P008", "study": study, "device": "C6:05:04:03:02:09"}
+    source = f"stresstrack/{study}/P008/C6:05:04:03:02:09/rr"
+    first = Publisher()
+    first.announce([Beat(time_ns=time.time_ns(), rr_ms=800.0, **ids)])
+    inlet = _inlet(source)
+    assert inlet.info(DEADLINE_S).source_id() == source
+    first.events([Beat(time_ns=time.time_ns(), rr_ms=801.0, **ids)])
+    assert [s[0] for s in _pull(inlet, 1)[0]] == [801.0]
+    first.close()
+    del first  # the outlet goes away with its last reference, as when collect exits
+
+    second = Publisher()
+    second.announce([Beat(time_ns=time.time_ns(), rr_ms=800.0, **ids)])
+    got: list[float] = []
+    deadline = time.monotonic() + DEADLINE_S
+    while not got and time.monotonic() < deadline:
+        # Beats sent before liblsl has reconnected are lost; keep sending until one arrives.
+        second.events([Beat(time_ns=time.time_ns(), rr_ms=802.0, **ids)])
+        got = [s[0] for s in inlet.pull_chunk(timeout=1.0)[0]]
+    assert got and set(got) == {802.0}, "the inlet did not reconnect to the restarted stream"
+    second.close()
+
+
+@pytest.mark.slow
+def test_collect_lsl_publishes_the_participants_streams(tmp_path: Path) -> None:
+    """``collect --simulate --lsl``: a pylsl inlet finds the participant's RR stream by its
+    source id (study, pseudonym, device) with the pseudonym in its header, and reads the
+    beats that ``collect`` stores, live."""
+    pid = f"p{uuid.uuid4().hex[:6]}"
+    store = tmp_path / "c.db"
+    collect = subprocess.Popen(
+        [sys.executable, "-m", "stresstrack", "collect", "--simulate", "--participant", pid,
+         "--no-consent-check", "--store", str(store), "--duration", "20", "--lsl"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )  # fmt: skip
+    try:
+        pred = f"type='RR' and starts-with(source_id, 'stresstrack/default/{pid}/')"
+        found = pylsl.resolve_bypred(pred, 1, 60.0)
+        assert found, "collect's RR stream was not found"
+        inlet = pylsl.StreamInlet(found[0])
+        inlet.open_stream(timeout=60.0)
+        info = inlet.info(60.0)
+        rr, _ = _pull(inlet, 3)
+        _out, err = collect.communicate(timeout=120.0)
+    finally:
+        if collect.poll() is None:
+            collect.kill()
+            collect.communicate()
+    assert collect.returncode == 0, err
+    assert info.desc().child("subject").child_value("id") == pid
+    assert _channels(info) == [("RR", "ms")]
+    assert len(rr) >= 3 and all(300 < s[0] < 2000 for s in rr)
+    with Store(store, readonly=True) as s:
+        stored = {round(b.rr_ms, 6) for b in s.iter_events(pid) if isinstance(b, Beat)}
+    assert {round(float(s[0]), 6) for s in rr} <= stored

@@ -97,6 +97,46 @@ def test_ecg_peaks_from_chunks_match_the_beats() -> None:
     assert abs(np.median(rr) - np.median(np.diff(expected) / 1e6)) <= 1000 / fs
 
 
+def _peaks(ecg: np.ndarray, fs: float, jitter_ns: tuple[int, ...]) -> list[tuple[int, float]]:
+    """Beats of ``ecg`` fed in 1 s chunks stamped ``jitter_ns`` (cycled) off their true time."""
+    det = PeakDetector(kind="ecg")
+    found: list[tuple[int, float]] = []
+    per = int(fs)
+    for k, i in enumerate(range(0, ecg.size, per)):
+        t = T0 + round(i * 1e9 / fs) + jitter_ns[k % len(jitter_ns)]
+        found += det.add(t, fs, ecg[i : i + per].tolist())
+    return found + det.flush()
+
+
+def test_ecg_peaks_do_not_depend_on_nanoseconds_of_the_time_stamps() -> None:
+    """Issue 18: the same 250 Hz samples stamped exactly, or tens of nanoseconds off (LSL's
+    clock-offset estimate changes by that much between chunks; float seconds in a CSV round
+    by ~200 ns), give the same R-peaks and intervals, whole multiples of the 4 ms period.
+    At 250 Hz NeuroKit2's 0.75 s averaging window is 187.5 samples, so a rate fitted a
+    hair below or above 250 Hz moved peaks by a sample, and 900 ms intervals (225 samples,
+    a 50-ms histogram edge) fell on either side of Baevsky's bins."""
+    fs = 250.0
+    ecg = nk.ecg_simulate(duration=150, sampling_rate=int(fs), heart_rate=68, heart_rate_std=4,
+                          noise=0.05, random_state=7)  # fmt: skip
+    exact = _peaks(ecg, fs, (0,))
+    assert len(exact) > 150
+    rr = np.array([r for _, r in exact])
+    assert (rr == np.round(rr / 4.0) * 4.0).all()
+    for jitter in ((-18_195, -18_160), (35, -35, 0), (240, -120)):
+        jittered = _peaks(ecg, fs, jitter)
+        assert [r for _, r in jittered] == [r for _, r in exact], jitter
+        moved = np.array([t for t, _ in jittered]) - [t for t, _ in exact]
+        assert np.abs(moved - np.mean(jitter)).max() < 1_000  # the stamps' mean offset
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        truth = nk.ecg_findpeaks(nk.ecg_clean(ecg, sampling_rate=fs), sampling_rate=fs)[
+            "ECG_R_Peaks"
+        ]
+    # NeuroKit2 over the whole recording at the nominal rate: the same intervals.
+    expected = np.diff(np.asarray(truth)) * 4.0
+    assert np.median(np.abs(np.sort(rr) - np.sort(expected)[: rr.size])) == 0.0
+
+
 def _with_artefacts(n: int, seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
     rr = _rr(n, seed)
