@@ -23,6 +23,7 @@ from stresstrack.days.load import (
     STATES,
     Episode,
     LoadSettings,
+    daily_load,
     daily_states,
     episodes,
     minute_states,
@@ -103,7 +104,7 @@ class DayRow:
     hr: Cosinor | None
     stress: Cosinor | None
     night: Night | None  # the night ending on this date's morning
-    load_min: int  # stressed minutes
+    load_min: int  # minutes inside stress episodes (days/load.py)
     states: Counter[str]
     episodes: int
     sessions: int  # sessions starting this date (every kind)
@@ -161,6 +162,7 @@ def _days(
     dates = m.dates()
     rest = _unmasked(m, states)
     per_state = daily_states(states, dates)
+    load = daily_load(states, dates, settings.load)
     by_night = {n.date: n for n in found}
     out = []
     need = MIN_DAY_SHARE * 24 * 60 / settings.bin_min
@@ -176,7 +178,7 @@ def _days(
                 hr=_fit(day, day.hr, settings.bin_min, need),
                 stress=_fit(day, day.stress, settings.bin_min, need),
                 night=by_night.get(d),
-                load_min=per_state[d]["stressed"],
+                load_min=load[d],
                 states=per_state[d],
                 episodes=ep_dates[d],
                 sessions=session_dates[d],

@@ -18,7 +18,7 @@ from scipy.signal import lfilter
 from stresstrack.errors import ImportFormatError
 from stresstrack.events import EdaSamples, Event, EventIds, Waveform, WaveformKind
 from stresstrack.replay.base import NS, DataFile
-from stresstrack.sample_rate import RateEstimate, estimate_rate, gap_threshold_s
+from stresstrack.sample_rate import RateEstimate, RateFit, gap_threshold_s
 
 __all__ = [
     "GridChunker",
@@ -101,9 +101,9 @@ def waveform_maker(
     return make
 
 
-def _float_times(file: DataFile, column: str, chunk_rows: int) -> list[np.ndarray]:
-    """Times (ns, float) of a column of Unix seconds; ValueError if any is not a number."""
-    parts: list[np.ndarray] = []
+def _float_times(file: DataFile, column: str, chunk_rows: int) -> Iterator[np.ndarray]:
+    """Times (ns, float) of a column of Unix seconds, block by block; ValueError if any is
+    not a number."""
     with file.open() as handle:
         reader = pd.read_csv(
             handle, usecols=lambda c: c.strip() == column, dtype=np.float64, chunksize=chunk_rows,
@@ -112,13 +112,12 @@ def _float_times(file: DataFile, column: str, chunk_rows: int) -> list[np.ndarra
         for chunk in reader:
             with np.errstate(over="ignore", invalid="ignore"):  # absurd times become inf: dropped
                 ns = np.round(chunk.to_numpy(dtype=np.float64)[:, 0] * NS)
-            parts.append(ns[np.isfinite(ns)])
-    return parts
+            yield ns[np.isfinite(ns)]
 
 
-def _text_times(file: DataFile, column: str, chunk_rows: int) -> list[np.ndarray]:
-    """Times (ns, float) of a column of Unix seconds or ISO 8601 times; bad ones left out."""
-    parts: list[np.ndarray] = []
+def _text_times(file: DataFile, column: str, chunk_rows: int) -> Iterator[np.ndarray]:
+    """Times (ns, float) of a column of Unix seconds or ISO 8601 times, block by block; bad
+    ones left out."""
     with file.open() as handle:
         reader = pd.read_csv(
             handle, usecols=lambda c: c.strip() == column, dtype=str, chunksize=chunk_rows,
@@ -138,8 +137,7 @@ def _text_times(file: DataFile, column: str, chunk_rows: int) -> list[np.ndarray
                     .astype(np.int64)
                 )
                 ns[iso & (ns == np.iinfo(np.int64).min)] = np.nan
-            parts.append(ns[np.isfinite(ns)])
-    return parts
+            yield ns[np.isfinite(ns)]
 
 
 def grid_chunks(
@@ -175,24 +173,34 @@ def grid_chunks(
         yield make(start_ns + round(first * NS / rate), tuple(chunk))
 
 
-def file_rate(file: DataFile, column: str, *, chunk_rows: int = 500_000) -> RateEstimate:
+def _fit(blocks: Iterator[np.ndarray]) -> RateFit | None:
+    """The rate fit fed every block; None when there is none (an empty file)."""
+    fit: RateFit | None = None
+    for block in blocks:
+        fit = fit or RateFit()
+        fit.add(block)
+    return fit
+
+
+def file_rate(file: DataFile, column: str, *, chunk_rows: int = 100_000) -> RateEstimate:
     """A sampled signal's effective rate, fitted to the timestamps of the whole file.
 
     ``column`` holds Unix seconds or ISO 8601 times (naive = UTC). Rows whose time does not
-    parse are left out here (the row-by-row reading reports them). Raises ValueError.
+    parse are left out here (the row-by-row reading reports them). The file is read in
+    blocks of ``chunk_rows`` into a :class:`~stresstrack.sample_rate.RateFit`, so memory stays
+    bounded however long the recording. Raises ValueError.
     """
-    parts: list[np.ndarray] = []
+    fit: RateFit | None = None
     try:
-        parts = _float_times(file, column, chunk_rows)
+        fit = _fit(_float_times(file, column, chunk_rows))
     except (ValueError, pd.errors.ParserError, UnicodeDecodeError, OSError):
-        parts = []  # not all Unix seconds: text, parsed as numbers or ISO 8601 times
-    if not parts:
+        fit = None  # not all Unix seconds: text, parsed as numbers or ISO 8601 times
+    if fit is None:
         try:
-            parts = _text_times(file, column, chunk_rows)
+            fit = _fit(_text_times(file, column, chunk_rows))
         except (ValueError, pd.errors.ParserError, UnicodeDecodeError, OSError) as exc:
             raise ValueError(f"cannot read the {column!r} column ({exc})") from None
-    times = np.concatenate(parts) if parts else np.zeros(0)
-    return estimate_rate(times)
+    return (fit or RateFit()).result()
 
 
 @dataclass

@@ -198,7 +198,9 @@ def replay_group(
     for k, recording in enumerate(recordings):
         store = store_for(k)
         if runtime is None or runtime.store is not store:
-            runtime = Runtime(store, pipeline, batch=RECORDER_BATCH, idempotent=True)
+            runtime = Runtime(
+                store, pipeline, batch=RECORDER_BATCH, idempotent=True, checked=True
+            )  # replay_recording checks every event
         index = indices[k]
         report = None if progress is None else _bind(progress, index)
         results.append(

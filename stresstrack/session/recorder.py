@@ -99,9 +99,13 @@ class Recorder:
         live: bool = False,
         source: str = "recorder",
         idempotent: bool = False,
+        checked: bool = False,
     ) -> None:
         self.store = store
         self.live = live  # events must not be ahead of this machine's clock (limits)
+        # The caller checked every event it emits against the limits (replay: an error ends
+        # the recording): checking them twice cost ~6 % of a week's replay.
+        self.checked = checked
         self.source = source  # how quarantined events name where they came from
         self.quarantined = 0
         self.pipeline = pipeline
@@ -145,6 +149,8 @@ class Recorder:
 
     def _checked(self, events: list[Event]) -> list[Event]:
         """The events within the limits; the others go to the store's quarantine."""
+        if self.checked and not self.live:
+            return events
         now = time.time_ns()
         good: list[Event] = []
         bad: list[Quarantined] = []

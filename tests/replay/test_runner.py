@@ -250,3 +250,29 @@ def test_progress_goes_to_stderr_and_summary_to_stdout(
         ["p-01", "store"], ["p-01", "store"], ["p-02", "store"]
     ]  # fmt: skip
     assert "replayed 3 recording(s)" in captured.out
+
+
+def test_each_event_is_checked_once(
+    folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The runner checks every event against the limits (an event outside them ends the
+    recording with an error) and the recorder trusts it: a week's replay spent ~6 % of its
+    CPU checking each event twice."""
+    import stresstrack.limits
+    import stresstrack.replay.runner
+    import stresstrack.session.recorder
+
+    recordings = find_recordings([folder / "c.db"])
+    calls: list[int] = []
+    real = stresstrack.limits.check_event
+
+    def counting(event: Event, *, now_ns: int | None = None) -> Event:
+        calls.append(event.time_ns)
+        return real(event, now_ns=now_ns)
+
+    monkeypatch.setattr(stresstrack.replay.runner, "check_event", counting)
+    monkeypatch.setattr(stresstrack.session.recorder, "check_event", counting)
+    (result,) = replay_recordings(recordings, tmp_path / "once.db", PipelineConfig(),
+                                  ImportOptions())  # fmt: skip
+    assert result.error is None and len(calls) == result.events > 500
+    assert len(_rows(tmp_path / "once.db")["features"]) == result.windows > 40
