@@ -23,6 +23,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
+from stresstrack.cli.broker import (
+    add_broker_options,
+    check_publish_args,
+    publisher_follower,
+)
 from stresstrack.cli.common import (
     add_influx_options,
     add_pipeline_options,
@@ -44,11 +49,6 @@ from stresstrack.runtime.live import Feed, run_live
 from stresstrack.runtime.marks import ProtocolMarks
 from stresstrack.runtime.status import LiveStatus
 from stresstrack.session.protocol import Protocol, load_protocol
-from stresstrack.transport.options import (
-    add_broker_options,
-    check_publish_args,
-    publisher_follower,
-)
 
 if TYPE_CHECKING:
     from stresstrack.blinding import Blinding

@@ -25,7 +25,7 @@ from grafana_foundation_sdk.models.dashboard import Dashboard
 
 from stresstrack.dashboards.influxql import DATASOURCE_UID
 from stresstrack.dashboards.provisioning import FOLDER, dashboard_json
-from stresstrack.errors import StressTrackError
+from stresstrack.errors import SettingError, StressTrackError
 
 __all__ = ["FOLDER_UID", "TOKEN_ENV", "PushError", "PushReport", "push"]
 
@@ -66,7 +66,7 @@ def _safe_url(url: str) -> str:
     """``url`` without credentials or query (for messages)."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise PushError(f"--grafana-url must be http(s)://host[:port][/path], got {url!r}")
+        raise SettingError("Grafana URL", f"must be http(s)://host[:port][/path], got {url!r}")
     host = parts.hostname + (f":{parts.port}" if parts.port else "")
     return f"{parts.scheme}://{host}{parts.path.rstrip('/')}"
 

@@ -190,7 +190,8 @@ def _participant_section(
                 colour=colours.get("baseline", KNOWN_KIND_COLOURS["baseline"]),
                 label="baseline (first 5 min)",
                 tooltip="No baseline session is marked: the stress index takes the windows "
-                "of the first 5 minutes of data as baseline (the pipeline's default --baseline)",
+                "of the first 5 minutes of data as baseline (the pipeline's default baseline "
+                "length)",
                 css="baseline-implicit",
             ),
         )

@@ -329,7 +329,7 @@ class Broker:
                 cafile=str(self.ca_file) if self.ca_file is not None else None
             )
         except (OSError, ssl.SSLError) as exc:
-            raise StressTrackError(f"--mqtt-ca {self.ca_file}: cannot load it ({exc})") from None
+            raise SettingError("MQTT CA file", f"{self.ca_file}: cannot load it ({exc})") from None
         context.sslsocket_class = _ClosingSSLSocket
         return context
 

@@ -163,7 +163,7 @@ def test_missing_token_unreachable_grafana_and_bad_url(
     assert "cannot reach Grafana at http://127.0.0.1:" in err and "pw" not in err
     assert CANARY not in err
     assert main(["dashboards", "push", "--grafana-url", "grafana:3000"]) == 2
-    assert "--grafana-url must be http(s)://host" in capsys.readouterr().err
+    assert "--grafana-url: must be http(s)://host" in capsys.readouterr().err
     empty = tmp_path / "empty"
     empty.write_text("")
     assert (
