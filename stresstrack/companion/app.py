@@ -33,8 +33,9 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from stresstrack.companion.packets import NS_PER_MS, CompanionError, Packet
 from stresstrack.companion.qr import qr_data_uri
-from stresstrack.companion.runtime import NS_PER_MS, Companion, CompanionError, Packet
+from stresstrack.companion.runtime import Companion
 from stresstrack.companion.selfreport import selfreport_routes
 from stresstrack.companion.settings import guided_protocol
 

@@ -27,7 +27,8 @@ from stresstrack.analysis import (
     SessionResult,
     analyze_store,
 )
-from stresstrack.analysis.effects import NOT_CAUSAL, Effect, StudyEffects
+from stresstrack.analysis.breakdowns import Breakdown
+from stresstrack.analysis.effects import NOT_CAUSAL, CarryOver, Effect, StudyEffects
 from stresstrack.endpoints.config import EndpointConfig
 from stresstrack.outputs import private_output
 from stresstrack.report.charts import _esc, _fmt, kind_colours
@@ -177,66 +178,85 @@ def _answer_section(a: Analysis) -> str:
     control = fx.design.control
     parts = [head, f'<p class="headline" id="headline">{_esc(headline(primary, control))}</p>']
     if math.isfinite(primary.estimate):
+        parts.append(_primary_detail(primary, fx.design.smallest_effect))
+    parts += [_carryover_note(c) for c in fx.carryover]
+    parts.append(_secondary_table([e for e in fx.effects if e.controlled and not e.primary]))
+    parts.append(_for_whom(fx.breakdowns, control))
+    parts.append(_responders(fx))
+    return "".join(parts) + "</section>"
+
+
+def _primary_detail(primary: Effect, smallest_effect: float | None) -> str:
+    """The primary estimate with its interval, p, dz, model and equivalence test."""
+    tost = (
+        f" Equivalence within ±{smallest_effect:g} (TOST): p {_p(primary.tost_p)}."
+        if smallest_effect is not None
+        else ""
+    )
+    return (
+        f'<p class="detail" id="primary-detail">Primary outcome '
+        f"<b>{_esc(_OUTCOME_NAMES.get(primary.outcome, (primary.outcome,))[0])}</b>, "
+        f"{_esc(primary.contrast)}: estimate "
+        f"{primary.estimate:+.2f} (95 % CI {_ci(primary.ci, '+.2f')}), p {_p(primary.p)}, "
+        f"dz {_fmt(primary.dz, '+.2f')} (95 % CI {_ci(primary.dz_ci, '+.2f')}, noncentral "
+        f"t), {primary.n_participants} participants with both conditions. Linear mixed "
+        "model: outcome during the session ~ condition + period + the pre-session value, "
+        f"random intercept per participant; t test on {primary.df:g} df.{tost}</p>"
+    )
+
+
+def _carryover_note(c: CarryOver) -> str:
+    verdict = (
+        "<b>flagged</b>: the effect of the first block may linger into the second; "
+        "interpret with care"
+        if c.flagged
+        else "not flagged"
+    )
+    why = f" ({_esc(c.note)})" if c.note else ""
+    return (
+        f'<p class="note" id="carryover">Carry-over check ({_esc(c.treatment)} × period): '
+        f"p {_p(c.p)}, {verdict} at p &lt; 0.10{why}. The check has little power "
+        "(it compares participants between orders).</p>"
+    )
+
+
+def _secondary_table(secondary: Sequence[Effect]) -> str:
+    """The controlled secondary outcomes, Holm-adjusted (empty without any)."""
+    if not secondary:
+        return ""
+    parts = [
+        '<h3>Secondary outcomes</h3><table class="secondary"><tr><th>Outcome</th>'
+        "<th>Contrast</th><th>Estimate (95% CI)</th><th>p</th><th>p, Holm</th>"
+        "<th>dz (95% CI)</th><th>n</th></tr>"
+    ]
+    for e in secondary:
+        name, unit = _OUTCOME_NAMES.get(e.outcome, (e.outcome, ""))
+        missing = f'<div class="missing">{_esc(e.note)}</div>' if e.note else ""
         parts.append(
-            f'<p class="detail" id="primary-detail">Primary outcome '
-            f"<b>{_esc(_OUTCOME_NAMES.get(primary.outcome, (primary.outcome,))[0])}</b>, "
-            f"{_esc(primary.contrast)}: estimate "
-            f"{primary.estimate:+.2f} (95 % CI {_ci(primary.ci, '+.2f')}), p {_p(primary.p)}, "
-            f"dz {_fmt(primary.dz, '+.2f')} (95 % CI {_ci(primary.dz_ci, '+.2f')}, noncentral "
-            f"t), {primary.n_participants} participants with both conditions. Linear mixed "
-            "model: outcome during the session ~ condition + period + the pre-session value, "
-            f"random intercept per participant; t test on {primary.df:g} df."
-            + (
-                f" Equivalence within ±{fx.design.smallest_effect:g} (TOST): p "
-                f"{_p(primary.tost_p)}."
-                if fx.design.smallest_effect is not None
-                else ""
-            )
-            + "</p>"
+            f'<tr data-outcome="{_esc(e.outcome)}"><td>{_esc(name)} ({_esc(unit)})</td>'
+            f'<td>{_esc(e.contrast)}</td><td class="num">{_fmt(e.estimate, "+.2f")} '
+            f'({_ci(e.ci, "+.2f")}){missing}</td><td class="num">{_p(e.p)}</td>'
+            f'<td class="num">{_p(e.p_adjusted)}</td><td class="num">'
+            f"{_fmt(e.dz, '+.2f')} ({_ci(e.dz_ci, '+.2f')})</td>"
+            f'<td class="num">{e.n_participants}</td></tr>'
         )
-    for c in fx.carryover:
-        verdict = (
-            "<b>flagged</b>: the effect of the first block may linger into the second; "
-            "interpret with care"
-            if c.flagged
-            else "not flagged"
-        )
-        why = f" ({_esc(c.note)})" if c.note else ""
-        parts.append(
-            f'<p class="note" id="carryover">Carry-over check ({_esc(c.treatment)} × period): '
-            f"p {_p(c.p)}, {verdict} at p &lt; 0.10{why}. The check has little power "
-            "(it compares participants between orders).</p>"
-        )
-    secondary = [e for e in fx.effects if e.controlled and not e.primary]
-    if secondary:
-        parts.append(
-            '<h3>Secondary outcomes</h3><table class="secondary"><tr><th>Outcome</th>'
-            "<th>Contrast</th><th>Estimate (95% CI)</th><th>p</th><th>p, Holm</th>"
-            "<th>dz (95% CI)</th><th>n</th></tr>"
-        )
-        for e in secondary:
-            name, unit = _OUTCOME_NAMES.get(e.outcome, (e.outcome, ""))
-            missing = f'<div class="missing">{_esc(e.note)}</div>' if e.note else ""
-            parts.append(
-                f'<tr data-outcome="{_esc(e.outcome)}"><td>{_esc(name)} ({_esc(unit)})</td>'
-                f'<td>{_esc(e.contrast)}</td><td class="num">{_fmt(e.estimate, "+.2f")} '
-                f'({_ci(e.ci, "+.2f")}){missing}</td><td class="num">{_p(e.p)}</td>'
-                f'<td class="num">{_p(e.p_adjusted)}</td><td class="num">'
-                f"{_fmt(e.dz, '+.2f')} ({_ci(e.dz_ci, '+.2f')})</td>"
-                f'<td class="num">{e.n_participants}</td></tr>'
-            )
-        parts.append(
-            '</table><p class="note">Holm-adjusted across the secondary outcomes of each '
-            "contrast; the primary outcome is tested alone.</p>"
-        )
-    parts.append("<h3>For whom</h3>")
-    if not fx.breakdowns:
+    parts.append(
+        '</table><p class="note">Holm-adjusted across the secondary outcomes of each '
+        "contrast; the primary outcome is tested alone.</p>"
+    )
+    return "".join(parts)
+
+
+def _for_whom(breakdowns: Sequence[Breakdown], control: str) -> str:
+    """The effect by kind, mode or arm, each with its interaction test."""
+    parts = ["<h3>For whom</h3>"]
+    if not breakdowns:
         parts.append(
             '<p class="note" id="no-breakdown">One way of doing each condition and no study '
             "arms: nothing to break down. Differences between kinds, modes or arms are "
             "tested as an interaction (does the effect differ?), not by separate tests.</p>"
         )
-    for b in fx.breakdowns:
+    for b in breakdowns:
         parts.append(
             f'<table class="breakdown" data-moderator="{_esc(b.moderator)}"><tr><th>'
             f"{_esc(b.treatment)} by {_esc(b.moderator)}</th><th>Effect vs {_esc(control)} "
@@ -253,24 +273,30 @@ def _answer_section(a: Analysis) -> str:
             + (f" ({_esc(b.note)})" if b.note else "")
             + "</p>"
         )
-    if fx.responders:
+    return "".join(parts)
+
+
+def _responders(fx: StudyEffects) -> str:
+    """Reliable change per participant (Jacobson & Truax 1991); empty without responders."""
+    if not fx.responders:
+        return ""
+    parts = [
+        '<h3>Responders</h3><p class="note" id="responders">'
+        + ", ".join(f"{_esc(k)}: {v}" for k, v in fx.responder_counts().items())
+        + ". A participant's difference (condition − control, adjusted for period and "
+        "pre value) counts as a reliable change when it exceeds 1.96 times its standard "
+        "error from the model's residual variance (Jacobson &amp; Truax 1991).</p>"
+        '<table class="responders"><tr><th>Participant</th><th>Difference</th>'
+        "<th>Reliable change index</th><th>Classification</th></tr>"
+    ]
+    for r in fx.responders:
         parts.append(
-            '<h3>Responders</h3><p class="note" id="responders">'
-            + ", ".join(f"{_esc(k)}: {v}" for k, v in fx.responder_counts().items())
-            + ". A participant's difference (condition − control, adjusted for period and "
-            "pre value) counts as a reliable change when it exceeds 1.96 times its standard "
-            "error from the model's residual variance (Jacobson &amp; Truax 1991).</p>"
-            '<table class="responders"><tr><th>Participant</th><th>Difference</th>'
-            "<th>Reliable change index</th><th>Classification</th></tr>"
+            f'<tr data-participant="{_esc(r.participant)}"><td>{_esc(r.participant)}</td>'
+            f'<td class="num">{r.difference:+.1f}</td><td class="num">{_fmt(r.rci, "+.2f")}'
+            f"</td><td>{_esc(r.category)}</td></tr>"
         )
-        for r in fx.responders:
-            parts.append(
-                f'<tr data-participant="{_esc(r.participant)}"><td>{_esc(r.participant)}</td>'
-                f'<td class="num">{r.difference:+.1f}</td><td class="num">{_fmt(r.rci, "+.2f")}'
-                f"</td><td>{_esc(r.category)}</td></tr>"
-            )
-        parts.append("</table>")
-    return "".join(parts) + "</section>"
+    parts.append("</table>")
+    return "".join(parts)
 
 
 def _cohort_section(a: Analysis, colours: Mapping[str, str]) -> str:
