@@ -3,6 +3,9 @@
 Writes effects.csv (the study's answer), sessions.csv, participants.csv, summary.csv and
 measures.csv (docs/sessions.md) and prints the controlled estimate first, then the
 uncontrolled during − pre changes, labelled as not causal.
+
+Size (issue 17): ``add_analysis_options`` is long because it declares the analysis's
+options, one argparse call each, shared by ``analyze`` and ``report``.
 """
 
 from __future__ import annotations

@@ -11,6 +11,10 @@ provisioned from files with the same uid cannot be saved (400): it is skipped an
 the files are ours (``dashboards export``); 403: the token's role may not write there; 409
 and 412 (``name-exists``, ``version-mismatch``, ``plugin-dashboard``): another dashboard is in
 the way. Each is a clear error naming the dashboard and what to do.
+
+Size (issue 17): ``push`` is long because it is one conversation with Grafana's HTTP API
+(folder, then each dashboard, with the server's errors turned into messages that never hold
+the token); its steps share the client and the error handling.
 """
 
 from __future__ import annotations
