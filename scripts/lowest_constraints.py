@@ -3,6 +3,12 @@
 CI installs the package once with these pins (``pip install -c FILE -e '.[test]'``) and runs the
 suite, which proves that the lower bounds in ``pyproject.toml`` are ones the code works with.
 Only ``>=`` bounds are pinned; ``==`` pins and unbounded requirements are left as they are.
+
+With ``--test`` the test extra's bounds are pinned too (pytest, pytest-asyncio, hypothesis,
+playwright, zxing-cpp, pingouin, sleepecg, heartpy, jsonschema, pyyaml, trustme...), so the
+references the tests compare against are checked at their lowest versions as well. Not the
+linters (``TOOLS``): ruff and mypy run once, on the latest versions (``scripts/test``), and
+an older ruff or mypy judges the same code differently, which says nothing about the code.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ import sys
 import tomllib
 from pathlib import Path
 
+TOOLS = frozenset({"ruff", "mypy", "pandas-stubs"})
 _REQ = re.compile(r"^\s*([A-Za-z0-9_.\-]+)(?:\[[^\]]*\])?\s*(.*)$")
 
 
@@ -36,12 +43,19 @@ def lowest(requirement: str) -> str | None:
     return None
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    words = sys.argv[1:] if argv is None else argv
     project = tomllib.loads(Path("pyproject.toml").read_text(encoding="utf-8"))["project"]
-    for requirement in project["dependencies"]:
-        pin = lowest(requirement)
-        if pin is not None:
-            print(pin)
+    requirements = list(project["dependencies"])
+    if "--test" in words:
+        requirements += [
+            r
+            for r in project["optional-dependencies"]["test"]
+            if (m := _REQ.match(r)) is None or m.group(1).lower() not in TOOLS
+        ]
+    pins = dict.fromkeys(p for p in map(lowest, requirements) if p is not None)
+    for pin in pins:
+        print(pin)
     return 0
 
 

@@ -15,7 +15,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO, Final
 
-from stresstrack.errors import StressTrackError
+from stresstrack.errors import SettingError, StressTrackError
 
 __all__ = [
     "check_output",
@@ -52,29 +52,33 @@ def check_output(
     *,
     force: bool,
     inputs: Sequence[Path] = (),
-    option: str = "--out",
     writes_store: bool = False,
+    setting: str = "output file",
 ) -> None:
     """Refuse ``out`` if it is one of ``inputs``, an existing store that a non-store would
-    replace, or any existing file without ``force``; :class:`StressTrackError` says why.
+    replace, or any existing file without ``force``; a :class:`SettingError` on ``setting``
+    (the output), or a :class:`StressTrackError` advising to allow replacing (``"replace
+    existing files"``) says why.
 
     >>> check_output(Path("/nonexistent/report.html"), force=False)
     """
     for source in inputs:
         if same_file(out, source) or out.resolve() == source.resolve():
-            raise StressTrackError(f"{option} {out}: that is the input; write elsewhere")
+            raise SettingError(setting, f"{out}: that is the input; write elsewhere")
     if not out.exists():
         return
     if out.is_dir():
-        raise StressTrackError(f"{option} {out}: is a folder; name a file")
+        raise SettingError(setting, f"{out}: is a folder; name a file")
     if is_sqlite(out) and not writes_store:
-        raise StressTrackError(
-            f"{option} {out}: is a store (SQLite database); it is never replaced by a report "
-            "or an export, even with --force"
+        raise SettingError(
+            setting,
+            f"{out}: is a store (SQLite database); it is never replaced by a report or an "
+            "export, even when replacing existing files is allowed",
         )
     if not force:
         raise StressTrackError(
-            f"{option} {out}: already exists; use --force to replace it, or name another file"
+            f"{out}: already exists; name another file, or allow replacing existing files",
+            setting="replace existing files",
         )
 
 

@@ -24,6 +24,10 @@ means. With ``control`` (e.g. ``rest``), each group's participant deltas are als
 with the same participants' deltas in sessions of the control kind.
 """
 
+# Size (issue 17): over 400 lines because the session analysis is one chain over the same
+# windows (periods, exclusion, per-participant effects, group statistics) whose steps share
+# the settings and the window selection; the statistics themselves are in analysis/stats.py.
+
 from __future__ import annotations
 
 import bisect

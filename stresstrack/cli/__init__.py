@@ -33,6 +33,13 @@ OPTION_OF_SETTING: dict[str, str] = {
     "worker": "--worker",
     "time zone": "--timezone",
     "participant": "--participant",
+    "output file": "--out",
+    "replace existing files": "--force",
+    "unblinding key file": "--key",
+    "message key file": "--mqtt-keys",
+    "message key file to update": "--out",
+    "MQTT CA file": "--mqtt-ca",
+    "Grafana URL": "--grafana-url",
 }
 
 

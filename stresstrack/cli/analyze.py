@@ -11,6 +11,7 @@ import argparse
 import math
 from dataclasses import replace
 from pathlib import Path
+from typing import Final
 
 from stresstrack.analysis import Analysis, AnalysisSettings
 from stresstrack.analysis.effects import NOT_CAUSAL, Effect
@@ -57,55 +58,39 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.set_defaults(run=run)
 
 
+# (option, AnalysisSettings field, type, metavar, help) of the analysis's numbers.
+_NUMBER_OPTIONS: Final = (
+    ("--pre", "pre_s", finite_float, "S", "seconds before"),
+    ("--post", "post_s", finite_float, "S", "seconds after"),
+    ("--window", "window_s", finite_float, "S", "the pipeline's window length: a window counts "
+     "for a period when it lies wholly inside it"),
+    ("--min-coverage", "min_coverage", finite_float, "F", "exclude a session when less than "
+     "this share of its pre or during windows has a confident index"),
+    ("--min-confidence", "min_confidence", finite_float, "F",
+     "confidence a window's index needs to count"),
+    ("--boot", "boot", int, "N", "bootstrap resamples"),
+    ("--seed", "seed", int, None, "bootstrap seed"),
+)  # fmt: skip
+
+
 def add_analysis_options(p: argparse.ArgumentParser) -> None:
-    """Windows, thresholds and bootstrap of the session analysis."""
+    """Windows, thresholds and bootstrap of the session analysis; its design and study."""
     d = AnalysisSettings()
     g = p.add_argument_group("session analysis")
-    g.add_argument(
-        "--pre",
-        type=finite_float,
-        default=d.pre_s,
-        metavar="S",
-        help=f"seconds before (default {d.pre_s:g})",
-    )
-    g.add_argument(
-        "--post",
-        type=finite_float,
-        default=d.post_s,
-        metavar="S",
-        help=f"seconds after (default {d.post_s:g})",
-    )
-    g.add_argument(
-        "--window",
-        type=finite_float,
-        default=d.window_s,
-        metavar="S",
-        help="the pipeline's window length: a window counts for a period when it lies wholly "
-        f"inside it (default {d.window_s:g})",
-    )
-    g.add_argument(
-        "--min-coverage",
-        type=finite_float,
-        default=d.min_coverage,
-        metavar="F",
-        help="exclude a session when less than this share of its pre or during windows has "
-        f"a confident index (default {d.min_coverage:g})",
-    )
-    g.add_argument(
-        "--min-confidence",
-        type=finite_float,
-        default=d.min_confidence,
-        metavar="F",
-        help=f"confidence a window's index needs to count (default {d.min_confidence:g})",
-    )
-    g.add_argument(
-        "--boot",
-        type=int,
-        default=d.boot,
-        metavar="N",
-        help=f"bootstrap resamples (default {d.boot})",
-    )
-    g.add_argument("--seed", type=int, default=d.seed, help=f"bootstrap seed (default {d.seed})")
+    for option, name, kind, metavar, text in _NUMBER_OPTIONS:
+        default = getattr(d, name)
+        g.add_argument(
+            option,
+            type=kind,
+            default=default,
+            metavar=metavar,
+            help=f"{text} (default {default:g})",
+        )
+    _add_design_options(g)
+
+
+def _add_design_options(g: argparse._ArgumentGroup) -> None:
+    """What the analysis compares: control, protocol, conditions, study file, unblinding."""
     g.add_argument(
         "--control",
         default=None,

@@ -28,7 +28,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def run(args: argparse.Namespace) -> int:
     from stresstrack.blinding import draw_key, format_key, key_sha256
 
-    check_output(args.key, force=args.force, option="--key")
+    check_output(args.key, force=args.force, setting="unblinding key file")
     key = draw_key(args.names.split(","))
     with private_output(args.key) as f:
         f.write(format_key(key))

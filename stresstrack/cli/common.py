@@ -13,6 +13,7 @@ from stresstrack.events import validate_participant_id
 if TYPE_CHECKING:
     from stresstrack.pipeline.engine import PipelineConfig
     from stresstrack.runtime import Follower
+    from stresstrack.sinks.influx import SinkReport
     from stresstrack.sinks.influx_client import InfluxTarget
 
 __all__ = [
@@ -22,6 +23,7 @@ __all__ = [
     "influx_target",
     "participant_arg",
     "pipeline_config",
+    "sync_advice",
 ]
 
 
@@ -216,4 +218,17 @@ def influx_follower(args: argparse.Namespace, store_path: Path) -> Follower | No
     from stresstrack.runtime import Follower
     from stresstrack.sinks.influx import InfluxSink
 
-    return Follower(InfluxSink(store_path, target), args.influx_wait)
+    return Follower(InfluxSink(store_path, target), args.influx_wait, advice=sync_advice)
+
+
+def sync_advice(report: SinkReport) -> str:
+    """The command that sends later what ``report`` left queued in its store (never the token)."""
+    from stresstrack.sinks.influx_client import TOKEN_ENV
+
+    t = report.target
+    raw = " --influx-raw" if t.raw else ""
+    return (
+        f"  send them later with: stresstrack sync {report.store} --influx-url {t.url} "
+        f"--influx-org {t.org} --influx-bucket {t.bucket}{raw} "
+        f"(token from ${TOKEN_ENV} or --influx-token-file)"
+    )

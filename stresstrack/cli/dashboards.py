@@ -78,10 +78,13 @@ def run_export(args: argparse.Namespace) -> int:
 
 
 def run_push(args: argparse.Namespace) -> int:
-    from stresstrack.credentials import read_secret
+    from stresstrack.credentials import read_secret, refuse_url_credentials
     from stresstrack.dashboards import build_dashboards
     from stresstrack.dashboards.push import TOKEN_ENV, push
 
+    refuse_url_credentials(
+        args.grafana_url, "--grafana-url", f"${TOKEN_ENV} or --grafana-token-file"
+    )
     token = read_secret(
         args.grafana_token_file,
         TOKEN_ENV,

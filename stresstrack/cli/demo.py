@@ -130,8 +130,8 @@ def _fresh_outputs(args: argparse.Namespace) -> Path:
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
     db = out / "stresstrack.db"
-    check_output(db, force=args.force, option="--out", writes_store=True)
-    check_output(out / "report.html", force=args.force, option="--out")
+    check_output(db, force=args.force, writes_store=True)
+    check_output(out / "report.html", force=args.force)
     for suffix in ("", "-wal", "-shm"):
         Path(f"{db}{suffix}").unlink(missing_ok=True)  # a demo store is regenerated
     return db

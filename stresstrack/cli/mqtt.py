@@ -57,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
         raise StressTrackError(f"{args.study}: no participants listed")
     if args.mqtt_command == "keys":
         out: Path = args.out
-        have = auth.read_keys(out, "--out") if out.exists() else {}
+        have = auth.read_keys(out, "message key file to update") if out.exists() else {}
         keys = auth.new_keys(study.participants, have)
         auth.write_keys(out, keys)
         print(f"{out}: {len(keys)} keys ({len(keys) - len(have)} new), mode 0600")

@@ -17,6 +17,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Final
 
+from stresstrack.cli.broker import add_broker_options, broker_from_args, keys_from_args
 from stresstrack.cli.common import (
     add_influx_options,
     add_pipeline_options,
@@ -29,7 +30,6 @@ from stresstrack.errors import StressTrackError
 from stresstrack.runtime import following
 from stresstrack.store.sqlite import Store
 from stresstrack.transport.mqtt import parse_worker
-from stresstrack.transport.options import add_broker_options, broker_from_args, keys_from_args
 
 NAME = "pipeline"
 STATUS_EVERY_S: Final = 10.0

@@ -1,4 +1,9 @@
-"""``stresstrack replay``: recordings through the same pipeline as live data."""
+"""``stresstrack replay``: recordings through the same pipeline as live data.
+
+Size (issue 17): ``add_replay_options`` declares the command's options (one argparse call
+each); ``run`` is the replay's one sequence (check the output, choose the format, plan,
+replay serially or in parallel, report), kept in order.
+"""
 
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from stresstrack.cli.common import add_influx_options, influx_target
+from stresstrack.cli.common import add_influx_options, influx_target, sync_advice
 
 NAME = "sync"
 
@@ -31,5 +31,6 @@ def run(args: argparse.Namespace) -> int:
     target = influx_target(args)
     assert target is not None  # --influx-url is required
     report = sync_store(args.store, target, wait_s=args.influx_wait)
-    print(report.summary(), file=sys.stdout if report.delivered else sys.stderr)
+    text = report.summary() if report.delivered else f"{report.summary()}\n{sync_advice(report)}"
+    print(text, file=sys.stdout if report.delivered else sys.stderr)
     return 0 if report.delivered else 1

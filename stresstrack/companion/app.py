@@ -33,8 +33,9 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from stresstrack.companion.packets import NS_PER_MS, CompanionError, Packet
 from stresstrack.companion.qr import qr_data_uri
-from stresstrack.companion.runtime import NS_PER_MS, Companion, CompanionError, Packet
+from stresstrack.companion.runtime import Companion
 from stresstrack.companion.selfreport import selfreport_routes
 from stresstrack.companion.settings import guided_protocol
 
@@ -76,48 +77,62 @@ async def _json(request: Request) -> dict[str, Any]:
 def create_app(companion: Companion, *, poll_s: float = POLL_S, public_url: str = "") -> Starlette:
     """The ASGI app serving ``companion``; ``public_url`` is the address phones open (in the
     enrolment QR codes), by default the one the researcher page was opened at."""
-    sockets: dict[str, set[WebSocket]] = {}
+    routes = [
+        Route("/", _static_file("participant.html")),
+        Route("/researcher", _static_file("researcher.html")),
+        # Served from the root so that it controls the participant page (offline use).
+        Route("/sw.js", _static_file("sw.js", media_type="text/javascript")),
+        *_participant_routes(companion),
+        *_researcher_routes(companion, public_url),
+        *selfreport_routes(companion, _guard, _bearer),  # the self-report form
+        WebSocketRoute("/ws", _websocket(companion)),
+        Mount("/static", StaticFiles(directory=str(STATIC)), name="static"),
+    ]
+    return Starlette(routes=routes, lifespan=_lifespan(companion, poll_s))
+
+
+def _static_file(name: str, media_type: str | None = None) -> Handler:
+    async def page(_request: Request) -> Response:
+        return FileResponse(str(STATIC / name), media_type=media_type)
+
+    return page
+
+
+def _me(companion: Companion, participant: str) -> dict[str, object]:
+    """What the participant page needs: consent, sessions, prompts, recording, live state."""
+    settings = companion.settings
+    return {
+        "participant": participant,
+        "study": companion.study,
+        "consent": companion.consent(participant),
+        "consent_form": {
+            "version": settings.consent_version,
+            "text": settings.consent_text,
+        },
+        "sessions": [
+            {
+                "kind": s.kind,
+                "mode": s.mode,
+                "label": s.label,
+                "minutes": s.minutes,
+                "title": s.title,
+            }
+            for s in settings.sessions
+        ],
+        "show_stress": settings.show_stress,
+        "prompts": settings.prompt is not None,
+        "recording": companion.recording(participant),
+        "live": companion.live[participant].view(stress=settings.show_stress),
+        "protocol": guided_protocol(settings, participant),
+    }
+
+
+def _participant_routes(companion: Companion) -> list[Route]:
+    """Enrolment, the participant's settings and consent, their live state (their token)."""
     settings = companion.settings
 
-    sending: set[asyncio.Future[None]] = set()
-
-    def push(participant: str, message: dict[str, object]) -> None:
-        for ws in list(sockets.get(participant, ())):
-            task = asyncio.ensure_future(_send(ws, message))
-            sending.add(task)
-            task.add_done_callback(sending.discard)
-
-    async def _send(ws: WebSocket, message: dict[str, object]) -> None:
-        with contextlib.suppress(Exception):
-            await ws.send_json(message)
-
-    companion.listen(push)
-
     def me(participant: str) -> dict[str, object]:
-        return {
-            "participant": participant,
-            "study": companion.study,
-            "consent": companion.consent(participant),
-            "consent_form": {
-                "version": settings.consent_version,
-                "text": settings.consent_text,
-            },
-            "sessions": [
-                {
-                    "kind": s.kind,
-                    "mode": s.mode,
-                    "label": s.label,
-                    "minutes": s.minutes,
-                    "title": s.title,
-                }
-                for s in settings.sessions
-            ],
-            "show_stress": settings.show_stress,
-            "prompts": settings.prompt is not None,
-            "recording": companion.recording(participant),
-            "live": companion.live[participant].view(stress=settings.show_stress),
-            "protocol": guided_protocol(settings, participant),
-        }
+        return _me(companion, participant)
 
     @_guard
     async def enrol(request: Request) -> Response:
@@ -151,6 +166,18 @@ def create_app(companion: Companion, *, poll_s: float = POLL_S, public_url: str 
         if asked != participant:
             raise CompanionError(403, "a participant can only see their own data")
         return JSONResponse(companion.live[participant].view(stress=settings.show_stress))
+
+    return [
+        Route("/api/enrol", enrol, methods=["POST"]),
+        Route("/api/me", get_me),
+        Route("/api/consent", consent, methods=["POST"]),
+        Route("/api/p/{participant}/live", participant_live),
+    ]
+
+
+def _researcher_routes(companion: Companion, public_url: str) -> list[Route]:
+    """Participants, enrolment codes, recording on/off (the researcher token)."""
+    settings = companion.settings
 
     def researcher(handler: Handler) -> Handler:
         async def wrapped(request: Request) -> Response:
@@ -194,6 +221,30 @@ def create_app(companion: Companion, *, poll_s: float = POLL_S, public_url: str 
         companion.set_recording(participant, body.get("on") is True)
         return JSONResponse({"participant": participant, "recording": body.get("on") is True})
 
+    return [
+        Route("/api/researcher/participants", r_participants),
+        Route("/api/researcher/codes", r_code, methods=["POST"]),
+        Route("/api/researcher/recording", r_recording, methods=["POST"]),
+    ]
+
+
+def _websocket(companion: Companion) -> Callable[[WebSocket], Awaitable[None]]:
+    """The participant's WebSocket: packets in, acknowledgements, prompts and live state out."""
+    sockets: dict[str, set[WebSocket]] = {}
+    sending: set[asyncio.Future[None]] = set()
+
+    def push(participant: str, message: dict[str, object]) -> None:
+        for ws in list(sockets.get(participant, ())):
+            task = asyncio.ensure_future(_send(ws, message))
+            sending.add(task)
+            task.add_done_callback(sending.discard)
+
+    async def _send(ws: WebSocket, message: dict[str, object]) -> None:
+        with contextlib.suppress(Exception):
+            await ws.send_json(message)
+
+    companion.listen(push)
+
     async def websocket(ws: WebSocket) -> None:
         await ws.accept()
         try:
@@ -213,7 +264,7 @@ def create_app(companion: Companion, *, poll_s: float = POLL_S, public_url: str 
             while True:
                 message = await ws.receive_json()
                 try:
-                    reply = _batch(participant, message)
+                    reply = _batch(companion, participant, message)
                 except CompanionError as exc:
                     await ws.send_json({"type": "error", "error": exc.message})
                     if exc.status in (401, 403):
@@ -226,33 +277,33 @@ def create_app(companion: Companion, *, poll_s: float = POLL_S, public_url: str 
         finally:
             sockets.get(participant, set()).discard(ws)
 
-    def _batch(participant: str, message: object) -> dict[str, object]:
-        if not isinstance(message, dict) or message.get("type") != "batch":
-            raise CompanionError(400, 'expected {"type": "batch", ...}')
-        claimed = message.get("participant")
-        if claimed is not None and claimed != participant:
+    return websocket
+
+
+def _batch(companion: Companion, participant: str, message: object) -> dict[str, object]:
+    """Store a batch of the participant's packets; the acknowledgement to send back."""
+    if not isinstance(message, dict) or message.get("type") != "batch":
+        raise CompanionError(400, 'expected {"type": "batch", ...}')
+    claimed = message.get("participant")
+    if claimed is not None and claimed != participant:
+        raise CompanionError(403, "a participant can only send their own data")
+    items = message.get("items")
+    if not isinstance(items, list) or len(items) > MAX_BATCH:
+        raise CompanionError(400, f"items must be a list of at most {MAX_BATCH} packets")
+    for item in items:
+        if isinstance(item, dict) and item.get("participant", participant) != participant:
             raise CompanionError(403, "a participant can only send their own data")
-        items = message.get("items")
-        if not isinstance(items, list) or len(items) > MAX_BATCH:
-            raise CompanionError(400, f"items must be a list of at most {MAX_BATCH} packets")
-        for item in items:
-            if isinstance(item, dict) and item.get("participant", participant) != participant:
-                raise CompanionError(403, "a participant can only send their own data")
-        packets = [Packet.parse(i) for i in items]
-        sender = message.get("sender")
-        last = companion.receive(participant, str(sender), packets)
-        live = companion.live[participant].view(stress=settings.show_stress)
-        return {"type": "ack", "sender": sender, "seq": last, "live": live}
+    packets = [Packet.parse(i) for i in items]
+    sender = message.get("sender")
+    last = companion.receive(participant, str(sender), packets)
+    live = companion.live[participant].view(stress=companion.settings.show_stress)
+    return {"type": "ack", "sender": sender, "seq": last, "live": live}
 
-    async def participant_page(_request: Request) -> Response:
-        return FileResponse(str(STATIC / "participant.html"))
 
-    async def researcher_page(_request: Request) -> Response:
-        return FileResponse(str(STATIC / "researcher.html"))
-
-    async def service_worker(_request: Request) -> Response:
-        # Served from the root so that it controls the participant page (offline use).
-        return FileResponse(str(STATIC / "sw.js"), media_type="text/javascript")
+def _lifespan(
+    companion: Companion, poll_s: float
+) -> Callable[[Starlette], contextlib.AbstractAsyncContextManager[None]]:
+    """Poll for markers other processes stored while the app runs; close the companion after."""
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
@@ -273,19 +324,4 @@ def create_app(companion: Companion, *, poll_s: float = POLL_S, public_url: str 
                 await task
             companion.close()
 
-    routes = [
-        Route("/", participant_page),
-        Route("/researcher", researcher_page),
-        Route("/sw.js", service_worker),
-        Route("/api/enrol", enrol, methods=["POST"]),
-        Route("/api/me", get_me),
-        Route("/api/consent", consent, methods=["POST"]),
-        Route("/api/p/{participant}/live", participant_live),
-        Route("/api/researcher/participants", r_participants),
-        Route("/api/researcher/codes", r_code, methods=["POST"]),
-        Route("/api/researcher/recording", r_recording, methods=["POST"]),
-        *selfreport_routes(companion, _guard, _bearer),  # the self-report form
-        WebSocketRoute("/ws", websocket),
-        Mount("/static", StaticFiles(directory=str(STATIC)), name="static"),
-    ]
-    return Starlette(routes=routes, lifespan=lifespan)
+    return lifespan

@@ -13,6 +13,9 @@ so a packet resent after an outage or a crash is recognised and skipped, never s
 
 After a restart the pipeline is rebuilt by replaying the store (its results are deleted and
 recomputed), so live results always equal a replay of the store.
+
+What each kind of packet is and makes: :mod:`stresstrack.companion.packets`; the live view
+the pages show: :mod:`stresstrack.companion.live`.
 """
 
 from __future__ import annotations
@@ -27,181 +30,42 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Final, cast
 
-from bleak.backends.characteristic import BleakGATTCharacteristic
-
-from stresstrack.companion.prompts import (
-    PROMPT_ACCEPTED,
-    PROMPT_DEVICE,
-    PROMPT_DISMISSED,
-    Decision,
-    PromptPolicy,
+from stresstrack.companion.live import ParticipantLive
+from stresstrack.companion.packets import (
+    NS_PER_MS,
+    BrowserDevice,
+    CompanionError,
+    Packet,
+    ReceiveClock,
+    gatt_notification,
+    link_events,
+    marker_event,
+    prompt_answer,
+    text_field,
 )
+from stresstrack.companion.prompts import Decision, PromptPolicy
 from stresstrack.companion.settings import CompanionSettings
-from stresstrack.events import (
-    DeviceState,
-    DeviceStatus,
-    Event,
-    EventIds,
-    HeartRate,
-    Marker,
-    MarkerAction,
-    validate_participant_id,
-)
+from stresstrack.events import DeviceState, Event, validate_participant_id
 from stresstrack.pipeline.engine import Output, Pipeline, PipelineConfig
 from stresstrack.pipeline.results import FeatureRow, Session, StressRow
 from stresstrack.runtime import Runtime
-from stresstrack.sensors.collector import DeviceCollector
-from stresstrack.sensors.profiles.battery import BATTERY_LEVEL_UUID
-from stresstrack.sensors.profiles.heart_rate import HEART_RATE_MEASUREMENT_UUID
-from stresstrack.session.markers import PROTOCOL_DEVICE
 from stresstrack.session.study import ARM_META_PREFIX, participant_protocol, stamp_order
 from stresstrack.store.sqlite import Store
 
+# CompanionError, Packet, ParticipantLive and ReceiveClock are re-exported: their home is
+# stresstrack.companion.packets and stresstrack.companion.live.
 __all__ = ["Companion", "CompanionError", "Packet", "ParticipantLive", "ReceiveClock"]
 
 log = logging.getLogger(__name__)
 
-NS_PER_MS: Final = 1_000_000
 # Buffered packets may be days old, but none comes from the future: a phone whose clock is
 # far ahead would put its data (and the pipeline's windows) there.
 FUTURE_TOLERANCE_NS: Final = 600 * 1_000_000_000
 _META: Final = "companion/"
-_MAX_TEXT: Final = 64
-
-
-class CompanionError(Exception):
-    """A request the companion refuses; ``status`` is the HTTP status to answer with."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
 
 
 def _digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
-
-
-def _short_uuid(uuid: str) -> str:
-    """``2a37`` or a full 128-bit UUID → the full lower-case UUID."""
-    u = uuid.strip().lower()
-    if len(u) == 4:
-        return f"0000{u}-0000-1000-8000-00805f9b34fb"
-    return u
-
-
-def _text(value: object, what: str, *, required: bool = False) -> str:
-    if value is None and not required:
-        return ""
-    if not isinstance(value, str) or len(value) > _MAX_TEXT or (required and not value.strip()):
-        raise CompanionError(400, f"{what}: a text of at most {_MAX_TEXT} characters is needed")
-    return value.strip()
-
-
-@dataclass(frozen=True, slots=True)
-class Packet:
-    """One item a browser sends: a notification, a link change, a marker, a prompt answer."""
-
-    seq: int
-    time_ns: int  # the browser's clock when it received the bytes or the button was pressed
-    kind: str  # "gatt" | "link" | "marker" | "prompt"
-    body: dict[str, object]
-
-    @classmethod
-    def parse(cls, raw: object) -> Packet:
-        if not isinstance(raw, dict):
-            raise CompanionError(400, "a packet must be a JSON object")
-        seq, t, kind = raw.get("seq"), raw.get("t"), raw.get("kind")
-        if not isinstance(seq, int) or isinstance(seq, bool) or seq < 1:
-            raise CompanionError(400, "packet seq must be a whole number >= 1")
-        if not isinstance(t, int | float) or isinstance(t, bool) or not 0 < t < 1e14:
-            raise CompanionError(400, f"packet {seq}: t must be the receive time in ms (Unix)")
-        if kind not in ("gatt", "link", "marker", "prompt"):
-            raise CompanionError(400, f"packet {seq}: unknown kind {kind!r}")
-        return cls(seq=seq, time_ns=round(float(t) * NS_PER_MS), kind=kind, body=raw)
-
-
-class ReceiveClock:
-    """The collector's clock for browser packets: the receive time of the packet at hand."""
-
-    def __init__(self) -> None:
-        self.time_ns = 0
-
-    def now_ns(self) -> int:
-        return self.time_ns
-
-
-def _no_client(_address: str, _lost: Callable[[object], None]) -> object:
-    raise RuntimeError("a browser-paired device is not connected by the server")
-
-
-class BrowserDevice:
-    """A strap paired in a browser; its notifications go through the collector's handlers."""
-
-    def __init__(self, participant: str, study: str, device: str, sink: _Sink) -> None:
-        self.clock = ReceiveClock()
-        self.collector = DeviceCollector(
-            device,
-            participant=participant,
-            study=study,
-            sink=sink,
-            clock=self.clock,
-            client_factory=cast("object", _no_client),  # type: ignore[arg-type]
-        )
-        self.last_data_ns: int | None = None
-
-    def notification(self, uuid: str, data: bytes, time_ns: int) -> None:
-        self.clock.time_ns = time_ns
-        char = cast(BleakGATTCharacteristic, None)  # the HR and battery handlers do not read it
-        if uuid == HEART_RATE_MEASUREMENT_UUID:
-            self.collector.on_heart_rate(char, bytearray(data))
-            self.last_data_ns = self.collector.stats.last_data_ns
-        elif uuid == BATTERY_LEVEL_UUID:
-            self.collector.on_battery(char, bytearray(data))
-        else:
-            raise CompanionError(400, f"characteristic {uuid} is not collected by the companion")
-
-
-@dataclass
-class ParticipantLive:
-    """What the researcher page and the participant's live view show."""
-
-    connected: bool = False
-    device_name: str = ""
-    battery_pct: int | None = None
-    contact: str = ""
-    last_data_ns: int | None = None
-    hr_bpm: float | None = None
-    rmssd_ms: float | None = None
-    scl_us: float | None = None
-    stress: float | None = None
-    stress_confidence: float = 0.0
-    session: str = ""
-    session_start_ns: int | None = None
-    prompt: dict[str, object] | None = None
-    stored: int = 0
-
-    def view(self, *, stress: bool) -> dict[str, object]:
-        out: dict[str, object] = {
-            "connected": self.connected,
-            "device_name": self.device_name,
-            "battery_pct": self.battery_pct,
-            "contact": self.contact,
-            "last_data_ms": None if self.last_data_ns is None else self.last_data_ns // NS_PER_MS,
-            "hr_bpm": self.hr_bpm,
-            "session": self.session,
-            "session_start_ms": None
-            if self.session_start_ns is None
-            else self.session_start_ns // NS_PER_MS,
-            "prompt": self.prompt,
-            "stored": self.stored,
-        }
-        if stress:
-            out["stress"] = None if self.stress is None else round(self.stress, 1)
-            out["stress_confidence"] = self.stress_confidence
-            out["rmssd_ms"] = self.rmssd_ms
-            out["scl_us"] = self.scl_us
-        return out
 
 
 class _Sink:
@@ -350,7 +214,7 @@ class Companion:
             raise CompanionError(403, "no consent recorded: data is not accepted")
         if not self.recording(participant):
             raise CompanionError(409, "recording is paused by the study team")
-        sender = _text(sender, "sender", required=True)
+        sender = text_field(sender, "sender", required=True)
         limit = time.time_ns() + FUTURE_TOLERANCE_NS
         if any(p.time_ns > limit for p in packets):
             raise CompanionError(400, "packet times are in the future: check the phone's clock")
@@ -377,92 +241,33 @@ class Companion:
         return dev
 
     def _packet(self, participant: str, state: _Sender, p: Packet) -> None:
-        body = p.body
-        ids = EventIds(participant=participant, study=self.study, device=PROMPT_DEVICE)
+        """Store and process one packet (through the collector's handlers for ``gatt``)."""
         if p.kind == "gatt":
-            device = "web:" + _text(body.get("device"), "device", required=True)
-            data = body.get("data")
-            if not isinstance(data, str):
-                raise CompanionError(400, f"packet {p.seq}: data must be hex")
-            try:
-                raw = bytes.fromhex(data)
-            except ValueError:
-                raise CompanionError(400, f"packet {p.seq}: data must be hex") from None
-            uuid = _short_uuid(_text(body.get("uuid"), "uuid", required=True))
-            self._device(participant, state, device).notification(uuid, raw, p.time_ns)
+            device = p.device()
+            uuid, data = gatt_notification(p)
+            self._device(participant, state, device).notification(uuid, data, p.time_ns)
         elif p.kind == "link":
-            device = "web:" + _text(body.get("device"), "device", required=True)
-            up = body.get("state") == "connected"
-            dev = self._device(participant, state, device)
-            live = self.live[participant]
-            live.connected = up
-            live.device_name = _text(body.get("name"), "name")
-            events: list[Event] = []
-            if up and dev.last_data_ns is not None:
-                events.append(
-                    DeviceStatus(
-                        time_ns=p.time_ns,
-                        state=DeviceState.GAP,
-                        gap_start_ns=dev.last_data_ns,
-                        detail="reconnected",
-                        participant=participant,
-                        study=self.study,
-                        device=device,
-                    )
-                )
-            events.append(
-                DeviceStatus(
-                    time_ns=p.time_ns,
-                    state=DeviceState.CONNECTED if up else DeviceState.DISCONNECTED,
-                    detail="web bluetooth: heart-rate" if up else "link lost",
-                    participant=participant,
-                    study=self.study,
-                    device=device,
-                )
-            )
-            if up:  # a new connection: a new timing chain, as the collector does
-                last = dev.last_data_ns
-                dev = BrowserDevice(participant, self.study, device, self._sink)
-                dev.last_data_ns = last
-                state.devices[device] = dev
-            self._sink.emit(events)
+            self._link(participant, state, p)
         elif p.kind == "marker":
-            action = body.get("action")
-            if action not in ("start", "stop"):
-                raise CompanionError(400, f"packet {p.seq}: action must be start or stop")
-            self._sink.emit(
-                [
-                    Marker(
-                        time_ns=p.time_ns,
-                        action=MarkerAction(action),
-                        kind=_text(body.get("session"), "session", required=True),
-                        mode=_text(body.get("mode"), "mode"),
-                        label=_text(body.get("label"), "label"),
-                        note=_text(body.get("note"), "note"),
-                        participant=participant,
-                        study=self.study,
-                        # a guided protocol's phases are marked as collect --protocol marks them
-                        device=PROTOCOL_DEVICE if body.get("protocol") is True else PROMPT_DEVICE,
-                    )
-                ]
-            )
+            self._sink.emit([marker_event(p, participant, self.study)])
         else:  # prompt answer
-            prompt_id = _text(body.get("prompt_id"), "prompt_id", required=True)
-            accepted = body.get("accepted") is True
-            self._sink.emit(
-                [
-                    Marker(
-                        time_ns=p.time_ns,
-                        action=MarkerAction.EVENT,
-                        kind=PROMPT_ACCEPTED if accepted else PROMPT_DISMISSED,
-                        note=json.dumps({"prompt_id": prompt_id}),
-                        **ids,
-                    )
-                ]
-            )
-            live = self.live[participant]
-            if live.prompt is not None and live.prompt.get("prompt_id") == prompt_id:
-                live.prompt = None
+            prompt_id, answer = prompt_answer(p, participant, self.study)
+            self._sink.emit([answer])
+            self.live[participant].answered(prompt_id)
+
+    def _link(self, participant: str, state: _Sender, p: Packet) -> None:
+        """A strap connected or lost in the browser: its status events and the live view."""
+        device = p.device()
+        dev = self._device(participant, state, device)
+        events = link_events(p, participant, self.study, dev.last_data_ns)
+        live = self.live[participant]
+        live.connected = events[-1].state is DeviceState.CONNECTED
+        live.device_name = text_field(p.body.get("name"), "name")
+        if live.connected:  # a new connection: a new timing chain, as the collector does
+            fresh = BrowserDevice(participant, self.study, device, self._sink)
+            fresh.last_data_ns = dev.last_data_ns
+            state.devices[device] = fresh
+        self._sink.emit(events)
 
     def poll_external(self) -> None:
         """Feed the pipeline what other processes stored (``stresstrack mark``); once a second."""
@@ -484,15 +289,8 @@ class Companion:
     def _observe_events(self, events: Sequence[Event]) -> None:
         for e in events:
             live = self.live.get(e.participant)
-            if live is None:
-                continue
-            live.stored += 1
-            if isinstance(e, HeartRate):
-                live.hr_bpm = e.bpm
-                live.contact = e.contact.value
-                live.last_data_ns = e.time_ns
-            elif isinstance(e, DeviceStatus) and e.battery_pct is not None:
-                live.battery_pct = e.battery_pct
+            if live is not None:
+                live.take_event(e)
 
     def _observe_outputs(self, outputs: list[Output]) -> None:
         for o in outputs:
@@ -506,15 +304,11 @@ class Companion:
                     if decision is not None and not self._replaying:
                         self.decisions.append(decision)
             elif isinstance(o, FeatureRow):
-                live.rmssd_ms = o.values.get("rmssd_ms")
-                live.scl_us = o.values.get("scl_us")
+                live.take_features(o)
             elif isinstance(o, Session):
                 if self.policy is not None:
                     self.policy.session(o)
-                if o.end_ns is None:
-                    live.session, live.session_start_ns = o.kind, o.start_ns
-                elif live.session == o.kind:
-                    live.session, live.session_start_ns = "", None
+                live.take_session(o)
 
     def _prompts(self) -> None:
         """Store the decision points the last outputs made, and send the prompts."""

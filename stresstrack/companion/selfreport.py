@@ -20,7 +20,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from stresstrack.companion.runtime import Companion, CompanionError
+from stresstrack.companion.packets import CompanionError
+from stresstrack.companion.runtime import Companion
 from stresstrack.endpoints.config import EndpointConfig, parse_endpoints
 from stresstrack.endpoints.items import Item
 from stresstrack.endpoints.prompts import open_prompt

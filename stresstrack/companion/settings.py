@@ -47,7 +47,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from stresstrack.errors import ImportFormatError
-from stresstrack.session.protocol import MODES, Protocol, load_protocol
+from stresstrack.session.protocol import MODES, Protocol, check_keys, load_protocol
 from stresstrack.session.study import Study, parse_study, participant_protocol, read_study_text
 
 __all__ = [
@@ -135,13 +135,10 @@ def _table(data: Mapping[str, Any], name: str, keys: frozenset[str], where: str)
     raw = data.get(name, {})
     if not isinstance(raw, dict):
         raise ImportFormatError(where, None, f"[{name}] must be a table")
-    unknown = sorted(set(raw) - keys)
-    if unknown:
-        raise ImportFormatError(
-            where,
-            None,
-            f"[{name}]: unknown key(s) {', '.join(unknown)} (known: {', '.join(sorted(keys))})",
-        )
+    try:
+        check_keys(raw, keys, f"[{name}]: ")
+    except ValueError as exc:
+        raise ImportFormatError(where, None, str(exc)) from None
     return dict(raw)
 
 

@@ -18,7 +18,7 @@ from typing import Final
 
 from grafana_foundation_sdk.builders import common as cb
 from grafana_foundation_sdk.builders import dashboard as db
-from grafana_foundation_sdk.builders import table
+from grafana_foundation_sdk.builders import table, timeseries
 from grafana_foundation_sdk.models import common as cm
 from grafana_foundation_sdk.models import dashboard as dm
 
@@ -133,8 +133,9 @@ def _trends() -> table.Panel:
     )
 
 
-def build() -> dm.Dashboard:
-    band = (
+def _stress_band() -> timeseries.Panel:
+    """Per minute: median and 10th-90th percentile of the participants' stress index."""
+    return (
         timeseries_panel(
             "Stress index across participants",
             "none",
@@ -162,6 +163,123 @@ def build() -> dm.Dashboard:
         .override_by_name("p10", [dm.DynamicConfigValue(id_val="custom.lineWidth", value=0)])
         .override_by_name("median", [dm.DynamicConfigValue(id_val="custom.lineWidth", value=2)])
     )
+
+
+def _stress_now() -> table.Panel:
+    """Last stress index of each participant, coloured by level."""
+    return (
+        _table("Stress now", description="last stress index of each participant and its time")
+        .time_from(NOW_WINDOW)
+        .with_target(
+            query(
+                'SELECT last("stress_index") AS "stress index", '
+                f'"stress_confidence" AS "confidence" FROM "stress" {W} {BY_PARTICIPANT}'
+            ).table()
+        )
+        .thresholds(_thresholds((None, "green"), (60, "yellow"), (75, "red")))
+        .overrides([_colored("stress index")])
+        .override_by_name("confidence", [dm.DynamicConfigValue(id_val="unit", value="percentunit")])
+    )
+
+
+def _connection() -> table.Panel:
+    """Last device status of each participant."""
+    return _table(
+        "Connection",
+        description="last status of any of the participant's devices, and its time",
+    ).with_target(
+        query(
+            'SELECT last("state") AS "state", "connected", "device" '
+            f'FROM "device_status" {W} {BY_PARTICIPANT}'
+        ).table()
+    )
+
+
+def _quality_now() -> table.Panel:
+    """Quality of each participant's last window."""
+    return (
+        _table(
+            "Signal quality",
+            description="quality of the last window of each participant (shares 0-1)",
+        )
+        .time_from(NOW_WINDOW)
+        .with_target(
+            query(
+                'SELECT last("valid_features") AS "valid features", '
+                '"hrv_coverage" AS "HRV coverage", "eda_coverage" AS "EDA coverage", '
+                '"contact_lost_share" AS "contact lost" '
+                f'FROM "features" {W} {BY_PARTICIPANT}'
+            ).table()
+        )
+        .override_by_regexp(
+            ".*(coverage|lost)", [dm.DynamicConfigValue(id_val="unit", value="percentunit")]
+        )
+    )
+
+
+def _last_seen() -> table.Panel:
+    """The last minute with results of each participant."""
+    return _table(
+        "Last seen",
+        description="the last minute with results of each participant (data flowing)",
+    ).with_target(
+        query(
+            'SELECT last("valid_features") AS "valid features" '
+            f'FROM "features_1m" {W} {BY_PARTICIPANT}'
+        ).table()
+    )
+
+
+def _most_stressed() -> table.Panel:
+    """The participants with the highest stress index now."""
+    return (
+        _top(
+            f"Most stressed ({TOP})",
+            "highest last per-minute stress index",
+            'SELECT last("stress_index") AS "stress index" FROM "stress_1m"',
+            "top",
+            "stress index",
+        )
+        .thresholds(_thresholds((None, "green"), (60, "yellow"), (75, "red")))
+        .overrides([_colored("stress index")])
+    )
+
+
+def _lowest_batteries() -> table.Panel:
+    """The participants whose devices run out first."""
+    return (
+        _top(
+            f"Lowest batteries ({TOP})",
+            "lowest last battery level of any device of each participant",
+            'SELECT last("battery_pct") AS "battery" FROM "device_status"',
+            "bottom",
+            "battery",
+        )
+        .unit("percent")
+        .thresholds(_thresholds((None, "red"), (20, "yellow"), (40, "green")))
+        .overrides([_colored("battery")])
+    )
+
+
+def _in_progress() -> table.Panel:
+    """Sessions started recently and not closed."""
+    return (
+        _table(
+            "Sessions in progress",
+            description=f"sessions started in the last {IN_PROGRESS_WINDOW} and not closed",
+        )
+        .time_from(IN_PROGRESS_WINDOW)
+        .span(16)
+        .with_target(
+            query(
+                'SELECT "participant", "kind", "mode", "label", "open" FROM "session" '
+                + where(STUDY, '"open" = 1')
+            ).table()
+        )
+    )
+
+
+def build() -> dm.Dashboard:
     board = (
         db.Dashboard("StressTrack: cohort")
         .uid(UID)
@@ -172,100 +290,15 @@ def build() -> dm.Dashboard:
         .refresh(REFRESH)
         .with_variable(study_variable(include_all=True))
         .with_row(db.Row("Now"))
-        .with_panel(
-            _table("Stress now", description="last stress index of each participant and its time")
-            .time_from(NOW_WINDOW)
-            .with_target(
-                query(
-                    'SELECT last("stress_index") AS "stress index", '
-                    f'"stress_confidence" AS "confidence" FROM "stress" {W} {BY_PARTICIPANT}'
-                ).table()
-            )
-            .thresholds(_thresholds((None, "green"), (60, "yellow"), (75, "red")))
-            .overrides([_colored("stress index")])
-            .override_by_name(
-                "confidence", [dm.DynamicConfigValue(id_val="unit", value="percentunit")]
-            )
-        )
-        .with_panel(
-            _table(
-                "Connection",
-                description="last status of any of the participant's devices, and its time",
-            ).with_target(
-                query(
-                    'SELECT last("state") AS "state", "connected", "device" '
-                    f'FROM "device_status" {W} {BY_PARTICIPANT}'
-                ).table()
-            )
-        )
-        .with_panel(
-            _table(
-                "Signal quality",
-                description="quality of the last window of each participant (shares 0-1)",
-            )
-            .time_from(NOW_WINDOW)
-            .with_target(
-                query(
-                    'SELECT last("valid_features") AS "valid features", '
-                    '"hrv_coverage" AS "HRV coverage", "eda_coverage" AS "EDA coverage", '
-                    '"contact_lost_share" AS "contact lost" '
-                    f'FROM "features" {W} {BY_PARTICIPANT}'
-                ).table()
-            )
-            .override_by_regexp(
-                ".*(coverage|lost)", [dm.DynamicConfigValue(id_val="unit", value="percentunit")]
-            )
-        )
-        .with_panel(
-            _table(
-                "Last seen",
-                description="the last minute with results of each participant (data flowing)",
-            ).with_target(
-                query(
-                    'SELECT last("valid_features") AS "valid features" '
-                    f'FROM "features_1m" {W} {BY_PARTICIPANT}'
-                ).table()
-            )
-        )
+        .with_panel(_stress_now())
+        .with_panel(_connection())
+        .with_panel(_quality_now())
+        .with_panel(_last_seen())
         .with_row(db.Row("Over time"))
-        .with_panel(band)
-        .with_panel(
-            _top(
-                f"Most stressed ({TOP})",
-                "highest last per-minute stress index",
-                'SELECT last("stress_index") AS "stress index" FROM "stress_1m"',
-                "top",
-                "stress index",
-            )
-            .thresholds(_thresholds((None, "green"), (60, "yellow"), (75, "red")))
-            .overrides([_colored("stress index")])
-        )
+        .with_panel(_stress_band())
+        .with_panel(_most_stressed())
         .with_panel(_trends())
-        .with_panel(
-            _top(
-                f"Lowest batteries ({TOP})",
-                "lowest last battery level of any device of each participant",
-                'SELECT last("battery_pct") AS "battery" FROM "device_status"',
-                "bottom",
-                "battery",
-            )
-            .unit("percent")
-            .thresholds(_thresholds((None, "red"), (20, "yellow"), (40, "green")))
-            .overrides([_colored("battery")])
-        )
-        .with_panel(
-            _table(
-                "Sessions in progress",
-                description=f"sessions started in the last {IN_PROGRESS_WINDOW} and not closed",
-            )
-            .time_from(IN_PROGRESS_WINDOW)
-            .span(16)
-            .with_target(
-                query(
-                    'SELECT "participant", "kind", "mode", "label", "open" FROM "session" '
-                    + where(STUDY, '"open" = 1')
-                ).table()
-            )
-        )
+        .with_panel(_lowest_batteries())
+        .with_panel(_in_progress())
     ).build()
     return finish(board)

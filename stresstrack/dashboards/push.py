@@ -11,6 +11,10 @@ provisioned from files with the same uid cannot be saved (400): it is skipped an
 the files are ours (``dashboards export``); 403: the token's role may not write there; 409
 and 412 (``name-exists``, ``version-mismatch``, ``plugin-dashboard``): another dashboard is in
 the way. Each is a clear error naming the dashboard and what to do.
+
+Size (issue 17): ``push`` is long because it is one conversation with Grafana's HTTP API
+(folder, then each dashboard, with the server's errors turned into messages that never hold
+the token); its steps share the client and the error handling.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from grafana_foundation_sdk.models.dashboard import Dashboard
 from stresstrack.credentials import refuse_url_credentials
 from stresstrack.dashboards.influxql import DATASOURCE_UID
 from stresstrack.dashboards.provisioning import FOLDER, dashboard_json
-from stresstrack.errors import StressTrackError
+from stresstrack.errors import SettingError, StressTrackError
 
 __all__ = ["FOLDER_UID", "TOKEN_ENV", "PushError", "PushReport", "push"]
 
@@ -65,14 +69,14 @@ class PushReport:
 
 def _safe_url(url: str) -> str:
     """``url`` without query (for messages); credentials in it are refused."""
-    refuse_url_credentials(url, "--grafana-url", f"${TOKEN_ENV} or --grafana-token-file")
+    refuse_url_credentials(url, "Grafana URL", f"${TOKEN_ENV} or a token file")
     parts = urlsplit(url)
     try:
         port = parts.port  # ValueError: not a port number
     except ValueError:
         port = -1
     if parts.scheme not in ("http", "https") or not parts.hostname or port == -1:
-        raise PushError(f"--grafana-url must be http(s)://host[:port][/path], got {url!r}")
+        raise SettingError("Grafana URL", f"must be http(s)://host[:port][/path], got {url!r}")
     host = parts.hostname + (f":{port}" if port else "")
     return f"{parts.scheme}://{host}{parts.path.rstrip('/')}"
 

@@ -16,6 +16,8 @@ from stresstrack.store.sqlite import Store
 __all__ = ["TABLES", "export_table", "iso_utc", "table_rows"]
 
 TABLES: Final = ("features", "stress", "sessions", "selfreport", "lab")
+_KEYS: Final = ("time", "participant", "study")  # the first columns of every window table
+_INDEX: Final = ("stress_index", "stress_confidence")
 # Self-report and lab tables: the import CSV's columns first, so an export reads back in.
 _ENDPOINT_COLUMNS: Final = {
     "selfreport": ("item", "value", "prompt_id"),
@@ -53,87 +55,91 @@ def _fmt(v: float | int | str | None) -> str:
 def table_rows(store: Store, table: str, participant: str | None = None) -> Iterator[list[str]]:
     """Header then rows of ``table`` as strings."""
     if table == "features":
-        # One row per window end: every feature, the stress index and its confidence.
-        stress = {(r.participant, r.time_ns): r for r in store.stress(participant)}
+        return _feature_rows(store, participant)
+    if table == "stress":
+        return _stress_rows(store, participant)
+    if table == "sessions":
+        return _session_rows(store, participant)
+    if table in _ENDPOINT_COLUMNS:
+        return _endpoint_rows(store, table, participant)
+    raise ValueError(f"unknown table {table!r}: choose one of {', '.join(TABLES)}")
+
+
+def _feature_rows(store: Store, participant: str | None) -> Iterator[list[str]]:
+    """One row per window end: every feature, the stress index and its confidence."""
+    stress = {(r.participant, r.time_ns): r for r in store.stress(participant)}
+    yield [*_KEYS, *FEATURE_NAMES, *_INDEX, *_QUALITY, "reasons"]
+    for f in store.features(participant):
+        s = stress.get((f.participant, f.time_ns))
         yield [
-            "time",
-            "participant",
-            "study",
-            *FEATURE_NAMES,
-            "stress_index",
-            "stress_confidence",
-            *_QUALITY,
-            "reasons",
+            iso_utc(f.time_ns),
+            f.participant,
+            f.study,
+            *(_fmt(f.values.get(n)) for n in FEATURE_NAMES),
+            _fmt(None if s is None else s.index),
+            _fmt(None if s is None else s.confidence),
+            *(_fmt(f.quality.get(q)) for q in _QUALITY),
+            "; ".join(f"{k}: {v}" for k, v in sorted(f.reasons.items())),
         ]
-        for f in store.features(participant):
-            s = stress.get((f.participant, f.time_ns))
-            yield [
-                iso_utc(f.time_ns),
-                f.participant,
-                f.study,
-                *(_fmt(f.values.get(n)) for n in FEATURE_NAMES),
-                _fmt(None if s is None else s.index),
-                _fmt(None if s is None else s.confidence),
-                *(_fmt(f.quality.get(q)) for q in _QUALITY),
-                "; ".join(f"{k}: {v}" for k, v in sorted(f.reasons.items())),
-            ]
-    elif table == "stress":
-        # z: each component's z-score against the baseline; contrib: its weighted, clipped
-        # share of the mean z-score the index is computed from (they add up to that mean).
-        comps = [c.name for c in COMPONENTS]
+
+
+def _stress_rows(store: Store, participant: str | None) -> Iterator[list[str]]:
+    # z: each component's z-score against the baseline; contrib: its weighted, clipped
+    # share of the mean z-score the index is computed from (they add up to that mean).
+    comps = [c.name for c in COMPONENTS]
+    yield [
+        *_KEYS,
+        *_INDEX,
+        *(f"z_{c}" for c in comps),
+        *(f"contrib_{c}" for c in comps),
+        "version",
+        "reason",
+    ]
+    for s in store.stress(participant):
+        zs = [s.components.get(c) for c in comps]
+        contrib = contributions(s.components)
         yield [
-            "time",
-            "participant",
-            "study",
-            "stress_index",
-            "stress_confidence",
-            *(f"z_{c}" for c in comps),
-            *(f"contrib_{c}" for c in comps),
-            "version",
-            "reason",
+            iso_utc(s.time_ns),
+            s.participant,
+            s.study,
+            _fmt(s.index),
+            _fmt(s.confidence),
+            *(_fmt(z) for z in zs),
+            *(_fmt(contrib[c]) for c in comps),
+            s.version,
+            s.reason,
         ]
-        for s in store.stress(participant):
-            zs = [s.components.get(c) for c in comps]
-            contrib = contributions(s.components)
-            yield [
-                iso_utc(s.time_ns),
-                s.participant,
-                s.study,
-                _fmt(s.index),
-                _fmt(s.confidence),
-                *(_fmt(z) for z in zs),
-                *(_fmt(contrib[c]) for c in comps),
-                s.version,
-                s.reason,
-            ]
-    elif table == "sessions":
-        yield ["time", "participant", "study", "kind", "mode", "label", "end", "duration_s", "note"]
-        for x in store.sessions(participant):
-            duration = "" if x.end_ns is None else _fmt((x.end_ns - x.start_ns) / 1e9)
-            yield [
-                iso_utc(x.start_ns),
-                x.participant,
-                x.study,
-                x.kind,
-                x.mode,
-                x.label,
-                iso_utc(x.end_ns),
-                duration,
-                x.note,
-            ]
-    elif table in _ENDPOINT_COLUMNS:
-        columns = _ENDPOINT_COLUMNS[table]
-        yield ["time", "participant", *columns, "study", "device"]
-        for e in store.iter_events(participant, types=(table,)):
-            yield [
-                iso_utc(e.time_ns),
-                e.participant,
-                *(_fmt(getattr(e, c)) for c in columns),
-                e.study,
-                e.device,
-            ]
-    else:
-        raise ValueError(f"unknown table {table!r}: choose one of {', '.join(TABLES)}")
+
+
+def _session_rows(store: Store, participant: str | None) -> Iterator[list[str]]:
+    yield [*_KEYS, "kind", "mode", "label", "end", "duration_s", "note"]
+    for x in store.sessions(participant):
+        duration = "" if x.end_ns is None else _fmt((x.end_ns - x.start_ns) / 1e9)
+        yield [
+            iso_utc(x.start_ns),
+            x.participant,
+            x.study,
+            x.kind,
+            x.mode,
+            x.label,
+            iso_utc(x.end_ns),
+            duration,
+            x.note,
+        ]
+
+
+def _endpoint_rows(store: Store, table: str, participant: str | None) -> Iterator[list[str]]:
+    """Self-report answers or lab values, in the columns their import reads."""
+    columns = _ENDPOINT_COLUMNS[table]
+    yield ["time", "participant", *columns, "study", "device"]
+    for e in store.iter_events(participant, types=(table,)):
+        yield [
+            iso_utc(e.time_ns),
+            e.participant,
+            *(_fmt(getattr(e, c)) for c in columns),
+            e.study,
+            e.device,
+        ]
 
 
 def export_table(store: Store, table: str, out: Path, participant: str | None = None) -> int:

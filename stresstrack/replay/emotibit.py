@@ -20,6 +20,9 @@ green, the channel wrist heart rate is usually taken from) → PPG
 note) → a point :class:`~stresstrack.events.Marker` of kind ``note``. One event per packet for
 sampled signals, at the packet's first ``LocalTimestamp``. Other tags (PPG infrared/red,
 motion, temperature, SCR features...) are skipped and listed in the summary.
+
+Size (issue 17): ``_read_file`` is one pass over one EmotiBit file: header, then each row's
+time and values checked with the row's line number.
 """
 
 from __future__ import annotations

@@ -38,6 +38,12 @@ What becomes what: ECG → ECG :class:`~stresstrack.events.Waveform` (µV), PPG 
 waveform, RR → :class:`~stresstrack.events.Beat` (``FILE``), PPI → Beat (``PPI``), HR →
 :class:`~stresstrack.events.HeartRate`, markers → start/stop
 :class:`~stresstrack.events.Marker` of kind ``marked`` (or ``--tag-sessions KIND``).
+
+Size (issue 17): over 400 lines because it is one file format with several kinds of file
+(ECG and PPG waveforms, ACC, RR, PPI, HR, markers) that share its header and time parsing;
+``_waveform`` is one pass over a waveform file: checked samples, the rate from the sensor
+timestamps, then each sample timed on the phone clock and re-anchored at reconnections,
+kept whole so the timing reads in one place.
 """
 
 from __future__ import annotations

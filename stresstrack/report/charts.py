@@ -1,8 +1,8 @@
 """The report's chart toolkit: SVG line charts with gaps, bands and a confidence strip,
 their axes and ticks, and the colours of session kinds. Pure: plain lists in, SVG text out.
 
-``svg_line_chart`` is one long template of a chart's layers (bands, grid, lines, strip);
-split mechanically out of ``report/html.py`` (issue 17) and kept whole.
+``svg_line_chart`` draws a panel as layers over one plot frame: the session bands and their
+labels, the grid and ticks, the baseline, the confidence strip, the line.
 """
 
 from __future__ import annotations
@@ -152,6 +152,26 @@ def _auto_range(values: Sequence[float]) -> tuple[float, float]:
     return lo - pad, hi + pad
 
 
+@dataclass(frozen=True, slots=True)
+class _Frame:
+    """A panel's plot area: data ranges, its size in px, and the mapping between them."""
+
+    x0: float
+    x1: float
+    y0: float
+    y1: float
+    pw: int  # plot width and height in px
+    ph: int
+
+    def sx(self, x: float) -> float:
+        return _LEFT + (min(max(x, self.x0), self.x1) - self.x0) / (self.x1 - self.x0) * self.pw
+
+    def sy(self, y: float) -> float:
+        return (
+            _TOP + (1 - (min(max(y, self.y0), self.y1) - self.y0) / (self.y1 - self.y0)) * self.ph
+        )
+
+
 def svg_line_chart(
     xs: Sequence[float],
     ys: Sequence[float | None],
@@ -183,58 +203,81 @@ def svg_line_chart(
     segments = downsample_minmax(split_segments(xs, ys), max_points)
     y0, y1 = y_range or _auto_range([y for seg in segments for _, y in seg])
     bottom = (_X_AXIS_PX if x_label is not None else 4) + (_STRIP_PX if confidence else 0)
-    pw, ph = width - _LEFT - _RIGHT, height - _TOP - bottom
-
-    def sx(x: float) -> float:
-        return _LEFT + (min(max(x, x0), x1) - x0) / (x1 - x0) * pw
-
-    def sy(y: float) -> float:
-        return _TOP + (1 - (min(max(y, y0), y1) - y0) / (y1 - y0)) * ph
-
+    f = _Frame(x0, x1, y0, y1, width - _LEFT - _RIGHT, height - _TOP - bottom)
     parts = [
         f'<svg xmlns="{_SVG_NS}" class="chart" id="{_esc(chart_id)}" width="{width}" '
         f'height="{height}" viewBox="0 0 {width} {height}" role="img" aria-label="{_esc(title)}">'
     ]
+    parts += _band_layer(f, bands, band_class, title)
+    parts += _grid_layer(f, height, x_label)
+    if reference is not None:
+        y = f.sy(reference)
+        parts.append(
+            f'<line class="baseline-line" x1="{_LEFT}" x2="{_LEFT + f.pw}"'
+            f' y1="{y:.1f}" y2="{y:.1f}"/>'
+        )
+    if confidence:
+        parts.append(_confidence_strip(xs, ys, confidence, chart_id, f.sx, _TOP + f.ph + 3, f.pw))
+    parts += _line_layer(f, segments, line_class, attrs or {})
+    parts.append(
+        f'<text class="panel-title" x="{_LEFT + f.pw - 4}" y="{_TOP + 12}" text-anchor="end">'
+        f"{_esc(title)}</text></svg>"
+    )
+    return "".join(parts)
+
+
+def _band_layer(f: _Frame, bands: Sequence[Band], band_class: str, title: str) -> list[str]:
+    """The shaded sessions and their labels, on two rows left of the panel's title."""
+    parts: list[str] = []
     label_ends = [-math.inf, -math.inf]  # right end of the last label on each of two rows
-    title_start = _LEFT + pw - 4 - 1.15 * LABEL_CHAR_PX * len(title)  # the top row's title
+    title_start = _LEFT + f.pw - 4 - 1.15 * LABEL_CHAR_PX * len(title)  # the top row's title
     for b in bands:
-        left = sx(b.start)
+        left = f.sx(b.start)
         cls = f"{band_class} {b.css}" if b.css else band_class
         parts.append(
             f'<rect class="{_esc(cls)}" data-kind="{_esc(b.kind)}"'
             f' data-open="{str(b.open).lower()}" x="{left:.1f}" y="{_TOP}"'
-            f' width="{max(sx(b.end) - left, 1.0):.1f}" height="{ph}"'
+            f' width="{max(f.sx(b.end) - left, 1.0):.1f}" height="{f.ph}"'
             f' fill="{_esc(b.colour)}"><title>{_esc(b.tooltip or b.kind)}</title></rect>'
         )
-        if b.label:
-            # Labels on two rows; one that would overlap both is left out (the band's
-            # tooltip and the sessions table still name it).
-            width_px = LABEL_CHAR_PX * len(b.label) + 6
-            row = next(
-                (
-                    k
-                    for k in (0, 1)
-                    if left + 3 >= label_ends[k] and (k or left + 3 + width_px <= title_start)
-                ),
-                None,
+        if not b.label:
+            continue
+        # Labels on two rows; one that would overlap both is left out (the band's tooltip and
+        # the sessions table still name it).
+        width_px = LABEL_CHAR_PX * len(b.label) + 6
+        row = next(
+            (
+                k
+                for k in (0, 1)
+                if left + 3 >= label_ends[k] and (k or left + 3 + width_px <= title_start)
+            ),
+            None,
+        )
+        if row is not None:
+            label_ends[row] = left + 3 + width_px
+            parts.append(
+                f'<text class="band-label" x="{left + 3:.1f}" y="{_TOP + 11 + 12 * row}">'
+                f"{_esc(b.label)}</text>"
             )
-            if row is not None:
-                label_ends[row] = left + 3 + width_px
-                parts.append(
-                    f'<text class="band-label" x="{left + 3:.1f}" y="{_TOP + 11 + 12 * row}">'
-                    f"{_esc(b.label)}</text>"
-                )
-    for t in y_ticks(y0, y1, 4 if ph > 100 else 3):
-        y = sy(t)
+    return parts
+
+
+def _grid_layer(f: _Frame, height: int, x_label: str | None) -> list[str]:
+    """Grid lines and tick labels (the x ones only with an ``x_label``)."""
+    parts: list[str] = []
+    for t in y_ticks(f.y0, f.y1, 4 if f.ph > 100 else 3):
+        y = f.sy(t)
         parts.append(
-            f'<line class="grid" x1="{_LEFT}" x2="{_LEFT + pw}" y1="{y:.1f}" y2="{y:.1f}"/>'
+            f'<line class="grid" x1="{_LEFT}" x2="{_LEFT + f.pw}" y1="{y:.1f}" y2="{y:.1f}"/>'
         )
         parts.append(
             f'<text class="tick" x="{_LEFT - 4}" y="{y + 3:.1f}" text-anchor="end">{t:g}</text>'
         )
-    for t in nice_ticks(x0, x1, 10):
-        x = sx(t)
-        parts.append(f'<line class="grid" x1="{x:.1f}" x2="{x:.1f}" y1="{_TOP}" y2="{_TOP + ph}"/>')
+    for t in nice_ticks(f.x0, f.x1, 10):
+        x = f.sx(t)
+        parts.append(
+            f'<line class="grid" x1="{x:.1f}" x2="{x:.1f}" y1="{_TOP}" y2="{_TOP + f.ph}"/>'
+        )
         if x_label is not None:
             parts.append(
                 f'<text class="tick" x="{x:.1f}" y="{height - 8}" text-anchor="middle">{t:g}</text>'
@@ -244,34 +287,31 @@ def svg_line_chart(
             f'<text class="tick" x="{_LEFT - 4}" y="{height - 8}" text-anchor="end">'
             f"{_esc(x_label)}</text>"
         )
-    if reference is not None:
-        y = sy(reference)
-        parts.append(
-            f'<line class="baseline-line" x1="{_LEFT}" x2="{_LEFT + pw}"'
-            f' y1="{y:.1f}" y2="{y:.1f}"/>'
-        )
-    if confidence:
-        parts.append(_confidence_strip(xs, ys, confidence, chart_id, sx, _TOP + ph + 3, pw))
+    return parts
+
+
+def _line_layer(
+    f: _Frame, segments: Sequence[Sequence[Point]], line_class: str, attrs: Mapping[str, str]
+) -> list[str]:
+    """The line, one path broken at the gaps (``no values`` when there is none)."""
     d = "".join(
-        "M" + "L".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y in seg) + ("h0" if len(seg) == 1 else "")
+        "M"
+        + "L".join(f"{f.sx(x):.1f},{f.sy(y):.1f}" for x, y in seg)
+        + ("h0" if len(seg) == 1 else "")
         for seg in segments
     )
     n = sum(len(seg) for seg in segments)
-    extra = "".join(f' {_esc(k)}="{_esc(v)}"' for k, v in (attrs or {}).items())
-    parts.append(
+    extra = "".join(f' {_esc(k)}="{_esc(v)}"' for k, v in attrs.items())
+    parts = [
         f'<path class="{line_class}" data-points="{n}" data-segments="{len(segments)}"{extra}'
         f' d="{d}"/>'
-    )
+    ]
     if n == 0:
         parts.append(
-            f'<text class="empty-panel" x="{_LEFT + pw / 2:.1f}" y="{_TOP + ph / 2 + 4:.1f}" '
+            f'<text class="empty-panel" x="{_LEFT + f.pw / 2:.1f}" y="{_TOP + f.ph / 2 + 4:.1f}" '
             'text-anchor="middle">no values</text>'
         )
-    parts.append(
-        f'<text class="panel-title" x="{_LEFT + pw - 4}" y="{_TOP + 12}" text-anchor="end">'
-        f"{_esc(title)}</text></svg>"
-    )
-    return "".join(parts)
+    return parts
 
 
 def _confidence_strip(

@@ -1,5 +1,8 @@
 """The report's effect charts: a forest plot (one row per participant and the group mean,
 with intervals) and before / during / after period bars. Pure: plain rows in, SVG text out.
+
+Size (issue 17): ``svg_forest_plot`` is one SVG template (axis, zero line, per row the dots,
+mean, interval, label and note) over one coordinate mapping.
 """
 
 from __future__ import annotations

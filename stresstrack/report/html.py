@@ -8,8 +8,8 @@ in :mod:`~stresstrack.report.participant`. Only ``render_report`` reads the stor
 the session analysis (:mod:`stresstrack.analysis`) so the page and ``stresstrack analyze``'s
 tables agree.
 
-``_answer_section`` and ``_cohort_section`` are long HTML templates of the page's first
-sections; kept whole (split mechanically out of a larger module, issue 17).
+The page opens with the study's answer (:mod:`~stresstrack.report.answer`), then the
+cohort's before / during / after, the endpoints, the participants and the days.
 """
 
 from __future__ import annotations
@@ -27,9 +27,10 @@ from stresstrack.analysis import (
     SessionResult,
     analyze_store,
 )
-from stresstrack.analysis.effects import NOT_CAUSAL, Effect, StudyEffects
 from stresstrack.endpoints.config import EndpointConfig
 from stresstrack.outputs import private_output
+from stresstrack.pipeline.results import FeatureRow, Session, StressRow
+from stresstrack.report.answer import _p, answer_section, headline
 from stresstrack.report.charts import _esc, _fmt, kind_colours
 from stresstrack.report.days import DAYS_CSS
 from stresstrack.report.endpoints import endpoints_section
@@ -70,12 +71,6 @@ p.why{color:#a33;font-size:13px} .missing{color:#a33;font-size:11px}
 """
 
 
-def _p(x: float) -> str:
-    if not math.isfinite(x):
-        return "–"
-    return "< 0.001" if x < 0.001 else f"{x:.3f}"
-
-
 def _dz_ci_text(s: PairedStats) -> str:
     """The dz interval, or why there is none."""
     if all(math.isfinite(x) for x in s.dz_ci):
@@ -113,166 +108,6 @@ def _forest_rows(a: Analysis, colours: Mapping[str, str]) -> list[ForestRow]:
     return rows
 
 
-_OUTCOME_NAMES: Final = {
-    "stress_index": ("stress index", "points"),
-    "hr": ("heart rate", "bpm"),
-    "rmssd": ("RMSSD", "ms"),
-    "scl": ("skin conductance level", "µS"),
-    "scr_rate": ("SCR rate (≥ 0.05 µS)", "/min"),  # ns_scr_per_min (analysis/sessions.py)
-    "hr_z": ("heart-rate component", "z"),
-    "ln_rmssd_z": ("ln RMSSD component", "z"),
-    "scl_z": ("SCL component", "z"),
-    "scr_rate_z": ("SCR-rate component", "z"),
-}
-
-
-def _ci(ci: tuple[float, float], spec: str = ".1f") -> str:
-    return f"{_fmt(ci[0], spec)} to {_fmt(ci[1], spec)}"
-
-
-def headline(e: Effect, design_control: str) -> str:
-    """The primary controlled estimate in plain words.
-
-    >>> from stresstrack.analysis.effects import Effect
-    >>> e = Effect("stress_index", "self-care vs rest", -12.3, (-15.0, -9.6), 0.0001, 0.0001,
-    ...            -1.5, (-2.2, -0.8), 20, True, True)
-    >>> print(headline(e, "rest"))  # doctest: +NORMALIZE_WHITESPACE
-    Self-care lowered the stress index by 12.3 points (95 % CI 9.6 to 15.0) more than rest,
-    in 20 participants.
-    """
-    treatment = e.contrast.split(" vs ")[0]
-    name, unit = _OUTCOME_NAMES.get(e.outcome, (e.outcome, ""))
-    who = f"in {e.n_participants} participant{'s' if e.n_participants != 1 else ''}"
-    if not math.isfinite(e.estimate):
-        return f"No estimate of {treatment} against {design_control}: {e.note}."
-    lo, hi = e.ci
-    if lo <= 0 <= hi:
-        return (
-            f"{treatment.capitalize()} and {design_control} did not differ clearly: the "
-            f"{name} was {e.estimate:+.1f} {unit} with {treatment} compared with "
-            f"{design_control} (95 % CI {lo:+.1f} to {hi:+.1f}, compatible with no "
-            f"difference), {who}."
-        )
-    verb = "lowered" if e.estimate < 0 else "raised"
-    a, b = sorted((abs(lo), abs(hi)))
-    return (
-        f"{treatment.capitalize()} {verb} the {name} by {abs(e.estimate):.1f} {unit} "
-        f"(95 % CI {a:.1f} to {b:.1f}) more than {design_control}, {who}."
-    )
-
-
-def _answer_section(a: Analysis) -> str:
-    """The study's answer first: the primary controlled estimate, then secondary outcomes,
-    carry-over, for whom, responders."""
-    fx: StudyEffects = a.effects
-    head = '<section class="answer" id="answer"><h2>The answer</h2>'
-    primary = fx.primary
-    if primary is None or fx.design is None or fx.design.control is None:
-        why = fx.note or "the study names no control condition"
-        return (
-            head + f'<p class="headline" id="headline">No controlled estimate: {_esc(why)}.</p>'
-            f'<p class="caveat" id="not-causal">Every change shown below is during − pre: it '
-            f"{_esc(NOT_CAUSAL.split(': ', 1)[1])}.</p></section>"
-        )
-    control = fx.design.control
-    parts = [head, f'<p class="headline" id="headline">{_esc(headline(primary, control))}</p>']
-    if math.isfinite(primary.estimate):
-        parts.append(
-            f'<p class="detail" id="primary-detail">Primary outcome '
-            f"<b>{_esc(_OUTCOME_NAMES.get(primary.outcome, (primary.outcome,))[0])}</b>, "
-            f"{_esc(primary.contrast)}: estimate "
-            f"{primary.estimate:+.2f} (95 % CI {_ci(primary.ci, '+.2f')}), p {_p(primary.p)}, "
-            f"dz {_fmt(primary.dz, '+.2f')} (95 % CI {_ci(primary.dz_ci, '+.2f')}, noncentral "
-            f"t), {primary.n_participants} participants with both conditions. Linear mixed "
-            "model: outcome during the session ~ condition + period + the pre-session value, "
-            f"random intercept per participant; t test on {primary.df:g} df."
-            + (
-                f" Equivalence within ±{fx.design.smallest_effect:g} (TOST): p "
-                f"{_p(primary.tost_p)}."
-                if fx.design.smallest_effect is not None
-                else ""
-            )
-            + "</p>"
-        )
-    for c in fx.carryover:
-        verdict = (
-            "<b>flagged</b>: the effect of the first block may linger into the second; "
-            "interpret with care"
-            if c.flagged
-            else "not flagged"
-        )
-        why = f" ({_esc(c.note)})" if c.note else ""
-        parts.append(
-            f'<p class="note" id="carryover">Carry-over check ({_esc(c.treatment)} × period): '
-            f"p {_p(c.p)}, {verdict} at p &lt; 0.10{why}. The check has little power "
-            "(it compares participants between orders).</p>"
-        )
-    secondary = [e for e in fx.effects if e.controlled and not e.primary]
-    if secondary:
-        parts.append(
-            '<h3>Secondary outcomes</h3><table class="secondary"><tr><th>Outcome</th>'
-            "<th>Contrast</th><th>Estimate (95% CI)</th><th>p</th><th>p, Holm</th>"
-            "<th>dz (95% CI)</th><th>n</th></tr>"
-        )
-        for e in secondary:
-            name, unit = _OUTCOME_NAMES.get(e.outcome, (e.outcome, ""))
-            missing = f'<div class="missing">{_esc(e.note)}</div>' if e.note else ""
-            parts.append(
-                f'<tr data-outcome="{_esc(e.outcome)}"><td>{_esc(name)} ({_esc(unit)})</td>'
-                f'<td>{_esc(e.contrast)}</td><td class="num">{_fmt(e.estimate, "+.2f")} '
-                f'({_ci(e.ci, "+.2f")}){missing}</td><td class="num">{_p(e.p)}</td>'
-                f'<td class="num">{_p(e.p_adjusted)}</td><td class="num">'
-                f"{_fmt(e.dz, '+.2f')} ({_ci(e.dz_ci, '+.2f')})</td>"
-                f'<td class="num">{e.n_participants}</td></tr>'
-            )
-        parts.append(
-            '</table><p class="note">Holm-adjusted across the secondary outcomes of each '
-            "contrast; the primary outcome is tested alone.</p>"
-        )
-    parts.append("<h3>For whom</h3>")
-    if not fx.breakdowns:
-        parts.append(
-            '<p class="note" id="no-breakdown">One way of doing each condition and no study '
-            "arms: nothing to break down. Differences between kinds, modes or arms are "
-            "tested as an interaction (does the effect differ?), not by separate tests.</p>"
-        )
-    for b in fx.breakdowns:
-        parts.append(
-            f'<table class="breakdown" data-moderator="{_esc(b.moderator)}"><tr><th>'
-            f"{_esc(b.treatment)} by {_esc(b.moderator)}</th><th>Effect vs {_esc(control)} "
-            "(95% CI)</th><th>n</th></tr>"
-        )
-        for lv in b.levels:
-            parts.append(
-                f'<tr><td>{_esc(lv.name)}</td><td class="num">{_fmt(lv.estimate, "+.2f")} '
-                f'({_ci(lv.ci, "+.2f")})</td><td class="num">{lv.n_participants}</td></tr>'
-            )
-        parts.append(
-            f'</table><p class="note">Interaction test (does the effect differ by '
-            f"{_esc(b.moderator)}?): p {_p(b.p_interaction)}"
-            + (f" ({_esc(b.note)})" if b.note else "")
-            + "</p>"
-        )
-    if fx.responders:
-        parts.append(
-            '<h3>Responders</h3><p class="note" id="responders">'
-            + ", ".join(f"{_esc(k)}: {v}" for k, v in fx.responder_counts().items())
-            + ". A participant's difference (condition − control, adjusted for period and "
-            "pre value) counts as a reliable change when it exceeds 1.96 times its standard "
-            "error from the model's residual variance (Jacobson &amp; Truax 1991).</p>"
-            '<table class="responders"><tr><th>Participant</th><th>Difference</th>'
-            "<th>Reliable change index</th><th>Classification</th></tr>"
-        )
-        for r in fx.responders:
-            parts.append(
-                f'<tr data-participant="{_esc(r.participant)}"><td>{_esc(r.participant)}</td>'
-                f'<td class="num">{r.difference:+.1f}</td><td class="num">{_fmt(r.rci, "+.2f")}'
-                f"</td><td>{_esc(r.category)}</td></tr>"
-            )
-        parts.append("</table>")
-    return "".join(parts) + "</section>"
-
-
 def _cohort_section(a: Analysis, colours: Mapping[str, str]) -> str:
     st = a.settings
     head = (
@@ -295,6 +130,11 @@ def _cohort_section(a: Analysis, colours: Mapping[str, str]) -> str:
     forest = svg_forest_plot(
         _forest_rows(a, colours), x_label="change in stress index (index points), during − pre"
     )
+    return head + forest + _effects_table(a) + _exclusions(a) + "</section>"
+
+
+def _effects_table(a: Analysis) -> str:
+    """One row per group: n, pre, during, the change with its interval, dz, tests, post."""
     table = [
         '<table class="effects"><tr><th>Group</th><th>n</th><th>Pre</th><th>During</th>'
         "<th>Δ during (95% CI)</th><th>dz (95% CI)</th><th>Wilcoxon p</th><th>t test p</th>"
@@ -325,6 +165,12 @@ def _cohort_section(a: Analysis, colours: Mapping[str, str]) -> str:
         "tables further down also give the mean of every window ending in a session, which "
         "can differ.</p>"
     )
+    return "".join(table)
+
+
+def _exclusions(a: Analysis) -> str:
+    """The sessions the analysis left out, and why."""
+    table: list[str] = []
     excluded = [r for r in a.sessions if not r.included]
     if excluded:
         table.append(
@@ -341,7 +187,7 @@ def _cohort_section(a: Analysis, colours: Mapping[str, str]) -> str:
         table.append("</table>")
     else:
         table.append('<p class="note" id="no-exclusions">No session was excluded.</p>')
-    return head + forest + "".join(table) + "</section>"
+    return "".join(table)
 
 
 def _package_version() -> str:
@@ -397,19 +243,13 @@ def render_report(
     for r in analysis.sessions:
         by_participant.setdefault(r.session.participant, []).append(r)
     colours = kind_colours(s.kind for *_, sessions in data for s in sessions)
-    studies = {r.study for _, f, _, _ in data for r in f}
-    studies |= {r.study for _, _, st, _ in data for r in st}
-    studies |= {s.study for *_, se in data for s in se}
-    study = store.meta("study") or ", ".join(sorted(studies)) or "–"
-    versions = ", ".join(sorted({r.version for _, _, st, _ in data for r in st})) or "–"
-    protocol = store.meta("protocol")
     conf = analysis.settings.min_confidence
     sections = [
         _participant_section(n, *row, colours, by_participant.get(row[0], []), conf)
         for n, row in enumerate(data)
     ]
     if sections:
-        head = [_answer_section(analysis), _cohort_section(analysis, colours)]
+        head = [answer_section(analysis), _cohort_section(analysis, colours)]
         if analysis.endpoints is not None:  # self-report and lab values (docs/endpoints.md)
             head.append(endpoints_section(analysis.endpoints))
         sections[0:0] = [*head, *extra_sections]
@@ -425,20 +265,38 @@ def render_report(
         '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
         "style-src 'unsafe-inline'\">"
         f"<title>{_esc(title)}</title><style>{_CSS}{DAYS_CSS}</style></head><body>"
-        f'<header><h1>{_esc(title)}</h1><dl class="meta">'
-        f'<dt>Study</dt><dd id="study">{_esc(study)}</dd>'
-        + (f'<dt>Protocol</dt><dd id="protocol">{_esc(protocol)}</dd>' if protocol else "")
-        + _blinding_meta(store.meta("blinding"), unblind)
-        + f'<dt>Participants</dt><dd id="participant-count">{len(participants)}</dd>'
-        f'<dt>Stress index version</dt><dd id="index-version">{_esc(versions)}</dd>'
-        f'<dt>stresstrack version</dt><dd id="stresstrack-version">{_esc(_package_version())}</dd>'
-        f"</dl></header><main>{''.join(sections)}</main></body></html>\n"
+        f"{_header(store, title, data, unblind)}<main>{''.join(sections)}</main></body></html>\n"
     )
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     with private_output(out) as f:
         f.write(page)
     return out
+
+
+def _header(
+    store: Store,
+    title: str,
+    data: Sequence[tuple[str, list[FeatureRow], list[StressRow], list[Session]]],
+    unblind: Mapping[str, str] | None,
+) -> str:
+    """The page's title and what it shows: study, protocol, blinding, participants, versions."""
+    studies = {r.study for _, f, _, _ in data for r in f}
+    studies |= {r.study for _, _, st, _ in data for r in st}
+    studies |= {s.study for *_, se in data for s in se}
+    study = store.meta("study") or ", ".join(sorted(studies)) or "–"
+    versions = ", ".join(sorted({r.version for _, _, st, _ in data for r in st})) or "–"
+    protocol = store.meta("protocol")
+    return (
+        f'<header><h1>{_esc(title)}</h1><dl class="meta">'
+        f'<dt>Study</dt><dd id="study">{_esc(study)}</dd>'
+        + (f'<dt>Protocol</dt><dd id="protocol">{_esc(protocol)}</dd>' if protocol else "")
+        + _blinding_meta(store.meta("blinding"), unblind)
+        + f'<dt>Participants</dt><dd id="participant-count">{len(data)}</dd>'
+        f'<dt>Stress index version</dt><dd id="index-version">{_esc(versions)}</dd>'
+        f'<dt>stresstrack version</dt><dd id="stresstrack-version">{_esc(_package_version())}</dd>'
+        "</dl></header>"
+    )
 
 
 def _blinding_meta(codes: str | None, unblind: Mapping[str, str] | None) -> str:

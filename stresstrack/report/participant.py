@@ -1,8 +1,8 @@
 """The report's participant sections: the stress index and its components over time,
 sessions, and each session's before / during / after.
 
-``_participant_section`` is one long HTML template of a participant's part of the page;
-kept whole (split mechanically out of ``report/html.py``, issue 17).
+A participant's section is a head, the session bands over the stress index and component
+charts, a summary, the sessions table and the before / during / after table.
 """
 
 from __future__ import annotations
@@ -166,10 +166,38 @@ def _participant_section(
     edges = [minutes(t) for t in times] + [minutes(s.start_ns) for s in sessions]
     edges += [minutes(s.end_ns) for s in sessions if s.end_ns is not None]
     x_range = (min(0.0, *edges), max(edges))
+    bands = _session_bands(sessions, colours, minutes, x_range[1], implicit_baseline=bool(times))
+    legend = "".join(
+        f'<li data-kind="{_esc(k)}"><span class="swatch" style="background:{_esc(colours[k])}">'
+        f"</span>{_esc(k)}</li>"
+        for k in dict.fromkeys(s.kind for s in sessions)
+    )
+    legend += (
+        "<li>dashed line: 50 = own baseline</li><li>grey strip: confidence (darker = higher)</li>"
+    )
+    charts = _charts(f"p{n}", participant, features, stress, bands, minutes, x_range)
+    return (
+        f"{head}<p>Start: {_utc(t0)} (time axis in minutes from the first window)</p>"
+        f'<ul class="legend">{legend}</ul>{"".join(charts)}'
+        f"{_summary(features, stress, sessions, min_confidence)}"
+        f"{_sessions_table(sessions, minutes)}{_periods_table(results, minutes)}</section>"
+    )
+
+
+def _session_bands(
+    sessions: Sequence[Session],
+    colours: Mapping[str, str],
+    minutes: Callable[[int], float],
+    x_end: float,
+    *,
+    implicit_baseline: bool,
+) -> list[Band]:
+    """A shaded band per session (open ones to the end of the axis); with data but no marked
+    baseline, the first minutes the pipeline takes as baseline, marked as implicit."""
     bands = [
         Band(
             start=minutes(s.start_ns),
-            end=x_range[1] if s.end_ns is None else minutes(s.end_ns),
+            end=x_end if s.end_ns is None else minutes(s.end_ns),
             kind=s.kind,
             colour=colours[s.kind],
             label=" · ".join(p for p in (s.kind, s.mode, s.label) if p),
@@ -179,29 +207,34 @@ def _participant_section(
         )
         for s in sessions
     ]
-    if times and not any(s.kind == "baseline" for s in sessions):
+    if implicit_baseline and not any(s.kind == "baseline" for s in sessions):
         end = (IMPLICIT_BASELINE_S - FIRST_WINDOW_S) / 60
-        bands.insert(
-            0,
-            Band(
-                start=0.0,
-                end=min(end, x_range[1]),
-                kind="baseline",
-                colour=colours.get("baseline", KNOWN_KIND_COLOURS["baseline"]),
-                label="baseline (first 5 min)",
-                tooltip="No baseline session is marked: the stress index takes the windows "
-                "of the first 5 minutes of data as baseline (the pipeline's default --baseline)",
-                css="baseline-implicit",
-            ),
+        implicit = Band(
+            start=0.0,
+            end=min(end, x_end),
+            kind="baseline",
+            colour=colours.get("baseline", KNOWN_KIND_COLOURS["baseline"]),
+            label="baseline (first 5 min)",
+            tooltip="No baseline session is marked: the stress index takes the windows "
+            "of the first 5 minutes of data as baseline (the pipeline's default baseline "
+            "length)",
+            css="baseline-implicit",
         )
-    legend = "".join(
-        f'<li data-kind="{_esc(k)}"><span class="swatch" style="background:{_esc(colours[k])}">'
-        f"</span>{_esc(k)}</li>"
-        for k in dict.fromkeys(s.kind for s in sessions)
-    )
-    legend += (
-        "<li>dashed line: 50 = own baseline</li><li>grey strip: confidence (darker = higher)</li>"
-    )
+        bands.insert(0, implicit)
+    return bands
+
+
+def _charts(
+    prefix: str,
+    participant: str,
+    features: Sequence[FeatureRow],
+    stress: Sequence[StressRow],
+    bands: Sequence[Band],
+    minutes: Callable[[int], float],
+    x_range: tuple[float, float],
+) -> list[str]:
+    """The stress index chart (with the session labels), then one panel per component sharing
+    its time axis (the last one draws it)."""
     charts = [
         svg_line_chart(
             [minutes(r.time_ns) for r in stress],
@@ -209,7 +242,7 @@ def _participant_section(
             x_range=x_range,
             y_range=(0.0, 100.0),
             title="Stress index",
-            chart_id=f"p{n}-stress",
+            chart_id=f"{prefix}-stress",
             height=210,
             line_class="stress-line",
             attrs={"data-participant": participant},
@@ -229,16 +262,11 @@ def _participant_section(
                 [r.values.get(key) for r in features],
                 x_range=x_range,
                 title=f"{name} ({unit})",
-                chart_id=f"p{n}-{key}",
+                chart_id=f"{prefix}-{key}",
                 height=80 + (_X_AXIS_PX if last else 0),
                 attrs={"data-feature": key},
                 bands=shades,
                 x_label="min" if last else None,
             )
         )
-    return (
-        f"{head}<p>Start: {_utc(t0)} (time axis in minutes from the first window)</p>"
-        f'<ul class="legend">{legend}</ul>{"".join(charts)}'
-        f"{_summary(features, stress, sessions, min_confidence)}"
-        f"{_sessions_table(sessions, minutes)}{_periods_table(results, minutes)}</section>"
-    )
+    return charts

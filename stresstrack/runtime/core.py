@@ -29,9 +29,9 @@ import contextlib
 import functools
 import sys
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from stresstrack.events import EVENT_TYPE_NAMES, Event
 from stresstrack.session.recorder import Recorder
@@ -59,10 +59,15 @@ class StoreFollower(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class Follower:
-    """A store follower and how long, at the end, it may go without progress."""
+    """A store follower and how long, at the end, it may go without progress.
+
+    ``advice``, when given, adds a front end's own line to the summary of a report that left
+    data behind (the CLI: the ``stresstrack sync`` command that sends it later).
+    """
 
     sink: StoreFollower
     wait_s: float
+    advice: Callable[[Any], str] | None = None
 
 
 @contextlib.contextmanager
@@ -79,7 +84,10 @@ def following(followers: Iterable[Follower | None]) -> Iterator[None]:
     finally:
         for f in reversed(started):
             report = f.sink.close(f.wait_s)
-            print(report.summary(), file=sys.stdout if report.delivered else sys.stderr, flush=True)
+            text = report.summary()
+            if f.advice is not None and not report.delivered:
+                text += "\n" + f.advice(report)
+            print(text, file=sys.stdout if report.delivered else sys.stderr, flush=True)
 
 
 class Runtime(Recorder):

@@ -39,6 +39,10 @@ blocks in the ``i``-th order of a Williams design (AB/BA for two conditions; Wil
 ``simulated_stress`` (0-1) overrides the simulators' level for the phase's kind
 (``stresstrack.simulators.physiology.PHASE_STRESS``); real collection ignores it. It lets a
 protocol file describe a simulated study with a known effect, e.g. for power analyses.
+
+The protocol as data (:class:`Protocol`, :class:`Phase`, :class:`Design`, the Williams orders)
+is in :mod:`stresstrack.session.phases`; this module reads and checks the file, and
+re-exports those names.
 """
 
 from __future__ import annotations
@@ -47,12 +51,21 @@ import math
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any, Final
 
 from stresstrack.errors import ImportFormatError
+from stresstrack.session.phases import (
+    DEFAULT_SECONDARY,
+    MODES,
+    MULTIPLICITY,
+    OUTCOMES,
+    Design,
+    Phase,
+    Protocol,
+    williams_orders,
+)
 
 __all__ = [
     "DEFAULT_PROTOCOL",
@@ -61,6 +74,7 @@ __all__ = [
     "Design",
     "Phase",
     "Protocol",
+    "check_keys",
     "load_protocol",
     "parse_protocol",
     "shipped_protocols",
@@ -68,8 +82,6 @@ __all__ = [
     "williams_orders",
 ]
 
-NS: Final = 1_000_000_000
-MODES: Final = ("solo", "partner")  # how a self-care session is done
 _PHASE_KEYS: Final = frozenset(
     {"kind", "minutes", "duration_s", "mode", "label", "prompt", "simulated_stress", "block"}
 )
@@ -80,148 +92,6 @@ _DESIGN_KEYS: Final = frozenset(
         "multiplicity",
     }
 )  # fmt: skip
-# Adjustments of the secondary outcomes' p-values (stresstrack.analysis.stats.adjust_p).
-MULTIPLICITY: Final = ("holm", "bh")
-# Outcomes the analysis measures per period (stresstrack.analysis.sessions.MEASURES).
-OUTCOMES: Final = (
-    "stress_index", "hr_z", "ln_rmssd_z", "scl_z", "scr_rate_z", "hr", "rmssd", "scl", "scr_rate",
-)  # fmt: skip
-
-
-def williams_orders(k: int) -> list[tuple[int, ...]]:
-    """Orders of ``k`` conditions balanced for first-order carry-over (Williams 1949): each
-    condition follows every other equally often; ``k`` rows, ``2k`` when ``k`` is odd.
-
-    >>> williams_orders(2)
-    [(0, 1), (1, 0)]
-    >>> williams_orders(3)
-    [(0, 1, 2), (1, 2, 0), (2, 0, 1), (2, 1, 0), (0, 2, 1), (1, 0, 2)]
-    """
-    if k < 1:
-        raise ValueError("a design needs at least one condition")
-    first = [0]
-    lo, hi = 1, k - 1
-    while len(first) < k:
-        first.append(lo)
-        lo += 1
-        if len(first) < k:
-            first.append(hi)
-            hi -= 1
-    rows = [tuple((c + i) % k for c in first) for i in range(k)]
-    if k % 2:
-        rows += [tuple(reversed(r)) for r in rows]
-    return rows
-
-
-DEFAULT_SECONDARY: Final = ("hr", "rmssd", "scl", "scr_rate")
-
-
-@dataclass(frozen=True, slots=True)
-class Design:
-    """What a study compares: its conditions (session kinds), control, and outcomes."""
-
-    conditions: tuple[str, ...]
-    control: str | None = None
-    primary: str = "stress_index"
-    secondary: tuple[str, ...] = DEFAULT_SECONDARY
-    smallest_effect: float | None = None  # in the primary outcome's units
-    counterbalance: bool = True
-    # secondary outcomes' family: "holm" (family-wise error, Holm 1979) or "bh" (false
-    # discovery rate, Benjamini & Hochberg 1995)
-    multiplicity: str = "holm"
-
-    @property
-    def treatments(self) -> tuple[str, ...]:
-        """The conditions other than the control."""
-        return tuple(c for c in self.conditions if c != self.control)
-
-
-@dataclass(frozen=True, slots=True)
-class Phase:
-    kind: str  # baseline, stressor, self-care, recovery, rest, ...
-    duration_s: float
-    mode: str = ""  # solo / partner, for self-care sessions
-    label: str = ""  # product or arm label
-    prompt: str = ""  # what the participant is asked to do
-    simulated_stress: float | None = None  # simulators only: true stress level (0-1)
-    block: str = ""  # crossover block: its phases move together when orders are counterbalanced
-
-
-@dataclass(frozen=True, slots=True)
-class Protocol:
-    name: str
-    phases: tuple[Phase, ...]
-    description: str = ""
-    design: Design | None = None
-
-    def blocks(self) -> list[tuple[str, tuple[Phase, ...]]]:
-        """The runs of consecutive phases sharing a block name, in file order."""
-        out: list[tuple[str, tuple[Phase, ...]]] = []
-        for p in self.phases:
-            if p.block and out and out[-1][0] == p.block:
-                out[-1] = (p.block, (*out[-1][1], p))
-            elif p.block:
-                out.append((p.block, (p,)))
-        return out
-
-    def block_condition(self, phases: tuple[Phase, ...]) -> str:
-        """The design condition a block's phases hold (the first phase of a condition kind)."""
-        kinds = self.design.conditions if self.design else ()
-        return next((p.kind for p in phases if p.kind in kinds), "")
-
-    def orders(self) -> list[tuple[str, ...]]:
-        """The counterbalanced orders of the blocks' conditions (one order if not
-        counterbalanced)."""
-        conditions = tuple(self.block_condition(ph) for _, ph in self.blocks())
-        if not conditions or self.design is None or not self.design.counterbalance:
-            return [conditions]
-        return [tuple(conditions[j] for j in row) for row in williams_orders(len(conditions))]
-
-    def order_for(self, index: int) -> tuple[str, ...]:
-        """Participant ``index``'s (0-based) order of conditions."""
-        orders = self.orders()
-        return orders[index % len(orders)]
-
-    def for_participant(self, index: int) -> Protocol:
-        """The protocol participant ``index`` (0-based) follows: blocks in their order.
-
-        >>> p = load_protocol("stress-selfcare-vs-rest")
-        >>> [x.kind for x in p.for_participant(1).phases if x.block]
-        ['stressor', 'rest', 'recovery', 'stressor', 'self-care', 'recovery']
-        """
-        blocks = self.blocks()
-        if not blocks or self.design is None or not self.design.counterbalance:
-            return self
-        by_condition = {self.block_condition(ph): ph for _, ph in blocks}
-        queue = [by_condition[c] for c in self.order_for(index)]
-        phases: list[Phase] = []
-        block_no = 0
-        # Replace each block, in place, by the next block of the order.
-        i = 0
-        while i < len(self.phases):
-            p = self.phases[i]
-            if not p.block:
-                phases.append(p)
-                i += 1
-                continue
-            size = len(blocks[block_no][1])
-            phases += queue[block_no]
-            block_no += 1
-            i += size
-        return Protocol(self.name, tuple(phases), self.description, self.design)
-
-    @property
-    def duration_s(self) -> float:
-        return sum(p.duration_s for p in self.phases)
-
-    def phase_bounds(self) -> list[tuple[float, float, Phase]]:
-        """``(start_s, end_s, phase)`` for every phase, from the protocol's start."""
-        out = []
-        t = 0.0
-        for p in self.phases:
-            out.append((t, t + p.duration_s, p))
-            t += p.duration_s
-        return out
 
 
 def table_lines(text: str, name: str) -> list[int]:
@@ -232,6 +102,20 @@ def table_lines(text: str, name: str) -> list[int]:
     """
     pattern = re.compile(rf"^\s*\[\[\s*{re.escape(name)}\s*\]\]")
     return [i for i, line in enumerate(text.splitlines(), 1) if pattern.match(line)]
+
+
+def check_keys(table: Mapping[str, Any], known: frozenset[str], where: str = "") -> None:
+    """``ValueError`` naming the keys of a TOML table that are not ``known``, and the known ones.
+
+    >>> check_keys({"kind": "rest", "minuts": 5}, frozenset({"kind", "minutes"}), "[[phase]]: ")
+    Traceback (most recent call last):
+    ValueError: [[phase]]: unknown key(s) minuts (known: kind, minutes)
+    """
+    unknown = sorted(set(table) - known)
+    if unknown:
+        raise ValueError(
+            f"{where}unknown key(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})"
+        )
 
 
 def _text(value: object, what: str) -> str:
@@ -249,11 +133,7 @@ def _number(value: object, what: str) -> float:
 
 
 def _phase(p: Mapping[str, Any]) -> Phase:
-    unknown = sorted(set(p) - _PHASE_KEYS)
-    if unknown:
-        raise ValueError(
-            f"unknown key(s) {', '.join(unknown)} (known: {', '.join(sorted(_PHASE_KEYS))})"
-        )
+    check_keys(p, _PHASE_KEYS)
     if "kind" not in p:
         raise ValueError("needs a 'kind' (e.g. baseline, stressor, self-care, recovery)")
     kind = _text(p["kind"], "kind")
@@ -300,12 +180,7 @@ def _outcome(name: str, what: str) -> str:
 
 
 def _design(d: Mapping[str, Any]) -> Design:
-    unknown = sorted(set(d) - _DESIGN_KEYS)
-    if unknown:
-        raise ValueError(
-            f"[design]: unknown key(s) {', '.join(unknown)} "
-            f"(known: {', '.join(sorted(_DESIGN_KEYS))})"
-        )
+    check_keys(d, _DESIGN_KEYS, "[design]: ")
     if "conditions" not in d:
         raise ValueError('[design] needs conditions = ["self-care", "rest"] (session kinds)')
     conditions = _strings(d["conditions"], "[design] conditions")
@@ -366,11 +241,10 @@ def parse_protocol(text: str, where: str) -> Protocol:
     except tomllib.TOMLDecodeError as exc:
         line = getattr(exc, "lineno", None)
         raise ImportFormatError(where, line, f"not valid TOML ({exc})") from exc
-    unknown = sorted(set(data) - _TOP_KEYS)
-    if unknown:
-        raise ImportFormatError(
-            where, None, f"unknown key(s) {', '.join(unknown)} (known: name, description, phase)"
-        )
+    try:
+        check_keys(data, _TOP_KEYS)
+    except ValueError as exc:
+        raise ImportFormatError(where, None, str(exc)) from None
     phases_raw = data.get("phase")
     if not isinstance(phases_raw, list) or not phases_raw:
         raise ImportFormatError(where, None, "needs at least one [[phase]] table")

@@ -35,7 +35,7 @@ from typing import Any, Final
 
 from stresstrack.errors import ImportFormatError, StressTrackError
 from stresstrack.events import validate_participant_id
-from stresstrack.session.protocol import Protocol, table_lines
+from stresstrack.session.protocol import Protocol, check_keys, table_lines
 from stresstrack.store.sqlite import Store
 
 __all__ = [
@@ -119,11 +119,7 @@ def _date(value: object) -> dt.date:
 
 
 def _participant(raw: Mapping[str, Any], today: dt.date) -> StudyParticipant:
-    unknown = sorted(set(raw) - _PARTICIPANT_KEYS)
-    if unknown:
-        raise ValueError(
-            f"unknown key(s) {', '.join(unknown)} (known: {', '.join(sorted(_PARTICIPANT_KEYS))})"
-        )
+    check_keys(raw, _PARTICIPANT_KEYS)
     if "id" not in raw:
         raise ValueError("needs an 'id' (the participant's pseudonym)")
     pid = validate_participant_id(_string(raw["id"], "id"))

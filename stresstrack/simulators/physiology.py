@@ -27,6 +27,10 @@ docs/simulators.md (checked by ``tests/simulators/test_physiology_norms.py``):
   46:1).
 
 Everything is deterministic for a seed.
+
+Size (issue 17): just over 400 lines because the participant model and the three signals it
+drives (beats, skin conductance, acceleration) share its parameters and stress course;
+the values and their sources are documented in docs/simulators.md.
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
 Both speak the standard Heart Rate Service (from :class:`SimulatedHeartRateStrap`) and the
 Polar Measurement Data (PMD) service: a control point that answers "get settings", "start"
-and "stop" requests with the response bytes and error codes of Polar's SDK, and a data
+and "stop" requests with the response bytes and error codes of Polar's SDK
+(:mod:`stresstrack.simulators.pmd_control`; its names are re-exported here), and a data
 characteristic that notifies frames built with the encoders of
 :mod:`stresstrack.sensors.profiles.polar_pmd` (layouts and sources are documented there).
 
@@ -21,6 +22,10 @@ characteristic that notifies frames built with the encoders of
 
 The sensor clock starts at 2019-01-01T00:00:00Z as an H10 does when it was never set
 (TimeSystemExplained.md), and runs fast or slow by ``Faults.clock_drift_ppm``.
+
+Size (issue 17): just over 400 lines because the two models share the PMD base class and its
+frame pacing, and the H10's ECG synthesis belongs to the H10; the control-point protocol was
+moved out (:mod:`stresstrack.simulators.pmd_control`).
 """
 
 from __future__ import annotations
@@ -35,7 +40,6 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
-from stresstrack.errors import DecodeError
 from stresstrack.events import Contact
 from stresstrack.sensors.profiles.device_info import DeviceInfo
 from stresstrack.sensors.profiles.heart_rate import HEART_RATE_SERVICE_UUID
@@ -43,15 +47,11 @@ from stresstrack.sensors.profiles.polar_pmd import (
     PMD_CONTROL_POINT_UUID,
     PMD_DATA_UUID,
     PMD_SERVICE_UUID,
-    PmdControlPointResponse,
     PmdError,
     PmdMeasurementType,
     PmdOpCode,
     PmdSettings,
-    decode_pmd_settings,
     encode_pmd_features,
-    encode_pmd_response,
-    encode_pmd_settings,
 )
 from stresstrack.sensors.profiles.polar_pmd_data import (
     AccSample,
@@ -64,6 +64,7 @@ from stresstrack.sensors.profiles.polar_pmd_data import (
 )
 from stresstrack.simulators.faults import in_episodes, motion_episodes
 from stresstrack.simulators.peripherals import NS, Notify, SimulatedHeartRateStrap
+from stresstrack.simulators.pmd_control import ATT_HEADER, PmdOffer, indications, pmd_control_point
 
 __all__ = [
     "ECG_TEMPLATE",
@@ -84,9 +85,7 @@ ECG, ACC, PPI = PmdMeasurementType.ECG, PmdMeasurementType.ACC, PmdMeasurementTy
 # 599616000000000000 ns after the Polar epoch (TimeSystemExplained.md).
 UNSET_SENSOR_CLOCK_NS: Final = 599_616_000 * NS
 POLAR_MTU: Final = 232  # the MTU Polar's SDK requests; an H10 ECG frame (229 bytes) fills it
-_ATT_HEADER: Final = 3  # an indication or notification carries MTU - 3 bytes of value
 _FRAME_HEADER: Final = 10  # measurement type, uint64 timestamp, frame type (polar_pmd.py)
-_CP_HEADER: Final = 5  # 0xF0, op code, measurement type, status, "more"
 _COMPRESSED: Final = 0x80  # frame-type bit 7: delta-compressed (PmdDataFrame.kt)
 _TYPE_MASK: Final = 0x3F  # measurement type in byte 0 of a frame (PmdMeasurementType.kt)
 _PPI_RECORD_SIZE: Final = 6  # HR, PP, PP error, flags (polar_pmd.py)
@@ -159,98 +158,6 @@ def acc_synthesize(
     return np.asarray(out, dtype=np.float64)
 
 
-@dataclass(frozen=True, slots=True)
-class PmdOffer:
-    """What a sensor offers for one measurement type."""
-
-    settings: PmdSettings  # the answer to "get settings"
-    start_parameters: PmdSettings = field(default_factory=PmdSettings)  # in start responses
-
-
-# Setting the request chose -> the error when the sensor does not offer it
-# (PmdControlPointResponseCode in Polar's SDK).
-_SETTING_ERRORS: Final = {
-    "sample_rates": PmdError.INVALID_SAMPLE_RATE,
-    "resolutions": PmdError.INVALID_RESOLUTION,
-    "ranges": PmdError.INVALID_RANGE,
-    "range_milliunits": PmdError.INVALID_RANGE,
-    "channels": PmdError.INVALID_NUMBER_OF_CHANNELS,
-    "factors": PmdError.INVALID_PARAMETER,
-}
-
-
-_OP_CODES: Final = frozenset(int(o) for o in PmdOpCode)
-_TYPES: Final = frozenset(int(t) for t in PmdMeasurementType)
-
-
-def pmd_control_point(
-    request: bytes, offers: dict[PmdMeasurementType, PmdOffer], active: set[PmdMeasurementType]
-) -> tuple[bytes, PmdSettings | None]:
-    """A sensor's answer to a control-point write: ``(response head + parameters, the
-    settings to start a stream with or None)``; the head is 0xF0, op code, measurement type,
-    status. Unknown op codes and types, unsupported streams and settings, repeated starts and
-    stops get the error codes of Polar's SDK (PmdControlPointResponseCode)."""
-    op = request[0] if request else 0
-    kind = request[1] if len(request) > 1 else 0
-
-    def fail(status: PmdError) -> tuple[bytes, None]:
-        return bytes([0xF0, op, kind, status, 0]), None
-
-    if op not in _OP_CODES:
-        return fail(PmdError.INVALID_OP_CODE)
-    if len(request) < 2:
-        return fail(PmdError.INVALID_LENGTH)
-    if kind not in _TYPES:
-        return fail(PmdError.INVALID_MEASUREMENT_TYPE)
-    m = PmdMeasurementType(kind)
-    if m not in offers:
-        return fail(PmdError.NOT_SUPPORTED)
-    offer = offers[m]
-    opcode = PmdOpCode(op)
-    if opcode is PmdOpCode.GET_MEASUREMENT_SETTINGS:
-        params = encode_pmd_settings(offer.settings)
-        ok = PmdControlPointResponse(
-            op_code=opcode, measurement=m, status=PmdError.SUCCESS, parameters=params
-        )
-        return encode_pmd_response(ok), None
-    if opcode is PmdOpCode.STOP_MEASUREMENT:
-        if m not in active:
-            return fail(PmdError.ALREADY_IN_STATE)
-        ok = PmdControlPointResponse(op_code=opcode, measurement=m, status=PmdError.SUCCESS)
-        return encode_pmd_response(ok), None
-    if m in active:
-        return fail(PmdError.ALREADY_IN_STATE)
-    try:
-        wanted = decode_pmd_settings(request[2:])
-    except DecodeError:
-        return fail(PmdError.INVALID_PARAMETER)
-    chosen: dict[str, tuple[int | float, ...]] = {}
-    for name, error in _SETTING_ERRORS.items():
-        offered, asked = getattr(offer.settings, name), getattr(wanted, name)
-        if len(asked) > 1 or any(v not in offered for v in asked):
-            return fail(error)
-        if offered and not asked and name != "factors":
-            return fail(PmdError.INVALID_PARAMETER)  # every offered setting must be chosen
-        chosen[name] = asked
-    ok = PmdControlPointResponse(
-        op_code=opcode,
-        measurement=m,
-        status=PmdError.SUCCESS,
-        parameters=encode_pmd_settings(offer.start_parameters),
-    )
-    return encode_pmd_response(ok), PmdSettings(**chosen)  # type: ignore[arg-type]
-
-
-def _indications(response: bytes, mtu: int) -> list[bytes]:
-    """Split a response whose parameters do not fit one indication, setting "more"."""
-    head, params = response[: _CP_HEADER - 1], response[_CP_HEADER:]
-    room = mtu - _ATT_HEADER - _CP_HEADER
-    if len(response) <= mtu - _ATT_HEADER or room <= 0:
-        return [response]
-    chunks = [params[i : i + room] for i in range(0, len(params), room)]
-    return [head + bytes([int(i < len(chunks) - 1)]) + c for i, c in enumerate(chunks)]
-
-
 @dataclass
 class SimulatedPolarSensor(SimulatedHeartRateStrap):
     """Base of the Polar sensors: Heart Rate Service plus the PMD service."""
@@ -298,7 +205,7 @@ class SimulatedPolarSensor(SimulatedHeartRateStrap):
         response, start = pmd_control_point(data, self.offers(), set(self._streams))
         if response[3] == PmdError.SUCCESS and data[0] == PmdOpCode.STOP_MEASUREMENT:
             self._streams.pop(PmdMeasurementType(data[1])).cancel()
-        for part in _indications(response, self.mtu):
+        for part in indications(response, self.mtu):
             self.transmit(PMD_CONTROL_POINT_UUID, part, droppable=False)
         if start is not None:
             m = PmdMeasurementType(data[1])
@@ -336,7 +243,7 @@ class SimulatedPolarSensor(SimulatedHeartRateStrap):
     def samples_per_frame(self, m: PmdMeasurementType) -> int:
         """As many samples as fit the MTU (ECG 3 bytes, ACC 6 bytes a sample)."""
         size = 3 if m is ECG else 6
-        return max(1, (self.mtu - _ATT_HEADER - _FRAME_HEADER) // size)
+        return max(1, (self.mtu - ATT_HEADER - _FRAME_HEADER) // size)
 
     async def _sampled_stream(self, m: PmdMeasurementType, settings: PmdSettings) -> None:
         loop = asyncio.get_running_loop()
@@ -484,7 +391,7 @@ class SimulatedVeritySense(SimulatedPolarSensor):
         period = self.ppi_period_s / (1.0 + self.faults.drift)
         warm_up_ns = start_ns + int(_PPI_WARM_UP_S * NS)
         sent_until = int(np.searchsorted(self._beat_ns, warm_up_ns, side="right"))
-        per_frame = (self.mtu - _ATT_HEADER - _FRAME_HEADER) // _PPI_RECORD_SIZE
+        per_frame = (self.mtu - ATT_HEADER - _FRAME_HEADER) // _PPI_RECORD_SIZE
         k = 0
         while True:
             k += 1

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Final
 
 import numpy as np
+import numpy.typing as npt
 
 from stresstrack.events import Beat, EdaSamples, Event, Waveform, WaveformKind
 from stresstrack.session.markers import protocol_markers
@@ -53,10 +54,42 @@ def recording_events(
     """Events of one participant following ``model`` from ``start_ns``, sorted by time;
     with ``acc_hz``, also a chest accelerometer's magnitude (mG) as a Polar H10 would give."""
     bt, rr = simulate_beats(model)
-    rr = rr.copy()
-    times = list(bt)
-    rrs = list(rr)
-    # Beat artefacts, applied to the beat sequence.
+    out_t, out_rr = _beat_artefacts(list(bt), list(rr), art, rng)
+    et, eda = simulate_eda(model, eda_hz)
+    eda = eda.copy()
+    if art.eda_jumps_per_min:
+        n_jumps = int(art.eda_jumps_per_min * model.protocol.duration_s / 60)
+        for j in rng.integers(0, eda.size - 20, n_jumps):
+            eda[j : j + int(rng.integers(2, 10))] += rng.choice([-1, 1]) * rng.uniform(1, 3)
+    keep_beat = np.ones(len(out_t), dtype=bool)
+    keep_eda = np.ones(eda.size, dtype=bool)
+    if art.dropout_every_s:
+        t = rng.exponential(art.dropout_every_s)
+        bt_arr = np.asarray(out_t)
+        while t < model.protocol.duration_s:
+            length = rng.uniform(20, 40)
+            keep_beat &= ~((bt_arr >= t) & (bt_arr < t + length))
+            keep_eda &= ~((et >= t) & (et < t + length))
+            t += length + rng.exponential(art.dropout_every_s)
+    events: list[Event] = [
+        Beat(time_ns=start_ns + int(t * NS), participant=pid, rr_ms=float(r))
+        for t, r, k in zip(out_t, out_rr, keep_beat, strict=True)
+        if k
+    ]
+    events += _eda_chunks(pid, et, eda, keep_eda, eda_hz, start_ns)
+    if acc_hz:
+        events += _acc_chunks(pid, model, acc_hz, start_ns)
+    events.extend(
+        protocol_markers(model.protocol, participant=pid, study="default", start_ns=start_ns)
+    )
+    events.sort(key=lambda e: e.time_ns)
+    return events
+
+
+def _beat_artefacts(
+    times: list[float], rrs: list[float], art: Artefacts, rng: np.random.Generator
+) -> tuple[list[float], list[float]]:
+    """Beat times and RR intervals with ectopic, missed and extra beats drawn per beat."""
     i = 1
     out_t: list[float] = []
     out_rr: list[float] = []
@@ -87,29 +120,20 @@ def recording_events(
         out_t.append(times[i])
         out_rr.append(rrs[i])
         i += 1
-    et, eda = simulate_eda(model, eda_hz)
-    eda = eda.copy()
-    if art.eda_jumps_per_min:
-        n_jumps = int(art.eda_jumps_per_min * model.protocol.duration_s / 60)
-        for j in rng.integers(0, eda.size - 20, n_jumps):
-            eda[j : j + int(rng.integers(2, 10))] += rng.choice([-1, 1]) * rng.uniform(1, 3)
-    keep_beat = np.ones(len(out_t), dtype=bool)
-    keep_eda = np.ones(eda.size, dtype=bool)
-    if art.dropout_every_s:
-        t = rng.exponential(art.dropout_every_s)
-        bt_arr = np.asarray(out_t)
-        while t < model.protocol.duration_s:
-            length = rng.uniform(20, 40)
-            keep_beat &= ~((bt_arr >= t) & (bt_arr < t + length))
-            keep_eda &= ~((et >= t) & (et < t + length))
-            t += length + rng.exponential(art.dropout_every_s)
-    events: list[Event] = [
-        Beat(time_ns=start_ns + int(t * NS), participant=pid, rr_ms=float(r))
-        for t, r, k in zip(out_t, out_rr, keep_beat, strict=True)
-        if k
-    ]
-    # EDA in 1 s chunks of consecutive kept samples.
-    idx = np.flatnonzero(keep_eda)
+    return out_t, out_rr
+
+
+def _eda_chunks(
+    pid: str,
+    et: npt.NDArray[np.float64],
+    eda: npt.NDArray[np.float64],
+    keep: npt.NDArray[np.bool_],
+    eda_hz: float,
+    start_ns: int,
+) -> list[Event]:
+    """EDA in 1 s chunks of consecutive kept samples."""
+    events: list[Event] = []
+    idx = np.flatnonzero(keep)
     breaks = np.flatnonzero(np.diff(idx) > 1) + 1
     for seg in np.split(idx, breaks):
         for k in range(0, seg.size, int(eda_hz)):
@@ -122,22 +146,21 @@ def recording_events(
                     values_us=tuple(float(v) for v in eda[part]),
                 )
             )
-    if acc_hz:
-        at, xyz = simulate_acc(model, acc_hz)
-        mag = np.sqrt(np.sum(xyz * xyz, axis=1))
-        step = int(acc_hz)
-        for k in range(0, mag.size, step):
-            events.append(
-                Waveform(
-                    time_ns=start_ns + round(at[k] * NS),
-                    participant=pid,
-                    kind=WaveformKind.ACC,
-                    sampling_rate=acc_hz,
-                    values=tuple(float(v) for v in mag[k : k + step]),
-                )
-            )
-    events.extend(
-        protocol_markers(model.protocol, participant=pid, study="default", start_ns=start_ns)
-    )
-    events.sort(key=lambda e: e.time_ns)
     return events
+
+
+def _acc_chunks(pid: str, model: ParticipantModel, acc_hz: float, start_ns: int) -> list[Event]:
+    """The accelerometer's magnitude (mG) in 1 s waveform chunks."""
+    at, xyz = simulate_acc(model, acc_hz)
+    mag = np.sqrt(np.sum(xyz * xyz, axis=1))
+    step = int(acc_hz)
+    return [
+        Waveform(
+            time_ns=start_ns + round(at[k] * NS),
+            participant=pid,
+            kind=WaveformKind.ACC,
+            sampling_rate=acc_hz,
+            values=tuple(float(v) for v in mag[k : k + step]),
+        )
+        for k in range(0, mag.size, step)
+    ]

@@ -28,7 +28,6 @@ from typing import TYPE_CHECKING, Any, Final
 from stresstrack.backoff import Backoff
 from stresstrack.errors import StressTrackError
 from stresstrack.sinks.influx_client import (
-    TOKEN_ENV,
     InfluxTarget,
     InfluxWriteError,
     InfluxWriter,
@@ -85,13 +84,7 @@ class SinkReport:
             )
         lines = [head]
         if not self.delivered:
-            t = self.target
-            raw = " --influx-raw" if t.raw else ""
-            lines.append(
-                f"  they stay in the store; send them later with: stresstrack sync {self.store} "
-                f"--influx-url {t.url} --influx-org {t.org} --influx-bucket {t.bucket}{raw} "
-                f"(token from ${TOKEN_ENV} or --influx-token-file)"
-            )
+            lines.append("  they stay in the store until a sync of it sends them (sync_store)")
         if self.dead_points:
             lines.append(
                 f"  {self.dead_points} points were rejected by InfluxDB; they are kept with the "

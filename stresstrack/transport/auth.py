@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from stresstrack.errors import StressTrackError
+from stresstrack.errors import SettingError, StressTrackError
 from stresstrack.session.study import Study
 from stresstrack.transport.mqtt import TOPIC_ROOT, events_topic
 
@@ -69,8 +69,9 @@ class SignatureError(StressTrackError):
     """A message for a participant whose key the worker has, unsigned or wrongly signed."""
 
 
-class KeyFileError(StressTrackError):
-    """A key file that cannot be read or is malformed; never shows a key."""
+class KeyFileError(SettingError):
+    """A key file that cannot be read or is malformed; never shows a key. ``setting`` names
+    the file (``"message key file"``)."""
 
 
 def sign_payload(key_hex: str, payload: bytes) -> bytes:
@@ -108,25 +109,25 @@ def new_keys(participants: Iterable[str], have: Mapping[str, str] | None = None)
     return keys
 
 
-def read_keys(path: Path, option: str = "--mqtt-keys") -> dict[str, str]:
+def read_keys(path: Path, setting: str = "message key file") -> dict[str, str]:
     """Participant -> hex key from a key file; :class:`KeyFileError` naming the file and the
     problem (a file others may read is refused: keys are secrets)."""
     try:
         mode = path.stat().st_mode
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise KeyFileError(f"{option} {path}: cannot read it ({type(exc).__name__})") from None
+        raise KeyFileError(setting, f"{path}: cannot read it ({type(exc).__name__})") from None
     if mode & 0o077:
         raise KeyFileError(
-            f"{option} {path}: readable by others (mode {mode & 0o777:o}); chmod 600 it"
+            setting, f"{path}: readable by others (mode {mode & 0o777:o}); chmod 600 it"
         )
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError:
-        raise KeyFileError(f"{option} {path}: not TOML (a [keys] table)") from None
+        raise KeyFileError(setting, f"{path}: not TOML (a [keys] table)") from None
     table = data.get("keys")
     if not isinstance(table, dict):
-        raise KeyFileError(f"{option} {path}: no [keys] table")
+        raise KeyFileError(setting, f"{path}: no [keys] table")
     keys: dict[str, str] = {}
     for participant, value in table.items():
         ok = isinstance(value, str) and len(value) == 2 * _KEY_BYTES
@@ -136,7 +137,7 @@ def read_keys(path: Path, option: str = "--mqtt-keys") -> dict[str, str]:
             ok = False
         if not ok:
             raise KeyFileError(
-                f"{option} {path}: the key of {participant!r} is not {2 * _KEY_BYTES} hex digits"
+                setting, f"{path}: the key of {participant!r} is not {2 * _KEY_BYTES} hex digits"
             )
         keys[participant] = value
     return keys

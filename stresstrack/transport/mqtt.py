@@ -15,6 +15,10 @@ Layout and delivery rules: docs/mqtt.md. In short:
 
 Passwords are never printed: :class:`Broker` keeps them out of ``repr`` and :meth:`Broker.hide`
 removes them from any text a message is built from.
+
+Size (issue 17): ``batch_from_payload`` is long because it checks every field of a message
+from the network in turn (size, JSON, topic, source, sequence numbers, each event), each
+check with its own error; the order of the checks is the order of trust.
 """
 
 from __future__ import annotations
@@ -329,7 +333,7 @@ class Broker:
                 cafile=str(self.ca_file) if self.ca_file is not None else None
             )
         except (OSError, ssl.SSLError) as exc:
-            raise StressTrackError(f"--mqtt-ca {self.ca_file}: cannot load it ({exc})") from None
+            raise SettingError("MQTT CA file", f"{self.ca_file}: cannot load it ({exc})") from None
         context.sslsocket_class = _ClosingSSLSocket
         return context
 

@@ -11,14 +11,19 @@ sequence number per source (:mod:`stresstrack.transport.worker`).
 Per participant at most one message is unacknowledged at a time, so a message the broker
 refuses (no worker subscribed yet, not authorised) is sent again before anything newer of that
 participant: a participant's events reach the workers in order whatever fails. Meanwhile new
-events accumulate into the next, larger message. The broker answering "No matching
-subscribers" counts as *not delivered*: events wait in the store until a worker's session
-exists (docs/mqtt.md).
+events accumulate into the next, larger message (:mod:`stresstrack.transport.queues`). The
+broker answering "No matching subscribers" counts as *not delivered*: events wait in the store
+until a worker's session exists (docs/mqtt.md).
 
 The publisher reports its state (connected, backlog, oldest unsent event) as ``DeviceStatus``
 events of device ``mqtt-publisher``, written to the collector's store like any event (so they
 reach the workers and the dashboards), stamped with the participant's newest data time so
 that they never move the pipeline's clock.
+
+Size (issue 17): over 400 lines because :class:`Publisher` is one background thread's loop
+(read the store, publish, take acknowledgements, advance the durable cursor, report) whose
+methods share its state and its lock; the per-participant flow control was moved out
+(:mod:`stresstrack.transport.queues`).
 """
 
 from __future__ import annotations
@@ -31,19 +36,19 @@ import secrets
 import sqlite3
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 from urllib.parse import quote
 
 from stresstrack.backoff import Backoff
 from stresstrack.events import DeviceState, DeviceStatus
-from stresstrack.store.sqlite import EventRow, Store, StoreError
+from stresstrack.store.sqlite import Store, StoreError
 from stresstrack.transport.auth import sign_payload
 from stresstrack.transport.connection import DEFAULT_BACKOFF, Connection, drain_states, link_text
 from stresstrack.transport.mqtt import Broker, batch_to_payload
+from stresstrack.transport.queues import ParticipantQueue
 
 __all__ = [
     "PUBLISHER_DEVICE",
@@ -61,12 +66,7 @@ PUBLISHER_DEVICE: Final = "mqtt-publisher"
 SOURCE_META: Final = "mqtt_source_id"  # meta key: this store's source ID (random, kept)
 # MQTT 5 reason codes (OASIS MQTT 5.0, 3.4.2.1): success, and "no matching subscribers",
 # which mosquitto answers when nobody subscribed: the message went nowhere.
-_SUCCESS: Final = 0x00
-_NO_SUBSCRIBERS: Final = 0x10
-_PACKET_TOO_LARGE: Final = 0x95
-MAX_EVENTS: Final = 500  # per message; an EDA chunk of 8 samples is ~150 bytes
 READ_AHEAD: Final = 20_000  # events read from the store but not yet acknowledged, at most
-ACK_TIMEOUT_S: Final = 60.0  # connected but no PUBACK for this long: publish again
 
 
 def store_source_id(store: Store) -> str:
@@ -135,31 +135,6 @@ class PublisherReport:
         )
 
 
-@dataclass(slots=True)
-class _Stream:
-    """One participant's queue: rows read, the message in flight, its retry time."""
-
-    study: str
-    participant: str
-    prev: int = 0  # sequence number of the last event acknowledged before ``inflight``
-    rows: deque[EventRow] = field(default_factory=deque)
-    inflight: list[EventRow] = field(default_factory=list)
-    mid: int | None = None
-    sent_at: float = 0.0
-    retry_at: float = 0.0
-    failures: int = 0
-    waiting: str = ""  # why the message in flight was refused, until it goes through
-    max_events: int = MAX_EVENTS
-    newest_ns: int = 0  # newest event time seen (status events are stamped with it)
-    active: bool = False  # new data since the last periodic status
-
-    def oldest(self) -> EventRow | None:
-        """The oldest event not acknowledged yet."""
-        if self.inflight:
-            return self.inflight[0]
-        return self.rows[0] if self.rows else None
-
-
 class Publisher:
     """Publishes a store's events to ``broker`` from a background thread.
 
@@ -202,8 +177,8 @@ class Publisher:
         self._failure = ""
         self._last_progress = time.monotonic()
         # Owned by the thread:
-        self._streams: dict[tuple[str, str], _Stream] = {}
-        self._by_mid: dict[int, _Stream] = {}
+        self._streams: dict[tuple[str, str], ParticipantQueue] = {}
+        self._by_mid: dict[int, ParticipantQueue] = {}
         self._connected = False
         self._error = ""
         self._buffered = 0
@@ -325,30 +300,13 @@ class Publisher:
             stream = self._by_mid.pop(mid, None)
             if stream is None or stream.mid != mid:
                 continue  # a message published again after a timeout: the newer one counts
-            stream.mid = None
-            if reason == _SUCCESS:
-                self._published += len(stream.inflight)
+            acknowledged = stream.answered(reason, text, now, self.retry_s)
+            if acknowledged:
+                self._published += acknowledged
                 self._messages += 1
-                self._buffered -= len(stream.inflight)
-                stream.prev = stream.inflight[-1][0]
-                stream.inflight = []
-                stream.failures = 0
-                stream.waiting = ""
+                self._buffered -= acknowledged
                 continue
-            # Refused: the same events go again, before anything newer of the participant.
-            stream.failures += 1
             self._retries += 1
-            if reason == _PACKET_TOO_LARGE and len(stream.inflight) > 1:
-                half = len(stream.inflight) // 2
-                stream.rows.extendleft(reversed(stream.inflight[half:]))
-                stream.inflight = stream.inflight[:half]
-                stream.max_events = half
-            stream.retry_at = now + min(30.0, self.retry_s * 2 ** (stream.failures - 1))
-            stream.waiting = (
-                f"no worker subscribed to {stream.participant}'s topic yet"
-                if reason == _NO_SUBSCRIBERS
-                else f"the broker refused {stream.participant}'s events: {text}"
-            )
             if stream.failures == 1:
                 self._say(f"mqtt: {stream.waiting}; kept in the store, retrying")
 
@@ -356,12 +314,14 @@ class Publisher:
         if self._buffered >= READ_AHEAD:
             return
         rows = store.event_rows_after(self._read_upto, min(2000, READ_AHEAD - self._buffered))
-        new: list[_Stream] = []
+        new: list[ParticipantQueue] = []
         for row in rows:
             key = (row[4], row[3])
             stream = self._streams.get(key)
             if stream is None:
-                stream = self._streams[key] = _Stream(row[4], row[3], prev=prevs.get(key, 0))
+                stream = self._streams[key] = ParticipantQueue(
+                    row[4], row[3], prev=prevs.get(key, 0)
+                )
                 new.append(stream)
             stream.rows.append(row)
             stream.newest_ns = max(stream.newest_ns, row[2])
@@ -378,25 +338,21 @@ class Publisher:
         now = time.monotonic()
         sent_ns = time.time_ns()
         for stream in self._streams.values():
-            if stream.mid is not None:
-                if now - stream.sent_at < ACK_TIMEOUT_S:
-                    continue
-                self._retries += 1  # no answer for too long: send it again
-                self._by_mid.pop(stream.mid, None)
+            mid = stream.mid
+            if mid is not None and stream.timed_out(now):  # no answer for too long: again
+                self._retries += 1
+                self._by_mid.pop(mid, None)
                 stream.mid = None
-            if now < stream.retry_at:
+            events = stream.next_message(now)
+            if not events:
                 continue
-            while stream.rows and len(stream.inflight) < stream.max_events:
-                stream.inflight.append(stream.rows.popleft())
-            if not stream.inflight:
-                continue
-            topic, payload = batch_to_payload(source, stream.prev, sent_ns, stream.inflight)
+            topic, payload = batch_to_payload(source, stream.prev, sent_ns, events)
             key = self.keys.get(stream.participant)
             if key is not None:
                 payload = sign_payload(key, payload)
-            stream.mid = conn.publish(topic, payload)
-            stream.sent_at = now
-            self._by_mid[stream.mid] = stream
+            mid = conn.publish(topic, payload)
+            stream.sent(mid, now)
+            self._by_mid[mid] = stream
 
     def _advance(self, store: Store, cursor: int) -> int:
         """Move the durable cursor below the oldest unacknowledged event; update the stats."""
@@ -431,7 +387,7 @@ class Publisher:
         if self.on_status is not None:
             self.on_status(text)
 
-    def _status(self, store: Store, streams: Iterable[_Stream]) -> None:
+    def _status(self, store: Store, streams: Iterable[ParticipantQueue]) -> None:
         """A status event (link, backlog) for each of these participants."""
         backlog = max(0, store.last_positions()["events"] - max(self._cursor, 0))
         link = "connected" if self._connected else f"down ({self._error or 'connecting'})"

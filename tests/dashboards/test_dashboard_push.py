@@ -166,9 +166,9 @@ def test_missing_token_unreachable_grafana_and_bad_url(
     err = capsys.readouterr().err
     assert "--grafana-url: no credentials in the URL" in err and "s3cr" not in err
     assert main(["dashboards", "push", "--grafana-url", "http://grafana:99999"]) == 2
-    assert "--grafana-url must be http(s)://host" in capsys.readouterr().err
+    assert "--grafana-url: must be http(s)://host" in capsys.readouterr().err
     assert main(["dashboards", "push", "--grafana-url", "grafana:3000"]) == 2
-    assert "--grafana-url must be http(s)://host" in capsys.readouterr().err
+    assert "--grafana-url: must be http(s)://host" in capsys.readouterr().err
     empty = tmp_path / "empty"
     empty.write_text("")
     assert (

@@ -17,7 +17,9 @@ from pathlib import Path
 import pytest
 
 from stresstrack.cli import main
+from stresstrack.errors import SettingError, StressTrackError
 from stresstrack.events import Beat, validate_participant_id
+from stresstrack.outputs import check_output
 from stresstrack.pipeline.results import Session
 from stresstrack.store.sqlite import Store
 
@@ -92,6 +94,26 @@ def test_existing_outputs_are_replaced_only_with_force(
     assert out.read_text(encoding="utf-8").startswith("time,participant")
 
 
+def test_output_errors_name_settings_and_the_cli_names_their_options(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The library says which setting to change ("output file", "replace existing files"),
+    without a flag; ``export`` names ``--out`` and ``--force`` (issue 17)."""
+    db = _store(tmp_path / "s.db")
+    out = tmp_path / "sessions.csv"
+    out.write_text("precious\n", encoding="utf-8")
+    with pytest.raises(SettingError) as same:
+        check_output(db, force=True, inputs=[db])
+    with pytest.raises(StressTrackError) as exists:
+        check_output(out, force=False)
+    assert (same.value.setting, exists.value.setting) == ("output file", "replace existing files")
+    assert "--" not in str(same.value) + str(exists.value)
+    assert main(["export", str(db), "--table", "sessions", "--out", str(db)]) == 2
+    assert f"--out: {db}: that is the input" in capsys.readouterr().err
+    assert main(["export", str(db), "--table", "sessions", "--out", str(out)]) == 2
+    assert capsys.readouterr().err.rstrip().endswith("allow replacing existing files (--force)")
+
+
 def test_demo_never_replaces_a_collected_store(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -99,7 +121,9 @@ def test_demo_never_replaces_a_collected_store(
     collected = _store(tmp_path / "stresstrack.db")
     before = collected.read_bytes()
     assert main(["demo", "--out", str(tmp_path), "--participants", "1"]) == 2
-    assert "already exists; use --force" in capsys.readouterr().err
+    assert "already exists; name another file, or allow replacing existing files (--force)" in (
+        capsys.readouterr().err
+    )
     assert collected.read_bytes() == before
 
 

@@ -11,10 +11,11 @@ import pytest
 from mqtt_link import ProcessWorker, wait_until, worker_events, worker_tables
 from servers import MosquittoServer
 
-from stresstrack.cli import main
+from stresstrack.cli import error_text, main
+from stresstrack.errors import SettingError
 from stresstrack.events import Event
 from stresstrack.store.sqlite import Store
-from stresstrack.transport.mqtt import PASSWORD_ENV
+from stresstrack.transport.mqtt import PASSWORD_ENV, Broker
 from stresstrack.transport.publisher import PUBLISHER_DEVICE
 
 pytestmark = pytest.mark.mqtt
@@ -98,3 +99,14 @@ def test_a_password_without_a_user_is_an_error(
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert "password is set but no --mqtt-user" in err and "hunter22" not in err
+
+
+def test_a_bad_ca_file_names_the_setting_and_the_cli_its_option(tmp_path: Path) -> None:
+    """A CA file that is no PEM: the library names the setting ("MQTT CA file"), the command
+    line's error text the option (``--mqtt-ca``) (issue 17)."""
+    ca = tmp_path / "ca.pem"
+    ca.write_text("not a certificate\n", encoding="utf-8")
+    with pytest.raises(SettingError) as err:
+        Broker("h", tls=True, ca_file=ca).tls_context()
+    assert err.value.setting == "MQTT CA file" and "--" not in str(err.value)
+    assert error_text(err.value).startswith(f"--mqtt-ca: {ca}: cannot load it")

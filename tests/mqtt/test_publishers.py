@@ -279,11 +279,14 @@ def test_key_file_problems_are_clear_errors(
     write_keys(path, {"p1": "cd" * 32})
     assert read_keys(path) == {"p1": "cd" * 32}
     path.chmod(0o644)
-    with pytest.raises(KeyFileError, match="readable by others"):
+    with pytest.raises(KeyFileError, match="readable by others") as library:
         read_keys(path)
+    # The library names the setting, the command line the option that sets it (issue 17).
+    assert library.value.setting == "message key file" and "--" not in str(library.value)
     argv = ["pipeline", "--subscribe", "mqtt://h", "--store", str(tmp_path / "w.db")]
     assert main([*argv, "--mqtt-keys", str(path)]) == 2
     err = capsys.readouterr().err
+    assert f"--mqtt-keys: {path}: readable by others" in err
     assert "chmod 600" in err and "cd" * 32 not in err and "Traceback" not in err
     assert not (tmp_path / "w.db").exists()
     path.chmod(0o600)

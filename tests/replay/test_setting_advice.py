@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 import pytest
@@ -35,17 +36,21 @@ def test_a_library_import_error_names_no_flag_but_the_cli_names_the_option(
 
 def test_every_named_setting_maps_to_an_option_of_the_cli() -> None:
     """Each option the table names is a real option of some ``stresstrack`` command."""
+    assert "--grafana-url" in OPTION_OF_SETTING.values()  # an option of ``dashboards push``
     from stresstrack.cli import build_parser
 
-    parser = build_parser()
-    subparsers = next(a for a in parser._actions if a.choices and isinstance(a.choices, dict))
-    assert isinstance(subparsers.choices, dict)
-    known = {
-        flag
-        for sub in subparsers.choices.values()
-        for action in sub._actions
-        for flag in action.option_strings
-    }
+    def flags(parser: argparse.ArgumentParser) -> set[str]:
+        """The options of ``parser`` and of its subcommands (``dashboards push``) at any depth."""
+        found: set[str] = set()
+        for action in parser._actions:
+            found.update(action.option_strings)
+            if isinstance(action.choices, dict):
+                for sub in action.choices.values():
+                    if isinstance(sub, argparse.ArgumentParser):
+                        found |= flags(sub)
+        return found
+
+    known = flags(build_parser())
     assert set(OPTION_OF_SETTING.values()) <= known
 
 

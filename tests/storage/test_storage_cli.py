@@ -121,7 +121,7 @@ def test_token_is_never_printed_or_logged(
         f"InfluxDB unreachable, {queued} points queued in {store} (connection refused)"
         in unreachable.err
     )
-    assert "stresstrack sync" in unreachable.err
+    assert f"stresstrack sync {store} --influx-url {dead_url}" in unreachable.err
     sync = ["sync", str(store), "--influx-wait", "0.5"]
     assert main([*sync, *_influx_args(influx_adapter.url, influx_db)]) == 1
     assert (

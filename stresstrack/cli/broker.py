@@ -1,4 +1,5 @@
-"""Command-line options of the MQTT link, shared by ``collect --publish`` and ``pipeline``."""
+"""Command-line options of the MQTT link, shared by ``collect --publish`` and ``pipeline``
+(the library side is :mod:`stresstrack.transport`)."""
 
 from __future__ import annotations
 
