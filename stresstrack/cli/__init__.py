@@ -40,6 +40,7 @@ OPTION_OF_SETTING: dict[str, str] = {
     "message key file to update": "--out",
     "MQTT CA file": "--mqtt-ca",
     "Grafana URL": "--grafana-url",
+    "Kubios folder": "--kubios",
 }
 
 

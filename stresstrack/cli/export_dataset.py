@@ -65,7 +65,9 @@ def run_dataset(args: argparse.Namespace) -> int:
             # One file per participant: an earlier export (or a store) there is replaced
             # only with --force, and a store never.
             for pid in [args.participant] if args.participant else store.participants():
-                check_output(kubios_path(args.kubios, pid), force=args.force, option="--kubios")
+                check_output(
+                    kubios_path(args.kubios, pid), force=args.force, setting="Kubios folder"
+                )
             files = export_kubios(store, args.kubios, args.participant)
             print(f"wrote {len(files)} Kubios RR files to {args.kubios}")
     return 0

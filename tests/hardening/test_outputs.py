@@ -194,7 +194,9 @@ def test_kubios_export_never_replaces_a_store_or_an_earlier_export(
     assert target.read_bytes() == before
     target.write_text("an earlier export\n", encoding="utf-8")
     assert main(["export", str(db), "--kubios", str(folder)]) == 2
-    assert "already exists; use --force" in capsys.readouterr().err
+    assert "already exists; name another file, or allow replacing existing files (--force)" in (
+        capsys.readouterr().err
+    )
     assert target.read_text(encoding="utf-8") == "an earlier export\n"
     assert main(["export", str(db), "--kubios", str(folder), "--force"]) == 0
     assert target.read_text(encoding="utf-8").startswith("# stresstrack RR export")
