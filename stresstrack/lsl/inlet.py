@@ -11,13 +11,10 @@
   ``unit``, as in XDF files). Sampled signals are cut into the same 1 s chunks as the CSV
   replay, at the stream's nominal rate.
 
-End of a stream: liblsl reports a sender that closed its stream (``LostError``) only once the
-TCP session breaks, which it does not always notice (the receiver can sit waiting on a session
-whose outlet is gone, e.g. with liblsl 1.17.4 of pylsl 1.18.1). So an inlet that has received
-nothing for :data:`SILENT_S` asks the network whether its stream (by its unique ``uid``) is still
-advertised; a stream not found :data:`MISSES_CLOSED` times in a row is taken as closed
-(:class:`StreamWatch`). A silent stream that is still advertised, such as a marker stream
-between markers or a sender that paused, stays open.
+End of a stream: liblsl's ``LostError``, or, since liblsl does not always notice a sender that
+has gone, :class:`~stresstrack.lsl.watch.StreamWatch`: a stream that is silent and no longer
+advertised on the network. A silent stream that is still advertised (a marker stream between
+markers, a sender that paused) stays open.
 
 Time: inlets ask liblsl for clock synchronisation (``proc_clocksync``), so the sender's time
 stamps arrive on this computer's LSL clock, corrected by the measured clock offset; an anchor
@@ -46,6 +43,7 @@ from stresstrack.events import (
     MarkerAction,
     WaveformKind,
 )
+from stresstrack.lsl.watch import StreamWatch
 from stresstrack.replay.chunks import SampleChunker, eda_maker, waveform_maker
 from stresstrack.replay.csv_generic import CHUNK_S
 from stresstrack.replay.xdf import _UNIT_SCALE, classify_stream, parse_marker
@@ -55,7 +53,6 @@ __all__ = [
     "MarkerInlet",
     "MarkerRule",
     "SourceInlet",
-    "StreamWatch",
     "marker_from_text",
     "open_inlet",
     "parse_marker_rule",
@@ -68,9 +65,6 @@ __all__ = [
 NS: Final = 1_000_000_000
 PULL_TIMEOUT_S: Final = 0.2  # how long one pull waits for data (bounds the reaction to stop)
 OPEN_TIMEOUT_S: Final = 10.0  # how long opening an inlet and reading its header may take
-SILENT_S: Final = 2.0  # received nothing this long: is the stream still on the network?
-RESOLVE_S: Final = 2.0  # how long one such question waits for the stream's answer
-MISSES_CLOSED: Final = 2  # unanswered questions in a row that mean the sender has gone
 _SIGNALS: Final = ("rr", "hr", "ecg", "ppg", "eda")
 
 
@@ -158,55 +152,6 @@ def _full_info(inlet: Any) -> Any:
         return inlet.info(timeout=OPEN_TIMEOUT_S)
     except (LslTimeout, LostError) as exc:
         raise LslError(f"the LSL stream's sender did not send its header: {exc}") from None
-
-
-class StreamWatch:
-    """Tells a sender that has gone from a stream that is only silent (see the top).
-
-    ``heard()`` after each received chunk; ``gone()`` after a pull that received nothing:
-    once the stream has been silent ``silent_s``, it looks the stream up by ``uid`` (blocking
-    up to ``resolve_s``, so call it from the inlet's thread) and is True after ``misses``
-    look-ups in a row that did not find it. ``why`` says how the stream ended.
-    """
-
-    def __init__(
-        self,
-        uid: str,
-        *,
-        silent_s: float = SILENT_S,
-        resolve_s: float = RESOLVE_S,
-        misses: int = MISSES_CLOSED,
-    ) -> None:
-        self.predicate = f"uid='{uid}'"
-        self.silent_s = silent_s
-        self.resolve_s = resolve_s
-        self.misses = misses
-        self.why = ""
-        self.lookups = 0  # made so far
-        self._missed = 0
-        self._last = time.monotonic()
-
-    def heard(self) -> None:
-        self._last = time.monotonic()
-        self._missed = 0
-
-    def gone(self) -> bool:
-        import pylsl
-
-        silent = time.monotonic() - self._last
-        if silent < self.silent_s:
-            return False
-        found = pylsl.resolve_bypred(self.predicate, 1, self.resolve_s)
-        self.lookups += 1
-        self._last = time.monotonic()  # the next look-up after another silent_s
-        self._missed = 0 if found else self._missed + 1
-        if self._missed < self.misses:
-            return False
-        self.why = (
-            f"silent for {silent:.0f} s and no longer on the network ({self.misses} look-ups); "
-            "its sender has gone"
-        )
-        return True
 
 
 def _channels(full_info: Any) -> list[tuple[str, str]]:
