@@ -67,6 +67,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.set_defaults(run=run)
 
 
+def _say(text: str) -> None:
+    stamp = time.strftime("%H:%M:%S")
+    print(f"{stamp} {text}", flush=True)
+
+
 def run(args: argparse.Namespace) -> int:
     from stresstrack.transport.worker import Worker
 
@@ -78,25 +83,6 @@ def run(args: argparse.Namespace) -> int:
     if not args.status_every > 0:
         raise StressTrackError("--status-every must be more than 0 seconds")
     store_path: Path = args.store
-    with Store(store_path):
-        pass  # created before the InfluxDB replica starts following it
-
-    def say(text: str) -> None:
-        stamp = time.strftime("%H:%M:%S")
-        print(f"{stamp} {text}", flush=True)
-
-    worker = Worker(
-        store_path,
-        broker,
-        index=index,
-        count=count,
-        config=pipeline_config(args),
-        client_id=args.mqtt_client_id,
-        status_every_s=args.status_every,
-        on_status=say,
-        pipeline_factory=lambda config: lsl_pipeline(args, config),
-        keys=keys,
-    )
     stop = threading.Event()
     reason = ["stopped"]
 
@@ -106,9 +92,25 @@ def run(args: argparse.Namespace) -> int:
         reason[0] = f"{signal.Signals(signum).name} received"
         stop.set()
 
+    # Installed before anything slow (the store, the pipeline's warm-up): a SIGTERM from now
+    # on stops the worker cleanly (Worker.run returns at once when stop is already set).
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
-        say(
+        with Store(store_path):
+            pass  # created before the InfluxDB replica starts following it
+        worker = Worker(
+            store_path,
+            broker,
+            index=index,
+            count=count,
+            config=pipeline_config(args),
+            client_id=args.mqtt_client_id,
+            status_every_s=args.status_every,
+            on_status=_say,
+            pipeline_factory=lambda config: lsl_pipeline(args, config),
+            keys=keys,
+        )
+        _say(
             f"worker {index}/{count}: {broker.describe()} -> {store_path} "
             f"(client {worker.client_id}; Ctrl-C to stop)"
         )

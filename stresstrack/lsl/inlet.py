@@ -11,6 +11,11 @@
   ``unit``, as in XDF files). Sampled signals are cut into the same 1 s chunks as the CSV
   replay, at the stream's nominal rate.
 
+End of a stream: liblsl's ``LostError``, or, since liblsl does not always notice a sender that
+has gone, :class:`~stresstrack.lsl.watch.StreamWatch`: a stream that is silent and no longer
+advertised on the network. A silent stream that is still advertised (a marker stream between
+markers, a sender that paused) stays open.
+
 Time: inlets ask liblsl for clock synchronisation (``proc_clocksync``), so the sender's time
 stamps arrive on this computer's LSL clock, corrected by the measured clock offset; an anchor
 read once at start (LSL clock and wall clock together) turns them into UTC.
@@ -38,6 +43,7 @@ from stresstrack.events import (
     MarkerAction,
     WaveformKind,
 )
+from stresstrack.lsl.watch import StreamWatch
 from stresstrack.replay.chunks import SampleChunker, eda_maker, waveform_maker
 from stresstrack.replay.csv_generic import CHUNK_S
 from stresstrack.replay.xdf import _UNIT_SCALE, classify_stream, parse_marker
@@ -58,6 +64,7 @@ __all__ = [
 
 NS: Final = 1_000_000_000
 PULL_TIMEOUT_S: Final = 0.2  # how long one pull waits for data (bounds the reaction to stop)
+OPEN_TIMEOUT_S: Final = 10.0  # how long opening an inlet and reading its header may take
 _SIGNALS: Final = ("rr", "hr", "ecg", "ppg", "eda")
 
 
@@ -132,8 +139,19 @@ def open_inlet(info: Any) -> Any:
     inlet = pylsl.StreamInlet(
         info, max_buflen=360, recover=False, processing_flags=pylsl.proc_clocksync
     )
-    inlet.open_stream(timeout=10.0)
+    inlet.open_stream(timeout=OPEN_TIMEOUT_S)
     return inlet
+
+
+def _full_info(inlet: Any) -> Any:
+    """The stream's full header; a clear error if the sender does not answer in time."""
+    from pylsl.util import LostError
+    from pylsl.util import TimeoutError as LslTimeout
+
+    try:
+        return inlet.info(timeout=OPEN_TIMEOUT_S)
+    except (LslTimeout, LostError) as exc:
+        raise LslError(f"the LSL stream's sender did not send its header: {exc}") from None
 
 
 def _channels(full_info: Any) -> list[tuple[str, str]]:
@@ -209,7 +227,9 @@ class MarkerInlet:
         self.ids = ids
         self.rules = dict(rules)
         self.clock = clock
-        self.name = str(inlet.info().name())
+        info = _full_info(inlet)
+        self.name = str(info.name())
+        self.watch = StreamWatch(str(info.uid()))
 
     def marker(self, text: str, lsl_s: float) -> Marker | None:
         return marker_from_text(
@@ -234,9 +254,10 @@ class SourceInlet:
     def __init__(
         self, inlet: Any, ids: EventIds, clock: LslClock, *, unit: str = "", channel: str = ""
     ) -> None:
-        info = inlet.info()
+        info = _full_info(inlet)
         self.inlet = inlet
         self.name = str(info.name())
+        self.watch = StreamWatch(str(info.uid()))
         self.ids = ids
         self.clock = clock
         channels = _channels(info)
@@ -300,14 +321,19 @@ Converter = MarkerInlet | SourceInlet
 
 
 def pull(conv: Converter, timeout_s: float = PULL_TIMEOUT_S) -> list[Event] | None:
-    """Events of what arrived within ``timeout_s``; None once the sender is gone."""
+    """Events of what arrived within ``timeout_s``; None once the sender is gone (liblsl
+    says so, or its :class:`StreamWatch` does; ``conv.watch.why`` says which)."""
     from pylsl.util import LostError
 
     try:
         samples, stamps = conv.inlet.pull_chunk(timeout=timeout_s, max_samples=4096)
     except LostError:
+        conv.watch.why = "closed by its sender"
         return None
-    return conv.convert(samples, stamps) if samples else []
+    if samples:
+        conv.watch.heard()
+        return conv.convert(samples, stamps)
+    return None if conv.watch.gone() else []
 
 
 async def pump(
@@ -320,7 +346,7 @@ async def pump(
     while not stop.is_set():
         events = await asyncio.to_thread(pull, conv)
         if events is None:
-            say(f"LSL stream {conv.name!r} closed by its sender")
+            say(f"LSL stream {conv.name!r} {conv.watch.why}")
             break
         if events:
             emit(events)

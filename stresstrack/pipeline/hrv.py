@@ -197,12 +197,15 @@ def baevsky_si(rr_ms: FloatArray) -> float:
     """Baevsky's stress index: AMo (%) / (2 · Mo (s) · MxDMn (s)), 50 ms histogram bins.
 
     Mo is the centre of the most populated bin (bins aligned on multiples of 50 ms), AMo the
-    share of intervals in it, MxDMn the range of the intervals.
+    share of intervals in it, MxDMn the range of the intervals. Intervals are binned to the
+    microsecond: beats of a sampled signal fall on its sample grid (4 ms at 250 Hz), so
+    intervals often sit exactly on a bin edge, and nanoseconds of float noise from the time
+    stamps (LSL's clock offset, times read as float seconds) must not flip their bin.
 
     >>> round(baevsky_si(np.array([800.0] * 6 + [850.0] * 3 + [700.0])), 2)
     242.42
     """
-    bins = np.floor(rr_ms / SI_BIN_MS).astype(np.int64)
+    bins = np.floor(np.round(rr_ms, 3) / SI_BIN_MS).astype(np.int64)
     values, counts = np.unique(bins, return_counts=True)
     top = int(np.argmax(counts))  # ties: the shortest interval bin, as np.argmax takes the first
     mode_s = (values[top] + 0.5) * SI_BIN_MS / 1000.0

@@ -47,6 +47,9 @@ log = logging.getLogger(__name__)
 NEVER_EXPIRES: Final = 0xFFFF_FFFF
 KEEPALIVE_S: Final = 20  # a silently dead link is noticed after 1.5 x this
 QOS: Final = 1
+# paho's loop_stop() joins its network thread without a timeout; a thread stuck in a
+# (re)connection (a TLS handshake or name lookup that never answers) would hold the process.
+STOP_S: Final = 10.0
 
 
 def drain_states(
@@ -199,14 +202,22 @@ class Connection:
         self._client.loop_start()
 
     def stop(self) -> None:
-        """Disconnect (a persistent session stays on the broker) and end paho's thread."""
+        """Disconnect (a persistent session stays on the broker) and end paho's thread,
+        waiting :data:`STOP_S` at most (it is a daemon thread: one left behind does not keep
+        the process alive)."""
         if not self._started:
             return
         with self._lock:
             self._generation += 1
             self._stopping = True
         self._client.disconnect()
-        self._client.loop_stop()
+        stopper = threading.Thread(target=self._client.loop_stop, name="mqtt-stop", daemon=True)
+        stopper.start()
+        stopper.join(STOP_S)
+        if stopper.is_alive():
+            log.warning(
+                "MQTT %s: the network thread did not end within %g s", self.client_id, STOP_S
+            )
         with self._lock:
             self._connected = False
 

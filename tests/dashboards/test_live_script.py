@@ -50,7 +50,7 @@ def test_term_reaches_every_collector(tmp_path: Path) -> None:
         "STRESSTRACK_PARTICIPANTS": "p1 p2 p3",
     }
     live = subprocess.Popen(["dash", str(LIVE)], env=env)
-    deadline = time.monotonic() + 60  # a busy CI machine: generous
+    deadline = time.monotonic() + 120  # a busy 2-core machine
     while len(list(tmp_path.glob("*.pid"))) < 3:
         assert time.monotonic() < deadline, "the collectors did not start"
         assert live.poll() is None
@@ -58,9 +58,9 @@ def test_term_reaches_every_collector(tmp_path: Path) -> None:
     pids = [int(p.read_text()) for p in tmp_path.glob("*.pid")]
     try:
         live.send_signal(signal.SIGTERM)
-        assert live.wait(timeout=60) == 0
+        assert live.wait(timeout=120) == 0
         assert sorted(p.name for p in tmp_path.glob("*.term")) == sorted(f"{p}.term" for p in pids)
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 120
         while any(_alive(p) for p in pids):
             assert time.monotonic() < deadline, "a collector outlived live.sh"
             time.sleep(0.05)

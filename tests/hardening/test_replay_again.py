@@ -87,8 +87,8 @@ def test_a_killed_parallel_replay_leaves_no_workers_and_no_temporary_stores(
         parts = list(tmp_path.glob(".o.db.parts-*"))
         assert parts and len(workers) >= 2, "the parallel replay did not start its workers"
         os.kill(replay.pid, signal.SIGKILL)
-        replay.wait(30)
-        deadline = time.monotonic() + 30
+        replay.wait(120)
+        deadline = time.monotonic() + 120  # the orphaned workers notice and clean up
         while time.monotonic() < deadline and not (
             all(_gone(w) for w in workers) and not list(tmp_path.glob(".o.db.parts-*"))
         ):

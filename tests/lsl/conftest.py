@@ -14,5 +14,11 @@ import tempfile
 from pathlib import Path
 
 _CFG = Path(tempfile.mkdtemp(prefix="stresstrack-lsl-")) / "lsl_api.cfg"
-_CFG.write_text("[multicast]\nResolveScope = machine\n\n[lab]\nKnownPeers = {127.0.0.1}\n")
+# PortRange: each outlet takes a port from BasePort on, and a KnownPeers query asks only the
+# ports of the range (liblsl's default 32); with the outlets of other test runs on the same
+# machine, later outlets got ports outside it and were never resolved (2 runs at once, here).
+_CFG.write_text(
+    "[multicast]\nResolveScope = machine\n\n[lab]\nKnownPeers = {127.0.0.1}\n\n"
+    "[ports]\nPortRange = 256\n"
+)
 os.environ["LSLAPICFG"] = str(_CFG)

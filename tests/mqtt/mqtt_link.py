@@ -128,7 +128,7 @@ class ThreadWorkers:
         for t in self.threads:
             t.start()
         for w in self.workers:
-            assert w.ready.wait(20), f"worker {w.index} did not connect"
+            assert w.ready.wait(120), f"worker {w.index} did not connect"
         return self
 
     def stop(self) -> None:
@@ -164,7 +164,7 @@ class ProcessWorker:
             )
         return self
 
-    def wait_connected(self, timeout: float = 30.0, times: int = 1) -> None:
+    def wait_connected(self, timeout: float = 120.0, times: int = 1) -> None:
         deadline = time.monotonic() + timeout
         while self.output().count(": connected") < times:
             assert self.proc is not None and self.proc.poll() is None, self.output()

@@ -48,7 +48,7 @@ def test_three_collectors_two_workers_exactly_once_in_order(
     workers = ThreadWorkers(tmp_path, broker_of(broker), 2).start()
     try:
         with running(collectors):
-            wait_until(lambda: all_delivered(collectors, workers.paths), 60, "delivery")
+            wait_until(lambda: all_delivered(collectors, workers.paths), 120, "delivery")
     finally:
         workers.stop()
     assert_exactly_once_in_order(collectors, workers.paths)
@@ -76,12 +76,12 @@ def test_broker_stopped_and_restarted_mid_run(
     workers = ThreadWorkers(tmp_path, broker_of(broker), 2).start()
     try:
         with running(collectors):
-            wait_until(lambda: collectors[0].share_written() > 0.3, 30, "a third of the data")
+            wait_until(lambda: collectors[0].share_written() > 0.3, 120, "a third of the data")
             broker.stop()
             stopped_at = collectors[0].share_written()
             time.sleep(3.0)
             broker.start()
-            wait_until(lambda: all_delivered(collectors, workers.paths), 60, "delivery")
+            wait_until(lambda: all_delivered(collectors, workers.paths), 120, "delivery")
     finally:
         workers.stop()
     assert stopped_at < 0.9, "the outage must happen while data is still being collected"
@@ -109,13 +109,13 @@ def test_events_wait_in_the_store_until_a_worker_subscribes(
         c.start()
     for c in collectors:
         c.join_feeder()
-    wait_until(lambda: all(c.publisher.stats().retries > 0 for c in collectors), 20, "refusals")
+    wait_until(lambda: all(c.publisher.stats().retries > 0 for c in collectors), 120, "refusals")
     for c in collectors:
         s = c.publisher.stats()
         assert s.backlog_events > 0 and "no worker subscribed" in s.waiting_for
     workers = ThreadWorkers(tmp_path, broker_of(broker), 2).start()
     try:
-        wait_until(lambda: all_delivered(collectors, workers.paths), 60, "delivery")
+        wait_until(lambda: all_delivered(collectors, workers.paths), 120, "delivery")
     finally:
         for c in collectors:
             c.publisher.stop()
@@ -132,7 +132,7 @@ def test_worker_restarted_in_process_gets_what_it_missed(
     collectors = collectors_for(study, tmp_path, broker, chunk=100, every_s=0.03)
     workers = ThreadWorkers(tmp_path, broker_of(broker), 2).start()
     with running(collectors):
-        wait_until(lambda: collectors[0].share_written() > 0.3, 30, "a third of the data")
+        wait_until(lambda: collectors[0].share_written() > 0.3, 120, "a third of the data")
         workers.stops[0].set()
         workers.threads[0].join(60)
         first = workers.workers[0].stats()
@@ -141,7 +141,7 @@ def test_worker_restarted_in_process_gets_what_it_missed(
         workers.workers[0], workers.stops[0] = again.workers[0], again.stops[0]
         workers.threads[0] = threading.Thread(target=again.workers[0].run, args=(again.stops[0],))
         workers.threads[0].start()
-        wait_until(lambda: all_delivered(collectors, workers.paths), 60, "delivery")
+        wait_until(lambda: all_delivered(collectors, workers.paths), 120, "delivery")
     workers.stop()
     assert first.events > 0
     assert_exactly_once_in_order(collectors, workers.paths)

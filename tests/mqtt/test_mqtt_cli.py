@@ -42,14 +42,14 @@ def test_collect_simulate_publish_into_a_pipeline_worker(
         command = [sys.executable, "-m", "stresstrack", "collect", "--simulate"]
         command += ["--participant", "sim-042", "--store", str(collector)]
         command += ["--duration", "16", "--publish", url, *WINDOWS]
-        collect = subprocess.run(command, capture_output=True, text=True, timeout=120)
+        collect = subprocess.run(command, capture_output=True, text=True, timeout=300)
         assert collect.returncode == 0, collect.stderr
         sent = _events(collector)
 
         def delivered() -> bool:
             return len(worker_events([worker.store])[0].get("sim-042", [])) >= len(sent)
 
-        wait_until(delivered, 30, "delivery")
+        wait_until(delivered, 120, "delivery")
         assert worker.terminate() == 0
     finally:
         worker.cleanup()

@@ -18,7 +18,7 @@ from stresstrack.lsl.streams import STRESS_CHANNELS
 pytestmark = pytest.mark.mqtt
 WINDOWS = ["--hrv-window", "10", "--eda-window", "10", "--baseline", "10"]
 WINDOWS += ["--hop", "5", "--slow-hop", "5"]
-DEADLINE_S = 60.0
+DEADLINE_S = 120.0  # generous: a busy 2-core machine (CI)
 
 
 @pytest.mark.slow

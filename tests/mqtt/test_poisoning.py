@@ -64,7 +64,7 @@ def test_one_bad_message_never_stops_the_worker(
         good = [("beat", T0 + k * 800_000_000, {"rr_ms": 800.0}) for k in range(1, 151)]
         sender.send(topic, _message(seq, good))  # type: ignore[arg-type]
         n = len(POISON) + 1
-        wait_until(lambda: workers.workers[0].stats().messages == n, 30, f"{n} messages")
+        wait_until(lambda: workers.workers[0].stats().messages == n, 120, f"{n} messages")
     finally:
         workers.stop()
     with Store(workers.paths[0], readonly=True) as store:

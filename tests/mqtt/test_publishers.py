@@ -75,7 +75,7 @@ class WorkerThread:
 
     def __enter__(self) -> Worker:
         self.thread.start()
-        assert self.worker.ready.wait(20), "worker did not connect"
+        assert self.worker.ready.wait(120), "worker did not connect"
         return self.worker
 
     def __exit__(self, *exc: object) -> None:
@@ -148,7 +148,7 @@ def test_stranger_is_quarantined_legitimate_collector_stored(
         publisher = Publisher(collector_db, plain, backoff=FAST, keys={"p-legit": keys["p-legit"]})
         publisher.start()
         try:
-            wait_until(lambda: len(stored(worker_db, "p-legit")) >= len(legit), 30, "the beats")
+            wait_until(lambda: len(stored(worker_db, "p-legit")) >= len(legit), 120, "the beats")
         finally:
             publisher.close(0)
         assert worker.stats().rejected == 2
@@ -220,7 +220,7 @@ def run_acl_case(tmp_path: Path, server: MosquittoServer, passwords: dict[str, s
             lab_a.send(*batch_to_payload("lab-a", 0, 0, rows(tmp_path, "own", own)))
         finally:
             lab_a.conn.stop()
-        wait_until(lambda: worker.stats().events >= len(own), 30, "lab-a's own beats")
+        wait_until(lambda: worker.stats().events >= len(own), 120, "lab-a's own beats")
         assert worker.stats().messages == 1, "the broker passed on the other participant's data"
     assert len(stored(worker_db, "p-legit")) == len(own)
     assert stored(worker_db, "p-other") == []
@@ -251,7 +251,7 @@ def test_commands_sign_and_check(tmp_path: Path, broker: MosquittoServer, study_
         command += ["--no-consent-check", "--store", str(collector), "--duration", "8"]
         command += ["--publish", url, "--mqtt-keys", str(keys_file)]
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-        collect = subprocess.run(command, capture_output=True, text=True, timeout=120, env=env)
+        collect = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)
         assert collect.returncode == 0, collect.stderr
         with Store(collector, readonly=True) as store:
             sent = list(store.iter_events())
@@ -259,7 +259,7 @@ def test_commands_sign_and_check(tmp_path: Path, broker: MosquittoServer, study_
         def delivered() -> bool:
             return len(worker_events([worker.store])[0].get("p-legit", [])) >= len(sent)
 
-        wait_until(delivered, 30, "delivery")
+        wait_until(delivered, 120, "delivery")
         assert worker.terminate() == 0
     finally:
         worker.cleanup()

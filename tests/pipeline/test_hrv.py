@@ -113,6 +113,18 @@ def test_baevsky_si_by_hand() -> None:
     assert f["baevsky_si_sqrt"] == pytest.approx(math.sqrt(f["baevsky_si"]))
 
 
+def test_baevsky_si_bins_do_not_flip_on_nanoseconds() -> None:
+    """Beats on a 250 Hz sample grid give intervals on 50 ms bin edges (225 samples = 900 ms);
+    the same beats with times a few tens of nanoseconds off (a CSV's float seconds, LSL's clock
+    offset) are the same histogram: 900 ms ×4 and 850 ms ×2 give Mo = 0.925 s, AMo = 4/6,
+    MxDMn = 0.050 s, SI = 66.67 / (2 · 0.925 · 0.050) = 720.7... either way."""
+    exact = np.array([900.0, 900.0, 850.0, 900.0, 850.0, 900.0])
+    noisy = exact + np.array([-3.4e-5, 2.1e-5, -1.0e-5, -2.0e-6, 3.0e-5, -3.3e-5])
+    expected = (4 / 6 * 100) / (2 * 0.925 * 0.050)
+    assert baevsky_si(exact) == pytest.approx(expected)
+    assert baevsky_si(noisy) == pytest.approx(expected, rel=1e-5)
+
+
 def test_pns_sns_at_population_norms_are_zero_and_move_the_right_way() -> None:
     norm = {"mean_rr_ms": 926.0, "rmssd_ms": 42.0, "sd1_ms": 29.7, "mean_hr_bpm": 65.0,
             "baevsky_si_sqrt": 10.0, "sd2_ms": 63.9}  # fmt: skip

@@ -38,7 +38,7 @@ def _mark(store: Path, action: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         _stresstrack("mark", action, "--participant", "p-01", "--kind", "self-care",
                      "--mode", "solo", "--label", "serum", "--store", str(store)),
-        capture_output=True, text=True, timeout=60,
+        capture_output=True, text=True, timeout=180,
     )  # fmt: skip
 
 
