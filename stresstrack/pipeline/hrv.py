@@ -55,6 +55,7 @@ __all__ = [
     "hrv_nonlinear",
     "hrv_time",
     "smoothness_priors_detrend",
+    "welch_window",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -324,11 +325,27 @@ def _kubios_lambda(fs: float) -> float:
     return KUBIOS_LAMBDA * (fs / INTERPOLATION_HZ) ** 2
 
 
+@functools.lru_cache(maxsize=16)
+def welch_window(name: str, n: int) -> FloatArray:
+    """``scipy.signal.get_window(name, n)``, computed once per (name, length) and read-only:
+    ``welch`` given this array computes what it computes given the name, without designing
+    the window again for every call.
+
+    >>> w = welch_window("hann", 8)
+    >>> bool(np.array_equal(w, scipy.signal.get_window("hann", 8)))
+    True
+    """
+    window: FloatArray = np.asarray(scipy.signal.get_window(name, n), dtype=np.float64)
+    window.setflags(write=False)
+    return window
+
+
 def _welch(signal: FloatArray, fs: float) -> tuple[FloatArray, FloatArray]:
     nperseg = min(signal.size, round(WELCH_SEGMENT_S * fs))
     freq, power = scipy.signal.welch(
-        signal, fs=fs, window="hann", nperseg=nperseg, noverlap=int(nperseg * WELCH_OVERLAP),
-        nfft=max(nperseg, round(300 * fs)), detrend=False, scaling="density", average="mean",
+        signal, fs=fs, window=welch_window("hann", nperseg), nperseg=nperseg,
+        noverlap=int(nperseg * WELCH_OVERLAP), nfft=max(nperseg, round(300 * fs)),
+        detrend=False, scaling="density", average="mean",
     )  # fmt: skip
     keep = freq <= HF_BAND[1]
     return freq[keep], power[keep]

@@ -105,10 +105,13 @@ def beat_window(
         np.abs(reach - rec_s[:-1]) <= MAX_BEAT_GAP_S
     )
     # Chain times: each run of successive beats anchored on its last recorded beat.
-    run = np.concatenate(([0], np.cumsum(~successive)))
-    last = np.flatnonzero(np.append(run[1:] != run[:-1], True))  # last beat of each run
     cs = np.cumsum(rr) / 1000.0
-    times = cs - cs[last][run] + rec_s[last][run]
+    if successive.all():  # one run (the usual window): the same arithmetic, one anchor
+        times = cs - cs[n - 1] + rec_s[n - 1]
+    else:
+        run = np.concatenate(([0], np.cumsum(~successive)))
+        last = np.flatnonzero(np.append(run[1:] != run[:-1], True))  # last beat of each run
+        times = cs - cs[last][run] + rec_s[last][run]
     coverage = min(1.0, float(rr.sum()) * 1e6 / (end_ns - start_ns))
     return BeatWindow(
         source, times, rr, np.asarray(corrected, dtype=bool), successive, coverage,

@@ -198,9 +198,8 @@ def replay_group(
     for k, recording in enumerate(recordings):
         store = store_for(k)
         if runtime is None or runtime.store is not store:
-            runtime = Runtime(
-                store, pipeline, batch=RECORDER_BATCH, idempotent=True, checked=True
-            )  # replay_recording checks every event
+            # checked: replay_recording holds every event to the limits as it reads it
+            runtime = Runtime(store, pipeline, batch=RECORDER_BATCH, idempotent=True, checked=True)
         index = indices[k]
         report = None if progress is None else _bind(progress, index)
         results.append(

@@ -38,15 +38,21 @@ _BODY_FIELDS: Final[dict[type, tuple[str, ...]]] = {
 }
 
 
+# json.dumps(body, separators=(",", ":")) builds an encoder per call; one made once encodes
+# the same (tuples are JSON arrays, as the lists they used to be converted to).
+_ENCODE: Final = json.JSONEncoder(separators=(",", ":")).encode
+
+
 def event_to_payload(event: Event) -> tuple[str, str]:
-    """Return ``(type name, JSON of the type-specific fields)``; base fields are stored apart."""
-    body: dict[str, Any] = {}
-    for name in _BODY_FIELDS[type(event)]:
-        value = getattr(event, name)
-        if isinstance(value, tuple):
-            value = list(value)
-        body[name] = value
-    return EVENT_TYPE_NAMES[type(event)], json.dumps(body, separators=(",", ":"))
+    """Return ``(type name, JSON of the type-specific fields)``; base fields are stored apart.
+
+    >>> from stresstrack.events import EdaSamples
+    >>> event_to_payload(EdaSamples(time_ns=0, participant="p", sampling_rate=4.0,
+    ...                             values_us=(1.5, 2.0)))
+    ('eda', '{"sampling_rate":4.0,"values_us":[1.5,2.0]}')
+    """
+    body: dict[str, Any] = {name: getattr(event, name) for name in _BODY_FIELDS[type(event)]}
+    return EVENT_TYPE_NAMES[type(event)], _ENCODE(body)
 
 
 def event_from_payload(

@@ -215,3 +215,47 @@ def test_eda_quality_shares_equal_numpy_means(signal: np.ndarray) -> None:  # ty
     high = float(np.mean(signal > SATURATION_US))
     low = float(np.mean(signal < LOW_US))
     assert ("flat" in _) == (flat and high <= 0.05 and low <= 0.5)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    x=arrays(
+        np.float64, st.integers(0, 400),
+        elements=st.one_of(st.floats(-5, 5), st.sampled_from([0.0, 1.0, 1e-300])),
+    ),
+    wlen=st.one_of(st.none(), st.integers(1, 200).map(lambda k: 2 * k + 1)),
+)  # fmt: skip
+def test_peak_search_is_scipy_find_peaks_and_peak_prominences(
+    x: np.ndarray,  # type: ignore[type-arg]
+    wlen: int | None,
+) -> None:
+    """``local_maxima`` and ``prominences`` (scipy's compiled loops called directly) give
+    what ``scipy.signal.find_peaks`` and ``peak_prominences`` give, bit for bit, plateaus and
+    flat stretches included (the peak search of ``scr_peaks`` and ``ns_scr_peaks``)."""
+    import scipy.signal
+
+    from stresstrack.pipeline.eda import local_maxima, prominences
+
+    peaks = local_maxima(x)
+    assert peaks.tolist() == scipy.signal.find_peaks(x)[0].tolist()
+    assert local_maxima(-x).tolist() == scipy.signal.find_peaks(-x)[0].tolist()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # scipy warns about prominence-0 peaks: both do
+        ref = scipy.signal.peak_prominences(x, peaks, wlen=wlen)[0]
+        assert np.array_equal(prominences(x, peaks, wlen), ref)
+
+
+@pytest.mark.parametrize(("name", "n"), [("hann", 1200), ("hann", 37), ("blackman", 128)])
+def test_welch_with_the_remembered_window_equals_welch_with_its_name(name: str, n: int) -> None:
+    """scipy's ``welch`` given ``welch_window(name, n)`` returns what it returns given the
+    window's name, bit for bit (the HRV spectrum's and EDASymp's Welch estimates)."""
+    import scipy.signal
+
+    from stresstrack.pipeline.hrv import welch_window
+
+    x = np.random.default_rng(n).normal(0, 1, 3 * n)
+    options = {"fs": 4.0, "nperseg": n, "noverlap": n // 2, "nfft": 2 * n, "detrend": False}
+    f_ref, p_ref = scipy.signal.welch(x, window=name, **options)  # type: ignore[arg-type]
+    f, p = scipy.signal.welch(x, window=welch_window(name, n), **options)  # type: ignore[arg-type]
+    assert np.array_equal(f, f_ref) and np.array_equal(p, p_ref)
+    assert not welch_window(name, n).flags.writeable  # shared between calls: read-only

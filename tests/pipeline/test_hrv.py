@@ -156,3 +156,33 @@ def test_mean_and_std_are_numpys_bit_for_bit(x: np.ndarray, scale: float) -> Non
         ref_mean, ref_std = float(np.mean(x)), float(np.std(x, ddof=1))
     assert mean(x) == ref_mean or (math.isnan(mean(x)) and math.isnan(ref_mean))
     assert std1(x) == ref_std or (math.isnan(std1(x)) and math.isnan(ref_std))
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    rr=arrays(np.float64, st.integers(1, 120), elements=st.floats(300, 2000)),
+    jitter_ms=st.floats(0, 3000),
+    breaks=st.lists(st.integers(1, 119), max_size=3),
+)
+def test_beat_window_times_follow_each_run_s_last_recorded_beat(
+    rr: np.ndarray,  # type: ignore[type-arg]
+    jitter_ms: float,
+    breaks: list[int],
+) -> None:
+    """Each run of successive beats is timed by cumulating its intervals back from the run's
+    last recorded beat, bit for bit as the rule computes it with every run's anchor (the
+    one-run shortcut of the usual window included)."""
+    t_ns = (np.cumsum(rr) * 1e6).astype(np.int64) + 10**18
+    seg = np.zeros(rr.size, dtype=bool)
+    for k in breaks:
+        if k < rr.size:
+            seg[k] = True
+            t_ns[k:] += int(jitter_ms * 1e6)  # a gap, or a restart inside the chain
+    start = int(t_ns[0]) - 2 * 10**9
+    w = beat_window("rr", t_ns, rr, np.zeros(rr.size, bool), seg, {}, start_ns=start,
+                    end_ns=int(t_ns[-1]) + 1)  # fmt: skip
+    rec_s = (t_ns - start) / 1e9
+    run = np.concatenate(([0], np.cumsum(~w.successive)))
+    last = np.flatnonzero(np.append(run[1:] != run[:-1], True))
+    cs = np.cumsum(rr) / 1000.0
+    assert np.array_equal(w.times_s, cs - cs[last][run] + rec_s[last][run])

@@ -71,6 +71,22 @@ def test_codec_round_trip(event: Event) -> None:
     assert type(back) is type(event)
 
 
+@pytest.mark.parametrize("event", ALL_KINDS, ids=lambda e: type(e).__name__)
+def test_codec_payload_is_the_json_of_the_fields_stored_so_far(event: Event) -> None:
+    """The payload text is what every store holds: ``json.dumps`` of the type-specific fields
+    (tuples as lists) with compact separators, byte for byte, so old and new stores agree."""
+    import dataclasses
+    import json
+
+    base = {"time_ns", "participant", "study", "device"}
+    body = {
+        f.name: list(v) if isinstance(v := getattr(event, f.name), tuple) else v
+        for f in dataclasses.fields(event)
+        if f.name not in base
+    }
+    assert event_to_payload(event)[1] == json.dumps(body, separators=(",", ":"))
+
+
 @settings(max_examples=60, deadline=None)
 @given(
     rr=st.floats(min_value=1, max_value=5000, allow_nan=False),
