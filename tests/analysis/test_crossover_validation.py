@@ -54,11 +54,12 @@ def test_empirical_power_matches_stresstrack_power() -> None:
 
 
 def test_residual_carryover_is_flagged_in_most_studies() -> None:
-    """Residual carry-over of -14 index points into the period-2 pre value after self-care
-    and +15 in its response (about what the full pipeline estimates when every phase after
+    """Residual carry-over of -12.4 index points into the period-2 pre value after self-care
+    and +10.5 in its response (what the full pipeline estimated when every phase after
     self-care is 0.25 calmer; docs/sessions.md), n = 20, 40 studies: the pre-value check
-    flags more than half (one-sided binomial test against 50 % at 1 %: at least 28 of 40)."""
-    results = summary_studies(MODEL, 20, 0.0, (-14.0, 15.0), 40, seed=13, checks=True)
+    flags more than half (one-sided binomial test against 50 % at 1 %: at least 28 of 40;
+    the validation measured 86 % at this size)."""
+    results = summary_studies(MODEL, 20, 0.0, (-12.4, 10.5), 40, seed=13, checks=True)
     k, n = null_rate([r.pre_p for r in results])
     assert n == 40
     assert stats.binomtest(k, 40, 0.5, alternative="greater").pvalue < 0.01, k
