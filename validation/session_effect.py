@@ -37,31 +37,15 @@ parallel processes.
 
 Run: python validation/session_effect.py [--participants N] [--studies S] [--seed K]
 
-**Crossover** (``python validation/session_effect.py crossover``): the controlled estimate of
-the default demo design (stress-selfcare-vs-rest: self-care vs rest after a stressor, AB/BA),
-shortened for speed (baseline 3 min; blocks of stressor 2 min, condition 3 min, recovery
-1 min; pre window 2 min = the stressor).
-
-* *Full pipeline* (``--pipeline-studies``, default 40): simulated participants through the
-  pipeline and the analysis, no specific effect (self-care at the rest level 0.30, so the
-  only differences are period, order and noise), and with carry-over (rest after self-care at
-  0.30 - 0.10: the calm of self-care lingers into the next block).
-* *Session-summary level* (``--studies``, default 1000): the mixed model's own rows drawn
-  from a documented model whose parameters are estimated from the full-pipeline null rows
-  (pooled fit): for participant i in period k under condition c,
-  ``pre_ik = m_pre + a_i + d_ik``, ``y_ik = m_y + g·(pre_ik - m_pre) + p·[k = 2] +
-  t·[c = self-care] + l·[k = 2, after self-care] + u_i + e_ik``, with a_i, d_ik, u_i, e_ik
-  normal and independent (SDs estimated from the pipeline rows). The specific effect t is set
-  from dz: t = dz·√2·SD(e) (dz over the SD of the adjusted within-participant differences,
-  the definition ``stresstrack power`` uses). Checked: the null's false-positive rate (<= 5 %,
-  exact binomial CI), the empirical power at dz 0.5 and n = 20 against ``stresstrack power``
-  (within 5 points), and how often carry-over is flagged.
+**Crossover** (``python validation/session_effect.py crossover [options]``, the same as
+``python validation/crossover.py [options]``): the controlled estimate of the default demo
+design and its carry-over checks; see ``validation/crossover.py``. The shortened crossover
+protocol it simulates (:func:`crossover_protocol`) lives here, beside :func:`simulate`.
 """
 
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import sys
 import time
@@ -73,14 +57,6 @@ import numpy as np
 from scipy import stats
 
 from stresstrack.analysis import AnalysisSettings, analyze
-from stresstrack.analysis.effects import (
-    CARRYOVER_ALPHA,
-    CarryOver,
-    condition_rows,
-    row_effects,
-)
-from stresstrack.analysis.mixed_model import Row, fit_mixed
-from stresstrack.analysis.power import power
 from stresstrack.analysis.sessions import SessionResult, analyze_participant
 from stresstrack.events import Marker
 from stresstrack.pipeline import Pipeline, PipelineConfig
@@ -371,254 +347,11 @@ def crossover_protocol(self_care_level: float) -> Protocol:
     return Protocol("crossover-validation", phases, design=design)
 
 
-def with_carryover(protocol: Protocol, carry: float) -> Protocol:
-    """Rest after self-care at the rest level - ``carry`` (self-care's calm lingers)."""
-    phases = list(protocol.phases)
-    seen_self_care = False
-    for i, p in enumerate(phases):
-        seen_self_care |= p.kind == "self-care"
-        if p.kind == "rest" and seen_self_care:
-            phases[i] = replace(p, simulated_stress=REST_LEVEL - carry)
-    return replace(protocol, phases=tuple(phases))
-
-
-@dataclass(frozen=True)
-class CrossoverResult:
-    estimate: float
-    p: float
-    n: int
-    carry_p: float
-    carry_flagged: bool
-    carry_estimate: float
-    rows: list[Row]
-
-
-def crossover_study(args: tuple[int, int, float, float]) -> CrossoverResult:
-    """One full-pipeline crossover study: ``n`` participants (AB/BA), self-care at
-    ``level``, carry-over ``carry`` into rest after self-care."""
-    n, seed, level, carry = args
-    rng = np.random.default_rng([seed, 11])
-    base = crossover_protocol(level)
-    data = []
-    for i in range(n):
-        protocol = base.for_participant(i)
-        if carry and base.order_for(i)[0] == "self-care":
-            protocol = with_carryover(protocol, carry)
-        p = simulate(
-            f"x-{i:03d}", protocol, ParticipantParams.draw(rng), seed * 1000 + i, XARTEFACTS
-        )
-        data.append((p.pid, p.sessions, p.stress, p.features))
-    result = analyze(data, replace(XSETTINGS, design=base.design))
-    primary = result.effects.primary
-    assert primary is not None and base.design is not None
-    # No carry-over check when no condition session was included (the study has no rows).
-    c = next(iter(result.effects.carryover), CarryOver("self-care", math.nan, False))
-    rows = condition_rows(result.sessions, base.design, "stress_index")
-    return CrossoverResult(primary.estimate, primary.p, primary.n_participants, c.p,
-                           c.flagged, c.estimate, rows)  # fmt: skip
-
-
-def pipeline_crossovers(
-    n: int, studies: int, seed: int, level: float, carry: float, workers: int
-) -> list[CrossoverResult]:
-    jobs = [(n, seed * 100_000 + k, level, carry) for k in range(studies)]
-    if workers <= 1:
-        return [crossover_study(j) for j in jobs]
-    with ProcessPoolExecutor(workers) as pool:
-        return list(pool.map(crossover_study, jobs, chunksize=2))
-
-
-@dataclass(frozen=True)
-class SummaryModel:
-    """Parameters of the session-summary model (see the module), index points."""
-
-    m_pre: float
-    sd_a: float  # between-participant SD of pre
-    sd_d: float  # within-participant SD of pre
-    m_y: float
-    g: float  # slope on pre
-    period: float  # period 2 - period 1
-    sd_u: float  # random intercept SD
-    sd_e: float  # residual SD
-
-
-def estimate_summary_model(studies: Sequence[Sequence[Row]]) -> SummaryModel:
-    """Pooled mixed-model fit of null full-pipeline rows (participants renamed per study);
-    the pre value's between and within SDs from participants with both periods."""
-    rows = [
-        replace(r, participant=f"{k}/{r.participant}") for k, rs in enumerate(studies) for r in rs
-    ]
-    y = np.array([r.during for r in rows])
-    pre = np.array([r.pre for r in rows])
-    cols = [
-        np.ones(len(rows)),
-        np.array([r.condition == "self-care" for r in rows], dtype=float),
-        np.array([r.period == 2 for r in rows], dtype=float),
-        pre - pre.mean(),
-    ]
-    fit = fit_mixed(y, np.column_stack(cols), [r.participant for r in rows])
-    by: dict[str, list[float]] = {}
-    for r in rows:
-        by.setdefault(r.participant, []).append(r.pre)
-    pairs = np.array([v for v in by.values() if len(v) == 2])
-    var_d = float(np.mean((pairs[:, 0] - pairs[:, 1]) ** 2) / 2)  # E(d1 - d2)^2 = 2 var_d
-    var_a = max(float(pairs.mean(axis=1).var(ddof=1)) - var_d / 2, 0.0)
-    return SummaryModel(
-        m_pre=float(pre.mean()),
-        sd_a=math.sqrt(var_a),
-        sd_d=math.sqrt(var_d),
-        m_y=float(fit.params[0]),
-        g=float(fit.params[3]),
-        period=float(fit.params[2]),
-        sd_u=math.sqrt(max(fit.re_var, 0.0)),
-        sd_e=math.sqrt(fit.scale),
-    )
-
-
-def summary_study(
-    model: SummaryModel, n: int, dz: float, carry: float, rng: np.random.Generator
-) -> tuple[float, float, float]:
-    """One session-summary crossover study: (estimate, p, carry-over p); the carry-over
-    check (a second fit) only when ``carry`` is simulated."""
-    design = crossover_protocol(REST_LEVEL).design
-    assert design is not None
-    effect = dz * math.sqrt(2) * model.sd_e
-    rows = []
-    for i in range(n):
-        order = ("self-care", "rest") if i % 2 == 0 else ("rest", "self-care")
-        a, u = rng.normal(0, model.sd_a), rng.normal(0, model.sd_u)
-        for k, cond in enumerate(order, 1):
-            pre = model.m_pre + a + rng.normal(0, model.sd_d)
-            y = (
-                model.m_y + model.g * (pre - model.m_pre) + model.period * (k == 2)
-                + effect * (cond == "self-care") + carry * (k == 2 and order[0] == "self-care")
-                + u + rng.normal(0, model.sd_e)
-            )  # fmt: skip
-            rows.append(Row(f"s{i:03d}", cond, cond, "", k, float(pre), float(y)))
-    effects, carryover = row_effects(rows, design, carryover=bool(carry))
-    return effects[0].estimate, effects[0].p, carryover[0].p if carryover else math.nan
-
-
-SUMMARY_CHUNK = 50  # studies per seeded chunk: results do not depend on the worker count
-
-
-def _summary_chunk(
-    args: tuple[SummaryModel, int, float, float, int, int, int],
-) -> list[tuple[float, float, float]]:
-    model, n, dz, carry, studies, seed, chunk = args
-    rng = np.random.default_rng([seed, 23, chunk])
-    return [summary_study(model, n, dz, carry, rng) for _ in range(studies)]
-
-
-def summary_studies(
-    model: SummaryModel,
-    n: int,
-    dz: float,
-    carry: float,
-    studies: int,
-    seed: int,
-    workers: int = 1,
-) -> list[tuple[float, float, float]]:
-    """``studies`` session-summary studies in seeded chunks, in ``workers`` processes."""
-    jobs = [
-        (model, n, dz, carry, min(SUMMARY_CHUNK, studies - start), seed, start // SUMMARY_CHUNK)
-        for start in range(0, studies, SUMMARY_CHUNK)
-    ]
-    if workers <= 1:
-        chunks = [_summary_chunk(j) for j in jobs]
-    else:
-        with ProcessPoolExecutor(workers) as pool:
-            chunks = list(pool.map(_summary_chunk, jobs))
-    return [r for c in chunks for r in c]
-
-
-def _rate(k: int, n: int) -> str:
-    lo, hi = binomial_ci(k, n)
-    return f"{k}/{n} = {k / n:.1%} (95 % CI {lo:.1%}-{hi:.1%})"
-
-
-def null_rate(results: Sequence[float]) -> tuple[int, int]:
-    """(significant at 0.05, studies with an estimate) of a list of p-values."""
-    finite = [p for p in results if math.isfinite(p)]
-    return sum(p < 0.05 for p in finite), len(finite)
-
-
-def crossover_main(args: argparse.Namespace) -> bool:
-    """The crossover validation; True when every check passes."""
-    ok = True
-    t0 = time.monotonic()
-    size, workers = args.study_size, args.workers
-    print(f"{time.strftime('%H:%M:%S')} start", flush=True)
-    null = pipeline_crossovers(size, args.pipeline_studies, args.seed, REST_LEVEL, 0.0, workers)
-    k, n_est = null_rate([r.p for r in null])
-    p_above = above_alpha_p(k, n_est)
-    ok &= p_above >= 0.05
-    print(
-        f"full pipeline, no specific effect, {len(null)} studies of {size} (AB/BA; "
-        f"{n_est} with an estimate, median {np.median([r.n for r in null]):.0f} participants "
-        f"included): primary significant in {_rate(k, n_est)}; above 5 %? one-sided p = "
-        f"{p_above:.2f}; mean estimate {np.nanmean([r.estimate for r in null]):+.2f} index "
-        f"points ({time.monotonic() - t0:.0f} s)"
-    )
-    t1 = time.monotonic()
-    carried = pipeline_crossovers(size, args.pipeline_studies, args.seed + 1, REST_LEVEL,
-                                  args.carry, workers)  # fmt: skip
-    flagged = sum(r.carry_flagged for r in carried)
-    null_flagged = sum(r.carry_flagged for r in null)
-    carry_points = float(np.nanmean([r.carry_estimate for r in carried]))
-    print(
-        f"full pipeline, carry-over (rest after self-care at {REST_LEVEL - args.carry:.2f}, "
-        f"estimated {carry_points:+.1f} index points): flagged in {_rate(flagged, len(carried))}"
-        f"; without carry-over flagged in {_rate(null_flagged, len(null))} (check at p < 0.10)"
-        f" ({time.monotonic() - t1:.0f} s)"
-    )
-    ok &= flagged > len(carried) / 2
-    model = estimate_summary_model([r.rows for r in null])
-    print(
-        "session-summary model from the pipeline's null rows (index points): "
-        + ", ".join(f"{k} {v:.3g}" for k, v in vars(model).items())
-    )
-    t2 = time.monotonic()
-    results = summary_studies(model, size, 0.0, 0.0, args.studies, args.seed, workers)
-    k, n_est = null_rate([p for _, p, _ in results])
-    p_above = above_alpha_p(k, n_est)
-    ok &= p_above >= 0.05
-    print(f"session-summary, no effect, n = {size}: significant in {_rate(k, n_est)}; above "
-          f"5 %? one-sided p = {p_above:.2f}")  # fmt: skip
-    predicted = power(0.5, 20, "crossover")
-    results = summary_studies(model, 20, 0.5, 0.0, args.studies, args.seed + 2, workers)
-    k, n_est = null_rate([p for _, p, _ in results])
-    within = abs(k / n_est - predicted) <= 0.05
-    ok &= within
-    print(f"session-summary, dz 0.5, n = 20: empirical power {_rate(k, n_est)} vs "
-          f"stresstrack power {predicted:.1%} ({'within' if within else 'NOT within'} "
-          "5 points)")  # fmt: skip
-    results = summary_studies(
-        model, 20, 0.0, carry_points, args.carry_studies, args.seed + 3, workers
-    )
-    k = sum(cp < CARRYOVER_ALPHA for _, _, cp in results)
-    print(f"session-summary, carry-over {carry_points:+.1f} points, n = 20: flagged in "
-          f"{_rate(k, len(results))}")  # fmt: skip
-    ok &= k > len(results) / 2
-    print(f"  ({time.monotonic() - t2:.0f} s)")
-    return ok
-
-
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "crossover":
-        parser = argparse.ArgumentParser(description="crossover validation (see the module)")
-        parser.add_argument("crossover")
-        parser.add_argument("--studies", type=int, default=1000, help="session-summary studies")
-        parser.add_argument("--pipeline-studies", type=int, default=40)
-        parser.add_argument("--carry-studies", type=int, default=200, help="session-summary")
-        parser.add_argument("--study-size", type=int, default=12)
-        parser.add_argument(
-            "--carry", type=float, default=0.25, help="carry-over, simulated stress level"
-        )
-        parser.add_argument("--seed", type=int, default=1)
-        parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
-        xargs = parser.parse_args()
-        print("PASS" if crossover_main(xargs) else "FAIL")
+        from crossover import main as crossover_main
+
+        crossover_main(sys.argv[2:])
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--participants", type=int, default=40, help="per effect cohort")

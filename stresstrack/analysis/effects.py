@@ -16,10 +16,10 @@ fixed effects; SAS's DDFM=BW), which keeps small studies calibrated where the mo
 normal (z) reference would not. dz = t/√n (n participants with both conditions): Cohen's dz
 of the covariate-adjusted within-participant differences, with its noncentral-t interval.
 
-**Carry-over check.** The same model with condition × period terms; their joint Wald F test
-(denominator df: participants − orders). In two-period designs this interaction is the
-sequence effect, estimated between participants, so the check has low power (Grizzle 1965;
-Freeman 1989): it is flagged at p < 0.10 and reported, never used to switch analyses.
+**Carry-over checks** (:mod:`stresstrack.analysis.carryover`): a within-participant check of
+the pre-session values (residual carry-over into the next condition's pre window; the flag)
+beside the condition × period term (Grizzle 1965; between participants, low power); both
+reported, never used to switch analyses (Freeman 1989).
 
 **Multiplicity.** The primary outcome's controlled contrast is tested alone; the secondary
 outcomes of each contrast form a family adjusted with Holm's method (Holm 1979,
@@ -61,6 +61,7 @@ from stresstrack.analysis.breakdowns import (
     study_breakdowns,
     study_responders,
 )
+from stresstrack.analysis.carryover import CARRYOVER_ALPHA, CarryOver, carryover_checks
 from stresstrack.analysis.mixed_model import (
     Matrix,
     ModelFit,
@@ -71,7 +72,6 @@ from stresstrack.analysis.mixed_model import (
     fit_mixed,
     participants_with_both,
     unit_vector,
-    wald_p,
 )
 from stresstrack.analysis.stats import NAN, adjust_p, dz_interval, tost_p
 from stresstrack.session.protocol import Design
@@ -96,7 +96,6 @@ FloatArray = npt.NDArray[np.float64]
 NOT_CAUSAL: Final = (
     "during − pre: includes natural recovery and time effects; not a causal estimate"
 )
-CARRYOVER_ALPHA: Final = 0.10  # Grizzle's level for the (low-power) carry-over test
 # Phase kinds that are never conditions when a design is derived from --control alone.
 NOT_CONDITIONS: Final = frozenset({"baseline", "stressor", "recovery"})
 
@@ -120,15 +119,6 @@ class Effect:
     df: float = NAN
     tost_p: float = NAN
     note: str = ""  # why a number is missing, or what the row is not
-
-
-@dataclass(frozen=True, slots=True)
-class CarryOver:
-    treatment: str
-    p: float
-    flagged: bool
-    note: str = ""
-    estimate: float = NAN  # the first condition × period term (two periods: the only one)
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,13 +159,14 @@ def condition_rows(results: Sequence[SessionResult], design: Design, outcome: st
             by[r.session.participant].append(r)
     out = []
     for participant, rs in sorted(by.items()):
+        follows = ""
         for period, r in enumerate(sorted(rs, key=lambda x: x.session.start_ns), 1):
             pre, during = r.value(outcome, "pre"), r.value(outcome, "during")
-            if not r.included or pre is None or during is None:
-                continue
             s = r.session
-            level = " · ".join(x for x in (s.kind, s.mode, s.label) if x)
-            out.append(Row(participant, s.kind, level, r.arm, period, pre, during))
+            if r.included and pre is not None and during is not None:
+                level = " · ".join(x for x in (s.kind, s.mode, s.label) if x)
+                out.append(Row(participant, s.kind, level, r.arm, period, pre, during, follows))
+            follows = s.kind
     return out
 
 
@@ -205,7 +196,7 @@ def row_effects(
     """The controlled estimates (and carry-over checks) of condition rows built elsewhere
     (e.g. the session-summary simulations of validation/session_effect.py)."""
     effects, _, _ = _controlled_rows(rows, design, outcome, design.treatments[0])
-    return effects, _carryover(rows, design) if carryover else []
+    return effects, carryover_checks(rows, design) if carryover else []
 
 
 def _controlled_rows(
@@ -291,36 +282,6 @@ def _controlled_rows(
     return out, fit, m
 
 
-def _carryover(rows: Sequence[Row], design: Design) -> list[CarryOver]:
-    out: list[CarryOver] = []
-    if not rows:
-        return out
-    m = design_matrix(rows, design, carryover=True)
-    sequences: dict[str, list[tuple[int, str]]] = defaultdict(list)
-    for r in rows:
-        sequences[r.participant].append((r.period, r.condition))
-    orders = {tuple(c for _, c in sorted(v)) for v in sequences.values()}
-    df2 = float(len(sequences) - len(orders))
-    try:
-        fit = fit_mixed(m.y, m.x, m.groups) if df2 >= 1 else None
-    except ValueError:
-        fit = None
-    for t in design.treatments:
-        names = [c for c in m.columns if c.startswith(f"c:{t}×period:")]
-        if fit is None or not names:
-            why = (
-                "needs participants in at least two orders"
-                if len(orders) < 2 or df2 < 1
-                else "the model with condition × period terms could not be fitted"
-            )
-            out.append(CarryOver(t, NAN, False, why))
-            continue
-        p = wald_p(fit, np.array([unit_vector(m.columns, c) for c in names]), df2)
-        est = float(fit.params[m.columns.index(names[0])])
-        out.append(CarryOver(t, p, bool(p < CARRYOVER_ALPHA), estimate=est))
-    return out
-
-
 def _uncontrolled(
     groups: Sequence[GroupSummary], outcomes: Sequence[str], multiplicity: str = "holm"
 ) -> list[Effect]:
@@ -387,7 +348,7 @@ def study_effects(
         for outcome in outcomes:
             rows_effects, fit, m, rows = _controlled(results, design, outcome, primary_treatment)
             if outcome == design.primary:
-                carry = _carryover(rows, design)
+                carry = carryover_checks(rows, design)
                 breakdowns = study_breakdowns(rows, design)
                 if fit is not None and m is not None:
                     responders = study_responders(rows, fit, m, design, outcome)

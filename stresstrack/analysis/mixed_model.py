@@ -47,6 +47,7 @@ class Row:
     period: int
     pre: float
     during: float
+    follows: str = ""  # the condition of the participant's previous condition session
 
 
 @dataclass(frozen=True, slots=True)

@@ -268,10 +268,20 @@ def format_effects(analysis: Analysis) -> list[str]:
         if not e.primary:
             lines.append(f"  {e.contrast}, {_effect_line(e)}")
     for c in fx.carryover:
-        verdict = "FLAGGED" if c.flagged else "not flagged"
+        pre = c.pre
         lines.append(
-            f"  carry-over check ({c.treatment} × period): p {_p(c.p)}, {verdict} at 0.10"
+            f"  carry-over, pre-value check ({c.treatment}): pre value after {c.treatment} "
+            f"{_num(pre.estimate, '+.2f')} vs after the control, p {_p(pre.p)}, "
+            f"{'FLAGGED' if pre.flagged else 'not flagged'} at 0.05"
+            + (f" ({pre.note})" if pre.note else "")
+            + "; within participants: sees carry-over still present when the next condition "
+            "starts, not carry-over that shows only in the response to it"
+        )
+        lines.append(
+            f"  carry-over, {c.treatment} × period term: p {_p(c.p)}, "
+            f"{'FLAGGED' if c.flagged else 'not flagged'} at 0.10"
             + (f" ({c.note})" if c.note else "")
+            + "; between participants: little power"
         )
     for b in fx.breakdowns:
         levels = "; ".join(

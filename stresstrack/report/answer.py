@@ -116,17 +116,26 @@ def _primary_detail(primary: Effect, smallest_effect: float | None) -> str:
 
 
 def _carryover_note(c: CarryOver) -> str:
-    verdict = (
-        "<b>flagged</b>: the effect of the first block may linger into the second; "
-        "interpret with care"
-        if c.flagged
+    """Both carry-over checks in words: what each can and cannot see."""
+    pre = c.pre
+    pre_verdict = (
+        "<b>flagged</b>: the calm (or stress) of the earlier condition was still there when "
+        "the next one started, which can bias the estimate above; interpret with care"
+        if pre.flagged
         else "not flagged"
     )
+    pre_why = f" ({_esc(pre.note)})" if pre.note else ""
+    grizzle = "<b>flagged</b>" if c.flagged else "not flagged"
     why = f" ({_esc(c.note)})" if c.note else ""
     return (
-        f'<p class="note" id="carryover">Carry-over check ({_esc(c.treatment)} × period): '
-        f"p {_p(c.p)}, {verdict} at p &lt; 0.10{why}. The check has little power "
-        "(it compares participants between orders).</p>"
+        f'<p class="note" id="carryover">Carry-over check: the pre-session value after '
+        f"{_esc(c.treatment)} differed from that after the control by "
+        f"{_fmt(pre.estimate, '+.2f')}, p {_p(pre.p)}: {pre_verdict} at p &lt; 0.05{pre_why}. "
+        "This check compares each participant with themselves, so it sees carry-over that "
+        "lasts into the next condition's pre window; it cannot see carry-over that shows only "
+        f"in the response to the next condition. The {_esc(c.treatment)} × period term, "
+        f"which would, has p {_p(c.p)} ({grizzle} at p &lt; 0.10{why}) but little power: it "
+        "compares participants between orders. Neither check changes the analysis.</p>"
     )
 
 

@@ -36,9 +36,10 @@ def _participant(pid: str, order: tuple[str, str], values: dict[str, float]) -> 
 
 
 def _study(
-    n: int, seed: int, effect: float, *, crossover: bool = True
+    n: int, seed: int, effect: float, *, crossover: bool = True, pre_carry: float = 0.0
 ) -> tuple[list, pd.DataFrame]:
-    """``n`` participants, AB/BA (or all AB); the known table the model should see."""
+    """``n`` participants, AB/BA (or all AB); the known table the model should see;
+    ``pre_carry`` is added to the period-2 pre value after self-care."""
     rng = np.random.default_rng(seed)
     data, table = [], []
     for i in range(n):
@@ -46,7 +47,7 @@ def _study(
         u = rng.normal(0, 5)
         values = {}
         for period, kind in enumerate(order, 1):
-            pre = 60 + u + rng.normal(0, 8)
+            pre = 60 + u + rng.normal(0, 8) + pre_carry * (period == 2 and order[0] == "self-care")
             during = (
                 40
                 + 0.5 * (pre - 60)
@@ -107,6 +108,67 @@ def test_carryover_check_against_statsmodels_interaction_term() -> None:
     z = float(fit.params[name] / fit.bse[name])
     assert carry.p == pytest.approx(stats.f.sf(z * z, 1, 16 - 2), rel=1e-2)
     assert carry.flagged == (carry.p < 0.10)
+
+
+def test_pre_value_check_is_the_two_sample_t_test_of_pre_differences() -> None:
+    """In AB/BA the pre-value carry-over check is the pooled two-sample t test of (pre in
+    period 2 - pre in period 1) between the orders (Kenward & Jones 1987), computed here with
+    scipy from the generating table; a residual carry-over of -25 points into the period-2
+    pre value after self-care is estimated and flagged at p < 0.05."""
+    data, table = _study(16, seed=6, effect=-6.0, pre_carry=-25.0)
+    analysis = analyze(data, SETTINGS)
+    (carry,) = analysis.effects.carryover
+    wide = table.pivot(index="pid", columns="period", values="pre")
+    first = table[table.period == 1].set_index("pid")["cond"]
+    diff = wide[2] - wide[1]
+    ab, ba = diff[first == "self-care"], diff[first == "rest"]
+    ref = stats.ttest_ind(ab, ba, equal_var=True)
+    assert carry.pre.estimate == pytest.approx(ab.mean() - ba.mean(), rel=1e-6)
+    assert carry.pre.p == pytest.approx(ref.pvalue, rel=1e-6)
+    assert carry.pre.n_participants == 16
+    assert carry.pre.flagged and carry.pre.p < 0.05
+    # The console names both checks and what each can see.
+    from stresstrack.cli.analyze import format_effects
+
+    printed = "\n".join(format_effects(analysis))
+    assert "pre-value check (self-care)" in printed and "FLAGGED at 0.05" in printed
+    assert "self-care × period term" in printed and "little power" in printed
+    # So does the report, in words, with what the pre-value check cannot see.
+    from stresstrack.report.html import _carryover_note
+
+    note = _carryover_note(carry)
+    assert "<b>flagged</b>" in note and "cannot see carry-over that shows only" in note
+
+
+def test_pre_value_check_in_a_williams_design_equals_statsmodels_ols() -> None:
+    """Three conditions in the six orders of a Williams design (rows built directly): the
+    check of "after self-care" against "after rest" is the coefficient of the previous
+    condition in an OLS of pre on participant, period and previous condition (statsmodels'
+    formula interface, rest and period 1 as references)."""
+    from stresstrack.analysis.carryover import pre_value_check
+    from stresstrack.analysis.mixed_model import Row
+
+    orders = [("a", "b", "c"), ("b", "c", "a"), ("c", "a", "b"),
+              ("a", "c", "b"), ("b", "a", "c"), ("c", "b", "a")]  # fmt: skip
+    names = {"a": "self-care", "b": "rest", "c": "sham"}
+    rng = np.random.default_rng(8)
+    rows, table = [], []
+    for i in range(18):
+        order = [names[x] for x in orders[i % 6]]
+        u = rng.normal(0, 6)
+        for k, cond in enumerate(order, 1):
+            follows = order[k - 2] if k > 1 else ""
+            pre = 70 + u + 2 * k - 5 * (follows == "self-care") + rng.normal(0, 4)
+            rows.append(Row(f"P{i}", cond, cond, "", k, pre, 0.0, follows))
+            table.append({"pid": f"P{i}", "period": k, "pre": pre,
+                          "follows": follows or "rest"})  # fmt: skip
+    check = pre_value_check(rows, "self-care", "rest")
+    fit = smf.ols(
+        "pre ~ C(pid) + C(period) + C(follows, Treatment('rest'))", pd.DataFrame(table)
+    ).fit()
+    name = "C(follows, Treatment('rest'))[T.self-care]"
+    assert check.estimate == pytest.approx(float(fit.params[name]), rel=1e-6)
+    assert check.p == pytest.approx(float(fit.pvalues[name]), rel=1e-6)
 
 
 def test_secondary_outcomes_are_holm_adjusted_and_primary_is_not() -> None:
