@@ -134,7 +134,7 @@ def test_pre_value_check_is_the_two_sample_t_test_of_pre_differences() -> None:
     assert "pre-value check (self-care)" in printed and "FLAGGED at 0.05" in printed
     assert "self-care × period term" in printed and "little power" in printed
     # So does the report, in words, with what the pre-value check cannot see.
-    from stresstrack.report.html import _carryover_note
+    from stresstrack.report.answer import _carryover_note
 
     note = _carryover_note(carry)
     assert "<b>flagged</b>" in note and "cannot see carry-over that shows only" in note
