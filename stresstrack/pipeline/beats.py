@@ -120,18 +120,7 @@ class KubiosCorrector:
         assert origin is not None
         chains = [c for _, _, c in self._raw]
         head = self._context if self._context else [origin]
-        peaks = np.array([*head, *chains], dtype=np.int64)
-        tags: list[tuple[int, str]] = []  # (chain position, artefact class)
-        if peaks.size >= MIN_SEGMENT_BEATS and self.method == "kubios":
-            rel_us = (peaks - peaks[0]) // US
-            clean_us, found = _fixpeaks_kubios(rel_us, self.implementation)
-            tags = sorted((int(peaks[0]) + int(pos) * US, kind) for pos, kind in found)
-            p0 = int(peaks[0])
-            # Unchanged peaks keep their exact position (the µs grid only serves the correction).
-            exact = {int(r): int(c) for r, c in zip(rel_us, peaks, strict=True)}
-            clean = [exact.get(int(c), p0 + round(float(c)) * US) for c in clean_us]
-        else:
-            clean = [int(c) for c in peaks]
+        clean, tags = self._corrected(np.array([*head, *chains], dtype=np.int64))
         known = set(chains) | set(head)
         clean_set = set(clean)
         by_chain = {c: (t, r) for t, r, c in self._raw}
@@ -179,6 +168,18 @@ class KubiosCorrector:
         ]
         self._raw = [x for x in self._raw if x[2] > cutoff]
         return out
+
+    def _corrected(self, peaks: npt.NDArray[np.int64]) -> tuple[list[int], list[tuple[int, str]]]:
+        """The chain positions after correction, and (chain position, artefact class) tags."""
+        if peaks.size < MIN_SEGMENT_BEATS or self.method != "kubios":
+            return [int(c) for c in peaks], []
+        rel_us = (peaks - peaks[0]) // US
+        clean_us, found = _fixpeaks_kubios(rel_us, self.implementation)
+        tags = sorted((int(peaks[0]) + int(pos) * US, kind) for pos, kind in found)
+        p0 = int(peaks[0])
+        # Unchanged peaks keep their exact position (the µs grid only serves the correction).
+        exact = {int(r): int(c) for r, c in zip(rel_us, peaks, strict=True)}
+        return [exact.get(int(c), p0 + round(float(c)) * US) for c in clean_us], tags
 
     def _time_of(self, chain: int) -> int:
         """Recorded time of a corrected chain position: from the nearest recorded beat."""
