@@ -239,6 +239,33 @@ def sosfilt(
     return out
 
 
+def private_loops_agree() -> bool:
+    """Whether scipy's private compiled loops used above (not a public API: a scipy release
+    may change them) still give what the public functions give, on small cases; at import,
+    a scipy where they do not (or fail) makes ``sosfilt``, ``local_maxima`` and
+    ``prominences`` use the public functions.
+
+    >>> private_loops_agree()
+    True
+    """
+    x = np.array([0, 2, 1, 3, 3, 0, 1, 0.5])
+    sos = np.asarray(scipy.signal.butter(2, 0.1, output="sos"), dtype=np.float64)
+    wave = np.sin(np.arange(50.0))
+    try:
+        peaks = local_maxima(x)
+        return (
+            np.array_equal(sosfilt(sos, wave), scipy.signal.sosfilt(sos, wave))
+            and np.array_equal(peaks, scipy.signal.find_peaks(x)[0])
+            and np.array_equal(prominences(x, peaks), scipy.signal.peak_prominences(x, peaks)[0])
+        )
+    except Exception:  # any failure of a private loop means: do not use them
+        return False
+
+
+if not private_loops_agree():  # pragma: no cover - a scipy whose private loops changed
+    _sosfilt_c = _local_maxima_1d = _peak_prominences = None
+
+
 def _filtfilt(x: npt.NDArray[np.float64], plan: Plan) -> npt.NDArray[np.float64]:
     """``scipy.signal.sosfiltfilt`` (odd padding, default pad length) with the design and the
     initial conditions computed once; bit-identical to scipy's."""

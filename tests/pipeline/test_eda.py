@@ -259,3 +259,21 @@ def test_welch_with_the_remembered_window_equals_welch_with_its_name(name: str, 
     f, p = scipy.signal.welch(x, window=welch_window(name, n), **options)  # type: ignore[arg-type]
     assert np.array_equal(f, f_ref) and np.array_equal(p, p_ref)
     assert not welch_window(name, n).flags.writeable  # shared between calls: read-only
+
+
+def test_a_changed_private_scipy_loop_is_noticed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fast path calls scipy's private compiled loops; a scipy release that changes one
+    (here: a different signature, a wrong answer) is noticed by the import-time check, which
+    then makes the fast path use the public functions."""
+    import stresstrack.pipeline.eda as eda
+
+    assert eda.private_loops_agree()
+
+    def changed(*args: object) -> None:
+        raise TypeError("_sosfilt() takes 2 positional arguments but 3 were given")
+
+    monkeypatch.setattr(eda, "_sosfilt_c", changed)
+    assert not eda.private_loops_agree()
+    monkeypatch.undo()
+    monkeypatch.setattr(eda, "_local_maxima_1d", lambda x: (np.array([0], dtype=np.intp),))
+    assert not eda.private_loops_agree()
