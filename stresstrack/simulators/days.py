@@ -50,6 +50,7 @@ from stresstrack.simulators.physiology import (
 )
 
 __all__ = [
+    "AFTER_BOUT_S",
     "BASELINE_PHASE",
     "DAYS_START",
     "SELF_CARE_PHASE",
@@ -68,6 +69,9 @@ DAY_S: Final = 86_400.0
 DAYS_START: Final = datetime(2026, 1, 5, 7, 0, tzinfo=UTC)
 BASELINE_PHASE: Final = Phase("baseline", 300.0)
 SELF_CARE_PHASE: Final = Phase("self-care", 1200.0, mode="solo", label="evening routine")
+#: Heart rate's recovery after an activity bout, left out of the masked HR rhythm as the days
+#: analysis leaves it out (``LoadSettings.after_active_min``, 5 min; Cole et al. 1999).
+AFTER_BOUT_S: Final = 300.0
 FloatArray = npt.NDArray[np.float64]
 
 
@@ -156,7 +160,10 @@ class DaysTruth:
     ``hr_acrophase_h``, ``hr_mesor_bpm`` and ``hr_amplitude_bpm`` are the cosinor fit
     (:func:`cosinor`) of the noise-free expected HR at 1-min resolution over the whole
     recording (rhythm, sleep, activity and stress together), what a cosinor of measured HR
-    should recover; ``rhythm.acrophase_h`` is the endogenous component alone. The daily stress
+    should recover; ``rhythm.acrophase_h`` is the endogenous component alone. The
+    ``hr_masked_*`` fields are the same fit with the activity bouts and the
+    :data:`AFTER_BOUT_S` after each left out: what the days analysis estimates, since it
+    masks exercise before fitting (docs/days.md, Minors & Waterhouse 1989). The daily stress
     load is the minutes of stressors started on each calendar day (UTC).
     """
 
@@ -173,6 +180,9 @@ class DaysTruth:
     hr_acrophase_h: float
     hr_mesor_bpm: float
     hr_amplitude_bpm: float
+    hr_masked_acrophase_h: float
+    hr_masked_mesor_bpm: float
+    hr_masked_amplitude_bpm: float
 
     @property
     def stress_load_min(self) -> dict[date, float]:
@@ -321,10 +331,12 @@ def plan_participant(plan: DaysPlan, index: int) -> tuple[DaysTruth, _Schedule]:
     rhythm = Rhythm.draw(rng)
     s = _schedule(rng, plan, rhythm)
     t = np.arange(0.0, plan.duration_s, 60.0)
-    mesor, amplitude, acrophase = cosinor(
-        _clock_h(plan.start_ns, t),
-        _expected_hr(t, plan.start_ns, params, rhythm, s),
-    )
+    hours, hr = _clock_h(plan.start_ns, t), _expected_hr(t, plan.start_ns, params, rhythm, s)
+    mesor, amplitude, acrophase = cosinor(hours, hr)
+    rest = np.ones(t.size, dtype=bool)
+    for e in s.bouts:
+        rest &= (t < e.start_s) | (t >= e.end_s + AFTER_BOUT_S)
+    masked = cosinor(hours[rest], hr[rest])
     start = plan.start_ns
 
     def span(a: float, b: float, v: float = 1.0) -> Span:
@@ -344,6 +356,9 @@ def plan_participant(plan: DaysPlan, index: int) -> tuple[DaysTruth, _Schedule]:
         hr_acrophase_h=acrophase,
         hr_mesor_bpm=mesor,
         hr_amplitude_bpm=amplitude,
+        hr_masked_mesor_bpm=masked[0],
+        hr_masked_amplitude_bpm=masked[1],
+        hr_masked_acrophase_h=masked[2],
     )
     return truth, s
 

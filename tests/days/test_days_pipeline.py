@@ -7,29 +7,10 @@ simulator's stressor minutes (its ground truth, not our analysis)."""
 from __future__ import annotations
 
 import numpy as np
+from pipeline_runs import MIN, through_pipeline
 
-from stresstrack.days import ParticipantRows, profile
+from stresstrack.days import profile
 from stresstrack.days.load import STATES
-from stresstrack.pipeline import Pipeline, PipelineConfig
-from stresstrack.pipeline.results import FeatureRow, Session, StressRow
-from stresstrack.simulators.days import DaysPlan, DaysTruth, simulate_days
-
-MIN = 60_000_000_000
-
-
-def _through_pipeline(plan: DaysPlan) -> tuple[DaysTruth, ParticipantRows]:
-    (truth,), chunks = simulate_days(plan)
-    pipeline = Pipeline(
-        PipelineConfig(baseline_mode="rolling", hop_s=30.0, slow_hop_s=60.0, edasymp_hop_s=300.0)
-    )
-    rows: list[FeatureRow | StressRow | Session] = []
-    for chunk in chunks:
-        rows.extend(pipeline.process_many(chunk))
-    rows.extend(pipeline.finish())
-    features = [r for r in rows if isinstance(r, FeatureRow)]
-    stress = [r for r in rows if isinstance(r, StressRow)]
-    sessions = [r for r in rows if isinstance(r, Session)]
-    return truth, ParticipantRows(features, stress, sessions)
 
 
 def test_daily_load_through_the_pipeline_within_ten_percent() -> None:
@@ -39,7 +20,7 @@ def test_daily_load_through_the_pipeline_within_ten_percent() -> None:
     for 9 and 70 (+67 %, -11 %): the index of a stressor dips below 75 for a minute and a
     calm afternoon crosses it for one. No active minute and no minute of a commute or an
     exercise bout counts, and every stressor is found as an episode within 2 min."""
-    truth, rows = _through_pipeline(DaysPlan(days=2, seed=1))
+    truth, rows = through_pipeline(2, 1)
     r = profile(rows, truth.participant)
     got = {d.date: d.load_min for d in r.days}
     for day, want in truth.stress_load_min.items():
