@@ -138,12 +138,15 @@ def main() -> None:
     ap.add_argument("--days", type=int, default=2)
     ap.add_argument("--threshold", type=float, default=None, help="a fixed threshold")
     ap.add_argument("--smooth", type=int, default=None, help="smoothing minutes (1: none)")
+    ap.add_argument("--k", type=float, default=None, help="k of the personal threshold")
     ap.add_argument("--cache", type=Path, default=None, help="folder to keep pipeline rows in")
     args = ap.parse_args()
     settings = DaysSettings()
     load = replace(settings.load, threshold=args.threshold)
     if args.smooth is not None:
         load = replace(load, smooth_min=args.smooth)
+    if args.k is not None:
+        load = replace(load, k=args.k)
     settings = replace(settings, load=load)
     days = []
     for seed in _seeds(args.seeds):

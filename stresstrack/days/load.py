@@ -12,35 +12,39 @@ Every minute of the grid (:mod:`stresstrack.days.minutes`) gets one state, first
    moving minute (standing up, a posture change) gets no such margin. The
    index's HR component is already the **activity-adjusted** (additional) heart rate when an
    accelerometer is worn (:mod:`stresstrack.pipeline.movement`, Myrtek 2004);
-3. ``stressed``: the **smoothed index** (below) at or above the **load threshold** of the
-   minute's local date;
-4. ``not stressed``: a confident index, smoothed, below the threshold;
+3. ``stressed``: a confident index at or above the **load threshold** of the minute's local
+   date, whose **smoothed index** (below) reaches it too;
+4. ``not stressed``: any other confident index;
 5. ``no data``: no confident index (confidence ≥ ``min_confidence``, 0.5, as the session
    analysis).
 
 **Smoothed index**: the centred mean over ``smooth_min`` (9) minutes of the confident index
-of the awake, still minutes around each such minute (sleep, active and no-data minutes
-neither count nor are counted). A minute's index is noisy (SD ~6 points during a sustained
-stressor through the real pipeline); stress is a change that lasts minutes. Smoothing the
-per-minute stress series with moving averages before looking for episodes is what Sarker et
-al. 2016 (*CHI '16*, 4489) do with their moving-average crossovers; the width is this
-package's choice (chosen on simulated people, docs/days.md).
+of the awake, still minutes around a minute (sleep, active and no-data minutes neither count
+nor are counted). A minute's index is noisy (SD ~6 points within a sustained stressor
+through the real pipeline) and stress is a change that lasts minutes: a lone minute above
+the threshold in a calm hour has a low mean and does not count; a calm minute next to a
+stressor has a high mean but its own index is low, so it is not pulled into the episode; a
+brief dip inside a stressor is bridged by the episode rule below. Smoothing the per-minute
+stress series with moving averages before looking for episodes is what Sarker et al. 2016
+(*CHI '16*, 4489) do; the 9 minutes, ``k`` and the both-must-reach rule were chosen on four
+simulated people through the real pipeline and checked on four others (docs/days.md).
 
 **Load threshold**, per participant and local date (``threshold=None``, the default): the
 person's own reference, the smoothed index of that date's awake, still, confident minutes:
 median + ``k`` (2) × 1.4826 × median absolute deviation (the robust SD, as the rolling
 baseline's statistics), kept within [``floor``, ``cap``] = [60, 75]. The floor keeps it out
 of the calm range (the index is 50 at the baseline; 60 is z̄ ≈ +0.5 baseline units), the cap
-is the alarm level of the index's validation (75, z̄ ≈ +1.35): a smoothed index at or above
-75 is stressed for everyone. A date with fewer than ``reference_min`` (120) reference minutes gets
-the cap. Why personal: the index's rise under stress differs between people (a weak
+is the alarm level of the index's validation (75, z̄ ≈ +1.35): what reaches 75 counts for
+everyone. A date with fewer than ``reference_min`` (120) reference minutes gets the cap.
+Why personal: the index's rise under stress differs between people (a weak
 responder's stressors read 60-74, a strong one's 80-90, both against calm minutes around 50)
 and the first day's index can sit higher until the rolling baseline has seen a day of rest;
 a fixed 75 then misses most of a weak responder's stress. Person-specific normalisation is
 how ambulatory stress models cope with between-person differences (cStress: Hovsepian et al.
 2015, *UbiComp '15*, 493, standardise every feature per participant); the robust centre and
 spread of the day itself keep it from being pulled by the day's stressors (a few % of the
-waking minutes). A number (``threshold=75.0``) gives one fixed threshold for everyone.
+waking minutes). A number (``threshold=75.0``) gives one fixed threshold for everyone
+(``threshold=75.0, smooth_min=1``: the rule before the personal threshold).
 :func:`load_thresholds` gives the value used, reported in days.csv (``load_threshold``).
 
 **Episodes** are runs of stressed minutes; runs separated by at most ``merge_gap_min`` (2)
