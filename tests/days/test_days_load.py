@@ -49,6 +49,23 @@ def test_daily_load_within_ten_percent_and_exercise_not_counted(seed: int, tz: s
         assert a <= e.peak_ns < b and e.peak_index >= 85
 
 
+def test_no_load_on_stress_free_days() -> None:
+    """Six synthetic weeks with their stressors (and 10 min either side) cut out: days with a
+    10-point stress rhythm, AR(1) noise and exercise, nothing else. The personal threshold
+    (65-70 here) counts at most one short episode on a day and 10 min over the 42 days
+    (measured: 5 and 3 min on two days of one week, 0 on the other 40)."""
+    loads = []
+    for seed in range(6):
+        s = multi_day(seed=seed)
+        half = 30 * 10**9  # rows are dated at their 60 s window's end
+        calm = [r for r in s.stress
+                if not any(a - 10 * MIN <= r.time_ns - half < b + 10 * MIN
+                           for a, b in s.truth.stressors)]  # fmt: skip
+        r = profile(ParticipantRows(s.features, calm, s.sessions), "p1")
+        loads += [d.load_min for d in r.days]
+    assert len(loads) == 42 and max(loads) <= 5 and sum(loads) <= 10
+
+
 def test_without_an_accelerometer_exercise_reads_as_stress() -> None:
     """The separation is the accelerometer's doing: drop it and the bouts count."""
     s = multi_day(seed=0)

@@ -53,13 +53,16 @@ def test_daily_load_of_strong_and_weak_responders(
     stressor minutes for all three people (measured: -4 %, -2 %; +12 %, 0 %; -10 %, -12 %),
     and its total error is under a third of a fixed 75's, which missed most of the weak
     responders' stress (31/42, 19/38, 23/60, 32/77 min). No active minute and no minute of a
-    commute or exercise bout counts; every stressor is found as an episode within 2 min."""
+    commute or exercise bout counts; every stressor is found as an episode within 2 min;
+    episode minutes outside every stressor stay under 30 over the six days (measured 22,
+    11 of them on seed 2's first day)."""
     personal = _errors(people)
     for seed, got, want in personal:
         assert abs(got - want) <= max(0.15 * want, 1.0), (seed, got, want)
     fixed = _errors(people, DaysSettings(load=LoadSettings(threshold=75.0, smooth_min=1)))
     total = sum(abs(got - want) for _, got, want in personal)
     assert total < sum(abs(got - want) for _, got, want in fixed) / 3
+    false = 0
     for truth, rows in people.values():
         r = profile(rows, truth.participant)
         got = {d.date: d.load_min for d in r.days}
@@ -71,6 +74,8 @@ def test_daily_load_of_strong_and_weak_responders(
         assert np.all(r.states[bouts] != STATES.index("stressed"))
         for s in truth.stressors:
             assert any(abs(e.start_ns - s.start_ns) <= 2 * MIN for e in r.episodes), s
+        false += int(np.sum(in_load & ~inside(r.minutes.times_ns, truth.stressors)))
+    assert false < 30
 
 
 @pytest.mark.xfail(strict=True, reason="issue 20's 10 % is not met for weak responders")
