@@ -41,6 +41,8 @@ OPTION_OF_SETTING: dict[str, str] = {
     "MQTT CA file": "--mqtt-ca",
     "Grafana URL": "--grafana-url",
     "Kubios folder": "--kubios",
+    "load threshold": "--threshold",
+    "personal threshold k": "--threshold-k",
 }
 
 

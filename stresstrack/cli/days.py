@@ -40,7 +40,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--force", action="store_true", help="replace the CSVs if they exist")
     options = (
         ("--tz", str, d.tz, "ZONE", "time zone of clock hours and dates, an IANA name"),
-        ("--threshold", finite_float, ld.threshold, "INDEX", "stress index counted as load"),
+        ("--threshold", _threshold, "personal", "INDEX",
+         "load threshold: `personal` (each participant's own, per day: median + k robust SD of "
+         "their awake still minutes, within 60-75) or one stress index for everyone"),
+        ("--threshold-k", finite_float, ld.k, "K", "k of the personal threshold"),
         ("--min-confidence", finite_float, ld.min_confidence, "F",
          "confidence a window needs to count"),
         ("--selfcare-hours", finite_float, d.selfcare_hours, "H",
@@ -52,18 +55,27 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.set_defaults(run=run)
 
 
+def _threshold(text: str) -> float | None:
+    """``personal`` (None) or a finite stress index."""
+    if text.strip().lower() == "personal":
+        return None
+    try:
+        return finite_float(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"{text!r}: give `personal` or a stress index") from None
+
+
 def _settings(args: argparse.Namespace) -> DaysSettings:
-    from stresstrack.days import DaysSettings
+    from stresstrack.days import DaysSettings, LoadSettings
 
     if not 0.0 <= args.min_confidence <= 1.0:
         raise StressTrackError(f"--min-confidence must be within 0-1, got {args.min_confidence:g}")
-    if not 0.0 < args.threshold <= 100.0:
-        raise StressTrackError(f"--threshold must be within 0-100, got {args.threshold:g}")
+    load = LoadSettings(threshold=args.threshold, k=args.threshold_k,
+                        min_confidence=args.min_confidence)  # fmt: skip
     try:
         d = DaysSettings(tz=args.tz, selfcare_hours=args.selfcare_hours)
     except ValueError as exc:
         raise StressTrackError(str(exc)) from None
-    load = replace(d.load, threshold=args.threshold, min_confidence=args.min_confidence)
     return replace(d, load=load)
 
 

@@ -12,11 +12,40 @@ Every minute of the grid (:mod:`stresstrack.days.minutes`) gets one state, first
    moving minute (standing up, a posture change) gets no such margin. The
    index's HR component is already the **activity-adjusted** (additional) heart rate when an
    accelerometer is worn (:mod:`stresstrack.pipeline.movement`, Myrtek 2004);
-3. ``stressed``: a stress index ≥ ``threshold`` (75: z̄ ≈ +1.35 baseline units, the alarm
-   level of the index's validation) from windows of confidence ≥ ``min_confidence`` (0.5,
-   as the session analysis);
-4. ``not stressed``: a confident index below the threshold;
-5. ``no data``: no confident index.
+3. ``stressed``: a confident index at or above the **load threshold** of the minute's local
+   date, whose **smoothed index** (below) reaches it too;
+4. ``not stressed``: any other confident index;
+5. ``no data``: no confident index (confidence ≥ ``min_confidence``, 0.5, as the session
+   analysis).
+
+**Smoothed index**: the centred mean over ``smooth_min`` (9) minutes of the confident index
+of the awake, still minutes around a minute (sleep, active and no-data minutes neither count
+nor are counted). A minute's index is noisy (SD ~6 points within a sustained stressor
+through the real pipeline) and stress is a change that lasts minutes: a lone minute above
+the threshold in a calm hour has a low mean and does not count; a calm minute next to a
+stressor has a high mean but its own index is low, so it is not pulled into the episode; a
+brief dip inside a stressor is bridged by the episode rule below. Smoothing the per-minute
+stress series with moving averages before looking for episodes is what Sarker et al. 2016
+(*CHI '16*, 4489) do; the 9 minutes, ``k`` and the both-must-reach rule were chosen on four
+simulated people through the real pipeline and checked on four others (docs/days.md).
+
+**Load threshold**, per participant and local date (``threshold=None``, the default): the
+person's own reference, the smoothed index of that date's awake, still, confident minutes:
+median + ``k`` (2) × 1.4826 × median absolute deviation (the robust SD, as the rolling
+baseline's statistics), kept within [``floor``, ``cap``] = [60, 75]. The floor keeps it out
+of the calm range (the index is 50 at the baseline; 60 is z̄ ≈ +0.5 baseline units), the cap
+is the alarm level of the index's validation (75, z̄ ≈ +1.35): what reaches 75 counts for
+everyone. A date with fewer than ``reference_min`` (120) reference minutes gets the cap.
+Why personal: the index's rise under stress differs between people (a weak
+responder's stressors read 60-74, a strong one's 80-90, both against calm minutes around 50)
+and the first day's index can sit higher until the rolling baseline has seen a day of rest;
+a fixed 75 then misses most of a weak responder's stress. Person-specific normalisation is
+how ambulatory stress models cope with between-person differences (cStress: Hovsepian et al.
+2015, *UbiComp '15*, 493, standardise every feature per participant); the robust centre and
+spread of the day itself keep it from being pulled by the day's stressors (a few % of the
+waking minutes). A number (``threshold=75.0``) gives one fixed threshold for everyone
+(``threshold=75.0, smooth_min=1``: the rule before the personal threshold).
+:func:`load_thresholds` gives the value used, reported in days.csv (``load_threshold``).
 
 **Episodes** are runs of stressed minutes; runs separated by at most ``merge_gap_min`` (2)
 minutes of any other state are merged (a brief dip is one episode), and merged episodes
@@ -30,15 +59,15 @@ sustained stressor wanders around the threshold (a minute at 71 inside a 20-min 
 a minute moving), and a calm afternoon crosses it for a minute now and then; counted
 minute by minute, the first is lost and the second counted. On simulated people through
 the real pipeline the raw count was off by -11 % to +67 % per day, the episode time within
-10 % or a minute (tests/days/test_days_pipeline.py). Episodes as the unit of ambulatory
-stress follow Sarker et al. 2016 (*CHI '16*, 4489, stress episodes from a noisy minute
-series); the 2-min merge and 3-min minimum are this package's choice.
+10 % or a minute (seed 1 at the fixed 75; tests/days/test_days_pipeline.py). Episodes as
+the unit of ambulatory stress follow Sarker et al. 2016 (*CHI '16*, 4489, stress episodes
+from a noisy minute series); the 2-min merge and 3-min minimum are this package's choice.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Final
@@ -47,6 +76,7 @@ import numpy as np
 import numpy.typing as npt
 
 from stresstrack.days.minutes import MINUTE_NS, Minutes
+from stresstrack.errors import SettingError
 
 __all__ = [
     "STATES",
@@ -55,7 +85,9 @@ __all__ = [
     "daily_load",
     "daily_states",
     "episodes",
+    "load_thresholds",
     "minute_states",
+    "smoothed_index",
 ]
 
 STATES: Final = ("sleep", "active", "stressed", "not stressed", "no data")
@@ -64,13 +96,38 @@ _SLEEP, _ACTIVE, _STRESSED, _CALM, _NONE = range(5)
 
 @dataclass(frozen=True, slots=True)
 class LoadSettings:
-    threshold: float = 75.0
+    """The load's parameters (see the module). ``threshold``: None for the personal threshold
+    (``k``, ``floor``, ``cap``, ``reference_min``), or one fixed index for everyone."""
+
+    threshold: float | None = None
     min_confidence: float = 0.5
     moving_share: float = 0.5
     after_active_min: int = 5
     min_bout_min: int = 3
     merge_gap_min: int = 2
     min_episode_min: int = 3
+    smooth_min: int = 9
+    k: float = 2.0
+    floor: float = 60.0
+    cap: float = 75.0
+    reference_min: int = 120
+
+    def __post_init__(self) -> None:
+        if self.threshold is not None and not 0.0 < self.threshold <= 100.0:
+            raise SettingError("load threshold", f"must be within 0-100, got {self.threshold:g}")
+        if not 0.0 <= self.k <= 10.0:
+            raise SettingError("personal threshold k", f"must be within 0-10, got {self.k:g}")
+        if not 0.0 < self.floor <= self.cap <= 100.0:
+            raise SettingError("load threshold", f"floor {self.floor:g} and cap {self.cap:g} "
+                               "must satisfy 0 < floor <= cap <= 100")  # fmt: skip
+        if self.smooth_min < 1 or self.smooth_min % 2 == 0:
+            raise SettingError(
+                "smoothing", f"must be an odd number of minutes, got {self.smooth_min}"
+            )
+        if self.reference_min < 1:
+            raise SettingError(
+                "load threshold", f"reference_min must be >= 1, got {self.reference_min}"
+            )
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,29 +147,93 @@ class Episode:
         return (self.end_ns - self.start_ns) / MINUTE_NS
 
 
-def minute_states(
-    m: Minutes, asleep: npt.NDArray[np.bool_], settings: LoadSettings | None = None
-) -> npt.NDArray[np.int8]:
-    """The state of every minute, as an index into :data:`STATES`.
-
-    >>> from stresstrack.days.minutes import Minutes
-    >>> nan = float("nan")
-    >>> m = Minutes(0, "UTC", *(np.array(v) for v in ([0.] * 4, [0.] * 4, [80., 40., 90., nan],
-    ...     [1.] * 4, [5.] * 4, [0., 0., 0.9, 0.])))
-    >>> [STATES[s] for s in minute_states(m, np.array([False] * 4))]
-    ['stressed', 'not stressed', 'active', 'no data']
-    """
-    st = settings or LoadSettings()
+def _context(m: Minutes, asleep: npt.NDArray[np.bool_], st: LoadSettings) -> npt.NDArray[np.int8]:
+    """Every state but ``stressed``: confident awake still minutes are ``not stressed``."""
     moving = np.nan_to_num(m.moving, nan=0.0) >= st.moving_share
     active = moving.copy()
     for _, hi in _bouts(moving, st.min_bout_min):  # recovery after sustained activity only
         active[hi : hi + st.after_active_min] = True
     out = np.full(m.n, _NONE, dtype=np.int8)
-    has = np.isfinite(m.stress)
-    out[has] = _CALM
-    out[has & (m.stress >= st.threshold)] = _STRESSED
+    out[np.isfinite(m.stress)] = _CALM
     out[active] = _ACTIVE
     out[asleep] = _SLEEP
+    return out
+
+
+def smoothed_index(
+    stress: npt.NDArray[np.float64], use: npt.NDArray[np.bool_], width: int
+) -> npt.NDArray[np.float64]:
+    """The centred mean over ``width`` minutes of ``stress`` where ``use``, at those minutes
+    (NaN elsewhere): minutes outside ``use`` neither count nor are counted.
+
+    >>> nan = float("nan")
+    >>> smoothed_index(np.array([40., 70., 100., 10., nan]), np.array([True] * 3 + [False] * 2), 3)
+    array([55., 70., 85., nan, nan])
+    """
+    ok = use & np.isfinite(stress)
+    total = np.concatenate([[0.0], np.cumsum(np.where(ok, stress, 0.0))])
+    count = np.concatenate([[0], np.cumsum(ok)])
+    i = np.arange(stress.size)
+    lo, hi = np.maximum(i - width // 2, 0), np.minimum(i + width // 2 + 1, stress.size)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = (total[hi] - total[lo]) / (count[hi] - count[lo])
+    return np.where(ok, mean, np.nan)
+
+
+def _personal(reference: npt.NDArray[np.float64], st: LoadSettings) -> float:
+    if reference.size < st.reference_min:
+        return st.cap
+    centre = float(np.median(reference))
+    spread = 1.4826 * float(np.median(np.abs(reference - centre)))
+    return min(max(centre + st.k * spread, st.floor), st.cap)
+
+
+def load_thresholds(
+    m: Minutes, asleep: npt.NDArray[np.bool_], settings: LoadSettings | None = None
+) -> dict[date, float]:
+    """The load threshold of every local date (see the module).
+
+    >>> from stresstrack.days.minutes import Minutes
+    >>> x = np.tile([40., 50., 60., 45., 55.], 40)  # 200 awake minutes: median 50, MAD 5
+    >>> z = np.zeros(200)
+    >>> m = Minutes(0, "UTC", z, z, x, z + 1, z, z)
+    >>> {d: round(t, 3) for d, t in load_thresholds(m, z.astype(bool),
+    ...                                             LoadSettings(smooth_min=1)).items()}
+    {datetime.date(1970, 1, 1): 64.826}
+    """
+    st = settings or LoadSettings()
+    dates = m.dates()
+    if st.threshold is not None:
+        return dict.fromkeys(dates, st.threshold)
+    calm = _context(m, asleep, st) == _CALM
+    x = smoothed_index(m.stress, calm, st.smooth_min)
+    day = np.array([d.toordinal() for d in dates], dtype=np.int64)
+    return {d: _personal(x[calm & (day == d.toordinal())], st) for d in dict.fromkeys(dates)}
+
+
+def minute_states(
+    m: Minutes,
+    asleep: npt.NDArray[np.bool_],
+    settings: LoadSettings | None = None,
+    thresholds: Mapping[date, float] | None = None,
+) -> npt.NDArray[np.int8]:
+    """The state of every minute, as an index into :data:`STATES`; ``thresholds``: those of
+    :func:`load_thresholds` when already computed.
+
+    >>> from stresstrack.days.minutes import Minutes
+    >>> nan = float("nan")
+    >>> m = Minutes(0, "UTC", *(np.array(v) for v in ([0.] * 4, [0.] * 4, [80., 40., 90., nan],
+    ...     [1.] * 4, [5.] * 4, [0., 0., 0.9, 0.])))
+    >>> [STATES[s] for s in minute_states(m, np.array([False] * 4), LoadSettings(smooth_min=1))]
+    ['stressed', 'not stressed', 'active', 'no data']
+    """
+    st = settings or LoadSettings()
+    out = _context(m, asleep, st)
+    calm = out == _CALM
+    limits = thresholds if thresholds is not None else load_thresholds(m, asleep, st)
+    per_minute = np.array([limits[d] for d in m.dates()], dtype=float)
+    x = smoothed_index(m.stress, calm, st.smooth_min)
+    out[calm & (m.stress >= per_minute) & (x >= per_minute)] = _STRESSED
     return out
 
 

@@ -26,6 +26,7 @@ from stresstrack.days.load import (
     daily_load,
     daily_states,
     episodes,
+    load_thresholds,
     minute_states,
 )
 from stresstrack.days.minutes import (
@@ -105,6 +106,7 @@ class DayRow:
     stress: Cosinor | None
     night: Night | None  # the night ending on this date's morning
     load_min: int  # minutes inside stress episodes (days/load.py)
+    load_threshold: float  # the load threshold of this date (days/load.py)
     states: Counter[str]
     episodes: int
     sessions: int  # sessions starting this date (every kind)
@@ -157,7 +159,7 @@ def _unmasked(m: Minutes, states: npt.NDArray[np.int8]) -> Minutes:
 
 def _days(
     m: Minutes, states: npt.NDArray[np.int8], found: Sequence[Night], eps: Sequence[Episode],
-    sessions: Sequence[Session], settings: DaysSettings,
+    sessions: Sequence[Session], settings: DaysSettings, thresholds: dict[date, float],
 ) -> list[DayRow]:  # fmt: skip
     dates = m.dates()
     rest = _unmasked(m, states)
@@ -179,6 +181,7 @@ def _days(
                 stress=_fit(day, day.stress, settings.bin_min, need),
                 night=by_night.get(d),
                 load_min=load[d],
+                load_threshold=thresholds[d],
                 states=per_state[d],
                 episodes=ep_dates[d],
                 sessions=session_dates[d],
@@ -208,7 +211,8 @@ def profile(
         m = minutes_from_rows(source.features, source.stress, **grid)
         sessions = source.sessions
     found, asleep = nights(m, sessions, st.sleep)
-    states = minute_states(m, asleep, st.load)
+    thresholds = load_thresholds(m, asleep, st.load)
+    states = minute_states(m, asleep, st.load, thresholds)
     eps = episodes(m, states, participant, st.load)
     hours = m.clock_hours()
     rest = _unmasked(m, states)
@@ -217,7 +221,7 @@ def profile(
         minutes=m,
         asleep=asleep,
         states=states,
-        days=_days(m, states, found, eps, sessions, st),
+        days=_days(m, states, found, eps, sessions, st, thresholds),
         nights=found,
         hr=_fit(rest, rest.hr, st.bin_min, MIN_DAY_SHARE * 24 * 60 / st.bin_min),
         stress=_fit(rest, rest.stress, st.bin_min, MIN_DAY_SHARE * 24 * 60 / st.bin_min),

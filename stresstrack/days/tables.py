@@ -57,8 +57,8 @@ def days_rows(study: StudyDays) -> Iterator[Row]:
     """Header, then one row per participant and local date."""
     yield ["participant", "date", *(f"hr_{c}" for c in _COSINOR),
            *(f"stress_{c}" for c in _COSINOR), "sleep_start", "sleep_end", "sleep_source",
-           "sleep_min", "night_hr_bpm", "night_rmssd_ms", "stress_load_min", "episodes",
-           "sessions", *_states_header()]  # fmt: skip
+           "sleep_min", "night_hr_bpm", "night_rmssd_ms", "stress_load_min", "load_threshold",
+           "episodes", "sessions", *_states_header()]  # fmt: skip
     for r in study.participants:
         tz = r.minutes.tz
         for d in r.days:
@@ -69,8 +69,8 @@ def days_rows(study: StudyDays) -> Iterator[Row]:
                 if n is not None else ["", "", "", "", "", ""]
             )  # fmt: skip
             yield [r.participant, d.date.isoformat(), *_cosinor(d.hr), *_cosinor(d.stress),
-                   *night, str(d.load_min), str(d.episodes), str(d.sessions),
-                   *(str(d.states.get(s, 0)) for s in STATES)]  # fmt: skip
+                   *night, str(d.load_min), _num(d.load_threshold, 2), str(d.episodes),
+                   str(d.sessions), *(str(d.states.get(s, 0)) for s in STATES)]  # fmt: skip
 
 
 def episodes_rows(study: StudyDays) -> Iterator[Row]:

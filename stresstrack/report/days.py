@@ -48,7 +48,8 @@ def _esc(text: object) -> str:
 
 
 def stress_colour(index: float) -> str:
-    """Blue below the baseline (50), white at it, red at and above 75 (the load threshold).
+    """Blue below the baseline (50), white at it, red at and above 75 (the index's alarm level,
+    the load threshold's cap).
 
     >>> stress_colour(50.0), stress_colour(75.0), stress_colour(10.0)
     ('#ffffff', '#e45756', '#4c78a8')
@@ -200,7 +201,15 @@ def _rhythm_text(r: DaysResult) -> str:
     return "; ".join(parts) + "." if parts else "Not enough data for a 24-h rhythm."
 
 
-def _participant(n: int, r: DaysResult, colours: Mapping[str, str], threshold: float) -> str:
+def _thresholds_text(r: DaysResult) -> str:
+    values = sorted({round(d.load_threshold, 1) for d in r.days})
+    if not values:
+        return ""
+    span = f"{values[0]:g}" if len(values) == 1 else f"{values[0]:g}–{values[-1]:g}"
+    return f" (load threshold {span}: this participant's own per day, docs/days.md)"
+
+
+def _participant(n: int, r: DaysResult, colours: Mapping[str, str]) -> str:
     kinds = sorted({s.kind for s in r.sessions})
     legend = "".join(f'<li><span class="swatch" style="background:{colours.get(k, "#333")}">'
                      f"</span>{_esc(k)}</li>" for k in kinds)  # fmt: skip
@@ -218,15 +227,13 @@ def _participant(n: int, r: DaysResult, colours: Mapping[str, str], threshold: f
         "minutes of physical activity left out); grey: no data.</p>"
         f"<h3>Nights</h3>{_nights_table(r)}"
         f"<h3>Daily stress load</h3>{svg_load_bars(r)}"
-        f'<p class="note">Minutes per day with an index of at least {threshold:g} '
-        "(exercise and the minutes after it left out) and the stress episodes that started "
-        "that day (docs/days.md).</p></section>"
+        '<p class="note">Minutes per day inside stress episodes: the smoothed index at or above '
+        f"the load threshold{_esc(_thresholds_text(r))}, exercise and the minutes after it "
+        "left out; and the stress episodes that started that day.</p></section>"
     )
 
 
-def days_sections(
-    results: Sequence[DaysResult], colours: Mapping[str, str], *, threshold: float = 75.0
-) -> str:
+def days_sections(results: Sequence[DaysResult], colours: Mapping[str, str]) -> str:
     """The days section of every participant whose data span ≥ 2 days ("" when none)."""
     shown = [r for r in results if r.span_days >= MIN_SPAN_DAYS]
-    return "".join(_participant(n, r, colours, threshold) for n, r in enumerate(shown))
+    return "".join(_participant(n, r, colours) for n, r in enumerate(shown))

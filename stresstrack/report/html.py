@@ -209,7 +209,7 @@ def _days_hook(store: Store, colours: Mapping[str, str], tz: str) -> str:
 
     settings = DaysSettings(tz=tz)
     results = [profile(store, p, settings) for p in store.participants()]
-    return days_sections(results, colours, threshold=settings.load.threshold)
+    return days_sections(results, colours)
 
 
 def render_report(

@@ -9,30 +9,25 @@ files that compare :func:`~stresstrack.days.profile` with the simulator's truth.
 
 from __future__ import annotations
 
+import sys
 from functools import cache
+from pathlib import Path
 
 from stresstrack.days import ParticipantRows
-from stresstrack.pipeline import Pipeline, PipelineConfig
-from stresstrack.pipeline.results import FeatureRow, Session, StressRow
-from stresstrack.simulators.days import DaysPlan, DaysTruth, simulate_days
+from stresstrack.simulators.days import DaysPlan, DaysTruth
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "validation"))
+from days_load import inside
+from days_load import through_pipeline as _through_pipeline
+
+__all__ = ["MIN", "SEEDS", "inside", "through_pipeline"]
 
 MIN = 60_000_000_000
 #: The participants every pipeline test of the days analysis uses: the first four seeds,
-#: not chosen by how they come out (seeds 2 and 3 are weak HR responders).
+#: not chosen by how they come out (seeds 2-4 are weak HR responders).
 SEEDS = (1, 2, 3, 4)
 
 
 @cache
 def through_pipeline(days: int, seed: int) -> tuple[DaysTruth, ParticipantRows]:
-    (truth,), chunks = simulate_days(DaysPlan(days=days, seed=seed))
-    pipeline = Pipeline(
-        PipelineConfig(baseline_mode="rolling", hop_s=30.0, slow_hop_s=60.0, edasymp_hop_s=300.0)
-    )
-    rows: list[FeatureRow | StressRow | Session] = []
-    for chunk in chunks:
-        rows.extend(pipeline.process_many(chunk))
-    rows.extend(pipeline.finish())
-    features = [r for r in rows if isinstance(r, FeatureRow)]
-    stress = [r for r in rows if isinstance(r, StressRow)]
-    sessions = [r for r in rows if isinstance(r, Session)]
-    return truth, ParticipantRows(features, stress, sessions)
+    return _through_pipeline(DaysPlan(days=days, seed=seed))

@@ -7,9 +7,8 @@ our analysis."""
 from __future__ import annotations
 
 import numpy as np
-import numpy.typing as npt
 import pytest
-from pipeline_runs import MIN, SEEDS, through_pipeline
+from pipeline_runs import MIN, SEEDS, inside, through_pipeline
 
 from stresstrack.days import DaysResult, profile
 from stresstrack.simulators.days import DaysTruth
@@ -24,13 +23,6 @@ def _profile(seed: int) -> tuple[DaysTruth, DaysResult]:
 
 def _hours_apart(a: float, b: float) -> float:
     return abs((a - b + 12) % 24 - 12)
-
-
-def _true_sleep(truth: DaysTruth, t: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
-    out = np.zeros(t.size, dtype=bool)
-    for s in truth.sleep:
-        out |= (t >= s.start_ns) & (t < s.end_ns)
-    return out
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -59,8 +51,7 @@ def test_sleep_through_the_pipeline_agrees_with_the_simulated_nights(seed: int) 
     HR and no movement, so onset came up to 51 min early and wake up to 108 min late, and
     agreement over a night ± 2 h fell to 87 % (docs/days.md, Limits)."""
     truth, r = _profile(seed)
-    t = r.minutes.times_ns + MIN // 2
-    asleep = _true_sleep(truth, t)
+    asleep = inside(r.minutes.times_ns, truth.sleep)
     assert np.mean(asleep == r.asleep) >= 0.90
     assert len(r.nights) == len(truth.sleep)
     for s, night in zip(truth.sleep, r.nights, strict=True):

@@ -91,6 +91,7 @@ def test_days_command_writes_the_tables(tmp_path: Path, capsys: pytest.CaptureFi
         in_episodes[key] = in_episodes.get(key, 0.0) + float(e["duration_min"])
     for r in days:
         assert abs(int(r["stress_load_min"]) - 65) <= 6.5
+        assert 60.0 <= float(r["load_threshold"]) <= 75.0  # each person's own (docs/days.md)
         assert int(r["stress_load_min"]) == in_episodes[r["participant"], r["date"]]
     assert {r["sleep_source"] for r in days[1:4]} == {"acc"}
     assert all(float(r["night_hr_bpm"]) < 55 for r in days[1:4])
@@ -102,6 +103,15 @@ def test_days_command_writes_the_tables(tmp_path: Path, capsys: pytest.CaptureFi
     assert "already exists" in capsys.readouterr().err
     assert main(["days", str(path), "--out", str(out), "--force", "--tz", "Mars/Base"]) == 2
     assert "time zone 'Mars/Base'" in capsys.readouterr().err
+    assert main(["days", str(path), "--out", str(out), "--force", "--threshold", "150"]) == 2
+    assert "--threshold: must be within 0-100, got 150" in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # argparse's own error for an option's type
+        main(["days", str(path), "--out", str(out), "--force", "--threshold", "high"])
+    assert "'high': give `personal` or a stress index" in capsys.readouterr().err
+    assert main(["days", str(path), "--out", str(out), "--force", "--threshold-k", "-1"]) == 2
+    assert "--threshold-k: must be within 0-10" in capsys.readouterr().err
+    assert main(["days", str(path), "--out", str(out), "--force", "--threshold", "75"]) == 0
+    assert {r["load_threshold"] for r in _read(out / "days.csv")} == {"75"}
 
 
 def test_python_api_days(tmp_path: Path) -> None:

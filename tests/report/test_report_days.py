@@ -52,6 +52,9 @@ def test_days_section_only_for_multi_day_participants(page: Path) -> None:
     assert days.count('class="load-bar"') == DAYS
     assert days.count('class="sleep-bar"') >= 2 * (DAYS - 1)  # each night spans midnight
     assert "Nights" in days and "(Europe/Paris)" in days
+    thresholds = re.search(r"load threshold (\d+(?:\.\d)?)(?:–(\d+(?:\.\d)?))?: this", days)
+    assert thresholds is not None  # the participant's own, within the floor and the cap
+    assert all(60 <= float(v) <= 75 for v in thresholds.groups() if v is not None)
     nights = re.findall(r"<tr><td>\w{3} \d\d \w{3}</td><td>(\d\d:\d\d)–(\d\d:\d\d)</td>", days)
     assert len(nights) == DAYS - 1
     for start, end in nights:  # the synthetic nights: 22:15-23:45 to 05:45-08:15, local
