@@ -57,8 +57,8 @@ _CHOICE_OPTIONS = (
     (
         "--baseline-mode", "baseline_mode", ("fixed", "rolling"),
         "fixed: the first baseline holds for the whole recording; rolling: recomputed every "
-        "UTC midnight from the resting windows of the last --baseline-days days, for "
-        "multi-day recordings (docs/days.md)",
+        "UTC midnight (and hourly through the first day) from the resting windows of the "
+        "last --baseline-days days, for multi-day recordings (docs/days.md)",
     ),
 )  # fmt: skip
 

@@ -137,8 +137,8 @@ class PipelineConfig:
     baseline_max_s: float = 600.0  # a marked baseline never stopped ends this long after start
     baseline_settle_s: float = 60.0  # windows starting this soon after the baseline's start
     # are left out of its statistics (settling), unless that leaves too few
-    # "rolling": after the first baseline, recomputed every UTC midnight from the resting
-    # windows of the last baseline_days days (pipeline/rolling.py, docs/days.md)
+    # "rolling": after the first baseline, recomputed every UTC midnight (and hourly until
+    # the first) from the resting windows of the last baseline_days days (pipeline/rolling.py)
     baseline_mode: BaselineMode = "fixed"
     baseline_days: float = 3.0
     min_coverage: float = 0.8  # share of a window that must hold data

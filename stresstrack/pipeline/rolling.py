@@ -19,6 +19,13 @@ from the *resting windows* of the last ``baseline_days`` days:
   2015 (PLoS One 10:e0142533, sustained inactivity); without an accelerometer sleep cannot be
   told apart and every still window counts.
 
+**The first day warms up**: until the first midnight, the reference is also recomputed on the
+first window of every UTC hour once it holds ``MIN_ROLLING_WINDOWS`` resting windows. The
+fixed baseline is a few minutes right after the sensor goes on: unusable for some people
+(a movement, a missing component: no index at all until midnight), unrepresentative for
+others (a simulated participant's calm minutes read 62-63 all day against ~50 later). After
+the first midnight the baseline changes once a day, so days stay comparable.
+
 The statistics are robust, because an ordinary day holds stressors nobody marked: the median
 of each component and 1.4826 x its median absolute deviation (the SD for normal data), never
 below the component's floor. A component with fewer than ``MIN_ROLLING_WINDOWS`` windows in
@@ -40,6 +47,7 @@ __all__ = ["MIN_ROLLING_WINDOWS", "REST_KINDS", "SLEEP_MOVING", "RollingReferenc
 
 NS: Final = 1_000_000_000
 MINUTE_NS: Final = 60 * NS
+HOUR_NS: Final = 3_600 * NS
 DAY_NS: Final = 86_400 * NS
 SLEEP_MOVING: Final = 0.01
 CONTEXT_MIN: Final = 15  # minutes each side of a window for the sustained-inactivity test
@@ -65,6 +73,8 @@ class RollingReference:
     context: deque[tuple[int, float | None]] = field(default_factory=deque)
     kept: deque[tuple[int, tuple[float | None, ...], float | None]] = field(default_factory=deque)
     day: int | None = None
+    hour: int | None = None
+    settled: bool = False  # a midnight has passed: no more hourly warm-up refreshes
 
     def offer(self, d: Derived, usable: bool) -> None:
         """A window; only those ending on a whole minute are looked at."""
@@ -88,12 +98,20 @@ class RollingReference:
             self.kept.append((d.time_ns, values, d.activity_mg))
 
     def refresh(self, time_ns: int, baseline: Baseline) -> Baseline | None:
-        """The baseline from the last ``days`` days, on the first call of a new UTC day."""
-        day = time_ns // DAY_NS
-        if self.day is None or day <= self.day:
-            self.day = day if self.day is None else self.day
+        """The baseline from the last ``days`` days, on the first call of a new UTC day (and,
+        before the first midnight, of a new UTC hour)."""
+        day, hour = time_ns // DAY_NS, time_ns // HOUR_NS
+        if self.day is None or self.hour is None:
+            self.day, self.hour = day, hour
             return None
-        self.day = day
+        if day > self.day:
+            self.settled = True
+        elif self.settled or hour <= self.hour:
+            return None
+        self.day, self.hour = day, hour
+        return self._recompute(time_ns, baseline)
+
+    def _recompute(self, time_ns: int, baseline: Baseline) -> Baseline | None:
         while self.kept and self.kept[0][0] < time_ns - int(self.days * DAY_NS):
             self.kept.popleft()
         mean, sd, independent = dict(baseline.mean), dict(baseline.sd), dict(baseline.independent)

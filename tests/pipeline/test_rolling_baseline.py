@@ -45,8 +45,9 @@ def _batch(hr: np.ndarray, moving: np.ndarray, usable: np.ndarray, lo: int, hi: 
 def test_streaming_reference_equals_the_batch_formula() -> None:
     """Three days of minute windows: nights (00:00-07:00) without movement, days with light
     movement every third minute, walks (moving share 0.6) and unusable windows (a stressor
-    session, implausible). Each midnight's baseline is the median (and 1.4826 MAD) of the
-    windows of the last 2 days the rule keeps; 5 s windows between minutes are ignored."""
+    session, implausible). Each midnight's baseline, and each hour's of the first day once
+    an hour of resting windows is kept, is the median (and 1.4826 MAD) of the windows of
+    the last 2 days the rule keeps; 5 s windows between minutes are ignored."""
     rng = np.random.default_rng(1)
     n = 3 * 1440 + 1
     minute = np.arange(n)
@@ -60,23 +61,28 @@ def test_streaming_reference_equals_the_batch_formula() -> None:
     usable[rng.random(n) < 0.02] = False  # implausible windows
     ref = RollingReference(days=2.0)
     base = Baseline(mean={"hr": 0.0}, sd={"hr": 1.0}, frozen=True)
-    refreshed: dict[int, Baseline] = {}
+    refreshed: dict[int, Baseline] = {}  # by minute
     for i in range(n):
         ref.offer(_window(DAY0 + i * MIN, hr[i], rmssd[i], moving[i]), bool(usable[i]))
         ref.offer(_window(DAY0 + i * MIN + 5 * NS, 999.0, 1.0, 1.0), True)  # off the minute
         new = ref.refresh(DAY0 + i * MIN, base)
         if new is not None:
-            refreshed[i // 1440] = base = new
-    assert sorted(refreshed) == [1, 2, 3]
-    for day, b in refreshed.items():
-        # Windows decided by then: up to 15 min before midnight (the context they need).
-        hi = day * 1440 - 15 + 1
-        lo = max(0, day * 1440 - 2 * 1440)
+            refreshed[i] = base = new
+    # The first day warms up hourly, from the first hour with 60 resting windows decided
+    # (07:00 + 60 kept + 15 min of context: 09:00); then once a day, at midnight.
+    warm = [i for i in refreshed if i < 1440]
+    assert warm == list(range(9 * 60, 1440, 60))
+    assert sorted(set(refreshed) - set(warm)) == [1440, 2 * 1440, 3 * 1440]
+    for i, b in refreshed.items():
+        # Windows decided by then: up to 15 min before (the context they need).
+        hi = i - 15 + 1
+        lo = max(0, i - 2 * 1440)
         assert b.mean["hr"] == pytest.approx(_batch(hr, moving, usable, lo, hi), abs=1e-12)
         ln = np.log(rmssd)
         centre = _batch(ln, moving, usable, lo, hi)
         assert b.mean["ln_rmssd"] == pytest.approx(centre, abs=1e-12)
         assert b.mean["hr"] > 65.0  # nights and walks are not in it
+    refreshed = {i // 1440: b for i, b in refreshed.items() if i % 1440 == 0}
     assert refreshed[3].mean["hr"] - refreshed[1].mean["hr"] == pytest.approx(1.5, abs=0.4)
 
 
@@ -101,8 +107,9 @@ def _awake_rest_hr(truth: DaysTruth, beats: list[Beat], lo_ns: int, hi_ns: int) 
 
 
 def test_a_simulated_participant_gets_their_awake_resting_heart_rate() -> None:
-    """A simulated day (07:00 to 07:00) through the pipeline (rolling, 1 day): after
-    midnight, the baseline HR is the median awake resting HR of that day measured from the
+    """A simulated day (07:00 to 07:00) through the pipeline (rolling, 1 day): the
+    baseline starts as the fixed one, is refreshed hourly through the first day, and after
+    midnight the baseline HR is the median awake resting HR of that day measured from the
     raw beats (within 1.5 bpm: the pipeline's still windows include a few minutes the
     truth calls busy, and mean HR per window is 60000/mean RR); the fixed mode keeps the
     5-min morning baseline."""
@@ -114,18 +121,21 @@ def test_a_simulated_participant_gets_their_awake_resting_heart_rate() -> None:
     fixed = Pipeline(PipelineConfig(**fast))
     beats: list[Beat] = []
     midnight = (truth.start_ns // DAY_NS + 1) * DAY_NS
-    seen: list[float] = []
+    seen: list[tuple[int, float]] = []  # (chunk end, baseline HR) at each change
     for chunk in chunks:
         rolling.process_many(chunk)
         fixed.process_many(chunk)
         beats += [e for e in chunk if isinstance(e, Beat)]
         b = rolling.baseline(truth.participant)
-        if b is not None and b.mean and (not seen or b.mean["hr"] != seen[-1]):
-            seen.append(b.mean["hr"])
+        if b is not None and b.mean and (not seen or b.mean["hr"] != seen[-1][1]):
+            seen.append((chunk[-1].time_ns, b.mean["hr"]))
     first = fixed.baseline(truth.participant)
     last = rolling.baseline(truth.participant)
     assert first is not None and last is not None
-    assert len(seen) == 2 and seen[0] == first.mean["hr"]  # refreshed once, at midnight
+    assert seen[0][1] == first.mean["hr"]
+    # Hourly during the first day (the chunks are hours), then once, at midnight.
+    assert len([t for t, _ in seen if t < midnight]) >= 10
+    assert len([t for t, _ in seen if t >= midnight]) == 1
     reference = _awake_rest_hr(truth, beats, truth.start_ns, midnight)
     assert last.mean["hr"] == pytest.approx(reference, abs=1.5)
     assert last.independent["hr"] >= 8 * 60  # a day's awake resting minutes
