@@ -47,6 +47,7 @@ from dataclasses import dataclass, replace
 from typing import NamedTuple
 
 import numpy as np
+from scipy import stats
 from session_effect import (
     REST_LEVEL,
     XARTEFACTS,
@@ -177,6 +178,24 @@ class SummaryResult(NamedTuple):
     p: float
     carry_p: float  # condition × period term (nan when not computed)
     pre_p: float  # pre-value check (nan when not computed)
+    exact_p: float = math.nan  # the exact within-participant t test of the same contrast
+
+
+def within_t_p(rows: Sequence[Row]) -> float:
+    """p of the condition term in an OLS of y on a fixed effect per participant, condition,
+    period and pre: exact under the summary model (its errors are iid normal given the
+    participant), so its rate on the same studies separates Monte Carlo luck from a liberal
+    mixed-model test."""
+    people = sorted({r.participant for r in rows})
+    cols = [np.array([r.participant == q for r in rows], dtype=float) for q in people]
+    cols += [np.array([r.condition == "self-care" for r in rows], dtype=float)]
+    cols += [np.array([r.period == 2 for r in rows], dtype=float), np.array([r.pre for r in rows])]
+    x, y = np.column_stack(cols), np.array([r.during for r in rows])
+    beta, *_ = np.linalg.lstsq(x, y, rcond=None)
+    df = len(y) - int(np.linalg.matrix_rank(x))
+    resid = y - x @ beta
+    var = float(resid @ resid) / df * float(np.linalg.pinv(x.T @ x)[len(people), len(people)])
+    return float(2 * stats.t.sf(abs(beta[len(people)]) / math.sqrt(var), df))
 
 
 def summary_study(
@@ -214,6 +233,7 @@ def summary_study(
         effects[0].p,
         c.p if c else math.nan,
         c.pre.p if c else math.nan,
+        within_t_p(rows),
     )
 
 
@@ -342,6 +362,7 @@ def summary_part(
     res = summary_studies(model, size, 0.0, (0.0, 0.0), s, args.seed, w, checks=True)
     print(f"session-summary, no effect, no carry-over, {s} studies of {size}:")
     ok = calibrated("primary significant at 0.05", [r.p for r in res])
+    calibrated("exact within-participant t, same studies (reference)", [r.exact_p for r in res])
     ok &= calibrated("pre-value check flags (false)", [r.pre_p for r in res])
     calibrated("condition × period term flags (false)", [r.carry_p for r in res],
                CARRYOVER_ALPHA)  # fmt: skip
