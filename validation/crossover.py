@@ -32,8 +32,13 @@ test, p >= 0.05), in the pipeline and at the summary level; the empirical power 
 n = 20 is within 5 points of ``stresstrack power``; residual carry-over is flagged in *most*
 studies: the lower end of the exact 95 % interval of the pre-value check's flag rate is above
 50 %, in the pipeline at ``--study-size``. The condition × period term's rates are printed
-beside, as is response-only carry-over (no claim: see docs/sessions.md).
+beside, as is response-only carry-over (no claim: see docs/sessions.md), and, on the same
+null summary studies, the rate of an exact test of the same contrast (:func:`within_t_p`),
+which tells a liberal test from a lucky draw of studies.
 """
+
+# Size (issue 13): a little over 400 lines because the exact reference test of the null
+# studies (within_t_p) sits beside the studies whose rates it checks.
 
 from __future__ import annotations
 
