@@ -169,3 +169,10 @@ def test_boundary_variance_keeps_the_participant_term() -> None:
     c = kr_test(kr, np.zeros(4), np.array([0.0, 1.0, 0.0, 0.0]))
     assert c is not None and 0 < c.df < len(y) - 4
     assert np.min(np.linalg.eigvalsh(kr.phi_a - kr.phi)) >= -1e-12
+
+
+def test_one_row_per_participant_has_no_adjustment() -> None:
+    """One row per participant: σ²_u and σ²_e cannot be told apart (singular information),
+    so there is no KR adjustment and callers fall back to the plug-in SE on their df."""
+    x = np.column_stack([np.ones(10), np.arange(10.0)])
+    assert kr_covariance(x, [f"p{i}" for i in range(10)], re_var=1.0, scale=1.0) is None
