@@ -2,9 +2,11 @@
 
 Run: ``python validation/crossover.py`` (or ``python validation/session_effect.py crossover``)
 [--study-size 20] [--pipeline-studies 24] [--studies 500] [--carry-studies 100]
-[--response-studies 0] [--effect-studies 0] [--seed 1] [--workers N]. The defaults are the
-documented run (docs/sessions.md): n = 20, since at n = 12 the pre-value check flags the
-simulated residual carry-over in only about 57 % of studies, not demonstrably "most".
+[--response-studies 0] [--effect-studies 0] [--sd-u SD] [--seed 1] [--workers N]. The
+defaults are the documented run (docs/sessions.md): n = 20, since at n = 12 the pre-value
+check flags the simulated residual carry-over in only about 57 % of studies, not
+demonstrably "most". ``--sd-u`` replaces the summary model's participant SD (0: the
+participant variance's boundary).
 
 The default demo design (stress-selfcare-vs-rest: self-care vs rest after a stressor, AB/BA),
 shortened for speed (``session_effect.crossover_protocol``: baseline 5 min; blocks of stressor
@@ -361,6 +363,8 @@ def summary_part(
     """The session-summary runs; True when their claims hold."""
     size, s, w = args.study_size, args.studies, args.workers
     model = estimate_summary_model([r.rows for r in null])
+    if args.sd_u is not None:  # e.g. 0: every fit near the participant variance's boundary
+        model = replace(model, sd_u=args.sd_u)
     print("session-summary model from the pipeline's null rows (index points): "
           + ", ".join(f"{k} {v:.3g}" for k, v in vars(model).items()))  # fmt: skip
     t0 = time.monotonic()
@@ -402,6 +406,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--studies", type=int, default=500, help="session-summary")
     parser.add_argument("--carry-studies", type=int, default=100, help="session-summary")
     parser.add_argument("--carry", type=float, default=0.25, help="carry-over, stress level")
+    parser.add_argument("--sd-u", type=float, default=None,
+                        help="session-summary: this participant SD, not the estimate")  # fmt: skip
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     args = parser.parse_args(argv)

@@ -32,7 +32,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -48,8 +48,7 @@ SCORING_TOL: Final = 1e-13
 SCORING_STEPS: Final = 100
 
 
-@dataclass(frozen=True, slots=True)
-class KRCovariance:
+class KRCovariance(NamedTuple):
     """Φ, Φ_A and what the F test needs (the P_i matrices and W)."""
 
     phi: FloatArray
