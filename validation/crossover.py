@@ -2,9 +2,11 @@
 
 Run: ``python validation/crossover.py`` (or ``python validation/session_effect.py crossover``)
 [--study-size 20] [--pipeline-studies 24] [--studies 500] [--carry-studies 100]
-[--response-studies 0] [--effect-studies 0] [--seed 1] [--workers N]. The defaults are the
-documented run (docs/sessions.md): n = 20, since at n = 12 the pre-value check flags the
-simulated residual carry-over in only about 57 % of studies, not demonstrably "most".
+[--response-studies 0] [--effect-studies 0] [--sd-u SD] [--seed 1] [--workers N]. The
+defaults are the documented run (docs/sessions.md): n = 20, since at n = 12 the pre-value
+check flags the simulated residual carry-over in only about 57 % of studies, not
+demonstrably "most". ``--sd-u`` replaces the summary model's participant SD (0: the
+participant variance's boundary).
 
 The default demo design (stress-selfcare-vs-rest: self-care vs rest after a stressor, AB/BA),
 shortened for speed (``session_effect.crossover_protocol``: baseline 5 min; blocks of stressor
@@ -32,8 +34,13 @@ test, p >= 0.05), in the pipeline and at the summary level; the empirical power 
 n = 20 is within 5 points of ``stresstrack power``; residual carry-over is flagged in *most*
 studies: the lower end of the exact 95 % interval of the pre-value check's flag rate is above
 50 %, in the pipeline at ``--study-size``. The condition × period term's rates are printed
-beside, as is response-only carry-over (no claim: see docs/sessions.md).
+beside, as is response-only carry-over (no claim: see docs/sessions.md), and, on the same
+null summary studies, the rate of an exact test of the same contrast (:func:`within_t_p`),
+which tells a liberal test from a lucky draw of studies.
 """
+
+# Size (issue 13): a little over 400 lines because the exact reference test of the null
+# studies (within_t_p) sits beside the studies whose rates it checks.
 
 from __future__ import annotations
 
@@ -47,6 +54,7 @@ from dataclasses import dataclass, replace
 from typing import NamedTuple
 
 import numpy as np
+from scipy import stats
 from session_effect import (
     REST_LEVEL,
     XARTEFACTS,
@@ -177,6 +185,24 @@ class SummaryResult(NamedTuple):
     p: float
     carry_p: float  # condition × period term (nan when not computed)
     pre_p: float  # pre-value check (nan when not computed)
+    exact_p: float = math.nan  # the exact within-participant t test of the same contrast
+
+
+def within_t_p(rows: Sequence[Row]) -> float:
+    """p of the condition term in an OLS of y on a fixed effect per participant, condition,
+    period and pre: exact under the summary model (its errors are iid normal given the
+    participant), so its rate on the same studies separates Monte Carlo luck from a liberal
+    mixed-model test."""
+    people = sorted({r.participant for r in rows})
+    cols = [np.array([r.participant == q for r in rows], dtype=float) for q in people]
+    cols += [np.array([r.condition == "self-care" for r in rows], dtype=float)]
+    cols += [np.array([r.period == 2 for r in rows], dtype=float), np.array([r.pre for r in rows])]
+    x, y = np.column_stack(cols), np.array([r.during for r in rows])
+    beta, *_ = np.linalg.lstsq(x, y, rcond=None)
+    df = len(y) - int(np.linalg.matrix_rank(x))
+    resid = y - x @ beta
+    var = float(resid @ resid) / df * float(np.linalg.pinv(x.T @ x)[len(people), len(people)])
+    return float(2 * stats.t.sf(abs(beta[len(people)]) / math.sqrt(var), df))
 
 
 def summary_study(
@@ -214,6 +240,7 @@ def summary_study(
         effects[0].p,
         c.p if c else math.nan,
         c.pre.p if c else math.nan,
+        within_t_p(rows),
     )
 
 
@@ -336,12 +363,15 @@ def summary_part(
     """The session-summary runs; True when their claims hold."""
     size, s, w = args.study_size, args.studies, args.workers
     model = estimate_summary_model([r.rows for r in null])
+    if args.sd_u is not None:  # e.g. 0: every fit near the participant variance's boundary
+        model = replace(model, sd_u=args.sd_u)
     print("session-summary model from the pipeline's null rows (index points): "
           + ", ".join(f"{k} {v:.3g}" for k, v in vars(model).items()))  # fmt: skip
     t0 = time.monotonic()
     res = summary_studies(model, size, 0.0, (0.0, 0.0), s, args.seed, w, checks=True)
     print(f"session-summary, no effect, no carry-over, {s} studies of {size}:")
     ok = calibrated("primary significant at 0.05", [r.p for r in res])
+    calibrated("exact within-participant t, same studies (reference)", [r.exact_p for r in res])
     ok &= calibrated("pre-value check flags (false)", [r.pre_p for r in res])
     calibrated("condition × period term flags (false)", [r.carry_p for r in res],
                CARRYOVER_ALPHA)  # fmt: skip
@@ -376,6 +406,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--studies", type=int, default=500, help="session-summary")
     parser.add_argument("--carry-studies", type=int, default=100, help="session-summary")
     parser.add_argument("--carry", type=float, default=0.25, help="carry-over, stress level")
+    parser.add_argument("--sd-u", type=float, default=None,
+                        help="session-summary: this participant SD, not the estimate")  # fmt: skip
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     args = parser.parse_args(argv)

@@ -3,8 +3,8 @@
 The controlled model of :mod:`stresstrack.analysis.effects` (condition, period, pre value,
 random intercept per participant) with a group term and group × condition terms, fitted on
 the primary outcome: the interaction coefficient is the effect of the first treatment in the
-group minus its effect in the other participants, with its t interval on the between-within
-degrees of freedom, as for the study's own per-arm breakdown.
+group minus its effect in the other participants, with its Kenward–Roger t interval
+(:mod:`stresstrack.analysis.kenward_roger`), as for the study's own per-arm breakdown.
 """
 
 from __future__ import annotations
@@ -12,8 +12,6 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import replace
-
-from scipy import stats
 
 from stresstrack.analysis.audit import SESSION_EFFECT_BOUND, Comparison
 from stresstrack.analysis.effects import condition_rows
@@ -74,7 +72,7 @@ def _interaction(
         fit = fit_mixed(m.y, m.x, m.groups)
     except ValueError as exc:
         return none, str(exc)
-    est, se, _, _ = contrast_test(fit, unit_vector(m.columns, name), df)
-    half = float(stats.t.ppf(0.975, df)) * se
-    base, _, _, _ = contrast_test(fit, unit_vector(m.columns, f"c:{treatment}"), df)
+    c = contrast_test(fit, unit_vector(m.columns, name), df)
+    est, half = c.estimate, c.half_width()
+    base = contrast_test(fit, unit_vector(m.columns, f"c:{treatment}"), df).estimate
     return Difference(est, (est - half, est + half), base + est, base, n_a, n_b), ""

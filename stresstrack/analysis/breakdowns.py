@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from typing import Final
 
 import numpy as np
-from scipy import stats
 
 from stresstrack.analysis.mixed_model import (
     Matrix,
@@ -101,8 +100,8 @@ def _level_breakdown(
         return Breakdown(t, "how", [], NAN, "too few participants to compare how it was done")
     out = []
     for lv in levels:
-        est, se, _, _ = contrast_test(fit, unit_vector(m.columns, f"c:{lv}"), df)
-        half = float(stats.t.ppf(0.975, df)) * se
+        c = contrast_test(fit, unit_vector(m.columns, f"c:{lv}"), df)
+        est, half = c.estimate, c.half_width()
         n = participants_with_both(rows, lv, design.control, "level")
         out.append(Level(lv, est, (est - half, est + half), n))
     first = unit_vector(m.columns, f"c:{levels[0]}")
@@ -122,8 +121,8 @@ def _arm_breakdown(
         vec = unit_vector(m.columns, f"c:{t}")
         if a != arms[0]:
             vec = vec + unit_vector(m.columns, f"c:{t}×arm:{a}")
-        est, se, _, _ = contrast_test(fit, vec, df)
-        half = float(stats.t.ppf(0.975, df)) * se
+        c = contrast_test(fit, vec, df)
+        est, half = c.estimate, c.half_width()
         n = len({r.participant for r in rows if r.arm == a and r.condition == t})
         out.append(Level(a or "(no arm)", est, (est - half, est + half), n))
     names = [f"c:{t}×arm:{a}" for a in arms[1:]]

@@ -17,10 +17,11 @@ two-stage procedure of Grizzle 1965 inflates the error rates; Freeman 1989, *Sta
   Jones 1987, *Stat. Med.* 6:911). It cannot see carry-over that changes only the response
   to the next condition and has faded from its pre window (or that starts after it).
 * **Condition × period term** (Grizzle 1965, *Biometrics* 21:467): the mixed model with
-  condition × period terms, joint Wald F test on participants - orders df, reported at
-  p < :data:`CARRYOVER_ALPHA`. In two periods it is the sequence effect, a comparison
-  *between* participants: it sees carry-over into the response too, but with little power
-  (Brown 1980, *Biometrics* 36:69).
+  condition × period terms, joint Kenward–Roger F test
+  (:mod:`stresstrack.analysis.kenward_roger`; the Wald F on participants - orders df only
+  when that is unavailable), reported at p < :data:`CARRYOVER_ALPHA`. In two periods it is
+  the sequence effect, a comparison *between* participants: it sees carry-over into the
+  response too, but with little power (Brown 1980, *Biometrics* 36:69).
 """
 
 from __future__ import annotations

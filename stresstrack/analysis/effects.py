@@ -10,15 +10,21 @@ for the second, ...). The model is
 
 with a random intercept per participant (statsmodels ``MixedLM``, REML): an ANCOVA on the
 pre value (Vickers & Altman 2001, *BMJ* 323:1123) within a crossover. ``b_c`` is condition
-``c`` minus the control, in outcome units. Its t statistic is referred to a t distribution
-with the between-within degrees of freedom (observations − participants − within-participant
-fixed effects; SAS's DDFM=BW), which keeps small studies calibrated where the model's
-normal (z) reference would not. dz = t/√n (n participants with both conditions): Cohen's dz
-of the covariate-adjusted within-participant differences, with its noncentral-t interval.
+``c`` minus the control, in outcome units. Its SE, t and df are Kenward–Roger's (1997,
+*Biometrics* 53:983; :mod:`stresstrack.analysis.kenward_roger`): the covariance of the fixed
+effects adjusted for the estimated variances, and a t reference whose df reflects how much of
+the estimate rests on between-participant information (the pre value varies between
+participants); in designs where the test is exact (AB/BA without the covariate) it is the
+classical t test. The between-within df (observations − participants − within-participant
+fixed effects; SAS's DDFM=BW) remains only as the fallback when the adjustment is
+unavailable. dz = t/√n (n participants with both conditions): Cohen's dz of the
+covariate-adjusted within-participant differences, with its noncentral-t interval on the
+same df.
 
 **Carry-over checks** (:mod:`stresstrack.analysis.carryover`): a within-participant check of
 the pre-session values (residual carry-over into the next condition's pre window; the flag)
-beside the condition × period term (Grizzle 1965; between participants, low power); both
+beside the condition × period term (Grizzle 1965; between participants, low power; its
+Kenward–Roger F test); both
 reported, never used to switch analyses (Freeman 1989).
 
 **Multiplicity.** The primary outcome's controlled contrast is tested alone; the secondary
@@ -30,7 +36,7 @@ one-sided tests (TOST) on the primary estimate.
 
 **For whom.** Whether the effect differs by how self-care was done (kind · mode · label
 levels of a condition) or by study arm is an *interaction* test (a Wald F test that the
-level-specific effects are equal), not separate tests per level. **Responders**: each
+level-specific effects are equal; Kenward–Roger), not separate tests per level. **Responders**: each
 participant's covariate-adjusted difference (condition − control) divided by its standard
 error from the model's residual variance, the reliable change index of Jacobson & Truax
 (1991, *J. Consult. Clin. Psychol.* 59:12): beyond ±1.96 is a reliable change.
@@ -53,7 +59,6 @@ from typing import TYPE_CHECKING, Final
 
 import numpy as np
 import numpy.typing as npt
-from scipy import stats
 
 from stresstrack.analysis.breakdowns import (
     Breakdown,
@@ -251,9 +256,9 @@ def _controlled_rows(
                 )
             )
             continue
-        df = bw_df(m)
-        est, se, tval, p = contrast_test(fit, unit_vector(m.columns, f"c:{t}"), df)
-        half = float(stats.t.ppf(0.975, df)) * se
+        c = contrast_test(fit, unit_vector(m.columns, f"c:{t}"), bw_df(m))
+        est, se, tval, p, df = c.estimate, c.se, c.t, c.p, c.df
+        half = c.half_width()
         dz = tval / math.sqrt(n) if n >= 2 and math.isfinite(tval) else NAN
         dz_ci = dz_interval(tval, n, df) if n >= 2 else (NAN, NAN)
         tost = NAN

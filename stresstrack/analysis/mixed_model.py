@@ -1,7 +1,16 @@
 """The linear mixed model behind the study's controlled estimates
 (:mod:`stresstrack.analysis.effects`): condition rows, their design matrix, the REML fit, and
-contrasts and joint Wald tests with the between-within degrees of freedom (see the effects
-module's documentation for the model and its references).
+contrasts and joint Wald tests with Kenward–Roger small-sample inference
+(:mod:`stresstrack.analysis.kenward_roger`; see the effects module's documentation for the
+model and its references).
+
+The fit is statsmodels' ``MixedLM`` (REML), its two variances then scored to full precision
+(:func:`~stresstrack.analysis.kenward_roger.reml_variances`) and the fixed effects taken as
+the GLS estimate at them. Tests use the Kenward–Roger adjusted covariance Φ_A and
+denominator df. Only when that adjustment is unavailable (the REML information of the
+variances is singular, e.g. one row per participant, or the approximation breaks down) do
+they fall back to the plug-in covariance with the caller's fallback df: the between-within
+df (:func:`bw_df`; SAS's DDFM=BW) or, for the carry-over term, participants − orders.
 """
 
 from __future__ import annotations
@@ -16,10 +25,18 @@ import numpy as np
 import numpy.typing as npt
 from scipy import stats
 
+from stresstrack.analysis.kenward_roger import (
+    KRCovariance,
+    gls_params,
+    kr_covariance,
+    kr_test,
+    reml_variances,
+)
 from stresstrack.analysis.stats import NAN
 from stresstrack.session.protocol import Design
 
 __all__ = [
+    "Contrast",
     "Matrix",
     "ModelFit",
     "Row",
@@ -58,6 +75,7 @@ class ModelFit:
     n_obs: int
     n_groups: int
     re_var: float = NAN  # random-intercept variance
+    kr: KRCovariance | None = None  # Kenward–Roger adjustment; None: plug-in ``cov`` only
 
 
 def fit_mixed(y: FloatArray, x: FloatArray, groups: Sequence[str]) -> ModelFit:
@@ -79,8 +97,15 @@ def fit_mixed(y: FloatArray, x: FloatArray, groups: Sequence[str]) -> ModelFit:
     cov = np.asarray(fit.cov_params(), dtype=np.float64)[:k, :k]
     if not (np.all(np.isfinite(params)) and np.all(np.isfinite(cov))):
         raise ValueError("the mixed model did not converge")
-    re_var = float(np.asarray(fit.cov_re, dtype=np.float64).ravel()[0])
-    return ModelFit(params, cov, float(fit.scale), len(y), len(set(groups)), re_var)
+    re_var, scale = float(np.asarray(fit.cov_re, dtype=np.float64).ravel()[0]), float(fit.scale)
+    variances = reml_variances(y, x, groups, re_var, scale)
+    if variances is not None:
+        re_var, scale = variances
+        params = gls_params(y, x, groups, re_var, scale)
+    kr = kr_covariance(x, groups, re_var, scale)
+    if kr is not None:
+        cov = kr.phi
+    return ModelFit(params, cov, scale, len(y), len(set(groups)), max(re_var, 0.0), kr)
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,23 +162,55 @@ def design_matrix(
 
 
 def bw_df(m: Matrix) -> float:
+    """Between-within df: observations − participants − within-participant fixed effects
+    (the fallback df when the Kenward–Roger adjustment is unavailable)."""
     return float(len(m.y) - len(set(m.groups)) - m.within)
 
 
-def contrast_test(fit: ModelFit, vec: FloatArray, df: float) -> tuple[float, float, float, float]:
-    """Estimate, SE, t and two-sided p of ``vec·b``."""
+@dataclass(frozen=True, slots=True)
+class Contrast:
+    """``vec·b`` with its SE, t, df and two-sided p; ``kr`` False on the plug-in fallback."""
+
+    estimate: float
+    se: float
+    t: float
+    df: float
+    p: float
+    kr: bool
+
+    def half_width(self, confidence: float = 0.95) -> float:
+        """Half the t interval's width (NaN without a df)."""
+        if not (self.df > 0 and math.isfinite(self.se)):
+            return NAN
+        return float(stats.t.ppf(0.5 + confidence / 2, self.df)) * self.se
+
+
+def contrast_test(fit: ModelFit, vec: FloatArray, fallback_df: float) -> Contrast:
+    """Estimate, SE, t, df and two-sided p of ``vec·b``: Kenward–Roger (SE from Φ_A, df m),
+    else the plug-in SE on ``fallback_df``."""
     est = float(vec @ fit.params)
+    kr = fit.kr
+    test = kr_test(kr, fit.params, vec) if kr is not None else None
+    if kr is not None and test is not None:
+        se = math.sqrt(max(float(vec @ kr.phi_a @ vec), 0.0))
+        return Contrast(est, se, test.t, test.df, test.p, True)
     se = math.sqrt(max(float(vec @ fit.cov @ vec), 0.0))
-    if not (se > 0 and df > 0):
-        return est, se, NAN, NAN
+    if not (se > 0 and fallback_df > 0):
+        return Contrast(est, se, NAN, fallback_df, NAN, False)
     t = est / se
-    return est, se, t, float(2 * stats.t.sf(abs(t), df))
+    return Contrast(est, se, t, fallback_df, float(2 * stats.t.sf(abs(t), fallback_df)), False)
 
 
-def wald_p(fit: ModelFit, rows: FloatArray, df2: float) -> float:
-    """p of the joint F test ``rows·b = 0``."""
+def wald_p(fit: ModelFit, rows: FloatArray, fallback_df: float) -> float:
+    """p of the joint F test ``rows·b = 0``: Kenward–Roger, else the Wald F on the plug-in
+    covariance referred to F(q, ``fallback_df``)."""
     q = rows.shape[0]
-    if q == 0 or df2 <= 0:
+    if q == 0:
+        return NAN
+    test = kr_test(fit.kr, fit.params, rows) if fit.kr is not None else None
+    if test is not None:
+        return test.p
+    if fallback_df <= 0:
         return NAN
     b = rows @ fit.params
     v = rows @ fit.cov @ rows.T
@@ -161,7 +218,7 @@ def wald_p(fit: ModelFit, rows: FloatArray, df2: float) -> float:
         f = float(b @ np.linalg.solve(v, b)) / q
     except np.linalg.LinAlgError:
         return NAN
-    return float(stats.f.sf(f, q, df2))
+    return float(stats.f.sf(f, q, fallback_df))
 
 
 def unit_vector(columns: Sequence[str], name: str) -> FloatArray:

@@ -6,9 +6,10 @@ whose statistic has a noncentral t distribution with noncentrality dz·√n:
 
 * ``prepost``: the paired t test of during − pre, n − 1 degrees of freedom;
 * ``crossover``: the mixed model's condition term in an AB/BA crossover with period and the
-  pre value as covariates (stresstrack.analysis.effects), n − 3 between-within degrees of
-  freedom; dz is then the effect over the SD of the covariate-adjusted differences
-  (√2 × the residual SD of the model).
+  pre value as covariates (stresstrack.analysis.effects), n − 3 degrees of freedom (the
+  within-participant df; the fitted model's Kenward–Roger df is about this, a little more
+  when the pre value carries between-participant information); dz is then the effect over
+  the SD of the covariate-adjusted differences (√2 × the residual SD of the model).
 
 Power = P(|T| > t_crit) under the noncentral t (exact, not a normal approximation).
 """

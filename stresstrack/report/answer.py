@@ -111,7 +111,8 @@ def _primary_detail(primary: Effect, smallest_effect: float | None) -> str:
         f"dz {_fmt(primary.dz, '+.2f')} (95 % CI {_ci(primary.dz_ci, '+.2f')}, noncentral "
         f"t), {primary.n_participants} participants with both conditions. Linear mixed "
         "model: outcome during the session ~ condition + period + the pre-session value, "
-        f"random intercept per participant; t test on {primary.df:g} df.{tost}</p>"
+        f"random intercept per participant; Kenward–Roger t test on {primary.df:.1f} df."
+        f"{tost}</p>"
     )
 
 
